@@ -1,0 +1,349 @@
+#!/usr/bin/env bash
+# Bring this host up for rexxjs-address-virt: the real tools the handlers drive, their
+# daemons, and the fixtures the integration tests rely on. Run as root. Idempotent and
+# fast (a few seconds) when everything is already in place; safe to run again after a
+# daemon died (it restarts lxd / zfs-fuse, the image and pools survive).
+#
+# Contract (names the TypeScript code and the tests use):
+#   LXD  storage pool  $REXX_LXD_POOL (default rexxbt, btrfs, loop file) = root disk of
+#        the default profile, so copies are copy-on-write subvolume snapshots
+#        image alias   tiny      busybox-static rootfs: /sbin/init=busybox, /bin/sh,
+#                                DHCP on eth0 (udhcpc) when the instance has an eth0
+#        network       rexxbr0   bridge 10.231.7.1/24, ipv4.nat=false, no IPv6
+#        profile       rexx-net  only eth0 (nic on rexxbr0); use "-p default -p rexx-net"
+#   ZFS  zfs-fuse daemon, pool $REXX_ZFS_POOL (default rexxpool) on the sparse file
+#        /var/lib/rexx-address/zfs/<pool>.img (4G)
+#   QEMU /var/lib/rexx-address/qemu-guest/{vmlinuz,initrd.img} (scripts/build-qemu-guest.sh)
+#
+# No systemd is assumed: daemons are started directly. Environment:
+#   REXX_LXD_POOL, REXX_ZFS_POOL   names above
+#   REXX_SETUP_VERIFY=1            also run the LXD smoke tests when nothing was created
+#   REXX_SETUP_SKIP_QEMU=1         do not build the QEMU guest
+set -euo pipefail
+
+LXD_POOL="${REXX_LXD_POOL:-rexxbt}"
+ZFS_POOL="${REXX_ZFS_POOL:-rexxpool}"
+LXD_POOL_SIZE="8GiB"
+IMAGE_ALIAS="tiny"
+IMAGE_VERSION="3"          # bump when the tiny image's content changes: it is re-imported
+BRIDGE="rexxbr0"
+BRIDGE_ADDR="10.231.7.1/24"
+NET_PROFILE="rexx-net"
+STATE_DIR="/var/lib/rexx-address"
+ZFS_IMG="$STATE_DIR/zfs/$ZFS_POOL.img"
+ZFS_IMG_SIZE="4G"
+ZFS_PIDFILE="/var/run/zfs-fuse.pid"
+LXD_LOG="/var/log/lxd-rexx.log"
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+PACKAGES=(lxd lxd-client btrfs-progs busybox-static dnsmasq-base iptables zfs-fuse
+          qemu-utils qemu-system-x86 runc crun criu umoci skopeo debootstrap cpio gzip
+          uidmap)
+
+T0=$(date +%s%N)
+say() { printf '%-22s %s\n' "$1:" "$2"; }
+die() { printf 'setup-host: ERROR: %s\n' "$*" >&2; exit 1; }
+elapsed() { echo $(( ($(date +%s%N) - T0) / 1000000 )); }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages and starts lxd / zfs-fuse)"
+
+# One setup at a time (parallel test runners may all call this). fd 9 holds the lock;
+# every daemon we start gets 9>&- so it does not inherit (and keep) the lock.
+mkdir -p "$STATE_DIR"
+exec 9>"$STATE_DIR/setup-host.lock"
+flock -w 900 9 || die "another setup-host.sh holds $STATE_DIR/setup-host.lock"
+
+WORK="$(mktemp -d /tmp/rexx-setup.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+
+# ---------------------------------------------------------------- packages
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y \
+    --no-install-recommends "${missing[@]}" >"$WORK/apt.log" 2>&1 \
+    || { tail -n 30 "$WORK/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+  say packages "installed ${#missing[@]} (${missing[*]})"
+else
+  say packages "ok"
+fi
+
+# ---------------------------------------------------------------- LXD daemon
+getent group lxd >/dev/null || groupadd --system lxd
+lxd_up() { timeout 10 lxc query /1.0 >/dev/null 2>&1; }
+# The daemon itself: "[lxc monitor] ..." and "lxd forkexec ..." helpers also have comm
+# "lxd" (and outlive a killed daemon), so look at the arguments too.
+lxd_daemon_pids() {
+  ps -eo pid=,comm=,args= | awk '$2 == "lxd" && $3 ~ /(^|\/)lxd$/ && ($4 == "" || $4 ~ /^--/) { print $1 }'
+}
+if lxd_up; then
+  say lxd "ok"
+else
+  # A daemon that is still starting or still shutting down: wait until it answers or exits.
+  for _ in $(seq 1 600); do
+    [[ -n "$(lxd_daemon_pids)" ]] || break
+    lxd_up && break
+    sleep 0.2
+  done
+  if lxd_up; then
+    say lxd "ok (was starting)"
+  else
+    [[ -z "$(lxd_daemon_pids)" ]] || die "lxd (pid $(lxd_daemon_pids | tr '\n' ' ')) runs but does not answer on /var/lib/lxd/unix.socket after 120 s (see $LXD_LOG)"
+    setsid nohup /usr/bin/lxd --group lxd --logfile="$LXD_LOG" </dev/null >/dev/null 2>&1 9>&- &
+    lxd waitready --timeout=120 >/dev/null 2>&1 || die "lxd did not become ready in 120 s (see $LXD_LOG)"
+    say lxd "started (log $LXD_LOG)"
+  fi
+fi
+
+# ---------------------------------------------------------------- LXD init
+# `lxd init --auto` fails on this kind of host (no free subnet is found), so preseed:
+# a dir pool "default", no networks, and a root disk in the default profile.
+profile_root_pool() { lxc profile device get default root pool 2>/dev/null || true; }
+if [[ -z "$(profile_root_pool)" ]]; then
+  if lxc storage show default >/dev/null 2>&1; then
+    lxc profile device add default root disk path=/ pool=default >/dev/null
+  else
+    lxd init --preseed <<'EOF' || die "lxd init --preseed failed"
+config: {}
+networks: []
+storage_pools:
+- name: default
+  driver: dir
+  config: {}
+profiles:
+- name: default
+  devices:
+    root:
+      type: disk
+      path: /
+      pool: default
+EOF
+  fi
+  say lxd-init "initialized (dir pool default, root disk in profile default)"
+else
+  say lxd-init "ok"
+fi
+
+# ---------------------------------------------------------------- LXD storage pool
+if lxc storage show "$LXD_POOL" >/dev/null 2>&1; then
+  say "lxd pool $LXD_POOL" "ok ($(lxc storage get "$LXD_POOL" source 2>/dev/null || true))"
+else
+  lxc storage create "$LXD_POOL" btrfs size="$LXD_POOL_SIZE" >/dev/null \
+    || die "lxc storage create $LXD_POOL btrfs size=$LXD_POOL_SIZE failed"
+  say "lxd pool $LXD_POOL" "created (btrfs, $LXD_POOL_SIZE loop file)"
+fi
+if [[ "$(profile_root_pool)" != "$LXD_POOL" ]]; then
+  lxc profile device set default root pool="$LXD_POOL" \
+    || die "cannot move the default profile's root disk to pool $LXD_POOL (instances still use the old pool? delete them first)"
+  say "profile default" "root disk -> $LXD_POOL"
+else
+  say "profile default" "ok (root disk on $LXD_POOL)"
+fi
+
+# ---------------------------------------------------------------- LXD bridge + profile
+# No NAT: traffic stays on this machine. dnsmasq (dnsmasq-base) serves DHCP on it.
+if lxc network show "$BRIDGE" >/dev/null 2>&1; then
+  fixed=""
+  [[ "$(lxc network get "$BRIDGE" ipv4.nat)" == "false" ]] || { lxc network set "$BRIDGE" ipv4.nat=false; fixed=" (nat turned off)"; }
+  say "network $BRIDGE" "ok$fixed"
+else
+  lxc network create "$BRIDGE" ipv4.address="$BRIDGE_ADDR" ipv4.nat=false ipv6.address=none >/dev/null \
+    || die "lxc network create $BRIDGE failed"
+  say "network $BRIDGE" "created ($BRIDGE_ADDR, no NAT, no IPv6)"
+fi
+if ! lxc profile show "$NET_PROFILE" >/dev/null 2>&1; then
+  lxc profile create "$NET_PROFILE" >/dev/null
+  lxc profile set "$NET_PROFILE" user.rexx.description "eth0 on $BRIDGE (DHCP, no NAT); add with -p default -p $NET_PROFILE" >/dev/null 2>&1 || true
+  created_profile=1
+else
+  created_profile=0
+fi
+if [[ "$(lxc profile device get "$NET_PROFILE" eth0 network 2>/dev/null || true)" != "$BRIDGE" ]]; then
+  lxc profile device remove "$NET_PROFILE" eth0 >/dev/null 2>&1 || true
+  lxc profile device add "$NET_PROFILE" eth0 nic network="$BRIDGE" name=eth0 >/dev/null \
+    || die "cannot add eth0 to profile $NET_PROFILE"
+  ((created_profile)) && say "profile $NET_PROFILE" "created (eth0 on $BRIDGE)" || say "profile $NET_PROFILE" "fixed (eth0 on $BRIDGE)"
+else
+  say "profile $NET_PROFILE" "ok"
+fi
+
+# ---------------------------------------------------------------- tiny image
+build_tiny_image() {
+  local d="$WORK/tiny" r="$WORK/tiny/rootfs" applet
+  mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,proc,sys,dev,tmp,root,run,var/run,var/log,mnt,usr/share/udhcpc}
+  chmod 1777 "$r/tmp"; chmod 700 "$r/root"
+  cp /bin/busybox "$r/bin/busybox"
+  while read -r applet; do
+    [[ "$applet" == bin/busybox ]] && continue
+    [[ -e "$r/$applet" ]] || ln -s /bin/busybox "$r/$applet"
+  done < <(/bin/busybox --list-full)
+  [[ -e "$r/bin/sh" && -e "$r/sbin/init" ]] || die "busybox has no sh/init applet"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$r/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$r/etc/group"
+  printf 'root::0:0:99999:7:::\n' >"$r/etc/shadow"; chmod 600 "$r/etc/shadow"
+  printf '127.0.0.1\tlocalhost\n' >"$r/etc/hosts"
+  printf '/bin/sh\n' >"$r/etc/shells"
+  : >"$r/etc/resolv.conf"
+  cat >"$r/etc/inittab" <<'EOF'
+# rexx-address tiny image (busybox init). `lxc stop` sends SIGPWR: init halts cleanly.
+::sysinit:/etc/init.d/rcS
+# keeps one child under init; init itself never exits on its own
+::respawn:/bin/sleep 3600
+EOF
+  cat >"$r/etc/init.d/rcS" <<'EOF'
+#!/bin/sh
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /run  || mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run 2>/dev/null
+ip link set lo up 2>/dev/null
+# DHCP only when the instance has an eth0 (profile rexx-net); in the background so boot
+# is not delayed. udhcpc stays as a daemon and renews the lease.
+if [ -e /sys/class/net/eth0 ]; then
+  udhcpc -i eth0 -s /usr/share/udhcpc/default.script -b -t 10 -T 1 -A 2 \
+    -x hostname:"$(hostname)" >/var/log/udhcpc.log 2>&1 &
+fi
+exit 0
+EOF
+  chmod 755 "$r/etc/init.d/rcS"
+  cat >"$r/usr/share/udhcpc/default.script" <<'EOF'
+#!/bin/sh
+# udhcpc event script: $1 = deconfig|bound|renew|leasefail|nak; env: interface ip mask
+# (prefix length) broadcast router dns domain
+case "$1" in
+  deconfig)
+    ip link set "$interface" up
+    ip -4 addr flush dev "$interface"
+    ;;
+  bound|renew)
+    if ! ip -4 addr show dev "$interface" | grep -q "inet $ip/${mask:-24} "; then
+      ip -4 addr flush dev "$interface"
+      ip addr add "$ip/${mask:-24}" broadcast "${broadcast:-+}" dev "$interface"
+    fi
+    if [ -n "$router" ]; then
+      ip route del default dev "$interface" 2>/dev/null
+      for r in $router; do ip route add default via "$r" dev "$interface" && break; done
+    fi
+    if [ -n "$dns" ]; then
+      : >/etc/resolv.conf
+      [ -n "$domain" ] && echo "search $domain" >>/etc/resolv.conf
+      for n in $dns; do echo "nameserver $n" >>/etc/resolv.conf; done
+    fi
+    ;;
+esac
+exit 0
+EOF
+  chmod 755 "$r/usr/share/udhcpc/default.script"
+  cat >"$d/metadata.yaml" <<EOF
+architecture: x86_64
+creation_date: $(date +%s)
+properties:
+  description: rexx-address tiny busybox image
+  os: busybox
+  release: "$(/bin/busybox | head -n1 | awk '{print $2}')"
+  architecture: x86_64
+  rexx_image_version: "$IMAGE_VERSION"
+EOF
+  tar --numeric-owner --owner=0 --group=0 -C "$d" -czf "$WORK/tiny.tar.gz" metadata.yaml rootfs
+}
+
+tiny_version() {
+  lxc image show "$IMAGE_ALIAS" 2>/dev/null | sed -n 's/^ *rexx_image_version: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' | head -n1 || true
+}
+image_created=0
+if lxc image alias list --format csv 2>/dev/null | cut -d, -f1 | grep -qx "$IMAGE_ALIAS" \
+   && [[ "$(tiny_version)" == "$IMAGE_VERSION" ]]; then
+  say "image $IMAGE_ALIAS" "ok"
+else
+  if lxc image alias list --format csv 2>/dev/null | cut -d, -f1 | grep -qx "$IMAGE_ALIAS"; then
+    lxc image delete "$IMAGE_ALIAS" >/dev/null   # an older version of this image
+  fi
+  build_tiny_image
+  lxc image import "$WORK/tiny.tar.gz" --alias "$IMAGE_ALIAS" >/dev/null \
+    || die "lxc image import of the tiny image failed"
+  image_created=1
+  say "image $IMAGE_ALIAS" "created ($(stat -c %s "$WORK/tiny.tar.gz") bytes, version $IMAGE_VERSION)"
+fi
+
+# ---------------------------------------------------------------- LXD smoke tests
+# Run when the image was just (re)built, or on request: init/start/exec/stop/delete on
+# the pool, and a DHCP address through rexx-net.
+inst_ipv4() {
+  lxc query "/1.0/instances/$1/state" 2>/dev/null \
+    | tr -d ' \t\n' | grep -o '"address":"[0-9.]*","family":"inet"' | cut -d'"' -f4 | grep -v '^127\.' | head -n1 || true
+}
+if ((image_created)) || [[ "${REXX_SETUP_VERIFY:-0}" == 1 ]]; then
+  c="rexx-setup-smoke-$$"
+  lxc init "$IMAGE_ALIAS" "$c" >/dev/null 2>&1 || die "smoke: lxc init $IMAGE_ALIAS failed"
+  lxc start "$c" >"$WORK/start.log" 2>&1 || { cat "$WORK/start.log" >&2; lxc delete -f "$c" >/dev/null 2>&1; die "smoke: lxc start failed"; }
+  out="$(lxc exec "$c" -- sh -c 'echo hi')" || true
+  lxc delete -f "$c" >/dev/null 2>&1 || true
+  [[ "$out" == hi ]] || die "smoke: lxc exec in the $IMAGE_ALIAS image did not answer (got '$out')"
+  say "lxd smoke" "ok (init/start/exec/delete on $(profile_root_pool))"
+
+  c="rexx-setup-net-$$"
+  lxc init "$IMAGE_ALIAS" "$c" -p default -p "$NET_PROFILE" >/dev/null 2>&1 || die "smoke: lxc init with $NET_PROFILE failed"
+  lxc start "$c" >"$WORK/start.log" 2>&1 || { cat "$WORK/start.log" >&2; lxc delete -f "$c" >/dev/null 2>&1; die "smoke: lxc start with $NET_PROFILE failed"; }
+  ip4=""
+  for _ in $(seq 1 100); do ip4="$(inst_ipv4 "$c")"; [[ -n "$ip4" && "$ip4" != 127.* ]] && break; ip4=""; sleep 0.1; done
+  lxc delete -f "$c" >/dev/null 2>&1 || true
+  [[ -n "$ip4" ]] || die "smoke: no DHCP IPv4 on $BRIDGE within 10 s (dnsmasq? see $LXD_LOG)"
+  say "lxd dhcp smoke" "ok ($ip4 on $BRIDGE)"
+fi
+
+# ---------------------------------------------------------------- ZFS (zfs-fuse)
+zfs_up() { timeout 10 zpool list -H -o name >/dev/null 2>&1; }
+zfs_pids() { pgrep -x zfs-fuse || true; }
+if zfs_up; then
+  say zfs-fuse "ok"
+else
+  # A killed zfs-fuse stops answering at once but needs a few seconds to exit (it
+  # flushes): wait until it answers or is gone.
+  for _ in $(seq 1 300); do
+    [[ -n "$(zfs_pids)" ]] || break
+    zfs_up && break
+    sleep 0.2
+  done
+  if zfs_up; then
+    say zfs-fuse "ok (was starting)"
+  else
+    [[ -z "$(zfs_pids)" ]] || die "zfs-fuse (pid $(zfs_pids | tr '\n' ' ')) runs but 'zpool list' does not answer after 60 s"
+    rm -f "$ZFS_PIDFILE"   # stale pidfile: zfs-fuse would exit silently
+    zfs-fuse --pidfile "$ZFS_PIDFILE" </dev/null >/dev/null 2>&1 9>&- || die "zfs-fuse failed to start"
+    for _ in $(seq 1 100); do zfs_up && break; sleep 0.1; done
+    zfs_up || die "zfs-fuse was started but 'zpool list' does not answer after 10 s"
+    say zfs-fuse "started"
+  fi
+fi
+
+if zpool list -H -o name "$ZFS_POOL" >/dev/null 2>&1; then
+  state="ok"
+elif [[ -f "$ZFS_IMG" ]]; then
+  zpool import -d "$(dirname "$ZFS_IMG")" "$ZFS_POOL" >/dev/null 2>&1 \
+    || zpool import -f -d "$(dirname "$ZFS_IMG")" "$ZFS_POOL" \
+    || die "zpool import of $ZFS_POOL from $ZFS_IMG failed"
+  state="imported"
+else
+  mkdir -p "$(dirname "$ZFS_IMG")"
+  truncate -s "$ZFS_IMG_SIZE" "$ZFS_IMG"
+  zpool create "$ZFS_POOL" "$ZFS_IMG" >"$WORK/zpool.log" 2>&1 \
+    || { cat "$WORK/zpool.log" >&2; die "zpool create $ZFS_POOL $ZFS_IMG failed"; }
+  state="created"
+fi
+# after a daemon restart the pool comes back from the cache but unmounted
+zfs mount -a 2>/dev/null || true
+health="$(zpool list -H -o health "$ZFS_POOL" 2>/dev/null || echo unknown)"
+[[ "$health" == ONLINE ]] || die "zfs pool $ZFS_POOL is $health"
+say "zfs pool $ZFS_POOL" "$state ($ZFS_IMG, mounted at $(zfs get -H -o value mountpoint "$ZFS_POOL"))"
+
+# ---------------------------------------------------------------- QEMU guest
+if [[ "${REXX_SETUP_SKIP_QEMU:-0}" != 1 ]]; then
+  out="$(bash "$SCRIPT_DIR/build-qemu-guest.sh" 9>&-)" || die "build-qemu-guest.sh failed"
+  out="$(tail -n1 <<<"$out")"
+  say "qemu guest" "${out#build-qemu-guest: }"
+fi
+
+echo "setup-host: done in $(elapsed) ms"
