@@ -1,0 +1,20 @@
+/** ADDRESS LXD: system containers and VMs on an LXD daemon, through the `lxc` client. */
+import type { HandlerTable } from '../../shared/verb';
+import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
+import { exec } from './verbs/exec';
+import { info, list, status } from './verbs/info';
+import { create, del, restart, start, stop } from './verbs/lifecycle';
+import { copy, deleteSnapshot, filePull, filePush, listSnapshots, restore, snapshot } from './verbs/storage';
+
+export const table: HandlerTable = {
+  target: 'lxd',
+  summary: 'LXD system containers: create, start, exec, copy, snapshots, and copy-on-write clones of registered bases',
+  tools: 'lxc (the LXD 5.x client)',
+  verbs: [
+    create, start, stop, restart, del, exec,
+    copy, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull,
+    info, list,
+    registerBase, cloneFromBase, listBases, unregisterBase,
+    status,
+  ],
+};

@@ -1,0 +1,109 @@
+/**
+ * The `lxc` client as the LXD verbs use it: run through the shared runner, failures
+ * classified into the shared error family, and the cheap single-instance probe
+ * (`lxc query /1.0/instances/NAME`, ~11 ms) that the poller and lookups use.
+ */
+import { classify, notFound, type Classifier } from '../../shared/errors';
+import type { RunOptions, RunResult } from '../../shared/runner';
+import type { Ctx } from '../../shared/verb';
+
+/** lxc's messages (LXD 5.0) mapped to the RC table. */
+export const LXC_ERRORS: Classifier = {
+  patterns: [
+    ['unavailable', /unix\.socket|connect: connection refused|connect: no such file|daemon doesn't appear to be started|LXD unix socket|dial unix|not accessible/i],
+    ['exists', /already exists|already in use/i],
+    ['notFound', /not found|no such object|doesn't exist|does not exist|Remote .* doesn't exist/i],
+    ['timedOut', /context deadline exceeded|timed out|timeout/i],
+  ],
+};
+
+/** `remote:name` when a remote is given, else `name`. */
+export const ref = (remote: string | undefined, name: string) => (remote ? `${remote}:${name}` : name);
+
+/** Run `lxc ARGS`; throws the classified AddressError when it fails. */
+export async function lxc(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await ctx.run(['lxc', ...args], opts);
+  if (!r.ok) throw classify(r, LXC_ERRORS);
+  return r;
+}
+
+/** `lxc query [remote:]PATH` parsed as JSON (a read: runs under dryrun too). */
+export async function query<T>(ctx: Ctx, remote: string | undefined, path: string, timeoutMs = 30_000): Promise<T> {
+  const r = await lxc(ctx, ['query', ref(remote, path)], { readOnly: true, timeoutMs });
+  return JSON.parse(r.stdout) as T;
+}
+
+/** The fields of GET /1.0/instances/NAME that the verbs read. */
+export interface Instance {
+  name: string;
+  status: string;
+  status_code: number;
+  type: string;
+  config: Record<string, string>;
+  profiles: string[];
+  created_at: string;
+  stateful?: boolean;
+}
+
+/** GET /1.0/instances/NAME, or undefined when it does not exist. */
+export async function getInstance(ctx: Ctx, remote: string | undefined, name: string): Promise<Instance | undefined> {
+  try {
+    return await query<Instance>(ctx, remote, `/1.0/instances/${encodeURIComponent(name)}`);
+  } catch (e) {
+    if ((e as { kind?: string }).kind === 'notFound') return undefined;
+    throw e;
+  }
+}
+
+/** The fields of GET /1.0/instances/NAME/state that the verbs read. */
+export interface InstanceState {
+  status: string;
+  pid: number;
+  network: Record<string, { addresses: Array<{ family: string; address: string; scope: string }> }> | null;
+}
+
+/** Global-scope IPv4 addresses of a running instance (loopback excluded). */
+export function ipv4Of(state: InstanceState): string[] {
+  return Object.entries(state.network ?? {})
+    .filter(([nic]) => nic !== 'lo')
+    .flatMap(([, n]) => n.addresses.filter((a) => a.family === 'inet' && a.scope === 'global').map((a) => a.address));
+}
+
+/** Wait until the instance's status (from the single-instance probe) is `status`. */
+export async function waitStatus(ctx: Ctx, remote: string | undefined, name: string, status: string, timeoutMs: number) {
+  return ctx.poll(
+    async () => {
+      const i = await getInstance(ctx, remote, name);
+      if (!i) throw notFound(`instance ${ref(remote, name)} not found`);
+      return i.status === status ? i : undefined;
+    },
+    { timeoutMs, what: `${name} to be ${status}` },
+  );
+}
+
+/** Wait until the instance has a global IPv4 address; resolves to the addresses. */
+export async function waitIpv4(ctx: Ctx, remote: string | undefined, name: string, timeoutMs: number) {
+  return ctx.poll(
+    async () => {
+      const s = await query<InstanceState>(ctx, remote, `/1.0/instances/${encodeURIComponent(name)}/state`);
+      const ips = ipv4Of(s);
+      return ips.length ? ips : undefined;
+    },
+    { timeoutMs, what: `${name} to get an IPv4 address`, initialMs: 50 },
+  );
+}
+
+/** user.* keys this package keeps in LXD (the base registry lives in LXD itself). */
+export const KEYS = {
+  /** On a base instance: the name of its fixed snapshot that clones are made from. */
+  baseSnapshot: 'user.rexx.base.snapshot',
+  /** On a base instance: ISO 8601 time of registration. */
+  baseCreated: 'user.rexx.base.created',
+  /** On a base instance: description given at registration. */
+  baseDescription: 'user.rexx.base.description',
+  /** On a clone: the base it came from. */
+  clonedFrom: 'user.rexx.cloned_from',
+} as const;
+
+/** The fixed snapshot every base's clones are copied from. */
+export const BASE_SNAPSHOT = 'rexx-base';

@@ -1,0 +1,25 @@
+/** Parameter specs the LXD verbs share, so every verb spells them the same way. */
+import { lxdInstanceName, lxdObjectName, lxdSnapshotName } from '../../shared/names';
+
+export const REMOTE = {
+  remote: { type: 'string', rule: lxdObjectName, doc: 'LXD remote: the verb acts on REMOTE:NAME (default: the local daemon)' },
+} as const;
+
+export const NAME = {
+  name: { type: 'string', required: true, rule: lxdInstanceName, doc: 'instance name' },
+} as const;
+
+export const SNAPSHOT = {
+  snapshot: { type: 'string', required: true, rule: lxdSnapshotName, doc: 'snapshot name' },
+} as const;
+
+export const FORCE = {
+  force: { type: 'bool', default: false, doc: 'force it (stop: kill at once; delete: also a running instance or a registered base)' },
+} as const;
+
+export const WAIT = {
+  wait: { type: 'enum', values: ['running', 'ip', 'none'], default: 'running', doc: 'after start, wait until the instance is Running, has a global IPv4, or not at all' },
+} as const;
+
+export const timeout = (defaultMs: number, doc: string) =>
+  ({ timeout: { type: 'duration', default: defaultMs, doc } }) as const;

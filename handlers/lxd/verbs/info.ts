@@ -1,0 +1,110 @@
+/**
+ * Read-only verbs: `info` (one instance), `list` (one request for all instances,
+ * `GET /1.0/instances?recursion=1`) and `status` (handler and LXD server).
+ */
+import { AddressError, unavailable } from '../../../shared/errors';
+import { lxdInstanceName } from '../../../shared/names';
+import { stem } from '../../../shared/result';
+import { packageVersion } from '../../../shared/version';
+import { defineVerb } from '../../../shared/verb';
+import { getInstance, ipv4Of, KEYS, query, ref, type Instance, type InstanceState } from '../lxc';
+import { NAME, REMOTE } from '../params';
+
+export const info = defineVerb({
+  name: 'info',
+  aliases: ['state'],
+  summary: 'one instance: RESULT its status; STATUS, TYPE, IPV4, PID, BASE (base it came from), IS_BASE, CREATED',
+  params: { ...NAME, ...REMOTE },
+  positional: ['name'],
+  async run(p, ctx) {
+    const inst = await getInstance(ctx, p.remote, p.name);
+    if (!inst) throw new AddressError('notFound', `instance ${ref(p.remote, p.name)} not found`);
+    let ips: string[] = [];
+    let pid = 0;
+    if (inst.status === 'Running') {
+      const s = await query<InstanceState>(ctx, p.remote, `/1.0/instances/${p.name}/state`);
+      ips = ipv4Of(s);
+      pid = s.pid;
+    }
+    return {
+      result: inst.status,
+      vars: {
+        STATUS: inst.status,
+        TYPE: inst.type,
+        IPV4: ips[0] ?? '',
+        IPV4S: stem(ips),
+        PID: pid,
+        BASE: inst.config[KEYS.clonedFrom] ?? '',
+        IS_BASE: inst.config[KEYS.baseSnapshot] ? 1 : 0,
+        CREATED: inst.created_at,
+        PROFILES: stem(inst.profiles),
+      },
+    };
+  },
+});
+
+export const list = defineVerb({
+  name: 'list',
+  summary: 'list instances: stem INSTANCES (names) and STATUSES; filter by name substring, status or base',
+  params: {
+    filter: { type: 'string', doc: 'only names containing this text' },
+    status: { type: 'enum', values: ['Running', 'Stopped', 'Frozen', 'Error'], doc: 'only instances in this state' },
+    base: { type: 'string', rule: lxdInstanceName, doc: 'only clones of this base' },
+    ...REMOTE,
+  },
+  positional: ['filter'],
+  async run(p, ctx) {
+    const all = await query<Instance[]>(ctx, p.remote, '/1.0/instances?recursion=1');
+    const hits = all
+      .filter((i) => (p.filter ? i.name.includes(p.filter) : true))
+      .filter((i) => (p.status ? i.status === p.status : true))
+      .filter((i) => (p.base ? i.config[KEYS.clonedFrom] === p.base : true))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    return {
+      result: hits.map((i) => `${i.name} ${i.status}`).join('\n'),
+      vars: { INSTANCES: stem(hits.map((i) => i.name)), STATUSES: stem(hits.map((i) => i.status)) },
+    };
+  },
+});
+
+interface Server {
+  environment: {
+    server_version: string;
+    storage: string;
+    storage_supported_drivers?: Array<{ Name?: string; name?: string }>;
+    kernel_version: string;
+  };
+}
+
+export const status = defineVerb({
+  name: 'status',
+  summary: 'handler version, LXD server version, storage drivers; RC 6 (with REACHABLE=0) when the daemon does not answer',
+  params: { ...REMOTE },
+  async run(p, ctx) {
+    const version = packageVersion();
+    let server: Server;
+    try {
+      server = await query<Server>(ctx, p.remote, '/1.0', 10_000);
+    } catch (e) {
+      if (!(e instanceof AddressError) || e.kind !== 'unavailable') throw e;
+      throw unavailable(`LXD is not reachable: ${e.message}`, {
+        vars: { REACHABLE: 0, HANDLER_VERSION: version, SERVER_VERSION: '', STORAGE_DRIVERS: '' },
+        output: `handler ${version}\nreachable no`,
+      });
+    }
+    const env = server.environment;
+    const drivers = (env.storage_supported_drivers ?? []).map((d) => d.Name ?? d.name ?? '').filter(Boolean);
+    const vars = {
+      REACHABLE: 1,
+      HANDLER_VERSION: version,
+      SERVER_VERSION: env.server_version,
+      STORAGE_DRIVERS: drivers.join(' '),
+      STORAGE: env.storage,
+      KERNEL: env.kernel_version,
+    };
+    return {
+      result: [`handler ${version}`, 'reachable yes', `server ${env.server_version}`, `storage ${env.storage}`, `drivers ${vars.STORAGE_DRIVERS}`].join('\n'),
+      vars,
+    };
+  },
+});

@@ -1,0 +1,147 @@
+/**
+ * Copies, snapshots and files: `lxc copy`, `lxc snapshot`, `lxc restore`,
+ * `lxc delete NAME/SNAP`, `lxc file push|pull`.
+ */
+import { usageError } from '../../../shared/errors';
+import { guestPath, hostPath, lxdInstanceName, lxdObjectName, lxdSnapshotName, regexRule } from '../../../shared/names';
+import { stem } from '../../../shared/result';
+import { defineVerb } from '../../../shared/verb';
+import { lxc, query, ref } from '../lxc';
+import { NAME, REMOTE, SNAPSHOT } from '../params';
+
+/** `instance` or `instance/snapshot`, as `lxc copy` takes a source. */
+const copySource = regexRule(
+  'instance or instance/snapshot',
+  /^[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\/[A-Za-z0-9][A-Za-z0-9._-]{0,62})?$/,
+  'an instance name, or instance/snapshot',
+);
+
+export const copy = defineVerb({
+  name: 'copy',
+  aliases: ['clone'],
+  summary: 'copy an instance or one of its snapshots to a new, stopped instance (lxc copy; copy-on-write on btrfs)',
+  params: {
+    source: { type: 'string', required: true, rule: copySource, doc: 'instance, or instance/snapshot, to copy' },
+    destination: { type: 'string', required: true, rule: lxdInstanceName, doc: 'name of the new instance' },
+    instance_only: { type: 'bool', default: false, doc: 'copy without the source\'s snapshots' },
+    storage: { type: 'string', rule: lxdObjectName, doc: 'storage pool for the copy' },
+    ...REMOTE,
+  },
+  positional: ['source', 'destination'],
+  examples: ['copy source=web destination=web2', 'copy source=web/before-upgrade destination=web-old'],
+  async run(p, ctx) {
+    const args = ['copy', ref(p.remote, p.source), ref(p.remote, p.destination)];
+    if (p.instance_only) args.push('--instance-only');
+    if (p.storage) args.push('--storage', p.storage);
+    await lxc(ctx, args, { timeoutMs: 600_000 });
+    return { result: p.destination };
+  },
+});
+
+const epochName = () => `checkpoint-${Math.floor(Date.now() / 1000)}`;
+
+export const snapshot = defineVerb({
+  name: 'snapshot',
+  summary: 'take a snapshot of an instance (default name checkpoint-<unix seconds>); RESULT is its name',
+  params: {
+    ...NAME,
+    snapshot: { type: 'string', rule: lxdSnapshotName, doc: 'snapshot name (default checkpoint-<unix seconds>)' },
+    stateful: { type: 'bool', default: false, doc: 'include the running state (needs CRIU on the host)' },
+    ...REMOTE,
+  },
+  positional: ['name', 'snapshot'],
+  async run(p, ctx) {
+    const snap = p.snapshot ?? epochName();
+    const args = ['snapshot', ref(p.remote, p.name), snap];
+    if (p.stateful) args.push('--stateful');
+    await lxc(ctx, args, { timeoutMs: 600_000 });
+    return { result: snap, vars: { SNAPSHOT: snap } };
+  },
+});
+
+export const restore = defineVerb({
+  name: 'restore',
+  summary: 'restore an instance to a snapshot (lxc restore)',
+  params: { ...NAME, ...SNAPSHOT, stateful: { type: 'bool', default: false, doc: 'restore the running state too' }, ...REMOTE },
+  positional: ['name', 'snapshot'],
+  async run(p, ctx) {
+    const args = ['restore', ref(p.remote, p.name), p.snapshot];
+    if (p.stateful) args.push('--stateful');
+    await lxc(ctx, args, { timeoutMs: 600_000 });
+    return { result: p.snapshot };
+  },
+});
+
+export const deleteSnapshot = defineVerb({
+  name: 'delete_snapshot',
+  summary: 'delete one snapshot of an instance',
+  params: { ...NAME, ...SNAPSHOT, ...REMOTE },
+  positional: ['name', 'snapshot'],
+  async run(p, ctx) {
+    await lxc(ctx, ['delete', ref(p.remote, `${p.name}/${p.snapshot}`)], { timeoutMs: 120_000 });
+    return { result: p.snapshot };
+  },
+});
+
+interface SnapshotInfo { name: string; created_at: string; stateful: boolean }
+
+export const listSnapshots = defineVerb({
+  name: 'list_snapshots',
+  summary: 'list an instance\'s snapshots, oldest first: stem SNAPSHOTS, and CREATED (ISO 8601)',
+  params: { ...NAME, ...REMOTE },
+  positional: ['name'],
+  async run(p, ctx) {
+    const list = await query<SnapshotInfo[]>(ctx, p.remote, `/1.0/instances/${p.name}/snapshots?recursion=1`);
+    const sorted = [...list].sort((a, b) => a.created_at.localeCompare(b.created_at));
+    const names = sorted.map((s) => s.name.split('/').pop()!);
+    return {
+      result: sorted.map((s, i) => `${names[i]} ${s.created_at}`).join('\n'),
+      vars: { SNAPSHOTS: stem(names), CREATED: stem(sorted.map((s) => s.created_at)) },
+    };
+  },
+});
+
+export const filePush = defineVerb({
+  name: 'file_push',
+  summary: 'copy a host file (source=) or text (content=) into an instance at path=',
+  params: {
+    ...NAME,
+    path: { type: 'string', required: true, rule: guestPath, doc: 'absolute path inside the instance' },
+    source: { type: 'string', rule: hostPath, doc: 'file on this host to push' },
+    content: { type: 'string', free: true, doc: 'text to write instead of a host file' },
+    mode: { type: 'string', rule: regexRule('file mode', /^0?[0-7]{3,4}$/, 'octal, e.g. 0644'), doc: 'file mode, e.g. 0644' },
+    uid: { type: 'int', min: 0, doc: 'owner uid in the instance' },
+    gid: { type: 'int', min: 0, doc: 'owner gid in the instance' },
+    parents: { type: 'bool', default: false, doc: 'create missing parent directories' },
+    ...REMOTE,
+  },
+  examples: ['file_push name=web source=./index.html path=/var/www/index.html', 'file_push name=web path=/etc/motd content="hello"'],
+  async run(p, ctx) {
+    if ((p.source === undefined) === (p.content === undefined)) throw usageError('file_push: give source= or content= (one of them)');
+    const args = ['file', 'push', p.source ?? '-', ref(p.remote, `${p.name}${p.path}`)];
+    if (p.mode) args.push('--mode', p.mode);
+    if (p.uid !== undefined) args.push('--uid', String(p.uid));
+    if (p.gid !== undefined) args.push('--gid', String(p.gid));
+    if (p.parents) args.push('--create-dirs');
+    await lxc(ctx, args, { timeoutMs: 600_000, input: p.content });
+    return { result: p.path };
+  },
+});
+
+export const filePull = defineVerb({
+  name: 'file_pull',
+  summary: 'copy a file out of an instance to destination=, or into RESULT when no destination is given',
+  params: {
+    ...NAME,
+    path: { type: 'string', required: true, rule: guestPath, doc: 'absolute path inside the instance' },
+    destination: { type: 'string', rule: hostPath, doc: 'file on this host to write (default: RESULT gets the content)' },
+    ...REMOTE,
+  },
+  async run(p, ctx) {
+    const r = await lxc(ctx, ['file', 'pull', ref(p.remote, `${p.name}${p.path}`), p.destination ?? '-'], {
+      timeoutMs: 600_000,
+      readOnly: p.destination === undefined,
+    });
+    return p.destination ? { result: p.destination } : { result: r.stdout, vars: { LINES: stem(r.stdout ? r.stdout.split('\n') : []) } };
+  },
+});

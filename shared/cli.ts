@@ -1,0 +1,80 @@
+/**
+ * `rexx-address TARGET "verb key=value ..."`: runs one command, prints RESULT on
+ * stdout and ERRORTEXT on stderr, exits with the RC (`--json` prints the whole
+ * result, variables included). With no command it reads commands line by line:
+ * an interactive prompt on a terminal, a script on a pipe.
+ */
+import * as readline from 'node:readline';
+import { quote } from 'shell-quote';
+import { TABLES } from '../handlers';
+import { createHandler, type AddressHandler } from './dispatch';
+import { renderHelp } from './docs';
+import type { RexxResult } from './result';
+
+const USAGE = `usage: rexx-address TARGET [--json] "verb key=value ..."
+       rexx-address TARGET [--json] verb key=value ...
+       rexx-address TARGET            (interactive prompt; one command per line)
+       rexx-address TARGET --help
+
+targets: ${Object.keys(TABLES).join(', ')}
+Prints RESULT, writes ERRORTEXT to stderr, exits with the RC.`;
+
+/** Run the CLI; resolves to the process exit code. */
+export async function main(args: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  const json = args.includes('--json');
+  const rest = args.filter((a) => a !== '--json');
+  const target = rest.shift();
+  if (!target || target === '--help' || target === '-h' || target === 'help') {
+    io.out.write(`${USAGE}\n`);
+    return target ? 0 : 2;
+  }
+  const table = TABLES[target.toLowerCase()];
+  if (!table) {
+    io.err.write(`rexx-address: unknown target '${target}' (targets: ${Object.keys(TABLES).join(', ')})\n`);
+    return 2;
+  }
+  if (rest[0] === '--help' || rest[0] === '-h') {
+    io.out.write(`${renderHelp(table, rest[1])}\n`);
+    return 0;
+  }
+  const handler = createHandler(table);
+  if (rest.length === 0) return repl(target.toLowerCase(), handler, json, io);
+  const command = rest.length === 1 ? rest[0]! : quote(rest);
+  const r = await handler(command);
+  print(r, json, io);
+  return exitCode(r);
+}
+
+function print(r: RexxResult, json: boolean, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }) {
+  if (json) {
+    io.out.write(`${JSON.stringify(r, null, 2)}\n`);
+    return;
+  }
+  if (r.output) io.out.write(r.output.endsWith('\n') ? r.output : `${r.output}\n`);
+  if (!r.success && r.errorMessage) io.err.write(`${r.errorMessage}\n`);
+}
+
+const exitCode = (r: RexxResult) => (r.success ? 0 : Math.min(255, Math.max(1, r.errorCode)));
+
+async function repl(target: string, handler: AddressHandler, json: boolean, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }) {
+  const tty = Boolean(process.stdin.isTTY);
+  const rl = readline.createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
+  const prompt = () => tty && rl.prompt();
+  rl.setPrompt(`${target}> `);
+  if (tty) io.out.write(`ADDRESS ${target.toUpperCase()} — one command per line; "help" lists verbs, "exit" quits.\n`);
+  let last = 0;
+  prompt();
+  for await (const line of rl) {
+    const cmd = line.trim();
+    if (cmd === 'exit' || cmd === 'quit') break;
+    if (cmd && !cmd.startsWith('#')) {
+      const r = await handler(cmd);
+      print(r, json, io);
+      if (!json) io.out.write(`RC=${r.errorCode}\n`);
+      last = exitCode(r);
+    }
+    prompt();
+  }
+  rl.close();
+  return last;
+}

@@ -1,0 +1,145 @@
+/**
+ * The dispatcher: the only place that tokenizes a command, finds the verb, validates
+ * every parameter, builds the verb's context, runs it, and maps what happens
+ * (output or error) to the RexxJS result. Nothing here throws to the caller.
+ */
+import { usageError } from './errors';
+import { renderHelp } from './docs';
+import { coerceParams, type ParamsSpec } from './params';
+import { parseCommand, type ParsedCommand } from './parse';
+import { poll } from './poll';
+import { fromError, fromOutput, stem, type RexxResult } from './result';
+import { Runner } from './runner';
+import type { AnyVerb, Ctx, HandlerTable, VerbOutput } from './verb';
+
+/** Parameters every verb of every handler takes, handled here. */
+export const COMMON_PARAMS: ParamsSpec = {
+  dryrun: { type: 'bool', default: false, doc: 'run nothing that changes state; RESULT lists the exact commands it would run, one per line' },
+  trace: { type: 'bool', default: false, doc: 'print each command and its duration in ms to stderr (also env REXX_ADDRESS_TRACE=1)' },
+};
+
+export interface HandlerOptions {
+  /** Environment for the commands and for defaults (default process.env). */
+  env?: Record<string, string | undefined>;
+  /** Where trace lines go (default stderr). */
+  traceSink?: (line: string) => void;
+}
+
+/** What RexxJS reads from METHODS: one entry per verb name and alias. */
+export type Methods = Record<string, { description: string; params: string[] }>;
+
+/** The RexxJS-facing function: `(command, variables?, sourceContext?) => Promise<RexxResult>`. */
+export type AddressHandler = (command: unknown, variables?: unknown, sourceContext?: unknown) => Promise<RexxResult>;
+
+/** Find a verb by name or alias (case-insensitive). */
+export function findVerb(table: HandlerTable, name: string): AnyVerb | undefined {
+  const n = name.toLowerCase();
+  return table.verbs.find((v) => v.name === n || v.aliases?.includes(n));
+}
+
+/** METHODS for RexxJS, generated from the table. */
+export function methodsOf(table: HandlerTable): Methods {
+  const m: Methods = {};
+  for (const v of table.verbs) {
+    for (const n of [v.name, ...(v.aliases ?? [])]) m[n] = { description: v.summary, params: Object.keys(v.params) };
+  }
+  m.help = { description: 'list the verbs, or describe one: help VERB', params: ['verb'] };
+  return m;
+}
+
+/** Build the handler function for a table. */
+export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): AddressHandler {
+  const env = opts.env ?? process.env;
+  return async (command, variables, sourceContext) => {
+    try {
+      const parsed = toParsed(table, command, variables, sourceContext);
+      return await dispatchParsed(table, parsed, env, opts.traceSink);
+    } catch (e) {
+      return fromError(e);
+    }
+  };
+}
+
+/** Turn the call shapes RexxJS uses into a parsed command (see rexxjs-contract.md). */
+function toParsed(table: HandlerTable, command: unknown, args: unknown, sourceContext: unknown): ParsedCommand {
+  if (typeof command !== 'string') throw usageError(`expected a command string, got ${typeof command}`);
+  const isObj = args !== null && typeof args === 'object' && !Array.isArray(args);
+  // `LET v = verb` → handler(verb, {params: '...'}, sourceContext)
+  if (isObj && Object.keys(args).length === 1 && typeof (args as { params?: unknown }).params === 'string') {
+    return parseCommand(`${command} ${(args as { params: string }).params}`);
+  }
+  // A function call while the address is active → handler(name, {named args}), no sourceContext.
+  if (isObj && sourceContext === undefined && !/\s/.test(command.trim()) && findVerb(table, command.trim())) {
+    return fromNamedArgs(command.trim(), args as Record<string, unknown>);
+  }
+  return parseCommand(command);
+}
+
+function fromNamedArgs(verb: string, args: Record<string, unknown>): ParsedCommand {
+  const params = new Map<string, string[]>();
+  const positional: string[] = [];
+  for (const [k, v] of Object.entries(args)) {
+    if (v === undefined || v === null) continue;
+    const values = Array.isArray(v) ? v.map(String) : typeof v === 'object' ? undefined : [String(v)];
+    if (!values) throw usageError(`${verb}: argument '${k}' is an object; pass strings, numbers or booleans`);
+    if (values.some((x) => x.includes('\0'))) throw usageError(`${verb}: argument '${k}' contains a NUL byte`);
+    if (k === 'value' || /^arg\d+$/.test(k)) positional.push(...values);
+    else params.set(k.toLowerCase(), [...(params.get(k.toLowerCase()) ?? []), ...values]);
+  }
+  return { verb: verb.toLowerCase(), params, positional };
+}
+
+async function dispatchParsed(
+  table: HandlerTable,
+  parsed: ParsedCommand,
+  env: Record<string, string | undefined>,
+  traceSink?: (line: string) => void,
+): Promise<RexxResult> {
+  if (parsed.verb === '' ) throw usageError(`no verb given — verbs: ${verbNames(table)}`);
+  if (parsed.verb === 'help') {
+    const which = parsed.params.get('verb')?.[0] ?? parsed.positional[0];
+    if (which && !findVerb(table, which)) throw usageError(`help: unknown verb '${which}' — verbs: ${verbNames(table)}`);
+    return fromOutput({ result: renderHelp(table, which) });
+  }
+  const verb = findVerb(table, parsed.verb);
+  if (!verb) throw usageError(`unknown verb '${parsed.verb}' for ADDRESS ${table.target.toUpperCase()} — verbs: ${verbNames(table)}`);
+
+  const spec: ParamsSpec = { ...verb.params, ...COMMON_PARAMS };
+  const raw = new Map(parsed.params);
+  const slots = [...(verb.positional ?? [])];
+  for (const word of parsed.positional) {
+    const key = word.toLowerCase();
+    if (spec[key]?.type === 'bool' && !raw.has(key)) raw.set(key, ['true']);
+    else {
+      const slot = slots.find((s) => !raw.has(s));
+      if (!slot) throw usageError(`${verb.name}: unexpected word '${word}' — use key=value; valid keys: ${Object.keys(verb.params).join(', ')}`);
+      raw.set(slot, [word]);
+    }
+  }
+  const p = coerceParams(verb.name, spec, raw);
+  const trace = Boolean(p.trace) || env.REXX_ADDRESS_TRACE === '1';
+  const dryrun = Boolean(p.dryrun);
+  delete p.trace;
+  delete p.dryrun;
+
+  const runner = new Runner({ dryrun, trace, env, traceSink });
+  const ctx: Ctx = {
+    run: runner.run,
+    runPipeline: runner.runPipeline,
+    poll: async (probe, o) => (dryrun ? { value: undefined, elapsedMs: 0, probes: 0 } : poll(probe, o)),
+    dryrun,
+    trace,
+    env,
+    log: (line) => {
+      if (trace) (traceSink ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
+    },
+    table,
+  };
+  const out: VerbOutput = await verb.run(p as never, ctx);
+  if (dryrun) {
+    return fromOutput({ result: runner.planned.join('\n'), vars: { COMMANDS: stem(runner.planned) } });
+  }
+  return fromOutput(out);
+}
+
+const verbNames = (t: HandlerTable) => [...t.verbs.map((v) => v.name), 'help'].join(', ');

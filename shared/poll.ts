@@ -1,0 +1,79 @@
+/**
+ * The one poller: call a cheap probe until it returns a value, starting with a short
+ * interval and backing off, until a deadline. Used for "wait until Running", "wait for
+ * an IP", "wait until QMP answers", "wait until the OCI state is created", etc.
+ */
+import { timedOut } from './errors';
+
+export interface PollOptions {
+  /** Give up after this many ms (RC 5). */
+  timeoutMs: number;
+  /** First pause between probes in ms (default 10). */
+  initialMs?: number;
+  /** Longest pause between probes in ms (default 250). */
+  maxMs?: number;
+  /** Growth of the pause per probe (default 1.5). */
+  factor?: number;
+  /** What we were waiting for, for the RC 5 message, e.g. "web-1 to be Running". */
+  what: string;
+}
+
+export interface Polled<T> {
+  value: T;
+  /** ms from the start of polling to the probe that succeeded. */
+  elapsedMs: number;
+  /** How many times the probe ran. */
+  probes: number;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Poll `probe` until it returns something other than `undefined`.
+ * Throws AddressError kind `timedOut` (RC 5) at the deadline; errors thrown by the
+ * probe (e.g. not found, daemon unavailable) propagate at once.
+ */
+export async function poll<T>(probe: () => Promise<T | undefined>, o: PollOptions): Promise<Polled<T>> {
+  const start = performance.now();
+  const deadline = start + o.timeoutMs;
+  const maxMs = o.maxMs ?? 250;
+  const factor = o.factor ?? 1.5;
+  let pause = o.initialMs ?? 10;
+  let probes = 0;
+  for (;;) {
+    probes += 1;
+    const value = await probe();
+    const now = performance.now();
+    if (value !== undefined) return { value, elapsedMs: Math.round(now - start), probes };
+    if (now >= deadline) {
+      throw timedOut(`timed out after ${o.timeoutMs} ms waiting for ${o.what}`);
+    }
+    await sleep(Math.min(pause, Math.max(0, deadline - now)));
+    pause = Math.min(maxMs, pause * factor);
+  }
+}
+
+/**
+ * Run `fn` over `items` with at most `concurrency` at a time, keeping order.
+ * Every item runs even if some fail; each result says ok or carries its error.
+ */
+export async function mapLimit<I, O>(
+  items: readonly I[],
+  concurrency: number,
+  fn: (item: I, index: number) => Promise<O>,
+): Promise<Array<{ ok: true; value: O } | { ok: false; error: unknown }>> {
+  const out: Array<{ ok: true; value: O } | { ok: false; error: unknown }> = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        out[i] = { ok: true, value: await fn(items[i]!, i) };
+      } catch (error) {
+        out[i] = { ok: false, error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  return out;
+}

@@ -1,0 +1,180 @@
+/**
+ * The one way any handler runs an external command: execa with an argument array
+ * (never a shell string, never `shell: true`, never sudo), a timeout, captured
+ * stdout/stderr/exit code. A failure is returned as a RunResult, never thrown.
+ */
+import { execa, type Options } from 'execa';
+import { quote } from 'shell-quote';
+
+/** What running one command produced, success or not. */
+export interface RunResult {
+  /** The exact argument vector that was (or would have been) run. */
+  argv: string[];
+  /** exit code 0, not killed, not timed out. */
+  ok: boolean;
+  /** Exit code, or null when the process was killed or never started. */
+  exitCode: number | null;
+  /** Signal that ended the process, if any (e.g. SIGTERM after a timeout). */
+  signal: string | null;
+  timedOut: boolean;
+  /** The binary could not be started (ENOENT/EACCES): backend unavailable. */
+  missing: boolean;
+  stdout: string;
+  stderr: string;
+  /** Wall-clock duration in ms. */
+  durationMs: number;
+  /** True when dryrun recorded the command instead of running it. */
+  dryrun?: boolean;
+}
+
+export interface RunOptions {
+  /** Kill the command after this many ms (default 60 000). */
+  timeoutMs?: number;
+  /** Text written to the command's stdin. */
+  input?: string;
+  /** A file to use as stdin. */
+  inputFile?: string;
+  /** Where stdout/stderr go: captured (default) or ignored (for daemons that keep fds open). */
+  stdio?: 'pipe' | 'ignore';
+  /** Extra environment variables (merged over the runner's environment). */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** A query that changes nothing: it still runs under dryrun so later argv are exact. */
+  readOnly?: boolean;
+}
+
+export interface RunnerOptions {
+  /** Record mutating commands instead of running them. */
+  dryrun?: boolean;
+  /** Print each argv and its duration in ms to stderr. */
+  trace?: boolean;
+  /** Base environment for every command (default: process.env). */
+  env?: Record<string, string | undefined>;
+  /** Default timeout in ms for commands that don't give one (default 60 000). */
+  defaultTimeoutMs?: number;
+  /** Where trace lines go (default process.stderr). */
+  traceSink?: (line: string) => void;
+}
+
+/** A function that runs one argv; handlers receive it through their context. */
+export type Run = (argv: string[], opts?: RunOptions) => Promise<RunResult>;
+/** Runs argv[0] | argv[1] | ... with both ends as argument arrays, no shell. */
+export type RunPipeline = (argvs: string[][], opts?: RunOptions) => Promise<RunResult>;
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Render an argv as one shell-quoted line (for trace, dryrun and messages). */
+export function argvLine(argv: readonly string[]): string {
+  return quote([...argv]);
+}
+
+/** A runner bound to one verb call: it knows dryrun/trace and records what it ran. */
+export class Runner {
+  /** Every command line recorded under dryrun, in order. */
+  readonly planned: string[] = [];
+  readonly dryrun: boolean;
+  readonly trace: boolean;
+  private readonly env: Record<string, string | undefined>;
+  private readonly defaultTimeoutMs: number;
+  private readonly sink: (line: string) => void;
+
+  constructor(o: RunnerOptions = {}) {
+    this.dryrun = o.dryrun ?? false;
+    this.trace = o.trace ?? false;
+    this.env = o.env ?? process.env;
+    this.defaultTimeoutMs = o.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.sink = o.traceSink ?? ((l) => process.stderr.write(`${l}\n`));
+  }
+
+  /** Run one command. See {@link RunResult}; never throws for a failing command. */
+  run: Run = async (argv, opts = {}) => {
+    checkArgv(argv);
+    if (this.dryrun && !opts.readOnly) return this.record(argv);
+    const started = performance.now();
+    const sub = execa(argv[0]!, argv.slice(1), this.execaOptions(opts));
+    const r = await sub;
+    return this.finish(argv, r, started);
+  };
+
+  /** Run a pipeline `a | b | ...` of argv arrays; the result is the last command's, failures of any stage reported. */
+  runPipeline: RunPipeline = async (argvs, opts = {}) => {
+    argvs.forEach(checkArgv);
+    const flat = argvs.flatMap((a, i) => (i === 0 ? a : ['|', ...a]));
+    if (this.dryrun && !opts.readOnly) return this.record(flat);
+    const started = performance.now();
+    const base = this.execaOptions(opts);
+    // Each stage is its own process with an argv; execa connects stdout → stdin (no shell).
+    const stages = argvs.map((a, i) =>
+      execa(a[0]!, a.slice(1), i === 0 ? base : { ...base, input: undefined, inputFile: undefined, stdin: 'pipe' }),
+    );
+    for (let i = 1; i < stages.length; i++) stages[i - 1]!.stdout!.pipe(stages[i]!.stdin!);
+    const all = await Promise.all(stages);
+    const last = all[all.length - 1]!;
+    // With reject:false every stage resolves; the first failing stage is the one to report.
+    const failed = all.find((r) => r.failed) ?? last;
+    const res = this.finish(flat, failed, started);
+    return { ...res, stdout: String(last.stdout ?? '') };
+  };
+
+  private execaOptions(opts: RunOptions): Options {
+    const stdio = opts.stdio === 'ignore' ? ('ignore' as const) : ('pipe' as const);
+    return {
+      reject: false,
+      shell: false,
+      timeout: opts.timeoutMs ?? this.defaultTimeoutMs,
+      killSignal: 'SIGKILL' as const,
+      forceKillAfterDelay: false as const,
+      input: opts.input,
+      inputFile: opts.inputFile,
+      stdin: opts.input !== undefined || opts.inputFile !== undefined ? undefined : ('ignore' as const),
+      stdout: stdio,
+      stderr: stdio,
+      env: { ...this.env, ...opts.env },
+      extendEnv: false,
+      cwd: opts.cwd,
+      stripFinalNewline: true,
+      encoding: 'utf8' as const,
+      maxBuffer: 256 * 1024 * 1024,
+    };
+  }
+
+  private record(argv: string[]): RunResult {
+    this.planned.push(argvLine(argv));
+    return {
+      argv, ok: true, exitCode: 0, signal: null, timedOut: false, missing: false,
+      stdout: '', stderr: '', durationMs: 0, dryrun: true,
+    };
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private finish(argv: string[], r: any, started: number): RunResult {
+    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    const code: string | undefined = r.code ?? r.cause?.code;
+    const missing = r.exitCode === undefined && (code === 'ENOENT' || code === 'EACCES');
+    const res: RunResult = {
+      argv,
+      ok: !r.failed,
+      exitCode: r.exitCode ?? null,
+      signal: r.signal ?? null,
+      timedOut: Boolean(r.timedOut),
+      missing,
+      stdout: typeof r.stdout === 'string' ? r.stdout : '',
+      stderr: typeof r.stderr === 'string' ? r.stderr : missing ? String(r.shortMessage ?? '') : '',
+      durationMs,
+    };
+    if (this.trace) {
+      const status = res.ok ? '' : ` [${res.timedOut ? 'timed out' : res.missing ? 'missing' : `exit ${res.exitCode ?? res.signal}`}]`;
+      this.sink(`+ ${durationMs}ms ${argvLine(argv)}${status}`);
+    }
+    return res;
+  }
+}
+
+/** Refuse an argv that could never be right (empty, NUL bytes): a programming error. */
+function checkArgv(argv: readonly string[]): void {
+  if (argv.length === 0 || !argv[0]) throw new Error('runner: empty argv');
+  for (const a of argv) {
+    if (typeof a !== 'string') throw new Error(`runner: non-string argument in ${JSON.stringify(argv)}`);
+    if (a.includes('\0')) throw new Error('runner: NUL byte in an argument');
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * A handler is a table of verbs: each verb is data (name, aliases, typed params,
+ * summary, examples) plus a run function that receives validated params and a
+ * context carrying its dependencies (runner, poller, environment).
+ */
+import type { ParamsOf, ParamsSpec } from './params';
+import type { Polled, PollOptions } from './poll';
+import type { Run, RunPipeline } from './runner';
+
+/** What a verb's run function returns; the dispatcher maps it to the RexxJS result. */
+export interface VerbOutput {
+  /** Becomes RESULT. */
+  result?: string;
+  /** REXX variables to set (stems as `{0: n, 1: ...}` objects, see `stem()`). */
+  vars?: Record<string, unknown>;
+  /** Non-zero makes the call fail with this RC (used by exec for the command's exit code). */
+  rc?: number;
+  /** ERRORTEXT when rc is non-zero. */
+  errorText?: string;
+}
+
+/** Everything a verb may use from the outside world. */
+export interface Ctx {
+  run: Run;
+  runPipeline: RunPipeline;
+  /** The shared poller; under dryrun it returns at once with `undefined` as value. */
+  poll<T>(probe: () => Promise<T | undefined>, o: PollOptions): Promise<Polled<T | undefined>>;
+  dryrun: boolean;
+  trace: boolean;
+  /** Environment the handler was created with (defaults to process.env). */
+  env: Record<string, string | undefined>;
+  /** Write a diagnostic line to stderr when trace is on. */
+  log(line: string): void;
+  /** The handler table being dispatched (for help and status). */
+  table: HandlerTable;
+}
+
+/** One verb of a handler. */
+export interface Verb<S extends ParamsSpec = ParamsSpec> {
+  name: string;
+  aliases?: string[];
+  /** One line for help and the README. */
+  summary: string;
+  params: S;
+  /** Bare words after the verb fill these keys in order (`start web-1` = `start name=web-1`). */
+  positional?: Array<keyof S & string>;
+  examples?: string[];
+  run(p: ParamsOf<S>, ctx: Ctx): Promise<VerbOutput>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyVerb = Verb<any>;
+
+/** Declare a verb with its params typed from the spec. */
+export function defineVerb<const S extends ParamsSpec>(v: Verb<S>): Verb<S> {
+  return v;
+}
+
+/** A handler: the table the dispatcher, METHODS, help, --help and README are made from. */
+export interface HandlerTable {
+  /** ADDRESS target name, lowercase: 'lxd', 'zfs', 'qemu', 'lxcri'. */
+  target: string;
+  /** One line about the handler. */
+  summary: string;
+  /** The external tool(s) it drives, for docs ("lxc (LXD 5.x client)"). */
+  tools: string;
+  verbs: AnyVerb[];
+}

@@ -1,0 +1,21 @@
+import { defineConfig } from 'vitest/config';
+
+// unit: no tools needed, runs in parallel. integration: the real daemons and tools
+// brought up by scripts/setup-host.sh; files run one at a time because some tests
+// stop or disturb a daemon on purpose.
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
