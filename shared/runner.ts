@@ -63,9 +63,11 @@ export type RunPipeline = (argvs: string[][], opts?: RunOptions) => Promise<RunR
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
-/** Render an argv as one shell-quoted line (for trace, dryrun and messages). */
+const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/** Render an argv as one line a POSIX shell would split back into the same words (trace, dryrun, messages). */
 export function argvLine(argv: readonly string[]): string {
-  return quote([...argv]);
+  return argv.map((a) => (PLAIN_WORD.test(a) ? a : quote([a]))).join(' ');
 }
 
 /** A runner bound to one verb call: it knows dryrun/trace and records what it ran. */
