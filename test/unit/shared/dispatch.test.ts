@@ -1,0 +1,286 @@
+/** The dispatcher (shared/dispatch.ts): call shapes, validation, help, dryrun, never throwing. */
+import { describe, expect, it } from 'vitest';
+import { createHandler, findVerb, methodsOf } from '../../../shared/dispatch';
+import { notFound } from '../../../shared/errors';
+import { lxdInstanceName } from '../../../shared/names';
+import { defineVerb, type HandlerTable } from '../../../shared/verb';
+import { table as lxd } from '../../../handlers/lxd';
+
+const seen: Array<Record<string, unknown>> = [];
+
+const capture = defineVerb({
+  name: 'capture',
+  aliases: ['cap'],
+  summary: 'record the params it got',
+  params: {
+    name: { type: 'string', rule: lxdInstanceName, doc: 'a name' },
+    count: { type: 'int', default: 1, doc: 'n' },
+    force: { type: 'bool', default: false, doc: 'f' },
+    env: { type: 'list', doc: 'e' },
+    command: { type: 'string', free: true, doc: 'c' },
+  },
+  positional: ['name', 'command'],
+  async run(p) {
+    seen.push({ ...p });
+    return { result: `got ${p.name ?? ''}`, vars: { NAMES: { 0: 1, 1: p.name } } };
+  },
+});
+const boom = defineVerb({ name: 'boom', summary: 'throws a plain Error', params: {}, async run() { throw new Error('kaboom'); } });
+const missing = defineVerb({ name: 'missing', summary: 'throws notFound', params: {}, async run() { throw notFound('no such thing'); } });
+const runs = defineVerb({
+  name: 'runs',
+  summary: 'runs echo, then polls',
+  params: {},
+  async run(_p, ctx) {
+    const r = await ctx.run(['echo', 'hi']);
+    const q = await ctx.run(['echo', 'query'], { readOnly: true });
+    ctx.log('a log line');
+    const polled = await ctx.poll(async () => 'done', { timeoutMs: 1000, what: 'x' });
+    return { result: `${r.stdout}|${q.stdout}|${String(polled.value)}|${ctx.dryrun}` };
+  },
+});
+const T: HandlerTable = { target: 'test', summary: 'test table', tools: 'echo', verbs: [capture, boom, missing, runs] };
+
+const last = () => seen[seen.length - 1]!;
+const SC = { lineNumber: 3, sourceLine: '"capture"', sourceFilename: 't.rexx', interpreter: {}, interpolation: {} };
+
+describe('call shapes (rexxjs-contract.md)', () => {
+  const h = createHandler(T);
+
+  it('(command, variables, sourceContext)', async () => {
+    const r = await h('capture name=web count=3 env=A=1 env=B="x y"', { SOME: 'var', params: 'x' }, SC);
+    expect(r).toEqual({ success: true, errorCode: 0, errorMessage: '', output: 'got web', rexxVariables: { NAMES: { 0: 1, 1: 'web' }, ERRORTEXT: '' } });
+    expect(last()).toEqual({ name: 'web', count: 3, force: false, env: ['A=1', 'B=x y'] });
+  });
+
+  it('just the command string', async () => {
+    expect((await h('cap web')).output).toBe('got web');
+  });
+
+  it('LET v = verb: (verb, {params: "..."}, sourceContext)', async () => {
+    const r = await h('capture', { params: 'name=let count=2' }, SC);
+    expect(r.success).toBe(true);
+    expect(last()).toMatchObject({ name: 'let', count: 2 });
+    expect((await h('capture', { params: '' }, SC)).success).toBe(true);
+    expect(last()).toEqual({ count: 1, force: false, env: [] });
+  });
+
+  it('function call: (name, {named args}) without sourceContext', async () => {
+    const r = await h('capture', { name: 'fn', count: 4, force: true, env: ['A=1', 'B=2'] });
+    expect(r.success).toBe(true);
+    expect(last()).toEqual({ name: 'fn', count: 4, force: true, env: ['A=1', 'B=2'] });
+  });
+
+  it('function call with {value: ...} fills the positional slots', async () => {
+    expect((await h('capture', { value: 'val' })).output).toBe('got val');
+    await h('CAP', { value: 'v1', arg2: 'echo hi' });
+    expect(last()).toMatchObject({ name: 'v1', command: 'echo hi' });
+  });
+
+  it('function call skips null/undefined args, keys are case-insensitive', async () => {
+    await h('capture', { NAME: 'up', count: undefined, force: null });
+    expect(last()).toEqual({ name: 'up', count: 1, force: false, env: [] });
+  });
+
+  it('function call args are validated like a command', async () => {
+    const r = await h('capture', { name: '1bad' });
+    expect(r.errorCode).toBe(2);
+    expect(r.errorMessage).toMatch(/name="1bad" is not a valid LXD instance name/);
+    expect((await h('capture', { name: { x: 1 } })).errorMessage).toMatch(/argument 'name' is an object/);
+    expect((await h('capture', { command: 'a\0b' })).errorMessage).toMatch(/NUL/);
+  });
+
+  it('the LXD table in every shape: create ... dryrun=true', async () => {
+    const l = createHandler(lxd);
+    const want = 'lxc init tiny x';
+    for (const r of [
+      await l('create name=x image=tiny dryrun=true', {}, SC),
+      await l('create', { params: 'name=x image=tiny dryrun=true' }, SC),
+      await l('create', { name: 'x', image: 'tiny', dryrun: true }),
+      await l('init', { value: 'x', arg2: 'tiny', dryrun: 'true' }),
+    ]) {
+      expect(r.success).toBe(true);
+      expect(r.output).toBe(want);
+    }
+  });
+});
+
+describe('errors are returned, never thrown', () => {
+  const h = createHandler(T);
+
+  it('unknown verb → RC 2 listing the verbs', async () => {
+    const r = await h('frobnicate x=1');
+    expect(r.errorCode).toBe(2);
+    expect(r.errorMessage).toBe("unknown verb 'frobnicate' for ADDRESS TEST — verbs: capture, boom, missing, runs, help");
+    expect(r.rexxVariables.ERRORTEXT).toBe(r.errorMessage);
+  });
+
+  it('empty command → RC 2 listing the verbs', async () => {
+    for (const c of ['', '   ']) {
+      const r = await h(c);
+      expect(r.errorCode).toBe(2);
+      expect(r.errorMessage).toMatch(/no verb given — verbs: capture/);
+    }
+  });
+
+  it('unknown key → RC 2 naming verb and key and listing valid keys (incl. dryrun, trace)', async () => {
+    const r = await h('capture colour=red');
+    expect(r.errorCode).toBe(2);
+    expect(r.errorMessage).toBe("capture: unknown key 'colour' — valid keys for capture: name, count, force, env, command, dryrun, trace");
+  });
+
+  it('too many bare words → RC 2', async () => {
+    const r = await h('capture a "b c" extra');
+    expect(r.errorCode).toBe(2);
+    expect(r.errorMessage).toMatch(/unexpected word 'extra'/);
+  });
+
+  it('unquoted operator → RC 2', async () => {
+    expect((await h('capture command=ls; rm -rf /')).errorCode).toBe(2);
+  });
+
+  it('a plain Error from a verb → RC 1 internal error', async () => {
+    const r = await h('boom');
+    expect(r).toEqual({ success: false, errorCode: 1, errorMessage: 'internal error: kaboom', output: '', rexxVariables: { ERRORTEXT: 'internal error: kaboom' } });
+  });
+
+  it('an AddressError from a verb keeps its RC', async () => {
+    expect((await h('missing')).errorCode).toBe(3);
+  });
+
+  const ODD: Array<[string, unknown[]]> = [
+    ['null', [null]],
+    ['undefined', [undefined]],
+    ['no args', []],
+    ['a number', [42]],
+    ['an object', [{ verb: 'capture' }]],
+    ['an array', [['capture']]],
+    ['a function', [() => 'capture']],
+    ['a symbol', [Symbol('x')]],
+    ['a bigint', [10n]],
+    ['numbers everywhere', [1, 2, 3]],
+    ['array variables', ['capture', ['a', 'b']]],
+    ['string variables', ['capture', 'name=x']],
+    ['params not a string', ['capture', { params: 5 }, SC]],
+    ['params object', ['capture', { params: { a: 1 } }]],
+    ['named arg array of objects', ['capture', { env: [{}] }]],
+    ['NUL in command', ['capture\0x']],
+    ['sentinel chars', ['capture name=\uE000']],
+    ['huge command', [`capture ${'x'.repeat(200_000)}`]],
+    ['only operators', ['|&;']],
+    ['unterminated quote', ['capture name="abc']],
+    ['circular object', ['capture', (() => { const o: Record<string, unknown> = {}; o.self = o; return o; })()]],
+  ];
+
+  it.each(ODD)('%s: resolves to a result object', async (_l, args) => {
+    const r = await (h as (...a: unknown[]) => Promise<unknown>)(...args);
+    expect(r).toMatchObject({ success: expect.any(Boolean), errorCode: expect.any(Number), errorMessage: expect.any(String) });
+    expect((r as { rexxVariables: Record<string, unknown> }).rexxVariables).toHaveProperty('ERRORTEXT');
+  });
+
+  it('a non-string command is RC 2', async () => {
+    for (const c of [null, 42, {}, []]) expect((await h(c)).errorCode).toBe(2);
+  });
+});
+
+describe('help', () => {
+  const h = createHandler(T);
+  it('help lists every verb, help itself, dryrun/trace and the RC table', async () => {
+    const r = await h('help');
+    expect(r.success).toBe(true);
+    for (const v of ['capture', 'boom', 'missing', 'runs', 'help']) expect(r.output).toMatch(new RegExp(`^  ${v}\\s`, 'm'));
+    expect(r.output).toContain('(also cap)');
+    expect(r.output).toContain('dryrun=true and trace=true');
+    expect(r.output).toMatch(/^ {2}7 {2}refused/m);
+  });
+  it('help VERB (or alias, any case, or verb=) describes it', async () => {
+    for (const c of ['help capture', 'HELP CAP', 'help verb=capture']) {
+      const r = await h(c);
+      expect(r.output).toMatch(/^capture \[name=…\] \[count=…\]/);
+      expect(r.output).toContain('aliases: cap');
+      expect(r.output).toContain('bare words fill: name, command');
+      expect(r.output).toContain('dryrun=bool (default false)');
+    }
+  });
+  it('help of an unknown verb → RC 2', async () => {
+    const r = await h('help nope');
+    expect(r.errorCode).toBe(2);
+    expect(r.errorMessage).toMatch(/help: unknown verb 'nope' — verbs: capture/);
+  });
+  it('LXD help lists every verb of the table', async () => {
+    const r = await createHandler(lxd)('help');
+    for (const v of lxd.verbs) expect(r.output).toContain(`  ${v.name} `);
+  });
+});
+
+describe('positional words and bare booleans', () => {
+  const h = createHandler(T);
+  it('bare words fill positional slots in order; key=value wins its slot', async () => {
+    await h('capture web "echo hi"');
+    expect(last()).toMatchObject({ name: 'web', command: 'echo hi' });
+    await h('capture "echo hi" name=web');
+    expect(last()).toMatchObject({ name: 'web', command: 'echo hi' });
+  });
+  it('a bare word naming a bool param sets it true (any case)', async () => {
+    await h('capture web FORCE');
+    expect(last()).toMatchObject({ name: 'web', force: true });
+  });
+  it('delete web force (LXD, dryrun) → lxc delete web --force', async () => {
+    const r = await createHandler(lxd)('delete web force dryrun');
+    expect(r.output).toBe('lxc delete web --force');
+  });
+});
+
+describe('dryrun and trace', () => {
+  it('LXD create dryrun returns the exact argv lines and the COMMANDS stem', async () => {
+    const r = await createHandler(lxd)(
+      'create name=x image=tiny profile=default profile=rexx-net storage=fast memory=256MiB cpus=2 config=user.a="b c" type=virtual-machine dryrun=true',
+    );
+    const line = "lxc init tiny x --profile default --profile rexx-net --storage fast --config limits.memory=256MiB --config limits.cpu=2 --config 'user.a=b c' --vm";
+    expect(r.success).toBe(true);
+    expect(r.output).toBe(line);
+    expect(r.rexxVariables).toEqual({ COMMANDS: { 0: 1, 1: line }, ERRORTEXT: '' });
+  });
+
+  it('dryrun skips mutating runs, still runs readOnly ones, and the poller returns at once', async () => {
+    const h = createHandler(T, { env: process.env });
+    const r = await h('runs dryrun=true');
+    expect(r.output).toBe('echo hi');
+    expect(r.rexxVariables.COMMANDS).toEqual({ 0: 1, 1: 'echo hi' });
+    const real = await h('runs');
+    expect(real.output).toBe('hi|query|done|false');
+  });
+
+  it('trace=true sends each argv with its ms and the log lines to the sink', async () => {
+    const lines: string[] = [];
+    const h = createHandler(T, { traceSink: (l) => lines.push(l) });
+    await h('runs trace=true');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^\+ \d+(\.\d+)?ms echo hi$/);
+    expect(lines[1]).toMatch(/^\+ \d+(\.\d+)?ms echo query$/);
+    expect(lines[2]).toBe('a log line');
+  });
+
+  it('env REXX_ADDRESS_TRACE=1 turns trace on; without it nothing is traced', async () => {
+    const lines: string[] = [];
+    await createHandler(T, { env: { ...process.env, REXX_ADDRESS_TRACE: '1' }, traceSink: (l) => lines.push(l) })('runs');
+    expect(lines).toHaveLength(3);
+    const none: string[] = [];
+    await createHandler(T, { env: { ...process.env, REXX_ADDRESS_TRACE: '0' }, traceSink: (l) => none.push(l) })('runs');
+    expect(none).toEqual([]);
+  });
+});
+
+describe('METHODS and findVerb', () => {
+  it('METHODS has every verb, alias and help with params', () => {
+    const m = methodsOf(T);
+    expect(Object.keys(m)).toEqual(['capture', 'cap', 'boom', 'missing', 'runs', 'help']);
+    expect(m.cap).toEqual({ description: 'record the params it got', params: ['name', 'count', 'force', 'env', 'command'] });
+  });
+  it('findVerb is case-insensitive and knows aliases', () => {
+    expect(findVerb(T, 'CAP')?.name).toBe('capture');
+    expect(findVerb(lxd, 'Clone')?.name).toBe('copy');
+    expect(findVerb(lxd, 'state')?.name).toBe('info');
+    expect(findVerb(T, 'nope')).toBeUndefined();
+  });
+});
