@@ -161,7 +161,8 @@ export class Runner {
       timedOut: Boolean(r.timedOut),
       missing,
       stdout: typeof r.stdout === 'string' ? r.stdout : '',
-      stderr: typeof r.stderr === 'string' ? r.stderr : missing ? String(r.shortMessage ?? '') : '',
+      // execa gives stderr '' when the binary could not be started: say why instead.
+      stderr: missing ? String(r.shortMessage || r.stderr || '') : typeof r.stderr === 'string' ? r.stderr : '',
       durationMs,
     };
     if (this.trace) {
