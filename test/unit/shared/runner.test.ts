@@ -1,0 +1,291 @@
+/** The runner (shared/runner.ts) with real harmless binaries, and the poller (shared/poll.ts). */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { AddressError } from '../../../shared/errors';
+import { mapLimit, poll, sleep } from '../../../shared/poll';
+import { argvLine, Runner } from '../../../shared/runner';
+
+describe('Runner.run', () => {
+  const r = new Runner();
+
+  it('captures stdout, exit code 0 and ok', async () => {
+    const res = await r.run(['/bin/echo', 'hello', 'a b']);
+    expect(res).toMatchObject({ ok: true, exitCode: 0, signal: null, timedOut: false, missing: false, stdout: 'hello a b', stderr: '' });
+    expect(res.argv).toEqual(['/bin/echo', 'hello', 'a b']);
+    expect(res.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a non-zero exit is returned, not thrown, with stderr', async () => {
+    const res = await r.run(['/bin/sh', '-c', 'echo out; echo err >&2; exit 3']);
+    expect(res).toMatchObject({ ok: false, exitCode: 3, timedOut: false, missing: false, stdout: 'out', stderr: 'err' });
+  });
+
+  it('arguments are passed as argv, never through a shell', async () => {
+    const res = await r.run(['/bin/echo', '$HOME', '`id`', '$(id)', ';', '|', '*']);
+    expect(res.stdout).toBe('$HOME `id` $(id) ; | *');
+  });
+
+  it('a timeout kills the command quickly and says timedOut', async () => {
+    // sleep 30 would exceed vitest's 5 s test timeout: finishing at all proves it was killed.
+    const res = await r.run(['sleep', '30'], { timeoutMs: 200 });
+    expect(res.timedOut).toBe(true);
+    expect(res.ok).toBe(false);
+    expect(res.exitCode).toBeNull();
+  });
+
+  it('a missing binary is missing: true (not thrown)', async () => {
+    const res = await r.run(['/nonexistent/rexx-no-such-binary', 'x']);
+    expect(res).toMatchObject({ ok: false, missing: true, exitCode: null });
+    const res2 = await r.run(['rexx-no-such-binary-on-path']);
+    expect(res2.missing).toBe(true);
+    expect(res2.stderr).not.toBe('');
+  });
+
+  it('a non-executable file counts as missing (EACCES)', async () => {
+    const f = path.join(os.tmpdir(), `rexx-noexec-${process.pid}`);
+    fs.writeFileSync(f, '#!/bin/sh\necho hi\n', { mode: 0o644 });
+    try {
+      expect((await r.run([f])).missing).toBe(true);
+    } finally {
+      fs.rmSync(f, { force: true });
+    }
+  });
+
+  it('input, cwd and env reach the command', async () => {
+    expect((await r.run(['cat'], { input: 'from stdin' })).stdout).toBe('from stdin');
+    expect((await r.run(['pwd'], { cwd: '/tmp' })).stdout).toBe('/tmp');
+    expect((await r.run(['/bin/sh', '-c', 'echo $REXX_T'], { env: { REXX_T: 'val' } })).stdout).toBe('val');
+  });
+
+  it('inputFile is used as stdin', async () => {
+    const f = path.join(os.tmpdir(), `rexx-input-${process.pid}`);
+    fs.writeFileSync(f, 'file text');
+    try {
+      expect((await r.run(['cat'], { inputFile: f })).stdout).toBe('file text');
+    } finally {
+      fs.rmSync(f, { force: true });
+    }
+  });
+
+  it('the runner env replaces process.env (no leaking)', async () => {
+    const only = new Runner({ env: { PATH: process.env.PATH, ONLY: '1' } });
+    const res = await only.run(['env']);
+    expect(res.stdout.split('\n').sort()).toEqual([`ONLY=1`, `PATH=${process.env.PATH}`].sort());
+  });
+
+  it("stdio: 'ignore' discards output", async () => {
+    const res = await r.run(['/bin/echo', 'x'], { stdio: 'ignore' });
+    expect(res.ok).toBe(true);
+    expect(res.stdout).toBe('');
+  });
+
+  it('refuses an empty argv or a NUL byte (a programming error: throws)', async () => {
+    await expect(r.run([])).rejects.toThrow(/empty argv/);
+    await expect(r.run([''])).rejects.toThrow(/empty argv/);
+    await expect(r.run(['/bin/echo', 'a\0b'])).rejects.toThrow(/NUL/);
+  });
+
+  it('trace lines go to the sink with the ms and a status for failures', async () => {
+    const lines: string[] = [];
+    const t = new Runner({ trace: true, traceSink: (l) => lines.push(l) });
+    await t.run(['/bin/echo', 'a b']);
+    await t.run(['/bin/sh', '-c', 'exit 3']);
+    await t.run(['sleep', '5'], { timeoutMs: 100 });
+    await t.run(['rexx-no-such-binary']);
+    expect(lines[0]).toMatch(/^\+ \d+(\.\d+)?ms \/bin\/echo 'a b'$/);
+    expect(lines[1]).toMatch(/^\+ \d+(\.\d+)?ms \/bin\/sh -c 'exit 3' \[exit 3\]$/);
+    expect(lines[2]).toMatch(/\[timed out\]$/);
+    expect(lines[3]).toMatch(/\[missing\]$/);
+  });
+
+  it('no trace lines without trace', async () => {
+    const lines: string[] = [];
+    await new Runner({ traceSink: (l) => lines.push(l) }).run(['/bin/echo']);
+    expect(lines).toEqual([]);
+  });
+
+  it('dryrun records mutating commands and runs readOnly ones', async () => {
+    const d = new Runner({ dryrun: true });
+    const rec = await d.run(['rexx-no-such-binary', 'a b', "it's"]);
+    expect(rec).toMatchObject({ ok: true, dryrun: true, exitCode: 0 });
+    const q = await d.run(['/bin/echo', 'q'], { readOnly: true });
+    expect(q.stdout).toBe('q');
+    expect(d.planned).toEqual([`rexx-no-such-binary 'a b' "it's"`]);
+  });
+});
+
+describe('Runner.runPipeline', () => {
+  const r = new Runner();
+
+  it('printf | tr works without a shell', async () => {
+    const res = await r.runPipeline([['printf', '%s\\n', 'hello', 'world'], ['tr', 'a-z', 'A-Z']]);
+    expect(res.ok).toBe(true);
+    expect(res.stdout).toBe('HELLO\nWORLD');
+    expect(res.argv).toEqual(['printf', '%s\\n', 'hello', 'world', '|', 'tr', 'a-z', 'A-Z']);
+  });
+
+  it('three stages', async () => {
+    const res = await r.runPipeline([['printf', 'b\\na\\nc\\n'], ['sort'], ['head', '-n', '2']]);
+    expect(res.stdout).toBe('a\nb');
+  });
+
+  it('input goes to the first stage', async () => {
+    expect((await r.runPipeline([['cat'], ['tr', 'x', 'y']], { input: 'xxx' })).stdout).toBe('yyy');
+  });
+
+  it('a failing first stage is reported', async () => {
+    const res = await r.runPipeline([['/bin/sh', '-c', 'echo bad >&2; exit 4'], ['cat']]);
+    expect(res.ok).toBe(false);
+    expect(res.exitCode).toBe(4);
+    expect(res.stderr).toBe('bad');
+  });
+
+  it('a failing last stage is reported', async () => {
+    const res = await r.runPipeline([['/bin/echo', 'x'], ['/bin/sh', '-c', 'cat >/dev/null; exit 5']]);
+    expect(res).toMatchObject({ ok: false, exitCode: 5 });
+  });
+
+  it('a missing stage binary is missing: true', async () => {
+    const res = await r.runPipeline([['/bin/echo', 'x'], ['rexx-no-such-binary']]);
+    expect(res.ok).toBe(false);
+    expect(res.missing).toBe(true);
+  });
+
+  it('dryrun records the pipeline as one line', async () => {
+    const d = new Runner({ dryrun: true });
+    await d.runPipeline([['zfs', 'send', 'a@b'], ['zfs', 'recv', 'c']]);
+    expect(d.planned).toEqual(['zfs send a@b \\| zfs recv c']);
+  });
+});
+
+describe('argvLine', () => {
+  it.each([
+    [['lxc', 'init', 'tiny', 'x'], 'lxc init tiny x'],
+    [['a', 'b c'], "a 'b c'"],
+    [['a', ''], "a ''"],
+    [['a', '$HOME'], 'a \\$HOME'],
+  ])('%j → %s', (argv, line) => expect(argvLine(argv)).toBe(line));
+});
+
+describe('poll', () => {
+  it('returns the first defined value with elapsed ms and probe count', async () => {
+    let n = 0;
+    const r = await poll(async () => (++n >= 3 ? `v${n}` : undefined), { timeoutMs: 5000, what: 'x' });
+    expect(r.value).toBe('v3');
+    expect(r.probes).toBe(3);
+    expect(r.elapsedMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a falsy but defined value (0, "", false, null) counts as done', async () => {
+    for (const v of [0, '', false, null]) expect((await poll(async () => v, { timeoutMs: 100, what: 'x' })).value).toBe(v);
+  });
+
+  it('backs off from initialMs by factor up to maxMs (the pauses it asks for)', async () => {
+    const real = globalThis.setTimeout;
+    const asked: number[] = [];
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      asked.push(ms ?? 0);
+      return real(fn, 0);
+    }) as typeof setTimeout);
+    try {
+      let n = 0;
+      const r = await poll(async () => (++n === 8 ? 'ok' : undefined), { timeoutMs: 60_000, initialMs: 10, factor: 2, maxMs: 100, what: 'x' });
+      expect(r.probes).toBe(8);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(asked).toEqual([10, 20, 40, 80, 100, 100, 100]);
+  });
+
+  it('defaults: 10 ms, growing by 1.5, capped at 250 ms', async () => {
+    const real = globalThis.setTimeout;
+    const asked: number[] = [];
+    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
+      asked.push(ms ?? 0);
+      return real(fn, 0);
+    }) as typeof setTimeout);
+    try {
+      let n = 0;
+      await poll(async () => (++n === 12 ? 'ok' : undefined), { timeoutMs: 600_000, what: 'x' });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(asked[0]).toBe(10);
+    expect(asked[1]).toBe(15);
+    expect(asked[2]).toBe(22.5);
+    expect(Math.max(...asked)).toBe(250);
+    expect(asked.slice(-2)).toEqual([250, 250]);
+  });
+
+  it('timeout → AddressError RC 5 naming what it waited for', async () => {
+    const e = await poll(async () => undefined, { timeoutMs: 50, what: 'web-1 to be Running' }).catch((x) => x);
+    expect(e).toBeInstanceOf(AddressError);
+    expect(e.rc).toBe(5);
+    expect(e.message).toBe('timed out after 50 ms waiting for web-1 to be Running');
+  });
+
+  it('does not sleep past the deadline', async () => {
+    let probes = 0;
+    // a 10 s pause would exceed vitest's 5 s test timeout
+    await poll(async () => { probes++; return undefined; }, { timeoutMs: 100, initialMs: 10_000, what: 'x' }).catch(() => {});
+    expect(probes).toBeLessThanOrEqual(3); // a timer may fire a fraction of a ms before the deadline
+  });
+
+  it('an error thrown by the probe propagates at once', async () => {
+    let probes = 0;
+    await expect(poll(async () => { probes++; throw new Error('gone'); }, { timeoutMs: 5000, what: 'x' })).rejects.toThrow('gone');
+    expect(probes).toBe(1);
+  });
+});
+
+describe('mapLimit', () => {
+  it('keeps order even when later items finish first', async () => {
+    const out = await mapLimit([50, 10, 30, 0], 4, async (ms, i) => {
+      await sleep(ms);
+      return `${i}:${ms}`;
+    });
+    expect(out).toEqual([
+      { ok: true, value: '0:50' },
+      { ok: true, value: '1:10' },
+      { ok: true, value: '2:30' },
+      { ok: true, value: '3:0' },
+    ]);
+  });
+
+  it.each([1, 2, 3, 8])('never runs more than %d at once, and reaches the limit', async (limit) => {
+    let active = 0;
+    let peak = 0;
+    const items = Array.from({ length: 10 }, (_, i) => i);
+    await mapLimit(items, limit, async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await sleep(5);
+      active--;
+    });
+    expect(peak).toBe(Math.min(limit, items.length));
+  });
+
+  it('every item runs even if some fail; errors are carried, not thrown', async () => {
+    const ran: number[] = [];
+    const out = await mapLimit([1, 2, 3], 1, async (n) => {
+      ran.push(n);
+      if (n === 2) throw new Error('two');
+      return n;
+    });
+    expect(ran).toEqual([1, 2, 3]);
+    expect(out[0]).toEqual({ ok: true, value: 1 });
+    expect(out[1]).toMatchObject({ ok: false });
+    expect((out[1] as { error: Error }).error.message).toBe('two');
+    expect(out[2]).toEqual({ ok: true, value: 3 });
+  });
+
+  it('empty input and a concurrency of 0 still work', async () => {
+    expect(await mapLimit([], 4, async () => 1)).toEqual([]);
+    expect(await mapLimit([1, 2], 0, async (n) => n * 2)).toEqual([
+      { ok: true, value: 2 },
+      { ok: true, value: 4 },
+    ]);
+  });
+});
