@@ -1,9 +1,21 @@
-/** ADDRESS LXCRI (being built). */
+/**
+ * ADDRESS LXCRI: OCI runtime containers (proxmox-lxcri, lxcri, crun or runc) with
+ * rootfs on ZFS, ZFS checkpoint/restore with a CRIU fallback, and local OCI images.
+ */
 import type { HandlerTable } from '../../shared/verb';
+import { checkpoint, listCheckpoints, prune, restore } from './verbs/checkpoint';
+import { exec } from './verbs/exec';
+import { list, state, status } from './verbs/info';
+import { create, del, kill, pause, resume, run, start } from './verbs/lifecycle';
+import { spec } from './verbs/spec';
 
 export const table: HandlerTable = {
   target: 'lxcri',
-  summary: 'ADDRESS LXCRI',
-  tools: '',
-  verbs: [],
+  summary: 'OCI runtime containers (runc, crun, lxcri): lifecycle, rootfs on ZFS, checkpoint/restore (ZFS, CRIU fallback), OCI images',
+  tools: 'an OCI runtime CLI (proxmox-lxcri, lxcri, crun or runc), zfs (OpenZFS or zfs-fuse), criu, skopeo, umoci',
+  verbs: [
+    spec, create, start, run, state, kill, del, list, exec, pause, resume,
+    checkpoint, restore, listCheckpoints, prune,
+    status,
+  ],
 };

@@ -1,0 +1,80 @@
+/**
+ * Container rootfs on ZFS, through the ZFS handler's client (handlers/zfs/zfs.ts).
+ * A container's dataset is `<pool>/containers/<id>`. Two shapes are recognised by the
+ * dataset's mountpoint, whoever made it: the dataset is the bundle's `rootfs`
+ * (create zfs=true, register_base of a plain bundle), or it is the whole bundle
+ * (bundle_from_image: config.json + rootfs unpacked by umoci, then cloned).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { alreadyExists, toolFailed } from '../../shared/errors';
+import { zfsPoolName } from '../../shared/names';
+import type { Ctx } from '../../shared/verb';
+import { datasetExists, datasetForPath, defaultPool, destroyDataset, getProps, zfs } from '../zfs/zfs';
+
+export const ZFS_OPTS = {
+  zfs: { type: 'bool', doc: 'put the rootfs on ZFS dataset <pool>/containers/<id> (default: env REXX_LXCRI_ZFS=1)' },
+  pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' },
+} as const;
+
+/** `<pool>/containers/<id>`. */
+export const containerDataset = (ctx: Ctx, id: string, pool?: string) => `${pool ?? defaultPool(ctx)}/containers/${id}`;
+
+/** The mounted dataset whose mountpoint is the bundle's rootfs or the bundle itself, else undefined. */
+export async function bundleDataset(ctx: Ctx, bundle: string, rootfs = 'rootfs'): Promise<{ dataset: string; mountpoint: string } | undefined> {
+  const root = path.resolve(bundle, rootfs);
+  const ds = await datasetForPath(ctx, root);
+  if (!ds) return undefined;
+  const mp = (await getProps(ctx, ds, ['mountpoint'])).mountpoint ?? '';
+  return mp === root || mp === path.resolve(bundle) ? { dataset: ds, mountpoint: mp } : undefined;
+}
+
+/**
+ * create/run with zfs=true: when the rootfs is not already on its own dataset, move it
+ * onto `<pool>/containers/<id>` — rename rootfs aside, `zfs create -p -o
+ * mountpoint=BUNDLE/rootfs`, `cp -a` the files in, remove the old copy. Returns the
+ * dataset, or undefined when zfs is off. RC 4 when the dataset already exists.
+ */
+export async function placeRootfsOnZfs(ctx: Ctx, p: { name: string; bundle: string; zfs?: boolean; pool?: string }): Promise<string | undefined> {
+  const on = p.zfs ?? ctx.env.REXX_LXCRI_ZFS === '1';
+  if (!on) return undefined;
+  const have = await bundleDataset(ctx, p.bundle);
+  if (have) return have.dataset;
+  const ds = containerDataset(ctx, p.name, p.pool);
+  if (await datasetExists(ctx, ds)) throw alreadyExists(`dataset ${ds} already exists (delete purge=true removes it)`);
+  const rootfs = path.join(p.bundle, 'rootfs');
+  const aside = path.join(p.bundle, '.rootfs-pre-zfs');
+  if (!ctx.dryrun) fs.renameSync(rootfs, aside);
+  try {
+    await zfs(ctx, ['create', '-p', '-o', `mountpoint=${rootfs}`, ds]);
+    const r = await ctx.run(['cp', '-a', '--', `${aside}/.`, `${rootfs}/`], { timeoutMs: 600_000 });
+    if (!r.ok) throw toolFailed(`copying the rootfs onto ${ds} failed: ${r.stderr.trim()}`);
+  } catch (e) {
+    if (!ctx.dryrun) {
+      await destroyDataset(ctx, ds).catch(() => undefined);
+      fs.rmSync(rootfs, { recursive: true, force: true });
+      fs.renameSync(aside, rootfs);
+    }
+    throw e;
+  }
+  if (!ctx.dryrun) fs.rmSync(aside, { recursive: true, force: true });
+  return ds;
+}
+
+/** delete purge=true: destroy `<pool>/containers/<id>` with its snapshots; returns it, or undefined when absent. */
+export async function purgeContainerDataset(ctx: Ctx, id: string, pool?: string): Promise<string | undefined> {
+  const ds = containerDataset(ctx, id, pool);
+  if (!ctx.dryrun && !(await datasetExists(ctx, ds))) return undefined;
+  await destroyDataset(ctx, ds, { recursive: true });
+  return ds;
+}
+
+/** The rootfs path of a bundle as config.json gives it (default "rootfs"). */
+export function rootfsOf(bundle: string): string {
+  try {
+    const c = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { root?: { path?: string } };
+    return path.resolve(bundle, c.root?.path ?? 'rootfs');
+  } catch {
+    return path.resolve(bundle, 'rootfs');
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * Checkpoint / restore (the Proxmox LXCRI v0.3.0 seed, done better): on ZFS the
+ * container is frozen (`<runtime> pause`) around `zfs snapshot`, and resumed in a
+ * finally even when the snapshot fails; restore to an older checkpoint needs
+ * discard_newer=true (`zfs rollback -r`) and reports what it destroyed. Without ZFS,
+ * CRIU through `<runtime> checkpoint --image-path DIR` / `<runtime> restore`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AddressError, notFound, refused, toolFailed, toolMessage, usageError } from '../../../shared/errors';
+import { stem } from '../../../shared/result';
+import { defineVerb, type Ctx } from '../../../shared/verb';
+import { datasetExists, listSnapshots, rollback, zfs } from '../../zfs/zfs';
+import { criuCheckpoints, criuDir, criuLogErrors, CRIU_META, KIND_PROP, merge, uniqueName, zfsCheckpoints, type Checkpoint } from '../checkpoints';
+import { absHostPath, NAME, RUNTIME, SNAPSHOT_OPT, timeout } from '../params';
+import { bundleDataset, containerDataset } from '../rootfs';
+import { getState, mustState, pickRuntime, rtArgv, rtDetached, rtRun, waitState, type Runtime } from '../runtime';
+
+const BUNDLE_OPT = { bundle: { type: 'string', rule: absHostPath, doc: 'the bundle, when the container no longer exists' } } as const;
+
+/** The container's ZFS dataset: from its bundle's mountpoint, else `<pool>/containers/<id>` if it exists. */
+async function datasetOf(ctx: Ctx, id: string, bundle: string | undefined): Promise<string | undefined> {
+  if (bundle) {
+    const d = await bundleDataset(ctx, bundle);
+    if (d) return d.dataset;
+  }
+  const guess = containerDataset(ctx, id);
+  return (await datasetExists(ctx, guess)) ? guess : undefined;
+}
+
+async function allCheckpoints(ctx: Ctx, id: string, bundle: string | undefined) {
+  const ds = await datasetOf(ctx, id, bundle);
+  return { ds, list: merge(ds ? await zfsCheckpoints(ctx, ds) : [], criuCheckpoints(ctx, id)) };
+}
+
+/** pause → zfs snapshot -o kind=zfs → resume (in finally); `-N` suffix when the second's name is taken. */
+async function zfsCheckpoint(ctx: Ctx, rt: Runtime, id: string, ds: string, running: boolean): Promise<string> {
+  const secs = Math.floor(Date.now() / 1000);
+  const taken = new Set<string>();
+  if (running) await rtRun(ctx, rt, ['pause', id]);
+  try {
+    for (;;) {
+      const name = uniqueName(secs, taken);
+      try {
+        await zfs(ctx, ['snapshot', '-o', `${KIND_PROP}=zfs`, `${ds}@${name}`]);
+        return name;
+      } catch (e) {
+        if (!(e instanceof AddressError && e.kind === 'exists') || taken.size > 100) throw e;
+        taken.add(name);
+      }
+    }
+  } finally {
+    if (running) await rtRun(ctx, rt, ['resume', id]);
+  }
+}
+
+/** `<runtime> checkpoint --image-path DIR [--leave-running] ID`; on failure CRIU's own log lines join ERRORTEXT. */
+async function criuCheckpoint(ctx: Ctx, rt: Runtime, id: string, bundle: string, leaveRunning: boolean, timeoutMs: number): Promise<string> {
+  const secs = Math.floor(Date.now() / 1000);
+  const existing = new Set(fs.existsSync(criuDir(ctx, id)) ? fs.readdirSync(criuDir(ctx, id)) : []);
+  const name = uniqueName(secs, existing);
+  const dir = path.join(criuDir(ctx, id), name);
+  if (!ctx.dryrun) fs.mkdirSync(dir, { recursive: true });
+  const args = ['checkpoint', '--image-path', dir];
+  if (leaveRunning) args.push('--leave-running');
+  args.push(id);
+  const r = await ctx.run(rtArgv(rt, args), { timeoutMs });
+  if (!r.ok) {
+    const criu = criuLogErrors(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const s = await getState(ctx, rt, id).catch(() => undefined);
+    throw toolFailed(`CRIU checkpoint failed: ${toolMessage(r)}${criu ? `\n${criu}` : ''}`, { cause: r, vars: { STATUS: s?.status ?? '', KIND: 'criu' } });
+  }
+  if (!ctx.dryrun) {
+    fs.writeFileSync(path.join(dir, CRIU_META), JSON.stringify({ kind: 'criu', runtime: rt.name, bundle, createdMs: Date.now(), leaveRunning }));
+  }
+  return name;
+}
+
+export const checkpoint = defineVerb({
+  name: 'checkpoint',
+  summary: 'checkpoint a container: rootfs on ZFS → pause, zfs snapshot <dataset>@checkpoint-<unix seconds>, resume; else CRIU image; RESULT the name',
+  params: {
+    ...NAME,
+    backend: { type: 'enum', values: ['auto', 'zfs', 'criu'], default: 'auto', doc: 'auto: zfs when the rootfs is on a ZFS dataset, else criu' },
+    leave_running: { type: 'bool', default: true, doc: 'CRIU: keep the container running after the dump (--leave-running)' },
+    ...RUNTIME,
+    ...timeout(120_000, 'how long the checkpoint may take (RC 5)'),
+  },
+  positional: ['name'],
+  examples: ['checkpoint name=web', 'checkpoint name=web backend=criu leave_running=false'],
+  async run(p, ctx) {
+    const rt = await pickRuntime(ctx, p.runtime);
+    const t0 = performance.now();
+    const s = await mustState(ctx, rt, p.name);
+    const ds = p.backend === 'criu' ? undefined : await datasetOf(ctx, p.name, s.bundle);
+    if (p.backend === 'zfs' && !ds) throw notFound(`container ${p.name}: its rootfs is not on a ZFS dataset (create it with zfs=true)`);
+    let name: string;
+    if (ds) name = await zfsCheckpoint(ctx, rt, p.name, ds, s.status === 'running');
+    else name = await criuCheckpoint(ctx, rt, p.name, s.bundle, p.leave_running, p.timeout);
+    const kind = ds ? 'zfs' : 'criu';
+    return { result: name, vars: { SNAPSHOT: name, KIND: kind, DATASET: ds ?? '', CHECKPOINT_MS: Math.round(performance.now() - t0) } };
+  },
+});
+
+export const restore = defineVerb({
+  name: 'restore',
+  summary: 'stop the container, roll back to a checkpoint (default the newest; an older one only with discard_newer=true), start it again',
+  params: {
+    ...NAME,
+    ...SNAPSHOT_OPT,
+    discard_newer: { type: 'bool', default: false, doc: 'allow an older checkpoint: destroy the newer snapshots (zfs rollback -r)' },
+    start: { type: 'bool', default: true, doc: 'run the container again afterwards' },
+    ...BUNDLE_OPT,
+    ...RUNTIME,
+    ...timeout(120_000, 'how long the restore may take (RC 5)'),
+  },
+  positional: ['name', 'snapshot'],
+  examples: ['restore name=web', 'restore name=web snapshot=checkpoint-1795240000 discard_newer=true'],
+  async run(p, ctx) {
+    const rt = await pickRuntime(ctx, p.runtime);
+    const t0 = performance.now();
+    const s = await getState(ctx, rt, p.name);
+    const bundle = p.bundle ?? s?.bundle;
+    if (!bundle) throw notFound(`container ${p.name} not found; give bundle= to restore its rootfs and run it`);
+    const { ds, list } = await allCheckpoints(ctx, p.name, bundle);
+    const target: Checkpoint | undefined = p.snapshot ? list.find((c) => c.name === p.snapshot) : list[list.length - 1];
+    if (!target) throw notFound(p.snapshot ? `container ${p.name} has no checkpoint ${p.snapshot}` : `container ${p.name} has no checkpoints`);
+    let destroyed: string[] = [];
+    if (target.kind === 'zfs') {
+      const snaps = await listSnapshots(ctx, ds!);
+      const newer = snaps.slice(snaps.findIndex((x) => x.snapshot === target.name) + 1).map((x) => x.name);
+      if (newer.length && !p.discard_newer) {
+        throw refused(`${target.name} is not the newest snapshot of ${ds}; discard_newer=true destroys these: ${newer.join(', ')}`, { vars: { NEWER: stem(newer) } });
+      }
+      if (s) await rtRun(ctx, rt, ['delete', '--force', p.name], { timeoutMs: 60_000 });
+      destroyed = await rollback(ctx, ds!, target.name, { discardNewer: p.discard_newer, snapshots: snaps });
+      if (p.start) await rtDetached(ctx, rt, p.name, ['run', '-d', '--bundle', bundle, p.name], p.timeout);
+    } else {
+      if (s) await rtRun(ctx, rt, ['delete', '--force', p.name], { timeoutMs: 60_000 });
+      await rtDetached(ctx, rt, p.name, ['restore', '-d', '--image-path', target.where, '--bundle', bundle, p.name], p.timeout);
+    }
+    const st = p.start || target.kind === 'criu' ? (await waitState(ctx, rt, p.name, ['running', 'stopped'], p.timeout)).value : undefined;
+    return {
+      result: [target.name, ...destroyed].join('\n'),
+      vars: { SNAPSHOT: target.name, KIND: target.kind, DESTROYED: stem(destroyed), STATUS: st?.status ?? '', RESTORE_MS: Math.round(performance.now() - t0) },
+    };
+  },
+});
+
+export const listCheckpoints = defineVerb({
+  name: 'list_checkpoints',
+  summary: 'checkpoints of a container, oldest first: stem CHECKPOINTS, KINDS (zfs|criu), TIMES (ISO 8601); RESULT "name kind time" lines',
+  params: { ...NAME, ...BUNDLE_OPT, ...RUNTIME },
+  positional: ['name'],
+  async run(p, ctx) {
+    const rt = await pickRuntime(ctx, p.runtime);
+    const bundle = p.bundle ?? (await getState(ctx, rt, p.name))?.bundle;
+    const { list } = await allCheckpoints(ctx, p.name, bundle);
+    const times = list.map((c) => new Date(c.createdEpoch * 1000).toISOString());
+    return {
+      result: list.map((c, i) => `${c.name} ${c.kind} ${times[i]}`).join('\n'),
+      vars: { CHECKPOINTS: stem(list.map((c) => c.name)), KINDS: stem(list.map((c) => c.kind)), TIMES: stem(times) },
+    };
+  },
+});
+
+export const prune = defineVerb({
+  name: 'prune',
+  summary: 'delete old checkpoints: keep the newest keep=N and/or those younger than older_than=; stem PRUNED',
+  params: {
+    ...NAME,
+    keep: { type: 'int', min: 0, doc: 'keep this many newest checkpoints' },
+    older_than: { type: 'duration', doc: 'only prune checkpoints older than this (e.g. 7d)' },
+    ...BUNDLE_OPT,
+    ...RUNTIME,
+  },
+  positional: ['name'],
+  async run(p, ctx) {
+    if (p.keep === undefined && p.older_than === undefined) throw usageError('prune: give keep= and/or older_than=');
+    const rt = await pickRuntime(ctx, p.runtime);
+    const bundle = p.bundle ?? (await getState(ctx, rt, p.name))?.bundle;
+    const { list } = await allCheckpoints(ctx, p.name, bundle);
+    const cutoff = p.older_than === undefined ? Infinity : (Date.now() - p.older_than) / 1000;
+    const candidates = list.slice(0, Math.max(0, list.length - (p.keep ?? 0))).filter((c) => c.createdEpoch < cutoff);
+    for (const c of candidates) {
+      if (c.kind === 'zfs') await zfs(ctx, ['destroy', c.where]);
+      else if (!ctx.dryrun) fs.rmSync(c.where, { recursive: true, force: true });
+    }
+    const names = candidates.map((c) => c.name);
+    return { result: names.join('\n'), vars: { PRUNED: stem(names) } };
+  },
+});

@@ -1,0 +1,75 @@
+/** Read-only verbs: `state` (one container), `list` (all, one call) and `status` (runtime and tools). */
+import { unavailable } from '../../../shared/errors';
+import { stem } from '../../../shared/result';
+import { packageVersion } from '../../../shared/version';
+import { defineVerb } from '../../../shared/verb';
+import { NAME, RUNTIME } from '../params';
+import { hybridCgroups, mustState, pickRuntime, rtRun, type OciState } from '../runtime';
+
+export const state = defineVerb({
+  name: 'state',
+  aliases: ['info'],
+  summary: 'one container (runtime state): RESULT its status (creating|created|running|paused|stopped); STATUS, PID, BUNDLE, ROOTFS, CREATED',
+  params: { ...NAME, ...RUNTIME },
+  positional: ['name'],
+  async run(p, ctx) {
+    const rt = await pickRuntime(ctx, p.runtime);
+    const s = await mustState(ctx, rt, p.name);
+    return {
+      result: s.status,
+      vars: { STATUS: s.status, PID: s.pid, BUNDLE: s.bundle, ROOTFS: s.rootfs ?? '', CREATED: s.created ?? '', RUNTIME: rt.name },
+    };
+  },
+});
+
+export const list = defineVerb({
+  name: 'list',
+  summary: 'list containers (runtime list --format json): stem CONTAINERS (ids), STATUSES, BUNDLES; filter by id substring or status',
+  params: {
+    filter: { type: 'string', doc: 'only ids containing this text' },
+    status: { type: 'enum', values: ['created', 'running', 'paused', 'stopped'], doc: 'only containers in this state' },
+    ...RUNTIME,
+  },
+  positional: ['filter'],
+  async run(p, ctx) {
+    const rt = await pickRuntime(ctx, p.runtime);
+    const r = await rtRun(ctx, rt, ['list', '--format', 'json'], { readOnly: true });
+    const all = (JSON.parse(r.stdout || '[]') ?? []) as OciState[];
+    const hits = all
+      .filter((c) => (p.filter ? c.id.includes(p.filter) : true))
+      .filter((c) => (p.status ? c.status === p.status : true))
+      .sort((a, b) => a.id.localeCompare(b.id));
+    return {
+      result: hits.map((c) => `${c.id} ${c.status}`).join('\n'),
+      vars: { CONTAINERS: stem(hits.map((c) => c.id)), STATUSES: stem(hits.map((c) => c.status)), BUNDLES: stem(hits.map((c) => c.bundle)) },
+    };
+  },
+});
+
+export const status = defineVerb({
+  name: 'status',
+  summary: 'handler version, the runtime picked and its version, its --root, whether crun needs its namespace wrapper; RC 6 when no runtime works',
+  params: { ...RUNTIME },
+  async run(p, ctx) {
+    const version = packageVersion();
+    const rt = await pickRuntime(ctx, p.runtime);
+    const v = await ctx.run([rt.name, '--version'], { readOnly: true, timeoutMs: 5000 });
+    if (!v.ok) throw unavailable(`${rt.name} does not answer --version: ${v.stderr.trim() || v.exitCode}`, { vars: { REACHABLE: 0, HANDLER_VERSION: version } });
+    const rtVersion = v.stdout.split('\n')[0]?.trim() ?? '';
+    const criu = await ctx.run(['criu', '--version'], { readOnly: true, timeoutMs: 5000 });
+    const vars = {
+      REACHABLE: 1,
+      HANDLER_VERSION: version,
+      RUNTIME: rt.name,
+      RUNTIME_VERSION: rtVersion,
+      ROOT: rt.root,
+      HYBRID_CGROUPS: hybridCgroups() ? 1 : 0,
+      CRUN_WRAPPED: rt.wrapper.length ? 1 : 0,
+      CRIU: criu.ok ? criu.stdout.split('\n')[0]!.trim() : '',
+    };
+    return {
+      result: [`handler ${version}`, `runtime ${rt.name}`, `version ${rtVersion}`, `root ${rt.root}`, `criu ${vars.CRIU || 'missing'}`].join('\n'),
+      vars,
+    };
+  },
+});

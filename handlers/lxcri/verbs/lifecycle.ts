@@ -1,0 +1,127 @@
+/**
+ * OCI lifecycle (runtime-spec "Operations"): create, start, run (create + start,
+ * detached), kill, delete, pause, resume. State changes are waited for through the
+ * shared poller on `<runtime> state ID`.
+ */
+import { AddressError, refused } from '../../../shared/errors';
+import { signalName } from '../../../shared/names';
+import { defineVerb, type Ctx } from '../../../shared/verb';
+import { BUNDLE, NAME, RUNTIME, timeout } from '../params';
+import { placeRootfsOnZfs, purgeContainerDataset, ZFS_OPTS } from '../rootfs';
+import { getState, pickRuntime, rtDetached, rtRun, waitState, type Runtime } from '../runtime';
+
+const created = (rt: Runtime, s: { pid: number; status: string }) => ({ STATUS: s.status, PID: s.pid, RUNTIME: rt.name });
+
+/** create (or run -d) a container, rootfs moved onto ZFS first when asked; waits for created|running. */
+async function createOrRun(
+  ctx: Ctx,
+  p: { name: string; bundle: string; runtime: string; zfs?: boolean; pool?: string; timeout: number },
+  verb: 'create' | 'run',
+) {
+  const rt = await pickRuntime(ctx, p.runtime);
+  const ds = await placeRootfsOnZfs(ctx, p);
+  const args = verb === 'run' ? ['run', '-d', '--bundle', p.bundle, p.name] : ['create', '--bundle', p.bundle, p.name];
+  const t0 = performance.now();
+  await rtDetached(ctx, rt, p.name, args, p.timeout);
+  const want = verb === 'run' ? ['running', 'stopped'] : ['created', 'running', 'stopped'];
+  const s = (await waitState(ctx, rt, p.name, want, p.timeout)).value;
+  const ms = Math.round(performance.now() - t0);
+  const status = s?.status ?? (verb === 'run' ? 'running' : 'created');
+  return { result: status, vars: { ...created(rt, { pid: s?.pid ?? 0, status }), DATASET: ds ?? '', [`${verb.toUpperCase()}_MS`]: ms } };
+}
+
+export const create = defineVerb({
+  name: 'create',
+  summary: 'create a container from a bundle (runtime create); zfs=true first puts its rootfs on dataset <pool>/containers/<id>',
+  params: { ...NAME, ...BUNDLE, ...ZFS_OPTS, ...RUNTIME, ...timeout(30_000, 'how long create may take (RC 5)') },
+  positional: ['name', 'bundle'],
+  examples: ['create name=web bundle=/srv/oci/web', 'create name=web bundle=/srv/oci/web zfs=true'],
+  run: (p, ctx) => createOrRun(ctx, p, 'create'),
+});
+
+export const run = defineVerb({
+  name: 'run',
+  summary: 'create and start a container, detached (runtime run -d), and wait until it is running',
+  params: { ...NAME, ...BUNDLE, ...ZFS_OPTS, ...RUNTIME, ...timeout(30_000, 'how long run may take (RC 5)') },
+  positional: ['name', 'bundle'],
+  examples: ['run name=web bundle=/srv/oci/web'],
+  run: (p, ctx) => createOrRun(ctx, p, 'run'),
+});
+
+export const start = defineVerb({
+  name: 'start',
+  summary: 'start a created container (runtime start) and wait until it is running',
+  params: { ...NAME, ...RUNTIME, ...timeout(30_000, 'how long to wait for running (RC 5)') },
+  positional: ['name'],
+  async run(p, ctx) {
+    const rt = await pickRuntime(ctx, p.runtime);
+    await rtRun(ctx, rt, ['start', p.name], { timeoutMs: p.timeout, stdio: 'ignore' });
+    const s = (await waitState(ctx, rt, p.name, ['running', 'stopped'], p.timeout)).value;
+    return { result: s?.status ?? 'running', vars: created(rt, s ?? { pid: 0, status: 'running' }) };
+  },
+});
+
+export const kill = defineVerb({
+  name: 'kill',
+  summary: 'send a signal to the container\'s init process (runtime kill; default TERM); wait=true waits until stopped',
+  params: {
+    ...NAME,
+    signal: { type: 'string', rule: signalName, default: 'TERM', doc: 'signal name or number' },
+    all: { type: 'bool', default: false, doc: 'signal every process in the container (--all)' },
+    wait: { type: 'bool', default: false, doc: 'wait until the container is stopped' },
+    ...RUNTIME,
+    ...timeout(10_000, 'how long to wait for stopped (RC 5)'),
+  },
+  positional: ['name', 'signal'],
+  async run(p, ctx) {
+    const rt = await pickRuntime(ctx, p.runtime);
+    const args = ['kill'];
+    if (p.all) args.push('--all');
+    args.push(p.name, p.signal.toUpperCase().replace(/^SIG/, ''));
+    await rtRun(ctx, rt, args);
+    if (p.wait) await waitState(ctx, rt, p.name, ['stopped'], p.timeout);
+    return { result: p.name };
+  },
+});
+
+export const del = defineVerb({
+  name: 'delete',
+  summary: 'delete a container (runtime delete); a running one only with force=true (RC 7); purge=true also destroys its rootfs dataset',
+  params: {
+    ...NAME,
+    force: { type: 'bool', default: false, doc: 'kill and delete a running container (delete --force)' },
+    purge: { type: 'bool', default: false, doc: 'also destroy <pool>/containers/<id> and its checkpoints' },
+    pool: ZFS_OPTS.pool,
+    ...RUNTIME,
+  },
+  positional: ['name'],
+  async run(p, ctx) {
+    const rt = await pickRuntime(ctx, p.runtime);
+    const s = await getState(ctx, rt, p.name);
+    if (s && !p.force && s.status !== 'stopped' && s.status !== 'created') {
+      throw refused(`container ${p.name} is ${s.status}; kill it first, or delete with force=true`);
+    }
+    if (s || ctx.dryrun) await rtRun(ctx, rt, p.force ? ['delete', '--force', p.name] : ['delete', p.name], { timeoutMs: 60_000 });
+    let purged = '';
+    if (p.purge) purged = (await purgeContainerDataset(ctx, p.name, p.pool)) ?? '';
+    if (!s && !purged && !ctx.dryrun) throw new AddressError('notFound', `container ${p.name} not found`);
+    return { result: p.name, vars: { PURGED: purged } };
+  },
+});
+
+const pauseLike = (verb: 'pause' | 'resume', summary: string, want: string) =>
+  defineVerb({
+    name: verb,
+    summary,
+    params: { ...NAME, ...RUNTIME, ...timeout(10_000, `how long to wait for ${want} (RC 5)`) },
+    positional: ['name'],
+    async run(p, ctx) {
+      const rt = await pickRuntime(ctx, p.runtime);
+      await rtRun(ctx, rt, [verb, p.name]);
+      await waitState(ctx, rt, p.name, [want], p.timeout);
+      return { result: want, vars: { STATUS: want } };
+    },
+  });
+
+export const pause = pauseLike('pause', 'freeze every process of a running container (runtime pause)', 'paused');
+export const resume = pauseLike('resume', 'thaw a paused container (runtime resume)', 'running');
