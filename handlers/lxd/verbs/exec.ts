@@ -24,8 +24,10 @@ export function plainArgv(command: string): string[] | undefined {
   return tokens as string[];
 }
 
-// lxc's own failures (not the command's) start with "Error: " and exit 1.
-const LXC_OWN = /^Error: (?:Instance not found|Instance is not running|Failed to|Get "|The instance|LXD unix socket|.*not found)/m;
+// lxc's own failures (not the command's) exit 1 with one of these as the last stderr line;
+// anything else with exit 1 is the command's own exit code and stderr.
+const LXC_OWN = /^Error: (?:Instance not found|Instance is not running|Failed checking instance|Failed to retrieve PID|Get "http[^"]*"|LXD unix socket|The remote "[^"]*" doesn't exist|Remote [^ ]+ doesn't exist)/;
+const lastLine = (s: string) => s.trimEnd().split('\n').pop() ?? '';
 
 export const exec = defineVerb({
   name: 'exec',
@@ -63,7 +65,7 @@ export const exec = defineVerb({
     if (p.group !== undefined) args.push('--group', String(p.group));
     args.push('--', ...argv);
     const r = await ctx.run(['lxc', ...args], { timeoutMs: p.timeout, input: p.input });
-    if (r.missing || r.timedOut || (r.exitCode === 1 && LXC_OWN.test(r.stderr)) || r.exitCode === null) {
+    if (r.missing || r.timedOut || (r.exitCode === 1 && LXC_OWN.test(lastLine(r.stderr))) || r.exitCode === null) {
       throw classify(r, LXC_ERRORS);
     }
     const lines = r.stdout === '' ? [] : r.stdout.split('\n');
