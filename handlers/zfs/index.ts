@@ -1,9 +1,24 @@
-/** ADDRESS ZFS (being built). */
+/** ADDRESS ZFS: datasets, zvols, snapshots, clones, bases, replication and retention through the `zfs` and `zpool` CLIs. */
 import type { HandlerTable } from '../../shared/verb';
+import { clone, cloneFromBase, listBases, promote, registerBase, unregisterBase } from './verbs/clones';
+import { create, createVolume, destroy, mount, rename, resize, unmount } from './verbs/datasets';
+import { status } from './verbs/info';
+import { poolCheck, poolCreate, poolDestroy, poolStatus } from './verbs/pools';
+import { get, list, set, stats } from './verbs/props';
+import { receive, replicate, send } from './verbs/replication';
+import { prune } from './verbs/retention';
+import { destroySnapshot, hold, listSnapshotsVerb, release, rollback, snapshot } from './verbs/snapshots';
 
 export const table: HandlerTable = {
   target: 'zfs',
-  summary: 'ADDRESS ZFS',
-  tools: '',
-  verbs: [],
+  summary: 'ZFS datasets, zvols, snapshots, copy-on-write clones of registered bases, replication and retention',
+  tools: 'zfs and zpool (OpenZFS 2.x; zfs-fuse 0.7 for everything but zvols, lz4 and newer flags)',
+  verbs: [
+    poolStatus, poolCheck, poolCreate, poolDestroy,
+    create, createVolume, resize, destroy, rename, get, set, list, mount, unmount,
+    snapshot, listSnapshotsVerb, rollback, destroySnapshot, hold, release,
+    clone, promote, registerBase, cloneFromBase, listBases, unregisterBase,
+    send, receive, replicate,
+    prune, stats, status,
+  ],
 };

@@ -159,7 +159,7 @@ export async function destroyDataset(
       return;
     } catch (e) {
       const busy = /cannot destroy '([^']+)': dataset is busy/.exec(e instanceof Error ? e.message : '');
-      if (!busy || tried.has(busy[1]!) || tried.size > 64) throw e;
+      if (!busy || busy[1]!.includes('@') || tried.has(busy[1]!) || tried.size > 64) throw e;
       tried.add(busy[1]!);
       await ctx.run(['zfs', 'unmount', busy[1]!], { timeoutMs: 60_000 });
     }
@@ -237,4 +237,28 @@ export async function requireOpenZfs(ctx: Ctx, what: string): Promise<void> {
       { vars: { IMPLEMENTATION: impl } },
     );
   }
+}
+
+const UNITS: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50, E: 2 ** 60 };
+
+/** Bytes of a zfs size (`16k`, `3.97G`, `512MiB`, `1024`; units are powers of 1024 as zfs prints them); NaN when not a size. */
+export function parseSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGTPE]?)(?:i?B)?$/i.exec(v.trim());
+  if (!m) return Number.NaN;
+  return Math.round(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!);
+}
+
+/** Everything that keeps `dataset` from a plain destroy: child datasets, its snapshots, clones of those snapshots. */
+export async function dependentsOf(ctx: Ctx, dataset: string): Promise<{ children: string[]; snapshots: string[]; clones: string[] }> {
+  const r = await zfs(ctx, ['list', '-H', '-o', 'name,type,origin', '-t', 'all', '-r', dataset.split('/')[0]!], { readOnly: true });
+  const children: string[] = [];
+  const snapshots: string[] = [];
+  const clones: string[] = [];
+  for (const [name, type, origin] of rows(r.stdout)) {
+    if (!name) continue;
+    if (name.startsWith(`${dataset}/`) && type !== 'snapshot') children.push(name);
+    else if (name.startsWith(`${dataset}@`)) snapshots.push(name);
+    if (origin && (origin.startsWith(`${dataset}@`) || origin.startsWith(`${dataset}/`)) && !name.startsWith(`${dataset}/`)) clones.push(name);
+  }
+  return { children, snapshots, clones };
 }

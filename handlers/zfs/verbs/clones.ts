@@ -1,0 +1,108 @@
+/**
+ * Clones and the base registry: `clone`, `promote`, `register_base`,
+ * `clone_from_base` (count=N in parallel), `list_bases`, `unregister_base` — the
+ * same words as ADDRESS LXD, kept in ZFS user properties (see ../registry.ts).
+ */
+import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
+import { usageError } from '../../../shared/errors';
+import { zfsDatasetName } from '../../../shared/names';
+import { defineVerb } from '../../../shared/verb';
+import { NAME, POOL, PROPERTIES, SNAPSHOT } from '../params';
+import { BASE_SNAPSHOT, cloneFromBase as regClone, listBases as regList, registerBase as regRegister, unregisterBase as regUnregister } from '../registry';
+import { defaultPool, fullName, zfs } from '../zfs';
+
+export const clone = defineVerb({
+  name: 'clone',
+  summary: 'copy-on-write clone of a snapshot into a new dataset (zfs clone [-p] [-o K=V]... NAME@SNAPSHOT TARGET)',
+  params: {
+    ...NAME,
+    ...SNAPSHOT,
+    target: { type: 'string', required: true, rule: zfsDatasetName, doc: 'the new dataset (full or relative to pool=)' },
+    ...PROPERTIES,
+    parents: { type: 'bool', default: false, doc: 'create missing parents of target (-p)' },
+    ...POOL,
+  },
+  positional: ['name', 'snapshot', 'target'],
+  examples: ['clone name=web snapshot=before-upgrade target=web-test'],
+  async run(p, ctx) {
+    const src = `${fullName(ctx, p.pool, p.name)}@${p.snapshot}`;
+    const target = fullName(ctx, p.pool, p.target);
+    const args = ['clone'];
+    if (p.parents) args.push('-p');
+    for (const kv of p.property) args.push('-o', kv);
+    await zfs(ctx, [...args, src, target]);
+    return { result: target, vars: { DATASET: target, ORIGIN: src } };
+  },
+});
+
+export const promote = defineVerb({
+  name: 'promote',
+  summary: 'make a clone independent of its origin (zfs promote): the origin\'s older snapshots move to it',
+  params: { ...NAME, ...POOL },
+  positional: ['name'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    await zfs(ctx, ['promote', name]);
+    return { result: name };
+  },
+});
+
+export const registerBase = defineVerb({
+  name: 'register_base',
+  summary: `make a dataset or volume a base: take the fixed snapshot @${BASE_SNAPSHOT} and mark it (org.rexxjs:base=on, org.rexxjs:base-snapshot) so any later process finds it`,
+  params: {
+    ...NAME,
+    description: { type: 'string', free: true, doc: 'free text kept with the base' },
+    refresh: { type: 'bool', default: false, doc: 're-take the snapshot of an already registered base (clones of the old one keep working)' },
+    ...POOL,
+  },
+  positional: ['name'],
+  examples: ['register_base name=golden description="debian 12 rootfs"'],
+  async run(p, ctx) {
+    const b = await regRegister(ctx, fullName(ctx, p.pool, p.name), { description: p.description, refresh: p.refresh });
+    return { result: b.name, vars: { BASE: b.name, SNAPSHOT: b.snapshot, CREATED: b.created ?? '' } };
+  },
+});
+
+export const cloneFromBase = defineVerb({
+  name: 'clone_from_base',
+  summary: 'copy-on-write clone(s) of a registered base, one zfs clone each: count=N makes NAME-1..NAME-N in parallel; CLONES stem, CLONE_MS',
+  params: {
+    ...NAME,
+    ...CLONE_PARAMS,
+    base: { ...CLONE_PARAMS.base, rule: zfsDatasetName },
+    ...PROPERTIES,
+    parents: { type: 'bool', default: false, doc: 'create missing parents of the clones (-p)' },
+    ...POOL,
+  },
+  positional: ['base', 'name'],
+  examples: ['clone_from_base base=golden name=web-1', 'clone_from_base base=golden name=web count=10'],
+  async run(p, ctx) {
+    const base = fullName(ctx, p.pool, p.base);
+    const names = cloneNames(fullName(ctx, p.pool, p.name), p.count, zfsDatasetName);
+    if (names.includes(base)) throw usageError('clone_from_base: name= must differ from base=');
+    return cloneAll(names, p.concurrency, (n) => regClone(ctx, base, n, { properties: p.property, parents: p.parents }));
+  },
+});
+
+export const listBases = defineVerb({
+  name: 'list_bases',
+  summary: 'list registered bases in the pool (all pools with all=true): BASES, BASE_SNAPSHOTS stems; RESULT "name snapshot created" lines',
+  params: { ...POOL, all: { type: 'bool', default: false, doc: 'every imported pool, not just pool=' } },
+  async run(p, ctx) {
+    const root = p.all ? undefined : (p.pool ?? defaultPool(ctx));
+    return basesOutput(await regList(ctx, root));
+  },
+});
+
+export const unregisterBase = defineVerb({
+  name: 'unregister_base',
+  summary: `stop treating a dataset as a base: clear its org.rexxjs: properties and destroy @${BASE_SNAPSHOT} (deferred while clones use it)`,
+  params: { ...NAME, ...POOL },
+  positional: ['name'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    const snap = await regUnregister(ctx, name);
+    return { result: name, vars: { SNAPSHOT: snap } };
+  },
+});

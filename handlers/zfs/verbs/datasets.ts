@@ -1,0 +1,154 @@
+/**
+ * Datasets and volumes: `create`, `create_volume` (zvol; OpenZFS only), `resize`
+ * (volsize), `destroy` (with the dependents check), `rename`, `mount`, `unmount`.
+ */
+import { AddressError, refused, usageError } from '../../../shared/errors';
+import { stem } from '../../../shared/result';
+import { defineVerb } from '../../../shared/verb';
+import { NAME, POOL, PROPERTIES, zfsDatasetName, zfsSize } from '../params';
+import { getBase } from '../registry';
+import { dependentsOf, destroyDataset, fullName, getProps, parseSize, requireOpenZfs, zfs } from '../zfs';
+
+const PARENTS = { parents: { type: 'bool', default: false, doc: 'create missing parent datasets (-p)' } } as const;
+
+export const create = defineVerb({
+  name: 'create',
+  summary: 'create a filesystem dataset (zfs create [-p] [-o K=V]...); RC 4 when it exists',
+  params: { ...NAME, ...PROPERTIES, ...PARENTS, ...POOL },
+  positional: ['name'],
+  examples: ['create name=web property=compression=on property=atime=off', 'create name=rexxpool/ct/web parents=true'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    const args = ['create'];
+    if (p.parents) args.push('-p');
+    for (const kv of p.property) args.push('-o', kv);
+    await zfs(ctx, [...args, name]);
+    return { result: name, vars: { DATASET: name } };
+  },
+});
+
+/**
+ * `zfs create [-p] [-s] -o volblocksize=B [-o K=V]... -V SIZE NAME`. zfs-fuse has no
+ * zvols (its `zfs create -V` aborts with "Function not implemented"): refused up front
+ * with RC 6 when zfs-fuse is detected.
+ */
+export const createVolume = defineVerb({
+  name: 'create_volume',
+  summary: 'create a zvol (block device) of size=, sparse by default, volblocksize 16k; needs OpenZFS (RC 6 on zfs-fuse)',
+  params: {
+    ...NAME,
+    size: { type: 'string', required: true, rule: zfsSize, doc: 'volume size (10G, 512M)' },
+    sparse: { type: 'bool', default: true, doc: 'thin-provisioned, no reservation (-s)' },
+    volblocksize: { type: 'string', default: '16k', rule: zfsSize, doc: 'volume block size (set at creation only)' },
+    ...PROPERTIES,
+    ...PARENTS,
+    ...POOL,
+  },
+  positional: ['name'],
+  examples: ['create_volume name=vm-disk size=20G'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    await requireOpenZfs(ctx, 'create_volume (zvols)');
+    const args = ['create'];
+    if (p.parents) args.push('-p');
+    if (p.sparse) args.push('-s');
+    args.push('-o', `volblocksize=${p.volblocksize}`);
+    for (const kv of p.property) args.push('-o', kv);
+    args.push('-V', p.size, name);
+    await zfs(ctx, args);
+    return { result: name, vars: { VOLUME: name, DEVICE: `/dev/zvol/${name}` } };
+  },
+});
+
+export const resize = defineVerb({
+  name: 'resize',
+  summary: 'set a volume\'s size (zfs set volsize=); shrinking is refused (RC 7) unless force=true; RC 2 for a filesystem',
+  params: { ...NAME, size: { type: 'string', required: true, rule: zfsSize, doc: 'new volume size (20G)' }, force: { type: 'bool', default: false, doc: 'allow shrinking (destroys data past the new end)' }, ...POOL },
+  positional: ['name', 'size'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    const cur = await getProps(ctx, name, ['type', 'volsize']);
+    if (cur.type !== 'volume' && !ctx.dryrun) throw usageError(`resize: ${name} is a ${cur.type ?? 'dataset'}, not a volume (use set property=quota=... for filesystems)`);
+    const now = Number(cur.volsize);
+    const want = parseSize(p.size);
+    if (want < now && !p.force) throw refused(`resize: ${name} would shrink from ${now} to ${want} bytes; give force=true to shrink`);
+    await zfs(ctx, ['set', `volsize=${p.size}`, name]);
+    return { result: String(want), vars: { VOLSIZE: want, PREVIOUS: now } };
+  },
+});
+
+export const destroy = defineVerb({
+  name: 'destroy',
+  summary: 'destroy a dataset or volume; refused (RC 7, DEPENDENTS stem) when it has children, snapshots or clones unless recursive=true; a registered base needs force=true',
+  params: {
+    ...NAME,
+    recursive: { type: 'bool', default: false, doc: 'also destroy its children and snapshots, and clones of those (-r, or -R when clones exist)' },
+    force: { type: 'bool', default: false, doc: 'allow destroying a registered base' },
+    ...POOL,
+  },
+  positional: ['name'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    if (name.indexOf('/') < 0) throw refused(`destroy: ${name} is a pool's root dataset; use pool_destroy`);
+    const base = await getBase(ctx, name);
+    if (base && !p.force) throw refused(`destroy: ${name} is a registered base; give force=true (or unregister_base first)`);
+    const d = await dependentsOf(ctx, name);
+    const all = [...d.children, ...d.snapshots, ...d.clones];
+    if (all.length && !p.recursive) {
+      throw refused(`destroy: ${name} has dependents (give recursive=true to destroy them too): ${all.join(', ')}`, {
+        vars: { DEPENDENTS: stem(all), CLONES: stem(d.clones) },
+        output: all.join('\n'),
+      });
+    }
+    await destroyDataset(ctx, name, { recursive: p.recursive, dependents: p.recursive && d.clones.length > 0 });
+    return { result: [name, ...all].join('\n'), vars: { DESTROYED: stem([name, ...all]) } };
+  },
+});
+
+export const rename = defineVerb({
+  name: 'rename',
+  summary: 'rename a dataset or volume (zfs rename [-p]); retried once on zfs-fuse\'s "dataset is busy"',
+  params: { ...NAME, to: { type: 'string', required: true, rule: zfsDatasetName, doc: 'new name (full or relative to pool=)' }, ...PARENTS, ...POOL },
+  positional: ['name', 'to'],
+  async run(p, ctx) {
+    const from = fullName(ctx, p.pool, p.name);
+    const to = fullName(ctx, p.pool, p.to);
+    const args = p.parents ? ['rename', '-p', from, to] : ['rename', from, to];
+    try {
+      await zfs(ctx, args);
+    } catch (e) {
+      if (!(e instanceof AddressError) || !/dataset is busy/.test(e.message)) throw e;
+      await zfs(ctx, args);
+    }
+    return { result: to, vars: { DATASET: to } };
+  },
+});
+
+export const mount = defineVerb({
+  name: 'mount',
+  summary: 'mount a filesystem (zfs mount); already mounted is fine (ALREADY=1); RESULT its mountpoint',
+  params: { ...NAME, ...POOL },
+  positional: ['name'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    const cur = await getProps(ctx, name, ['mounted', 'mountpoint']);
+    if (cur.mounted === 'yes') return { result: cur.mountpoint ?? '', vars: { ALREADY: 1, MOUNTPOINT: cur.mountpoint ?? '' } };
+    await zfs(ctx, ['mount', name]);
+    return { result: cur.mountpoint ?? '', vars: { ALREADY: 0, MOUNTPOINT: cur.mountpoint ?? '' } };
+  },
+});
+
+export const unmount = defineVerb({
+  name: 'unmount',
+  aliases: ['umount'],
+  summary: 'unmount a filesystem (zfs unmount [-f]); not mounted is fine (ALREADY=1)',
+  params: { ...NAME, force: { type: 'bool', default: false, doc: 'force it even when busy (-f)' }, ...POOL },
+  positional: ['name'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    const cur = await getProps(ctx, name, ['mounted']);
+    if (cur.mounted !== 'yes' && !ctx.dryrun) return { result: name, vars: { ALREADY: 1 } };
+    await zfs(ctx, p.force ? ['unmount', '-f', name] : ['unmount', name]);
+    return { result: name, vars: { ALREADY: 0 } };
+  },
+});

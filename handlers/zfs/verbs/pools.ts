@@ -1,0 +1,159 @@
+/**
+ * Pools: `pool_status` (zpool list), `pool_check` (recommended settings for VM and
+ * container storage), `pool_create` (zpool create with those settings) and
+ * `pool_destroy` (zpool destroy, refused unless force=true).
+ */
+import * as fs from 'node:fs';
+import { refused, usageError } from '../../../shared/errors';
+import { hostPath } from '../../../shared/names';
+import { argvLine } from '../../../shared/runner';
+import { stem } from '../../../shared/result';
+import { defineVerb, type Ctx } from '../../../shared/verb';
+import { POOL, zfsPoolName, zfsSize } from '../params';
+import { defaultPool, getProps, implementation, parseSize, rows, setProp, zpool } from '../zfs';
+
+/** Recommended pool settings for VM/container storage; `level` says which command sets it. */
+export const RECOMMENDED = [
+  { property: 'ashift', value: '12', level: 'pool-create', openzfsOnly: false },
+  { property: 'autotrim', value: 'on', level: 'pool', openzfsOnly: true },
+  { property: 'compression', value: 'lz4', level: 'dataset', openzfsOnly: true },
+  { property: 'xattr', value: 'sa', level: 'dataset', openzfsOnly: true },
+  { property: 'atime', value: 'off', level: 'dataset', openzfsOnly: false },
+] as const;
+
+export const poolStatus = defineVerb({
+  name: 'pool_status',
+  summary: 'one pool: RESULT its health; HEALTH, SIZE, ALLOCATED, FREE (bytes, from zpool list), VERSION, CAPACITY (%)',
+  params: { ...POOL },
+  positional: ['pool'],
+  async run(p, ctx) {
+    const pool = p.pool ?? defaultPool(ctx);
+    const r = await zpool(ctx, ['list', '-H', '-o', 'name,size,allocated,free,capacity,health,version', pool], { readOnly: true });
+    const [, size, alloc, free, cap, health, version] = rows(r.stdout)[0] ?? [];
+    const vars = {
+      POOL: pool,
+      HEALTH: health ?? '',
+      SIZE: parseSize(size ?? ''),
+      ALLOCATED: parseSize(alloc ?? ''),
+      FREE: parseSize(free ?? ''),
+      CAPACITY: Number((cap ?? '').replace('%', '')),
+      VERSION: version ?? '',
+    };
+    return { result: health ?? '', vars };
+  },
+});
+
+interface Deviation { property: string; current: string; recommended: string; fix: string; applicable: boolean }
+
+/** Read the current values and list the deviations from RECOMMENDED (exported for tests). */
+async function deviations(ctx: Ctx, pool: string): Promise<Deviation[]> {
+  const { impl } = await implementation(ctx);
+  const openzfs = impl !== 'zfs-fuse';
+  const current: Record<string, string> = {};
+  const r = await zpool(ctx, ['get', openzfs ? 'ashift,autotrim' : 'ashift', pool], { readOnly: true });
+  // `zpool get` without -H (zfs-fuse lacks it): header line, then NAME PROPERTY VALUE SOURCE.
+  for (const line of r.stdout.split('\n').slice(1)) {
+    const [, k, v] = line.trim().split(/\s+/);
+    if (k) current[k] = v ?? '';
+  }
+  Object.assign(current, await getProps(ctx, pool, ['compression', 'xattr', 'atime']));
+  const out: Deviation[] = [];
+  for (const rec of RECOMMENDED) {
+    const cur = current[rec.property] ?? (openzfs ? '' : 'unsupported');
+    if (cur === rec.value) continue;
+    const lacking = rec.openzfsOnly && !openzfs ? ' (needs OpenZFS; zfs-fuse lacks it)' : '';
+    const fix =
+      rec.level === 'pool-create'
+        ? `recreate the pool: ${argvLine(['zpool', 'create', '-o', `${rec.property}=${rec.value}`, pool, 'VDEV'])} (ashift is fixed per vdev)`
+        : rec.level === 'pool'
+          ? argvLine(['zpool', 'set', `${rec.property}=${rec.value}`, pool]) + lacking
+          : argvLine(['zfs', 'set', `${rec.property}=${rec.value}`, pool]) + lacking;
+    out.push({ property: rec.property, current: cur, recommended: rec.value, fix, applicable: rec.level === 'dataset' && !lacking });
+  }
+  return out;
+}
+
+export const poolCheck = defineVerb({
+  name: 'pool_check',
+  summary: 'compare a pool with the recommended VM/container settings (ashift=12, autotrim=on, compression=lz4, xattr=sa, atime=off); each deviation with its fix; fix=true applies the dataset-level ones',
+  params: { ...POOL, fix: { type: 'bool', default: false, doc: 'apply the dataset-level fixes this implementation supports (zfs set on the pool root)' } },
+  positional: ['pool'],
+  async run(p, ctx) {
+    const pool = p.pool ?? defaultPool(ctx);
+    const devs = await deviations(ctx, pool);
+    const fixed: string[] = [];
+    if (p.fix) {
+      for (const d of devs.filter((x) => x.applicable)) {
+        await setProp(ctx, pool, d.property, d.recommended);
+        fixed.push(d.property);
+      }
+    }
+    const left = devs.filter((d) => !fixed.includes(d.property));
+    return {
+      result: left.map((d) => `${d.property} is ${d.current || '(unset)'}, recommended ${d.recommended}: ${d.fix}`).join('\n'),
+      vars: {
+        OK: left.length === 0 ? 1 : 0,
+        DEVIATIONS: stem(left.map((d) => d.property)),
+        CURRENT: stem(left.map((d) => d.current)),
+        RECOMMENDED: stem(left.map((d) => d.recommended)),
+        FIXES: stem(left.map((d) => d.fix)),
+        FIXED: stem(fixed),
+      },
+    };
+  },
+});
+
+export const poolCreate = defineVerb({
+  name: 'pool_create',
+  summary: 'create a pool on vdev files or devices with the recommended options (those this implementation supports); size= first makes a missing vdev file as a sparse file',
+  params: {
+    pool: { type: 'string', required: true, rule: zfsPoolName, doc: 'name of the new pool' },
+    vdev: { type: 'list', rule: hostPath, doc: 'vdev file (absolute path) or device (repeat for a stripe)' },
+    size: { type: 'string', rule: zfsSize, doc: 'create each missing vdev FILE with this size (sparse, truncate -s) first' },
+    recommended: { type: 'bool', default: true, doc: 'apply the recommended options (ashift=12, autotrim=on, compression=lz4, xattr=sa, atime=off; only those supported)' },
+    mountpoint: { type: 'string', rule: hostPath, doc: 'mountpoint of the root dataset (zpool create -m; default /POOL)' },
+  },
+  positional: ['pool'],
+  examples: ['pool_create pool=scratch vdev=/var/tmp/scratch.img size=1G'],
+  async run(p, ctx) {
+    if (!p.vdev.length) throw usageError('pool_create: give at least one vdev= (file or device)');
+    if (p.vdev.some((v) => !v.startsWith('/'))) throw usageError('pool_create: vdev= must be an absolute path');
+    if (p.mountpoint && !p.mountpoint.startsWith('/')) throw usageError('pool_create: mountpoint= must be an absolute path');
+    const args = ['create'];
+    const skipped: string[] = [];
+    if (p.recommended) {
+      const { impl } = await implementation(ctx);
+      for (const r of RECOMMENDED) {
+        if (r.openzfsOnly && impl === 'zfs-fuse') skipped.push(`${r.property}=${r.value}`);
+        else args.push(r.level === 'dataset' ? '-O' : '-o', `${r.property}=${r.value}`);
+      }
+    }
+    if (p.mountpoint) args.push('-m', p.mountpoint);
+    args.push(p.pool, ...p.vdev);
+    if (p.size) {
+      for (const v of p.vdev) if (ctx.dryrun || !fs.existsSync(v)) await ctxRunOk(ctx, ['truncate', '-s', p.size, v]);
+    }
+    await zpool(ctx, args, { timeoutMs: 120_000 });
+    return { result: p.pool, vars: { POOL: p.pool, SKIPPED: stem(skipped) } };
+  },
+});
+
+async function ctxRunOk(ctx: Ctx, argv: string[]) {
+  const r = await ctx.run(argv);
+  if (!r.ok) throw usageError(`${argv[0]} failed: ${(r.stderr || r.stdout).trim()}`);
+}
+
+export const poolDestroy = defineVerb({
+  name: 'pool_destroy',
+  summary: 'destroy a pool and everything on it (zpool destroy -f); refused (RC 7) unless force=true',
+  params: {
+    pool: { type: 'string', required: true, rule: zfsPoolName, doc: 'the pool to destroy' },
+    force: { type: 'bool', default: false, doc: 'yes, destroy it and all its datasets' },
+  },
+  positional: ['pool'],
+  async run(p, ctx) {
+    if (!p.force) throw refused(`pool_destroy: refusing to destroy pool ${p.pool} and all its data without force=true`);
+    await zpool(ctx, ['destroy', '-f', p.pool], { timeoutMs: 120_000 });
+    return { result: p.pool };
+  },
+});

@@ -1,0 +1,97 @@
+/**
+ * Properties and listings: `get` / `set` (native and user properties), `list`
+ * (datasets, volumes or snapshots as stems), `stats` (space as numbers).
+ */
+import { usageError } from '../../../shared/errors';
+import { stem } from '../../../shared/result';
+import { defineVerb } from '../../../shared/verb';
+import { NAME, POOL, PROPERTIES, zfsDatasetName, zfsProperty } from '../params';
+import { defaultPool, fullName, rows, setProp, zfs } from '../zfs';
+
+export const get = defineVerb({
+  name: 'get',
+  summary: 'read properties (zfs get -H -p: bytes and epoch seconds): RESULT the value when one, else "property value" lines; PROPERTIES, VALUES, SOURCES stems',
+  params: {
+    ...NAME,
+    property: { type: 'list', rule: zfsProperty, doc: 'property to read (repeat; default all)' },
+    ...POOL,
+  },
+  positional: ['name', 'property'],
+  examples: ['get name=web property=compression', 'get name=web property=org.rexxjs:cloned-from'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    const props = p.property.length ? p.property.join(',') : 'all';
+    const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'property,value,source', props, name], { readOnly: true });
+    const got = rows(r.stdout);
+    const vals = got.map(([, v]) => v ?? '');
+    return {
+      result: p.property.length === 1 ? (vals[0] ?? '') : got.map(([k, v]) => `${k} ${v}`).join('\n'),
+      vars: { PROPERTIES: stem(got.map(([k]) => k)), VALUES: stem(vals), SOURCES: stem(got.map(([, , s]) => s ?? '')) },
+    };
+  },
+});
+
+export const set = defineVerb({
+  name: 'set',
+  summary: 'set properties (one zfs set per PROPERTY=VALUE, as zfs-fuse requires); user properties need a colon (org.example:k)',
+  params: { ...NAME, ...PROPERTIES, ...POOL },
+  positional: ['name', 'property'],
+  examples: ['set name=web property=atime=off', 'set name=web property=org.example:owner=ops'],
+  async run(p, ctx) {
+    if (!p.property.length) throw usageError('set: give at least one property=PROPERTY=VALUE');
+    const name = fullName(ctx, p.pool, p.name);
+    for (const kv of p.property) {
+      const eq = kv.indexOf('=');
+      await setProp(ctx, name, kv.slice(0, eq), kv.slice(eq + 1));
+    }
+    return { result: name };
+  },
+});
+
+export const list = defineVerb({
+  name: 'list',
+  summary: 'list datasets under a root (default the pool): DATASETS, TYPES, MOUNTPOINTS, ORIGINS stems; type= filesystem|volume|snapshot|all',
+  params: {
+    name: { type: 'string', rule: zfsDatasetName, doc: 'root dataset to list under (default: the pool)' },
+    type: { type: 'enum', values: ['filesystem', 'volume', 'snapshot', 'all', 'datasets'], default: 'datasets', doc: 'what to list; datasets = filesystem and volume' },
+    recursive: { type: 'bool', default: true, doc: 'everything below the root (-r); false = the root and its direct children (-d 1)' },
+    ...POOL,
+  },
+  positional: ['name'],
+  async run(p, ctx) {
+    const root = p.name ? fullName(ctx, p.pool, p.name) : (p.pool ?? defaultPool(ctx));
+    const type = p.type === 'datasets' ? 'filesystem,volume' : p.type;
+    const r = await zfs(ctx, ['list', '-H', '-o', 'name,type,mountpoint,origin', '-t', type, ...(p.recursive ? ['-r'] : ['-d', '1']), root], { readOnly: true });
+    const got = rows(r.stdout);
+    return {
+      result: got.map(([n]) => n).join('\n'),
+      vars: {
+        DATASETS: stem(got.map(([n]) => n)),
+        TYPES: stem(got.map(([, t]) => t)),
+        MOUNTPOINTS: stem(got.map(([, , m]) => (m === '-' ? '' : m))),
+        ORIGINS: stem(got.map(([, , , o]) => (o === '-' ? '' : o))),
+      },
+    };
+  },
+});
+
+export const stats = defineVerb({
+  name: 'stats',
+  summary: 'space of one dataset (default the pool root) as numbers: USED, AVAILABLE, REFERENCED (bytes), COMPRESSRATIO (1.00); lags ~30 s on zfs-fuse',
+  params: { name: { type: 'string', rule: zfsDatasetName, doc: 'dataset (default: the pool root)' }, ...POOL },
+  positional: ['name'],
+  async run(p, ctx) {
+    const name = p.name ? fullName(ctx, p.pool, p.name) : (p.pool ?? defaultPool(ctx));
+    const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'property,value', 'used,available,referenced,compressratio', name], { readOnly: true });
+    const v = Object.fromEntries(rows(r.stdout).map(([k, x]) => [k!, x ?? '']));
+    const num = (x: string | undefined) => Number(String(x ?? '').replace(/x$/, ''));
+    const vars = {
+      DATASET: name,
+      USED: num(v.used),
+      AVAILABLE: num(v.available),
+      REFERENCED: num(v.referenced),
+      COMPRESSRATIO: num(v.compressratio),
+    };
+    return { result: `used ${vars.USED} available ${vars.AVAILABLE} referenced ${vars.REFERENCED} compressratio ${vars.COMPRESSRATIO}`, vars };
+  },
+});

@@ -1,0 +1,57 @@
+/**
+ * Retention: `prune` destroys old snapshots that match a prefix (default
+ * `checkpoint-`), keeping the newest keep=N and/or those younger than older_than=.
+ * It never touches a snapshot that has clones or holds (userrefs > 0).
+ */
+import { usageError } from '../../../shared/errors';
+import { stem } from '../../../shared/result';
+import { defineVerb } from '../../../shared/verb';
+import { NAME, POOL, snapPrefix } from '../params';
+import { clonesOf, destroyDataset, fullName, listSnapshots, rows, zfs, type SnapshotInfo } from '../zfs';
+
+/**
+ * Which of `snaps` (oldest first) prune destroys: those matching `prefix`, not among the
+ * newest `keep` of them, and (with olderThanMs) created before now − olderThanMs.
+ */
+export function pruneSelect(snaps: SnapshotInfo[], o: { prefix: string; keep?: number; olderThanMs?: number; nowMs: number }): SnapshotInfo[] {
+  const matching = snaps.filter((s) => s.snapshot.startsWith(o.prefix));
+  const candidates = o.keep === undefined ? matching : matching.slice(0, Math.max(0, matching.length - o.keep));
+  if (o.olderThanMs === undefined) return candidates;
+  const limit = (o.nowMs - o.olderThanMs) / 1000;
+  return candidates.filter((s) => s.createdEpoch < limit);
+}
+
+export const prune = defineVerb({
+  name: 'prune',
+  summary: 'destroy old snapshots matching prefix= (default checkpoint-): keep=N newest and/or only older_than=; never one with clones or holds; PRUNED, KEPT, PROTECTED stems; dryrun=true lists the destroys',
+  params: {
+    ...NAME,
+    keep: { type: 'int', min: 0, doc: 'keep this many newest matching snapshots' },
+    older_than: { type: 'duration', doc: 'only destroy snapshots older than this (7d, 12h)' },
+    prefix: { type: 'string', default: 'checkpoint-', rule: snapPrefix, doc: 'only snapshots whose name starts with this' },
+    ...POOL,
+  },
+  positional: ['name'],
+  examples: ['prune name=web keep=5', 'prune name=web older_than=7d prefix=repl- dryrun=true'],
+  async run(p, ctx) {
+    if (p.keep === undefined && p.older_than === undefined) throw usageError('prune: give keep=N and/or older_than=DURATION');
+    const name = fullName(ctx, p.pool, p.name);
+    const snaps = await listSnapshots(ctx, name);
+    const chosen = pruneSelect(snaps, { prefix: p.prefix, keep: p.keep, olderThanMs: p.older_than, nowMs: Date.now() });
+    const protectedSet = new Set<string>();
+    if (chosen.length) {
+      for (const c of await clonesOf(ctx, name, name.split('/')[0])) protectedSet.add(c.origin);
+      const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'name,value', 'userrefs', ...chosen.map((s) => s.name)], { readOnly: true });
+      for (const [n, v] of rows(r.stdout)) if (Number(v) > 0) protectedSet.add(n!);
+    }
+    const pruned: string[] = [];
+    for (const s of chosen) {
+      if (protectedSet.has(s.name)) continue;
+      await destroyDataset(ctx, s.name);
+      pruned.push(s.snapshot);
+    }
+    const prot = chosen.filter((s) => protectedSet.has(s.name)).map((s) => s.snapshot);
+    const kept = snaps.filter((s) => s.snapshot.startsWith(p.prefix) && !pruned.includes(s.snapshot)).map((s) => s.snapshot);
+    return { result: pruned.join('\n'), vars: { PRUNED: stem(pruned), KEPT: stem(kept), PROTECTED: stem(prot) } };
+  },
+});

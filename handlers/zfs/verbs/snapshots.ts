@@ -1,0 +1,132 @@
+/**
+ * Snapshots: `snapshot`, `list_snapshots`, `rollback`, `destroy_snapshot`, `hold`,
+ * `release`. A checkpoint is a snapshot named `checkpoint-<unix seconds>` by default.
+ */
+import { notFound, refused } from '../../../shared/errors';
+import { stem } from '../../../shared/result';
+import { defineVerb } from '../../../shared/verb';
+import { holdTag, NAME, OPT_SNAPSHOT, POOL, SNAPSHOT } from '../params';
+import { clonesOf, destroyDataset, fullName, getProps, listSnapshots, rollback as zrollback, snapshot as zsnapshot, zfs } from '../zfs';
+
+/** `checkpoint-<unix seconds>`: the default snapshot name. */
+export const checkpointName = () => `checkpoint-${Math.floor(Date.now() / 1000)}`;
+
+export const snapshot = defineVerb({
+  name: 'snapshot',
+  aliases: ['checkpoint'],
+  summary: 'take a snapshot (zfs snapshot [-r]); name defaults to checkpoint-<unix seconds>; RESULT the full name, SNAPSHOT the short one',
+  params: { ...NAME, ...OPT_SNAPSHOT, recursive: { type: 'bool', default: false, doc: 'also snapshot every child dataset (-r)' }, ...POOL },
+  positional: ['name', 'snapshot'],
+  examples: ['snapshot name=web', 'snapshot name=web snapshot=before-upgrade'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    const short = p.snapshot ?? checkpointName();
+    const full = await zsnapshot(ctx, name, short, { recursive: p.recursive });
+    return { result: full, vars: { SNAPSHOT: short, FULLNAME: full } };
+  },
+});
+
+export const listSnapshotsVerb = defineVerb({
+  name: 'list_snapshots',
+  summary: 'snapshots of a dataset, oldest first: SNAPSHOTS (short names), CREATED (epoch seconds), USED (bytes) stems; RESULT "name created used" lines',
+  params: { ...NAME, ...POOL },
+  positional: ['name'],
+  async run(p, ctx) {
+    const snaps = await listSnapshots(ctx, fullName(ctx, p.pool, p.name));
+    return {
+      result: snaps.map((s) => `${s.snapshot} ${s.createdEpoch} ${s.usedBytes}`).join('\n'),
+      vars: { SNAPSHOTS: stem(snaps.map((s) => s.snapshot)), CREATED: stem(snaps.map((s) => s.createdEpoch)), USED: stem(snaps.map((s) => s.usedBytes)) },
+    };
+  },
+});
+
+export const rollback = defineVerb({
+  name: 'rollback',
+  aliases: ['restore'],
+  summary: 'roll a dataset back to a snapshot (latest by default); an older one only with discard_newer=true (-r), and RESULT lists the snapshots that destroyed',
+  params: {
+    ...NAME,
+    ...OPT_SNAPSHOT,
+    discard_newer: { type: 'bool', default: false, doc: 'allow rolling back past newer snapshots, destroying them (zfs rollback -r)' },
+    ...POOL,
+  },
+  positional: ['name', 'snapshot'],
+  examples: ['rollback name=web', 'rollback name=web snapshot=before-upgrade discard_newer=true'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    let short = p.snapshot;
+    let snaps;
+    if (!short || p.discard_newer) {
+      snaps = await listSnapshots(ctx, name);
+      if (!short) {
+        short = snaps[snaps.length - 1]?.snapshot;
+        if (!short) throw notFound(`rollback: ${name} has no snapshots`);
+      }
+    }
+    try {
+      const destroyed = await zrollback(ctx, name, short, { discardNewer: p.discard_newer, snapshots: snaps });
+      return { result: destroyed.join('\n'), vars: { SNAPSHOT: short, DESTROYED: stem(destroyed) } };
+    } catch (e) {
+      if (e instanceof Error && /more recent snapshots/.test(e.message)) {
+        throw refused(`rollback: ${name}@${short} is not the latest snapshot; give discard_newer=true to destroy the newer ones — ${e.message}`, { cause: e });
+      }
+      throw e;
+    }
+  },
+});
+
+export const destroySnapshot = defineVerb({
+  name: 'destroy_snapshot',
+  aliases: ['delete_snapshot'],
+  summary: 'destroy a snapshot; refused (RC 7, DEPENDENTS stem) when clones depend on it or it has holds',
+  params: { ...NAME, ...SNAPSHOT, recursive: { type: 'bool', default: false, doc: 'also the same-named snapshot of every child (-r)' }, ...POOL },
+  positional: ['name', 'snapshot'],
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    const full = `${name}@${p.snapshot}`;
+    const refs = await getProps(ctx, full, ['userrefs']);
+    if (Number(refs.userrefs ?? 0) > 0) throw refused(`destroy_snapshot: ${full} has ${refs.userrefs} hold(s); release them first`);
+    const clones = (await clonesOf(ctx, name, name.split('/')[0])).filter((c) => c.origin === full);
+    if (clones.length) {
+      throw refused(`destroy_snapshot: clones depend on ${full}: ${clones.map((c) => c.name).join(', ')} (destroy or promote them first)`, {
+        vars: { DEPENDENTS: stem(clones.map((c) => c.name)) },
+      });
+    }
+    await destroyDataset(ctx, full, { recursive: p.recursive });
+    return { result: full };
+  },
+});
+
+const HOLD_PARAMS = {
+  ...NAME,
+  ...SNAPSHOT,
+  tag: { type: 'string', default: 'rexx', rule: holdTag, doc: 'hold tag' },
+  recursive: { type: 'bool', default: false, doc: 'also the same-named snapshot of every child (-r)' },
+  ...POOL,
+} as const;
+
+export const hold = defineVerb({
+  name: 'hold',
+  summary: 'put a hold on a snapshot so it cannot be destroyed (zfs hold TAG SNAP); HOLDS = how many holds it has now (userrefs)',
+  params: HOLD_PARAMS,
+  positional: ['name', 'snapshot'],
+  async run(p, ctx) {
+    const full = `${fullName(ctx, p.pool, p.name)}@${p.snapshot}`;
+    await zfs(ctx, ['hold', ...(p.recursive ? ['-r'] : []), p.tag, full]);
+    const refs = await getProps(ctx, full, ['userrefs']);
+    return { result: full, vars: { HOLDS: Number(refs.userrefs ?? 0) } };
+  },
+});
+
+export const release = defineVerb({
+  name: 'release',
+  summary: 'release a hold on a snapshot (zfs release TAG SNAP); HOLDS = holds left',
+  params: HOLD_PARAMS,
+  positional: ['name', 'snapshot'],
+  async run(p, ctx) {
+    const full = `${fullName(ctx, p.pool, p.name)}@${p.snapshot}`;
+    await zfs(ctx, ['release', ...(p.recursive ? ['-r'] : []), p.tag, full]);
+    const refs = await getProps(ctx, full, ['userrefs']);
+    return { result: full, vars: { HOLDS: Number(refs.userrefs ?? 0) } };
+  },
+});
