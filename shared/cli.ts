@@ -5,10 +5,10 @@
  * an interactive prompt on a terminal, a script on a pipe.
  */
 import * as readline from 'node:readline';
-import { quote } from 'shell-quote';
 import { TABLES } from '../handlers';
 import { createHandler, type AddressHandler } from './dispatch';
 import { renderHelp } from './docs';
+import { argvLine } from './runner';
 import type { RexxResult } from './result';
 
 const USAGE = `usage: rexx-address TARGET [--json] "verb key=value ..."
@@ -39,7 +39,8 @@ export async function main(args: string[], io = { out: process.stdout, err: proc
   }
   const handler = createHandler(table);
   if (rest.length === 0) return repl(target.toLowerCase(), handler, json, io);
-  const command = rest.length === 1 ? rest[0]! : quote(rest);
+  // Separate words are re-joined with POSIX single quotes, which the tokenizer reads back exactly.
+  const command = rest.length === 1 ? rest[0]! : argvLine(rest);
   const r = await handler(command);
   print(r, json, io);
   return exitCode(r);

@@ -4,7 +4,6 @@
  * stdout/stderr/exit code. A failure is returned as a RunResult, never thrown.
  */
 import { execa, type Options } from 'execa';
-import { quote } from 'shell-quote';
 
 /** What running one command produced, success or not. */
 export interface RunResult {
@@ -67,7 +66,8 @@ const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
 /** Render an argv as one line a POSIX shell would split back into the same words (trace, dryrun, messages). */
 export function argvLine(argv: readonly string[]): string {
-  return argv.map((a) => (PLAIN_WORD.test(a) ? a : quote([a]))).join(' ');
+  // POSIX single quotes keep everything literal; an embedded ' becomes '\''.
+  return argv.map((a) => (PLAIN_WORD.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
 }
 
 /** A runner bound to one verb call: it knows dryrun/trace and records what it ran. */
