@@ -3,8 +3,10 @@
  * rootfs on ZFS, ZFS checkpoint/restore with a CRIU fallback, and local OCI images.
  */
 import type { HandlerTable } from '../../shared/verb';
+import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
 import { checkpoint, listCheckpoints, prune, restore } from './verbs/checkpoint';
 import { exec } from './verbs/exec';
+import { bundleFromImage, imageDelete, imageImport, imageList } from './verbs/images';
 import { list, state, status } from './verbs/info';
 import { create, del, kill, pause, resume, run, start } from './verbs/lifecycle';
 import { spec } from './verbs/spec';
@@ -16,6 +18,8 @@ export const table: HandlerTable = {
   verbs: [
     spec, create, start, run, state, kill, del, list, exec, pause, resume,
     checkpoint, restore, listCheckpoints, prune,
+    registerBase, cloneFromBase, listBases, unregisterBase,
+    imageImport, imageList, bundleFromImage, imageDelete,
     status,
   ],
 };

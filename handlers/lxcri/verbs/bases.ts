@@ -1,0 +1,114 @@
+/**
+ * The base registry for OCI bundles, through the ZFS handler's registry
+ * (handlers/zfs/registry.ts): a base is the rootfs dataset of a bundle with the fixed
+ * snapshot `@rexx-base` and `org.rexxjs:*` user properties; a clone is one `zfs clone`
+ * mounted at the new bundle (or its rootfs, with config.json copied from the base
+ * bundle). Base names are container ids: `<pool>/containers/<id>`, or any registered
+ * dataset whose last component is the id (image bases are `<pool>/images/<digest>`).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
+import { notFound } from '../../../shared/errors';
+import { ociContainerId, zfsPoolName } from '../../../shared/names';
+import { defineVerb, type Ctx } from '../../../shared/verb';
+import { cloneFromBase as zfsClone, listBases as zfsListBases, registerBase as zfsRegister, unregisterBase as zfsUnregister, type ZfsBase } from '../../zfs/registry';
+import { defaultPool, getProps } from '../../zfs/zfs';
+import { ociDir } from '../checkpoints';
+import { absHostPath, BUNDLE, NAME, RUNTIME, timeout } from '../params';
+import { bundleDataset, containerDataset, placeRootfsOnZfs } from '../rootfs';
+import { pickRuntime, rtDetached, waitState } from '../runtime';
+
+const POOL = { pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' } } as const;
+
+/** Bases this handler made: under `<pool>/containers/` and `<pool>/images/`. */
+async function ociBases(ctx: Ctx, pool: string): Promise<ZfsBase[]> {
+  return (await zfsListBases(ctx, pool)).filter((b) => b.name.startsWith(`${pool}/containers/`) || b.name.startsWith(`${pool}/images/`));
+}
+
+async function baseDataset(ctx: Ctx, pool: string, id: string): Promise<string> {
+  const all = await ociBases(ctx, pool);
+  const hit = all.find((b) => b.name === containerDataset(ctx, id, pool)) ?? all.find((b) => b.name.split('/').pop() === id);
+  if (!hit) throw notFound(`base '${id}' is not registered in pool ${pool} (list_bases shows them)`);
+  return hit.name;
+}
+
+export const registerBase = defineVerb({
+  name: 'register_base',
+  summary: 'make a bundle\'s rootfs a base: moved onto <pool>/containers/<name> first if it is not on ZFS, then the fixed snapshot rexx-base',
+  params: {
+    ...NAME,
+    ...BUNDLE,
+    description: { type: 'string', free: true, doc: 'free text kept with the base' },
+    refresh: { type: 'bool', default: false, doc: 're-take the snapshot of an already registered base' },
+    ...POOL,
+  },
+  positional: ['name', 'bundle'],
+  examples: ['register_base name=web bundle=/srv/oci/web description="busybox + app"'],
+  async run(p, ctx) {
+    const ds = (await bundleDataset(ctx, p.bundle))?.dataset ?? (await placeRootfsOnZfs(ctx, { name: p.name, bundle: p.bundle, zfs: true, pool: p.pool }))!;
+    const b = await zfsRegister(ctx, ds, { description: p.description, refresh: p.refresh });
+    return { result: p.name, vars: { BASE: p.name, DATASET: ds, SNAPSHOT: b.snapshot, CREATED: b.created ?? '' } };
+  },
+});
+
+export const cloneFromBase = defineVerb({
+  name: 'clone_from_base',
+  summary: 'copy-on-write bundle(s) from a base: <bundle_dir>/<name> on dataset <pool>/containers/<name>; count=N in parallel; start=true runs them',
+  params: {
+    ...NAME,
+    ...CLONE_PARAMS,
+    base: { ...CLONE_PARAMS.base, rule: ociContainerId },
+    bundle_dir: { type: 'string', rule: absHostPath, doc: 'parent of the new bundles (default <REXX_OCI_DIR>/bundles)' },
+    start: { type: 'bool', default: false, doc: 'run each clone (runtime run -d) and wait until running' },
+    ...POOL,
+    ...RUNTIME,
+    ...timeout(60_000, 'how long each clone (and its start) may take'),
+  },
+  positional: ['base', 'name'],
+  examples: ['clone_from_base base=web name=web-1 start=true', 'clone_from_base base=web name=web count=3'],
+  async run(p, ctx) {
+    const names = cloneNames(p.name, p.count, ociContainerId);
+    const pool = p.pool ?? defaultPool(ctx);
+    const base = await baseDataset(ctx, pool, p.base);
+    const mp = (await getProps(ctx, base, ['mountpoint'])).mountpoint ?? '';
+    const baseConfig = path.join(path.dirname(mp), 'config.json');
+    const rootfsShape = path.basename(mp) === 'rootfs' && fs.existsSync(baseConfig);
+    const dir = p.bundle_dir ?? path.join(ociDir(ctx), 'bundles');
+    const rt = p.start ? await pickRuntime(ctx, p.runtime) : undefined;
+    return cloneAll(names, p.concurrency, async (name) => {
+      const bundle = path.join(dir, name);
+      if (!ctx.dryrun) fs.mkdirSync(bundle, { recursive: true });
+      const target = containerDataset(ctx, name, pool);
+      const mountpoint = rootfsShape ? path.join(bundle, 'rootfs') : bundle;
+      await zfsClone(ctx, base, target, { properties: [`mountpoint=${mountpoint}`], parents: true, timeoutMs: p.timeout });
+      if (rootfsShape && !ctx.dryrun) fs.copyFileSync(baseConfig, path.join(bundle, 'config.json'));
+      if (rt) {
+        await rtDetached(ctx, rt, name, ['run', '-d', '--bundle', bundle, name], p.timeout);
+        await waitState(ctx, rt, name, ['running', 'stopped'], p.timeout);
+      }
+    });
+  },
+});
+
+export const listBases = defineVerb({
+  name: 'list_bases',
+  summary: 'registered bases (bundle rootfs and image datasets): stem BASES (ids), BASE_SNAPSHOTS; RESULT "name snapshot created" per line',
+  params: { ...POOL },
+  async run(p, ctx) {
+    const all = await ociBases(ctx, p.pool ?? defaultPool(ctx));
+    return basesOutput(all.map((b) => ({ ...b, name: b.name.split('/').pop()! })));
+  },
+});
+
+export const unregisterBase = defineVerb({
+  name: 'unregister_base',
+  summary: 'stop treating a bundle rootfs as a base (its snapshot is destroyed when no clone needs it, else deferred); clones stay',
+  params: { ...NAME, ...POOL },
+  positional: ['name'],
+  async run(p, ctx) {
+    const ds = await baseDataset(ctx, p.pool ?? defaultPool(ctx), p.name);
+    await zfsUnregister(ctx, ds);
+    return { result: p.name, vars: { DATASET: ds } };
+  },
+});
