@@ -1,9 +1,21 @@
-/** ADDRESS QEMU (being built). */
+/** ADDRESS QEMU: qcow2 images, bases and copy-on-write clones, and VMs driven over QMP. */
 import type { HandlerTable } from '../../shared/verb';
+import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
+import { commit, convert, createDisk, info, rebase, resize } from './verbs/images';
+import { consoleVerb, state, status } from './verbs/query';
+import { pause, resume, start, stop } from './verbs/run';
+import { deleteSnapshot, listSnapshots, restore, snapshot } from './verbs/snapshots';
+import { create, del, list } from './verbs/vms';
 
 export const table: HandlerTable = {
   target: 'qemu',
-  summary: 'ADDRESS QEMU',
-  tools: '',
-  verbs: [],
+  summary: 'QEMU VMs over QMP (KVM when it really works, else TCG), qcow2 images, and copy-on-write clones of registered bases',
+  tools: 'qemu-img and qemu-system-x86_64 (QEMU 7.x), QMP over a unix socket; zfs for zvol bases (OpenZFS)',
+  verbs: [
+    createDisk, info, resize, convert, commit, rebase,
+    registerBase, cloneFromBase, listBases, unregisterBase,
+    create, start, state, pause, resume, stop, del, list, consoleVerb,
+    snapshot, restore, listSnapshots, deleteSnapshot,
+    status,
+  ],
 };

@@ -1,0 +1,62 @@
+/**
+ * `qemu-img` as the verbs use it: run through the shared runner, failures classified
+ * into the shared error family, sizes converted to bytes, and the image info JSON
+ * (`qemu-img info --output=json --backing-chain`, an array from the image down).
+ */
+import { classify, usageError, type Classifier } from '../../shared/errors';
+import type { RunOptions, RunResult } from '../../shared/runner';
+import type { Ctx } from '../../shared/verb';
+
+/** qemu-img / qemu-system messages (QEMU 7.2) mapped to the RC table. */
+export const QEMU_ERRORS: Classifier = {
+  patterns: [
+    ['notFound', /No such file or directory|Could not open '.*': No such file|does not exist|not found/i],
+    ['exists', /already exists|File exists/i],
+    ['refused', /Failed to get "write" lock|Is another process using the image|Permission denied|read-only/i],
+    ['usage', /Invalid parameter|Parameter '.*' expects|invalid (image )?size|Unknown file format|Unknown driver/i],
+  ],
+};
+
+/** Run `qemu-img ARGS`; throws the classified AddressError when it fails. */
+export async function qemuImg(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await ctx.run(['qemu-img', ...args], { timeoutMs: 600_000, ...opts });
+  if (!r.ok) throw classify(r, QEMU_ERRORS);
+  return r;
+}
+
+/** One image of `qemu-img info --output=json --backing-chain`. */
+export interface ImageInfo {
+  filename: string;
+  format: string;
+  'virtual-size': number;
+  'actual-size'?: number;
+  'backing-filename'?: string;
+  'full-backing-filename'?: string;
+  'backing-filename-format'?: string;
+  snapshots?: Array<{ id: string; name: string; 'vm-state-size': number; 'date-sec': number; 'vm-clock-sec'?: number }>;
+  'dirty-flag'?: boolean;
+}
+
+/** The backing chain of `file`, the image itself first (a read: runs under dryrun too). */
+export async function imageChain(ctx: Ctx, file: string, opts: { forceShare?: boolean } = {}): Promise<ImageInfo[]> {
+  const args = ['info', '--output=json', '--backing-chain'];
+  if (opts.forceShare) args.push('-U');
+  const r = await qemuImg(ctx, [...args, file], { readOnly: true, timeoutMs: 30_000 });
+  const j = JSON.parse(r.stdout) as ImageInfo | ImageInfo[];
+  return Array.isArray(j) ? j : [j];
+}
+
+const UNITS: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50, E: 2 ** 60 };
+
+/**
+ * A size (`1024`, `512M`, `512MiB`, `2G`, `2GB`) in bytes. Units are binary (K = 1024,
+ * as qemu-img reads them); `defaultUnit` applies to a bare number. RC 2 when malformed.
+ */
+export function toBytes(v: string, defaultUnit = ''): number {
+  const m = /^(\d+(?:\.\d+)?)([KMGTPE]?)(?:i?B)?$/i.exec(v.trim());
+  if (!m) throw usageError(`size ${JSON.stringify(v)}: expected a number with an optional unit (512M, 2G)`);
+  const unit = (m[2] || (/B$/i.test(v) ? 'B' : defaultUnit)).toUpperCase();
+  const n = Math.round(Number(m[1]) * UNITS[unit]!);
+  if (!Number.isSafeInteger(n) || n <= 0) throw usageError(`size ${JSON.stringify(v)} is out of range`);
+  return n;
+}

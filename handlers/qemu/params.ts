@@ -1,0 +1,55 @@
+/** Parameter specs and value rules the QEMU verbs share, so every verb spells them alike. */
+import { qemuName, regexRule, type NameRule } from '../../shared/names';
+
+const dotSegments = (v: string) =>
+  v.split('/').some((s) => s === '.' || s === '..') ? 'must not contain "." or ".." path segments' : undefined;
+
+/**
+ * An explicit host path for disk=, kernel=, initrd=, source=, target=: absolute,
+ * no "." / ".." segments, and no commas — QEMU reads a comma inside an option value
+ * (`-drive file=a,b`) as the start of the next option, so such names are refused
+ * (RC 2) rather than escaped.
+ */
+export const absPath = regexRule(
+  'absolute path',
+  /^\/[^,]*$/,
+  'an absolute path (starting with "/") without commas, "." or ".." segments',
+  dotSegments,
+);
+
+/** A disk given either by name (in the images folder) or as an absolute path. */
+export const diskRef: NameRule = {
+  label: 'disk name or absolute path',
+  allowed: `${qemuName.allowed}; or ${absPath.allowed}`,
+  check: (v) => (v.startsWith('/') ? absPath.check(v) : qemuName.check(v)),
+};
+
+/** qemu-img snapshot tag. */
+export const snapshotTag = regexRule(
+  'snapshot name',
+  /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+  'letters, digits, "_", ".", "-", at most 63, starting with a letter or digit',
+);
+
+export const NAME = { name: { type: 'string', required: true, rule: qemuName, doc: 'VM name' } } as const;
+
+/** A disk by name or explicit path (image verbs). */
+export const DISK = {
+  name: { type: 'string', rule: qemuName, doc: 'disk name: the file <state>/images/NAME.qcow2 (or NAME.raw)' },
+  disk: { type: 'string', rule: absPath, doc: 'explicit absolute path of the image instead of name=' },
+} as const;
+
+export const FORCE = { force: { type: 'bool', default: false, doc: 'force it (see the verb)' } } as const;
+
+export const timeout = (defaultMs: number, doc: string) => ({ timeout: { type: 'duration', default: defaultMs, doc } }) as const;
+
+/** The VM hardware keys create and clone_from_base share. */
+export const HARDWARE = {
+  memory: { type: 'string', default: '256M', rule: regexRule('memory', /^\d+(?:[MG](?:i?B)?)?$/i, 'MiB (256) or a size with M or G (256M, 1G)'), doc: 'guest memory (256, 256M, 1G; a bare number is MiB)' },
+  cpus: { type: 'int', default: 1, min: 1, max: 64, doc: 'virtual CPUs' },
+  kernel: { type: 'string', rule: absPath, doc: 'absolute path of a kernel to boot directly (-kernel); else the disk boots with the firmware' },
+  initrd: { type: 'string', rule: absPath, doc: 'absolute path of an initrd (-initrd), with kernel=' },
+  append: { type: 'string', doc: 'kernel command line (-append), with kernel=' },
+  accel: { type: 'enum', values: ['auto', 'kvm', 'tcg'], default: 'auto', doc: 'auto: KVM when it really works here, else TCG; kvm: KVM or RC 6; tcg: software emulation' },
+  network: { type: 'enum', values: ['none', 'user'], default: 'none', doc: 'none, or user-mode networking (-nic user)' },
+} as const;

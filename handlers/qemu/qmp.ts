@@ -1,0 +1,166 @@
+/**
+ * A minimal QMP client (QEMU Machine Protocol, docs/interop/qmp-spec in QEMU): JSON
+ * objects, one per line, over the VM's unix socket. On connect QEMU sends a greeting;
+ * the client answers `qmp_capabilities`, then sends one command at a time and reads
+ * until that command's `return` or `error`, keeping every event (`SHUTDOWN`, `STOP`,
+ * `RESUME`, `JOB_STATUS_CHANGE` …) it sees on the way.
+ *
+ * Every call has a deadline: a QMP that does not answer in time is RC 5; a socket
+ * that is missing, refuses, or closes under us (the VM died) is RC 1. QEMU serves one
+ * QMP client per socket at a time, so each verb connects, works, and closes.
+ */
+import * as net from 'node:net';
+import { AddressError, timedOut, toolFailed } from '../../shared/errors';
+
+/** One QMP event as QEMU sends it. */
+export interface QmpEvent {
+  event: string;
+  data?: Record<string, unknown>;
+  timestamp?: { seconds: number; microseconds: number };
+}
+
+/** Default deadline for one QMP exchange, in ms. */
+export const QMP_TIMEOUT_MS = 10_000;
+
+type Msg = Record<string, unknown>;
+
+/** A connected, negotiated QMP session. */
+export class Qmp {
+  /** Events seen since connecting, oldest first. */
+  readonly events: QmpEvent[] = [];
+  private buf = '';
+  private queue: Msg[] = [];
+  private waiter: (() => void) | undefined;
+  private closed: Error | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(private readonly sock: net.Socket, private readonly path: string) {
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      this.buf += d;
+      let nl: number;
+      while ((nl = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, nl).trim();
+        this.buf = this.buf.slice(nl + 1);
+        if (!line) continue;
+        try {
+          const m = JSON.parse(line) as Msg;
+          if (typeof m.event === 'string') this.events.push(m as unknown as QmpEvent);
+          this.queue.push(m);
+        } catch {
+          /* not JSON: ignore the line */
+        }
+      }
+      this.wake();
+    });
+    const end = (why: string) => {
+      this.closed ??= new Error(why);
+      this.wake();
+    };
+    sock.on('error', (e) => end(`QMP socket error: ${e.message}`));
+    sock.on('close', () => end('QMP socket closed by QEMU'));
+  }
+
+  /**
+   * Connect to `path`, read the greeting and negotiate capabilities within `timeoutMs`.
+   * Throws RC 1 (socket missing or refused: QEMU is not there) or RC 5 (no greeting).
+   */
+  static async connect(path: string, timeoutMs = QMP_TIMEOUT_MS): Promise<Qmp> {
+    const sock = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.createConnection({ path });
+      const t = setTimeout(() => {
+        s.destroy();
+        reject(timedOut(`QMP ${path}: no connection within ${timeoutMs} ms`));
+      }, timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(t);
+        resolve(s);
+      });
+      s.once('error', (e) => {
+        clearTimeout(t);
+        reject(toolFailed(`QMP ${path}: ${e.message}`, { cause: e }));
+      });
+    });
+    const q = new Qmp(sock, path);
+    try {
+      const greeting = await q.next((m) => 'QMP' in m, timeoutMs, 'the QMP greeting');
+      if (!greeting) throw toolFailed(`QMP ${path}: no greeting`);
+      await q.execute('qmp_capabilities', undefined, timeoutMs);
+    } catch (e) {
+      q.close();
+      throw e;
+    }
+    return q;
+  }
+
+  /**
+   * Run one command and resolve to its `return` value. A QMP `error` reply is RC 1
+   * with QEMU's `desc`; no reply in `timeoutMs` is RC 5; the socket closing is RC 1.
+   */
+  execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs = QMP_TIMEOUT_MS): Promise<T> {
+    const run = async (): Promise<T> => {
+      const id = `rexx-${Math.random().toString(36).slice(2)}`;
+      this.sock.write(`${JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id })}\n`);
+      const reply = await this.next((m) => m.id === id, timeoutMs, `the reply to ${command}`);
+      if (reply.error) {
+        const err = reply.error as { class?: string; desc?: string };
+        throw toolFailed(`QMP ${command}: ${err.desc ?? 'error'} (${err.class ?? 'GenericError'})`);
+      }
+      return reply.return as T;
+    };
+    const p = this.chain.then(run, run);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Wait until an event named `name` arrives (or was already seen); RC 5 at the deadline. */
+  async waitEvent(name: string, timeoutMs: number): Promise<QmpEvent> {
+    const seen = this.events.find((e) => e.event === name);
+    if (seen) return seen;
+    const m = await this.next((x) => x.event === name, timeoutMs, `the ${name} event`);
+    return m as unknown as QmpEvent;
+  }
+
+  /** True once the socket has closed (QEMU exited or dropped us). */
+  get isClosed(): boolean {
+    return this.closed !== undefined;
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+
+  /** The next queued message matching `pred`, waiting up to `timeoutMs`. */
+  private async next(pred: (m: Msg) => boolean, timeoutMs: number, what: string): Promise<Msg> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.queue.findIndex(pred);
+      if (i >= 0) return this.queue.splice(i, 1)[0]!;
+      if (this.closed) throw new AddressError('toolFailed', `QMP ${this.path}: ${this.closed.message} while waiting for ${what}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw timedOut(`QMP ${this.path}: no answer within ${timeoutMs} ms waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.waiter = undefined;
+    }
+  }
+
+  private wake(): void {
+    this.waiter?.();
+  }
+}
+
+/** Connect, run `fn`, always close. */
+export async function withQmp<T>(path: string, fn: (q: Qmp) => Promise<T>, timeoutMs = QMP_TIMEOUT_MS): Promise<T> {
+  const q = await Qmp.connect(path, timeoutMs);
+  try {
+    return await fn(q);
+  } finally {
+    q.close();
+  }
+}

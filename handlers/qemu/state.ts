@@ -1,0 +1,178 @@
+/**
+ * Where everything lives. The state directory (default /var/lib/rexx-address/qemu,
+ * override with env REXX_QEMU_DIR) holds `images/` (disks `X.qcow2` / `X.raw`, base
+ * records `X.base.json`) and `vms/NAME/` (definition `vm.json`, `qemu.pid`, QMP socket
+ * `qmp.sock`, serial log `serial.log`, `run.json` for the current run). Everything a
+ * later process needs is on disk; nothing is kept in memory.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { notFound, usageError } from '../../shared/errors';
+import type { Ctx } from '../../shared/verb';
+
+export const DEFAULT_STATE_DIR = '/var/lib/rexx-address/qemu';
+/** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
+const MAX_SOCKET_PATH = 107;
+
+/** A VM definition as kept in vms/NAME/vm.json. */
+export interface VmDef {
+  name: string;
+  /** Absolute path of the disk, or '' for a diskless (kernel+initrd) VM. */
+  disk: string;
+  format: 'qcow2' | 'raw' | '';
+  /** The registered base the disk is an overlay of, or ''. */
+  base: string;
+  /** Memory in MiB. */
+  memoryMiB: number;
+  cpus: number;
+  kernel: string;
+  initrd: string;
+  append: string;
+  accel: 'auto' | 'kvm' | 'tcg';
+  network: 'none' | 'user';
+  /** ISO 8601. */
+  created: string;
+}
+
+/** What start records about the current run (vms/NAME/run.json). */
+export interface RunInfo {
+  accel: 'kvm' | 'tcg';
+  /** Epoch ms. */
+  startedAt: number;
+  argv: string[];
+}
+
+/** The state directory from the handler's env: absolute, no commas (QEMU option separators), else RC 2. */
+export function stateDir(ctx: Pick<Ctx, 'env'>): string {
+  const d = ctx.env.REXX_QEMU_DIR || DEFAULT_STATE_DIR;
+  if (!path.isAbsolute(d) || d.includes(',') || /[\u0000-\u001f]/.test(d)) {
+    throw usageError(`REXX_QEMU_DIR=${JSON.stringify(d)} must be an absolute path without commas or control characters`);
+  }
+  return path.resolve(d);
+}
+
+export const imagesDir = (ctx: Pick<Ctx, 'env'>) => path.join(stateDir(ctx), 'images');
+export const vmsDir = (ctx: Pick<Ctx, 'env'>) => path.join(stateDir(ctx), 'vms');
+
+/** Paths of one VM's files. */
+export function vmPaths(ctx: Pick<Ctx, 'env'>, name: string) {
+  const dir = path.join(vmsDir(ctx), name);
+  const p = {
+    dir,
+    def: path.join(dir, 'vm.json'),
+    pid: path.join(dir, 'qemu.pid'),
+    qmp: path.join(dir, 'qmp.sock'),
+    serial: path.join(dir, 'serial.log'),
+    run: path.join(dir, 'run.json'),
+  };
+  if (p.qmp.length > MAX_SOCKET_PATH) {
+    throw usageError(`the QMP socket path ${p.qmp} is longer than ${MAX_SOCKET_PATH} bytes: use a shorter name or REXX_QEMU_DIR`);
+  }
+  return p;
+}
+
+/** The path of disk NAME in the images folder: `NAME.qcow2`, or `NAME.raw` when that exists. */
+export function diskPath(ctx: Pick<Ctx, 'env'>, name: string, format?: 'qcow2' | 'raw'): string {
+  const dir = imagesDir(ctx);
+  if (format) return path.join(dir, `${name}.${format}`);
+  const raw = path.join(dir, `${name}.raw`);
+  return fs.existsSync(raw) ? raw : path.join(dir, `${name}.qcow2`);
+}
+
+/** A disk given as `name=` (in the images folder) or `disk=` (explicit absolute path); RC 2 when neither or both. */
+export function resolveDisk(ctx: Pick<Ctx, 'env'>, p: { name?: string; disk?: string }, verb: string): string {
+  if (p.name && p.disk) throw usageError(`${verb}: give name= (a disk in the images folder) or disk= (a path), not both`);
+  if (p.disk) return p.disk;
+  if (p.name) return diskPath(ctx, p.name);
+  throw usageError(`${verb}: give name= (a disk in the images folder) or disk= (an absolute path)`);
+}
+
+export function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/** Write JSON atomically (temp file + rename) so a concurrent reader never sees half a file. */
+export function writeJson(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  fs.renameSync(tmp, file);
+}
+
+/** The VM's definition, or RC 3. */
+export function loadVm(ctx: Pick<Ctx, 'env'>, name: string): VmDef {
+  const def = readJson<VmDef>(vmPaths(ctx, name).def);
+  if (!def) throw notFound(`VM ${name} not found (no ${vmPaths(ctx, name).def})`);
+  return def;
+}
+
+/** Names of all defined VMs, sorted. */
+export function vmNames(ctx: Pick<Ctx, 'env'>): string[] {
+  try {
+    return fs.readdirSync(vmsDir(ctx)).filter((n) => fs.existsSync(path.join(vmsDir(ctx), n, 'vm.json'))).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** How a VM's process stands: running (pid alive), crashed (pidfile left by a QEMU that died), or stopped. */
+export type Liveness = { kind: 'running'; pid: number } | { kind: 'crashed'; pid: number } | { kind: 'stopped' };
+
+/**
+ * QEMU deletes its pidfile and QMP socket when it exits normally; a pidfile whose
+ * process is gone (or is no longer that QEMU) means it was killed or crashed.
+ */
+export function liveness(ctx: Pick<Ctx, 'env'>, name: string): Liveness {
+  const p = vmPaths(ctx, name);
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(p.pid, 'utf8').trim());
+  } catch {
+    return { kind: 'stopped' };
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return { kind: 'crashed', pid: 0 };
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmd.includes(p.qmp)) return { kind: 'running', pid };
+  } catch {
+    /* process gone */
+  }
+  return { kind: 'crashed', pid };
+}
+
+/** The last `n` lines of the serial log, escape sequences and \r removed. */
+export function serialTail(ctx: Pick<Ctx, 'env'>, name: string, n = 10): string[] {
+  let text: string;
+  try {
+    const fd = fs.openSync(vmPaths(ctx, name).serial, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const len = Math.min(size, 64 * 1024);
+      const b = Buffer.alloc(len);
+      fs.readSync(fd, b, 0, len, size - len);
+      text = b.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
+  const lines = cleanSerial(text).split('\n').filter((l) => l.trim() !== '');
+  return lines.slice(-n);
+}
+
+/** Serial text without ANSI/VT escape sequences and carriage returns. */
+export function cleanSerial(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[A-Za-z]/g, '').replace(/\r/g, '');
+}
+
+/** " — last serial lines: …" for ERRORTEXT, or '' when the log is empty. */
+export function serialNote(ctx: Pick<Ctx, 'env'>, name: string, n = 5): string {
+  const t = serialTail(ctx, name, n);
+  return t.length ? ` — last serial lines: ${t.join(' | ')}` : ' — the serial log is empty';
+}

@@ -1,0 +1,119 @@
+/**
+ * Bases and clones. register_base makes a qcow2 disk in the images folder read-only
+ * and writes NAME.base.json (sha256, virtual size, created); or, with zvol=, snapshots
+ * a ZFS volume (`zfs snapshot VOL@rexx-base`). clone_from_base is one
+ * `qemu-img create -f qcow2 -F qcow2 -b BASE NAME.qcow2` (or `zfs clone`) plus the
+ * clone's VM definition, which records the base.
+ */
+import * as fs from 'node:fs';
+import { alreadyExists, classify, notFound, refused, usageError } from '../../../shared/errors';
+import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
+import { qemuName, zfsDatasetName } from '../../../shared/names';
+import { stem } from '../../../shared/result';
+import { defineVerb } from '../../../shared/verb';
+import { imageChain, qemuImg } from '../img';
+import { absPath, FORCE, HARDWARE, timeout } from '../params';
+import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, ZFS_ERRORS, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
+import { diskPath, vmNames, loadVm, writeJson } from '../state';
+import { startVm, WAIT } from './run';
+import { cloneVm } from './vms';
+import { reserve, unreserve } from './images';
+
+const BASE_NAME = { name: { type: 'string', required: true, rule: qemuName, doc: 'base name: the disk <state>/images/NAME.qcow2' } } as const;
+
+export const registerBase = defineVerb({
+  name: 'register_base',
+  summary: 'make a qcow2 disk a read-only base (checksum and virtual size recorded), importing source= first; or snapshot a zvol (zvol=, OpenZFS)',
+  params: {
+    ...BASE_NAME,
+    source: { type: 'string', rule: absPath, doc: 'copy this image (any format qemu-img reads) into images/NAME.qcow2 first' },
+    zvol: { type: 'string', rule: zfsDatasetName, doc: 'a ZFS volume pool/vol to register instead (needs OpenZFS zvols)' },
+    description: { type: 'string', doc: 'free text kept with the base' },
+  },
+  positional: ['name'],
+  examples: ['register_base name=debian source=/srv/images/debian-12.qcow2', 'register_base name=web zvol=tank/vm/web'],
+  async run(p, ctx) {
+    if (findBase(ctx, p.name)) throw alreadyExists(`base '${p.name}' is already registered`);
+    const created = new Date().toISOString();
+    let rec: BaseRecord;
+    if (p.zvol) {
+      if (p.source) throw usageError('register_base: give source= or zvol=, not both');
+      const snap = `${p.zvol}@${ZVOL_BASE_SNAPSHOT}`;
+      const size = await ctx.run(['zfs', 'get', '-H', '-p', '-o', 'value', 'volsize', p.zvol], { readOnly: true });
+      if (!size.ok) throw classify(size, ZFS_ERRORS);
+      const r = await ctx.run(['zfs', 'snapshot', snap]);
+      if (!r.ok) throw classify(r, ZFS_ERRORS);
+      rec = { name: p.name, kind: 'zvol', source: snap, virtualSize: Number(size.stdout.trim()) || 0, checksum: '', created, description: p.description ?? '' };
+    } else {
+      const file = diskPath(ctx, p.name, 'qcow2');
+      if (p.source) {
+        reserve(ctx, file);
+        await qemuImg(ctx, ['convert', '-O', 'qcow2', p.source, file]).catch((e) => {
+          unreserve(ctx, file);
+          throw e;
+        });
+      } else if (!fs.existsSync(file)) throw notFound(`disk ${file} not found (create it, or give source=)`);
+      if (ctx.dryrun) return { result: p.name };
+      const top = (await imageChain(ctx, file))[0]!;
+      if (top.format !== 'qcow2') throw usageError(`register_base: ${file} is ${top.format}, not qcow2`);
+      fs.chmodSync(file, 0o444);
+      rec = { name: p.name, kind: 'qcow2', source: file, virtualSize: top['virtual-size'], checksum: await sha256File(file), created, description: p.description ?? '' };
+    }
+    if (!ctx.dryrun) writeJson(baseRecordPath(ctx, p.name), rec);
+    return { result: p.name, vars: { BASE: p.name, SOURCE: rec.source, CHECKSUM: rec.checksum, VIRTUAL_SIZE: rec.virtualSize, CREATED: created } };
+  },
+});
+
+export const cloneFromBase = defineVerb({
+  name: 'clone_from_base',
+  summary: 'copy-on-write clone(s) of a base as new VMs (qcow2 overlay with -F, or zfs clone): count=N makes NAME-1..NAME-N in parallel; start=true boots them',
+  params: {
+    name: { type: 'string', required: true, rule: qemuName, doc: 'the new VM (and its disk images/NAME.qcow2)' },
+    ...CLONE_PARAMS,
+    base: { ...CLONE_PARAMS.base, rule: qemuName },
+    start: { type: 'bool', default: false, doc: 'start each clone and wait as wait= says' },
+    ...WAIT,
+    ...HARDWARE,
+    ...timeout(120_000, 'how long each start may take'),
+  },
+  positional: ['base', 'name'],
+  examples: ['clone_from_base base=debian name=web-1', 'clone_from_base base=debian name=web count=3 start=true'],
+  async run(p, ctx) {
+    const names = cloneNames(p.name, p.count, qemuName);
+    const base = loadBase(ctx, p.base);
+    return cloneAll(names, p.concurrency, async (name) => {
+      await cloneVm(ctx, base, name, p);
+      if (p.start) await startVm(ctx, name, p.wait, p.timeout);
+    });
+  },
+});
+
+export const listBases = defineVerb({
+  name: 'list_bases',
+  summary: 'list registered bases: stems BASES, BASE_SNAPSHOTS (image file or zvol snapshot); RESULT "name source created" per line',
+  params: {},
+  async run(_p, ctx) {
+    return basesOutput(allBases(ctx).map((b) => ({ name: b.name, snapshot: b.source, created: b.created, description: b.description })));
+  },
+});
+
+export const unregisterBase = defineVerb({
+  name: 'unregister_base',
+  summary: 'forget a base (its image becomes an ordinary writable disk); refused (RC 7, stem DEPENDENTS) while clones use it unless force=true',
+  params: { ...BASE_NAME, ...FORCE },
+  positional: ['name'],
+  async run(p, ctx) {
+    const b = loadBase(ctx, p.name);
+    const vms = vmNames(ctx).filter((n) => loadVm(ctx, n).base === p.name);
+    const disks = b.kind === 'qcow2' ? overlaysOf(ctx, b.source) : [];
+    const dependents = [...new Set([...vms, ...disks])].sort();
+    if (dependents.length && !p.force) {
+      throw refused(`base '${p.name}' is used by ${dependents.join(', ')}; delete them first or use force=true`, { vars: { DEPENDENTS: stem(dependents) } });
+    }
+    if (!ctx.dryrun) {
+      if (b.kind === 'qcow2' && fs.existsSync(b.source)) fs.chmodSync(b.source, 0o644);
+      fs.rmSync(baseRecordPath(ctx, p.name), { force: true });
+    }
+    return { result: p.name, vars: { DEPENDENTS: stem(dependents) } };
+  },
+});

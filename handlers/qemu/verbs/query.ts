@@ -1,0 +1,76 @@
+/** Read-only verbs: state (one VM), console (its serial log), status (handler and tools). */
+import * as fs from 'node:fs';
+import { AddressError } from '../../../shared/errors';
+import { stem } from '../../../shared/result';
+import { packageVersion } from '../../../shared/version';
+import { defineVerb } from '../../../shared/verb';
+import { kvmVerdict, QEMU_SYSTEM } from '../accel';
+import { NAME } from '../params';
+import { withQmp } from '../qmp';
+import { liveness, loadVm, readJson, serialTail, stateDir, vmNames, vmPaths, type RunInfo } from '../state';
+import { qmpStatus, vmDied } from '../vm';
+
+export const state = defineVerb({
+  name: 'state',
+  summary: 'one VM: RESULT its status (QMP query-status: running, paused, …; or stopped); PID, ACCEL, UPTIME (s), BASE, DISK; a killed or crashed QEMU is RC 1',
+  params: { ...NAME },
+  positional: ['name'],
+  async run(p, ctx) {
+    const def = loadVm(ctx, p.name);
+    const paths = vmPaths(ctx, p.name);
+    const l = liveness(ctx, p.name);
+    const vars: Record<string, unknown> = { STATUS: 'stopped', PID: 0, ACCEL: '', UPTIME: 0, BASE: def.base, DISK: def.disk, MEMORY: def.memoryMiB, CPUS: def.cpus };
+    if (l.kind === 'crashed') throw vmDied(ctx, p.name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+    if (l.kind === 'running') {
+      const run = readJson<RunInfo>(paths.run);
+      vars.PID = l.pid;
+      vars.ACCEL = run?.accel ?? '';
+      vars.UPTIME = run ? Math.round((Date.now() - run.startedAt) / 1000) : 0;
+      try {
+        vars.STATUS = await withQmp(paths.qmp, qmpStatus, 5_000);
+      } catch (e) {
+        if (liveness(ctx, p.name).kind !== 'running') throw vmDied(ctx, p.name, 'QEMU went away while being asked');
+        throw e;
+      }
+    }
+    return { result: String(vars.STATUS), vars };
+  },
+});
+
+export const consoleVerb = defineVerb({
+  name: 'console',
+  summary: 'the last lines of the VM\'s serial log (escape codes and \\r removed): RESULT and stem LINES',
+  params: { ...NAME, lines: { type: 'int', default: 20, min: 1, max: 10_000, doc: 'how many lines' } },
+  positional: ['name'],
+  async run(p, ctx) {
+    loadVm(ctx, p.name);
+    const lines = serialTail(ctx, p.name, p.lines);
+    return { result: lines.join('\n'), vars: { LINES: stem(lines) } };
+  },
+});
+
+export const status = defineVerb({
+  name: 'status',
+  summary: 'handler version, qemu-img and qemu-system versions, state directory, whether KVM works here (KVM, KVM_REASON), VM count',
+  params: {},
+  async run(_p, ctx) {
+    const version = packageVersion();
+    const first = async (argv: string[]) => {
+      const r = await ctx.run(argv, { readOnly: true, timeoutMs: 10_000 });
+      if (r.missing) throw new AddressError('unavailable', `${argv[0]} is not installed (run scripts/setup-host.sh)`, { vars: { REACHABLE: 0, HANDLER_VERSION: version } });
+      return (r.stdout.split('\n')[0] ?? '').trim();
+    };
+    const img = await first(['qemu-img', '--version']);
+    const sys = await first([QEMU_SYSTEM, '--version']);
+    const kvm = await kvmVerdict(ctx);
+    const dir = stateDir(ctx);
+    const vars = {
+      REACHABLE: 1, HANDLER_VERSION: version, QEMU_IMG: img, QEMU_SYSTEM: sys, STATE_DIR: dir,
+      STATE_DIR_EXISTS: fs.existsSync(dir) ? 1 : 0, KVM: kvm.kvm ? 1 : 0, KVM_REASON: kvm.reason, VMS: vmNames(ctx).length,
+    };
+    return {
+      result: [`handler ${version}`, img, sys, `state ${dir}`, `kvm ${kvm.kvm ? 'yes' : 'no'} (${kvm.reason})`, `vms ${vars.VMS}`].join('\n'),
+      vars,
+    };
+  },
+});

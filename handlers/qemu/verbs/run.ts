@@ -1,0 +1,135 @@
+/**
+ * Running VMs: start (qemu-system -daemonize, then QMP), stop (system_powerdown, then
+ * quit), pause / resume (QMP stop / cont). A VM whose QEMU died gives RC 1 with the
+ * last serial lines in ERRORTEXT.
+ */
+import { refused } from '../../../shared/errors';
+import { regexRule } from '../../../shared/names';
+import { defineVerb, type Ctx, type VerbOutput } from '../../../shared/verb';
+import { chooseAccel } from '../accel';
+import { FORCE, NAME, timeout } from '../params';
+import { withQmp } from '../qmp';
+import { liveness, loadVm, readJson, vmPaths, type RunInfo } from '../state';
+import { clearStale, launch, qmpStatus, stopVm, vmDied, waitRunning, waitSerial } from '../vm';
+
+const waitRule = regexRule('wait', /^(?:running|none|serial:.+)$/s, 'running, none, or serial:TEXT');
+
+export const WAIT = {
+  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), or none' },
+} as const;
+
+/** Start VM `name` and wait as asked; the vars start and clone_from_base report. */
+export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: number): Promise<VerbOutput> {
+  const def = loadVm(ctx, name);
+  const l = liveness(ctx, name);
+  if (l.kind === 'running' && !ctx.dryrun) {
+    const accel = readJson<RunInfo>(vmPaths(ctx, name).run)?.accel ?? '';
+    return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
+  }
+  if (l.kind === 'crashed' && !ctx.dryrun) clearStale(ctx, name);
+  const t0 = performance.now();
+  const ms = () => Math.round(performance.now() - t0);
+  const accel = await chooseAccel(ctx, def.accel);
+  ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
+  await launch(ctx, def, accel.accel);
+  const vars: Record<string, unknown> = { ACCEL: accel.accel, ACCEL_REASON: accel.why, ALREADY: 0, QMP_MS: 0, READY_MS: 0 };
+  if (ctx.dryrun) return { result: 'started', vars };
+  const pid = liveness(ctx, name);
+  vars.PID = pid.kind === 'running' ? pid.pid : 0;
+  const left = () => Math.max(1000, timeoutMs - ms());
+  let status = 'started';
+  if (wait !== 'none') {
+    try {
+      status = await waitRunning(ctx, name, left());
+      vars.QMP_MS = ms();
+    } catch (e) {
+      // A guest that printed what we wait for and powered off at once is a success.
+      if (!wait.startsWith('serial:')) throw e;
+    }
+  }
+  if (wait.startsWith('serial:')) {
+    await waitSerial(ctx, name, wait.slice('serial:'.length), left());
+    vars.READY_MS = ms();
+    status = liveness(ctx, name).kind === 'running' ? 'running' : 'stopped';
+  }
+  return { result: status, vars: { ...vars, STATUS: status, START_MS: ms() } };
+}
+
+export const start = defineVerb({
+  name: 'start',
+  summary: 'boot a VM (qemu-system -daemonize, QMP socket, serial log) and wait until QMP says running, or wait=serial:TEXT until the guest prints TEXT; ACCEL says kvm or tcg',
+  params: { ...NAME, ...WAIT, ...timeout(120_000, 'give up after this long (RC 5)') },
+  positional: ['name'],
+  examples: ['start name=web-1', 'start name=web-1 wait=serial:REXX-GUEST-READY timeout=60s'],
+  async run(p, ctx) {
+    return startVm(ctx, p.name, p.wait, p.timeout);
+  },
+});
+
+/** The running VM's QMP socket, RC 1 when its QEMU died, RC 7 when it is stopped. */
+function running(ctx: Ctx, name: string, verb: string): string {
+  loadVm(ctx, name);
+  const l = liveness(ctx, name);
+  if (l.kind === 'crashed') throw vmDied(ctx, name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+  if (l.kind === 'stopped') throw refused(`${verb}: VM ${name} is not running`);
+  return vmPaths(ctx, name).qmp;
+}
+
+export const stop = defineVerb({
+  name: 'stop',
+  summary: 'stop a VM: QMP system_powerdown, then quit when timeout passes (force=true quits at once); METHOD says which; a stopped VM is RC 0',
+  params: { ...NAME, ...FORCE, ...timeout(30_000, 'how long the guest may take to power off before QEMU is told to quit') },
+  positional: ['name'],
+  examples: ['stop name=web-1', 'stop name=web-1 force=true'],
+  async run(p, ctx) {
+    loadVm(ctx, p.name);
+    const l = liveness(ctx, p.name);
+    if (l.kind !== 'running') {
+      if (!ctx.dryrun) clearStale(ctx, p.name);
+      return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: 'none', WAS: l.kind } };
+    }
+    if (ctx.dryrun) return { result: 'stopped' };
+    const method = await stopVm(ctx, p.name, p.force, p.timeout);
+    return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: method, WAS: 'running' } };
+  },
+});
+
+/** QMP `command`, then confirm the status; `event` is what QEMU announces (STOP / RESUME). */
+async function toggle(ctx: Ctx, name: string, command: 'stop' | 'cont', want: string, event: string, verb: string) {
+  const sock = running(ctx, name, verb);
+  if (ctx.dryrun) return { result: want };
+  return withQmp(sock, async (q) => {
+    const before = await qmpStatus(q);
+    if (before === want) return { result: want, vars: { STATUS: want, EVENT: '' } };
+    if (before !== 'running' && before !== 'paused') throw vmDied(ctx, name, `cannot ${verb} a guest in QMP status ${before}`);
+    await q.execute(command);
+    const ev = await q.waitEvent(event, 5_000);
+    const after = await qmpStatus(q);
+    return { result: after, vars: { STATUS: after, EVENT: ev.event } };
+  }).catch((e) => {
+    if (liveness(ctx, name).kind !== 'running') throw vmDied(ctx, name, `QEMU went away during ${verb}`);
+    throw e;
+  });
+}
+
+export const pause = defineVerb({
+  name: 'pause',
+  summary: 'pause a running VM (QMP stop; waits for the STOP event); already paused is RC 0',
+  params: { ...NAME },
+  positional: ['name'],
+  async run(p, ctx) {
+    return toggle(ctx, p.name, 'stop', 'paused', 'STOP', 'pause');
+  },
+});
+
+export const resume = defineVerb({
+  name: 'resume',
+  summary: 'resume a paused VM (QMP cont; waits for the RESUME event); already running is RC 0',
+  params: { ...NAME },
+  positional: ['name'],
+  async run(p, ctx) {
+    return toggle(ctx, p.name, 'cont', 'running', 'RESUME', 'resume');
+  },
+});
+
+export { running as runningSocket };

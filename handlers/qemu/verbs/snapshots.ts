@@ -1,0 +1,107 @@
+/**
+ * VM snapshots. A stopped VM: qemu-img internal snapshots of its disk (`snapshot -c /
+ * -a / -d`). A running VM: the QMP jobs `snapshot-save` / `snapshot-load` /
+ * `snapshot-delete` (disk and RAM state in the qcow2, node `disk0`), awaited to
+ * `concluded`, their error reported, then dismissed. list_snapshots reads
+ * `qemu-img info -U` either way.
+ */
+import { refused, timedOut, toolFailed } from '../../../shared/errors';
+import { stem } from '../../../shared/result';
+import { defineVerb, type Ctx } from '../../../shared/verb';
+import { imageChain, qemuImg } from '../img';
+import { NAME, snapshotTag, timeout } from '../params';
+import { withQmp, type Qmp } from '../qmp';
+import { liveness, loadVm, vmPaths } from '../state';
+import { vmDied } from '../vm';
+
+const TAG = { snapshot: { type: 'string', required: true, rule: snapshotTag, doc: 'snapshot name' } } as const;
+
+/** The VM's qcow2 disk, else RC 7. */
+function qcow2Disk(ctx: Ctx, name: string): string {
+  const def = loadVm(ctx, name);
+  if (!def.disk || def.format !== 'qcow2') throw refused(`VM ${name} has no qcow2 disk to hold snapshots`);
+  return def.disk;
+}
+
+/** Run a QMP snapshot job to its end; RC 1 with the job's error, RC 5 at the deadline. */
+async function job(q: Qmp, command: string, args: Record<string, unknown>, timeoutMs: number): Promise<void> {
+  const id = `rexx-${command}-${Date.now()}`;
+  await q.execute(command, { 'job-id': id, ...args });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const jobs = await q.execute<Array<{ id: string; status: string; error?: string }>>('query-jobs');
+    const j = jobs.find((x) => x.id === id);
+    if (!j || j.status === 'concluded' || j.status === 'null') {
+      if (j) await q.execute('job-dismiss', { id });
+      if (j?.error) throw toolFailed(`QMP ${command}: ${j.error}`);
+      return;
+    }
+    if (Date.now() > deadline) throw timedOut(`QMP ${command} job ${id} still ${j.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Either the offline qemu-img form or the running QMP job, by the VM's state. */
+async function either(ctx: Ctx, name: string, offline: string[], qmp: [string, Record<string, unknown>], timeoutMs: number) {
+  const disk = qcow2Disk(ctx, name);
+  const l = liveness(ctx, name);
+  if (l.kind === 'crashed') throw vmDied(ctx, name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+  if (l.kind === 'stopped') {
+    await qemuImg(ctx, ['snapshot', ...offline, disk], { timeoutMs });
+    return 'offline';
+  }
+  if (!ctx.dryrun) await withQmp(vmPaths(ctx, name).qmp, (q) => job(q, qmp[0], qmp[1], timeoutMs));
+  return 'qmp';
+}
+
+const JOB = ['disk0'];
+
+export const snapshot = defineVerb({
+  name: 'snapshot',
+  summary: 'snapshot a VM\'s disk: qemu-img snapshot -c when stopped, QMP snapshot-save (with RAM) when running; METHOD says which',
+  params: { ...NAME, ...TAG, ...timeout(120_000, 'how long the snapshot may take') },
+  positional: ['name', 'snapshot'],
+  examples: ['snapshot name=web-1 snapshot=before-upgrade'],
+  async run(p, ctx) {
+    const m = await either(ctx, p.name, ['-c', p.snapshot], ['snapshot-save', { tag: p.snapshot, vmstate: 'disk0', devices: JOB }], p.timeout);
+    return { result: p.snapshot, vars: { METHOD: m } };
+  },
+});
+
+export const restore = defineVerb({
+  name: 'restore',
+  summary: 'revert a VM\'s disk to a snapshot: qemu-img snapshot -a when stopped, QMP snapshot-load when running',
+  params: { ...NAME, ...TAG, ...timeout(120_000, 'how long the restore may take') },
+  positional: ['name', 'snapshot'],
+  async run(p, ctx) {
+    const m = await either(ctx, p.name, ['-a', p.snapshot], ['snapshot-load', { tag: p.snapshot, vmstate: 'disk0', devices: JOB }], p.timeout);
+    return { result: p.snapshot, vars: { METHOD: m } };
+  },
+});
+
+export const deleteSnapshot = defineVerb({
+  name: 'delete_snapshot',
+  summary: 'delete a snapshot: qemu-img snapshot -d when stopped, QMP snapshot-delete when running',
+  params: { ...NAME, ...TAG, ...timeout(120_000, 'how long it may take') },
+  positional: ['name', 'snapshot'],
+  async run(p, ctx) {
+    const m = await either(ctx, p.name, ['-d', p.snapshot], ['snapshot-delete', { tag: p.snapshot, devices: JOB }], p.timeout);
+    return { result: p.snapshot, vars: { METHOD: m } };
+  },
+});
+
+export const listSnapshots = defineVerb({
+  name: 'list_snapshots',
+  summary: 'snapshots of a VM\'s disk (qemu-img info -U): stems SNAPSHOTS, SNAPSHOT_DATES (ISO 8601), VM_STATE_SIZES (bytes)',
+  params: { ...NAME },
+  positional: ['name'],
+  async run(p, ctx) {
+    const top = (await imageChain(ctx, qcow2Disk(ctx, p.name), { forceShare: true }))[0]!;
+    const snaps = top.snapshots ?? [];
+    const dates = snaps.map((s) => new Date(s['date-sec'] * 1000).toISOString());
+    return {
+      result: snaps.map((s, i) => `${s.name} ${dates[i]}`).join('\n'),
+      vars: { SNAPSHOTS: stem(snaps.map((s) => s.name)), SNAPSHOT_DATES: stem(dates), VM_STATE_SIZES: stem(snaps.map((s) => s['vm-state-size'])) },
+    };
+  },
+});

@@ -1,0 +1,154 @@
+/**
+ * Starting and stopping one VM. `start` runs qemu-system as a daemon (`-daemonize`,
+ * so the runner returns once QEMU has set up its devices, QMP socket and pidfile),
+ * then talks QMP. Stopping is QMP `system_powerdown`, then `quit` at the deadline.
+ */
+import * as fs from 'node:fs';
+import { AddressError, classify, toolFailed } from '../../shared/errors';
+import { sleep } from '../../shared/poll';
+import type { Ctx } from '../../shared/verb';
+import { QEMU_SYSTEM } from './accel';
+import { QEMU_ERRORS } from './img';
+import { withQmp, type Qmp } from './qmp';
+import { liveness, serialNote, vmPaths, writeJson, type VmDef } from './state';
+
+/** QMP statuses that mean the guest can no longer run (qapi/run-state.json). */
+const DEAD_STATUS = new Set(['internal-error', 'guest-panicked', 'io-error', 'shutdown']);
+
+/** The qemu-system argv for a VM definition (pure; the unit tests check it). */
+export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: 'kvm' | 'tcg'): string[] {
+  const a = [
+    QEMU_SYSTEM, '-name', def.name, '-machine', 'pc', '-accel', accel,
+    '-m', String(def.memoryMiB), '-smp', String(def.cpus),
+    '-display', 'none', '-nodefaults', '-no-reboot',
+    '-daemonize', '-pidfile', paths.pid,
+    '-qmp', `unix:${paths.qmp},server=on,wait=off`,
+    '-serial', `file:${paths.serial}`,
+  ];
+  if (def.disk) {
+    const proto = def.disk.startsWith('/dev/') ? 'host_device' : 'file';
+    a.push('-blockdev', `driver=${proto},filename=${def.disk},node-name=disk0-file`);
+    a.push('-blockdev', `driver=${def.format || 'qcow2'},file=disk0-file,node-name=disk0`);
+    a.push('-device', 'virtio-blk-pci,drive=disk0');
+  }
+  if (def.kernel) a.push('-kernel', def.kernel);
+  if (def.initrd) a.push('-initrd', def.initrd);
+  if (def.append) a.push('-append', def.append);
+  if (def.network === 'user') a.push('-nic', 'user,model=virtio-net-pci');
+  return a;
+}
+
+/** Remove what a killed QEMU left behind (pidfile, socket). */
+export function clearStale(ctx: Ctx, name: string): void {
+  const p = vmPaths(ctx, name);
+  for (const f of [p.pid, p.qmp]) fs.rmSync(f, { force: true });
+}
+
+/** RC 1 for a VM whose QEMU is gone or whose guest can no longer run, with the serial tail. */
+export function vmDied(ctx: Ctx, name: string, why: string): AddressError {
+  return toolFailed(`VM ${name}: ${why}${serialNote(ctx, name)}`, { vars: { STATUS: 'crashed' } });
+}
+
+/** Run qemu-system for `def`; returns ms until QEMU daemonized. Classifies a failed launch (RC 1/3/7…). */
+export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg'): Promise<number> {
+  const paths = vmPaths(ctx, def.name);
+  const argv = qemuArgv(def, paths, accel);
+  if (!ctx.dryrun) {
+    clearStale(ctx, def.name);
+    fs.writeFileSync(paths.serial, '');
+  }
+  const r = await ctx.run(argv, { timeoutMs: 60_000 });
+  if (!r.ok) {
+    const e = classify(r, QEMU_ERRORS);
+    throw new AddressError(e.kind, `start ${def.name}: ${e.message}`, { cause: r });
+  }
+  if (!ctx.dryrun) writeJson(paths.run, { accel, startedAt: Date.now(), argv });
+  return r.durationMs;
+}
+
+/** The QMP status of a running VM (`query-status`). */
+export async function qmpStatus(q: Qmp): Promise<string> {
+  return (await q.execute<{ status: string }>('query-status')).status;
+}
+
+/**
+ * Wait until QMP says `running`; RC 1 when QEMU goes away or the guest is in a dead
+ * state (internal-error: typically a broken KVM), RC 5 at the deadline.
+ */
+export async function waitRunning(ctx: Ctx, name: string, timeoutMs: number): Promise<string> {
+  const paths = vmPaths(ctx, name);
+  const r = await ctx.poll(
+    async () => {
+      const l = liveness(ctx, name);
+      if (l.kind !== 'running') throw vmDied(ctx, name, 'QEMU exited while starting');
+      const s = await withQmp(paths.qmp, qmpStatus, Math.min(timeoutMs, 10_000)).catch((e) => {
+        if (e instanceof AddressError && e.kind === 'toolFailed' && liveness(ctx, name).kind !== 'running') {
+          throw vmDied(ctx, name, 'QEMU exited while starting');
+        }
+        throw e;
+      });
+      if (DEAD_STATUS.has(s)) throw vmDied(ctx, name, `the guest stopped with QMP status ${s}${s === 'internal-error' ? ' (a KVM internal error: try accel=tcg)' : ''}`);
+      return s === 'running' ? s : undefined;
+    },
+    { timeoutMs, what: `VM ${name} to be running (QMP query-status)` },
+  );
+  return r.value ?? 'running';
+}
+
+/**
+ * Wait until the serial log contains `text`; RC 1 when QEMU exits (or the guest dies)
+ * before it appears, RC 5 at the deadline.
+ */
+export async function waitSerial(ctx: Ctx, name: string, text: string, timeoutMs: number): Promise<void> {
+  const paths = vmPaths(ctx, name);
+  let checks = 0;
+  await ctx.poll(
+    async () => {
+      if (fs.readFileSync(paths.serial, 'utf8').includes(text)) return true;
+      const l = liveness(ctx, name);
+      if (l.kind !== 'running') {
+        if (fs.readFileSync(paths.serial, 'utf8').includes(text)) return true;
+        throw vmDied(ctx, name, `QEMU exited before the guest printed ${JSON.stringify(text)}`);
+      }
+      if (++checks % 8 === 0) {
+        const s = await withQmp(paths.qmp, qmpStatus, 5_000).catch(() => 'running');
+        if (DEAD_STATUS.has(s)) throw vmDied(ctx, name, `the guest stopped with QMP status ${s}`);
+      }
+      return undefined;
+    },
+    { timeoutMs, what: `VM ${name} to print ${JSON.stringify(text)} on its serial console`, maxMs: 100 },
+  );
+}
+
+/**
+ * Stop a running VM: `system_powerdown` and wait up to `timeoutMs` for QEMU to exit,
+ * then `quit`; force=true quits at once. A QEMU that ignores quit is killed (SIGKILL).
+ * Returns how it ended: powerdown, quit or kill.
+ */
+export async function stopVm(ctx: Ctx, name: string, force: boolean, timeoutMs: number): Promise<'powerdown' | 'quit' | 'kill'> {
+  const paths = vmPaths(ctx, name);
+  const gone = () => liveness(ctx, name).kind !== 'running';
+  const waitGone = async (ms: number) => {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+      if (gone()) return true;
+      await sleep(25);
+    }
+    return gone();
+  };
+  if (!force) {
+    await withQmp(paths.qmp, (q) => q.execute('system_powerdown')).catch(() => undefined);
+    if (await waitGone(timeoutMs)) return finish('powerdown');
+  }
+  await withQmp(paths.qmp, (q) => q.execute('quit'), 5_000).catch(() => undefined);
+  if (await waitGone(10_000)) return finish('quit');
+  const l = liveness(ctx, name);
+  if (l.kind === 'running') process.kill(l.pid, 'SIGKILL');
+  await waitGone(5_000);
+  return finish('kill');
+
+  function finish<T extends string>(how: T): T {
+    clearStale(ctx, name);
+    return how;
+  }
+}
