@@ -18,14 +18,23 @@ import { getState, mustState, pickRuntime, rtArgv, rtDetached, rtRun, waitState,
 
 const BUNDLE_OPT = { bundle: { type: 'string', rule: absHostPath, doc: 'the bundle, when the container no longer exists' } } as const;
 
-/** The container's ZFS dataset: from its bundle's mountpoint, else `<pool>/containers/<id>` if it exists. */
+/**
+ * The container's ZFS dataset: from its bundle's mountpoint, else `<pool>/containers/<id>`
+ * if it exists; undefined when there is none or ZFS is absent (no zfs binary, daemon
+ * down), so the CRIU path still works on hosts without ZFS.
+ */
 async function datasetOf(ctx: Ctx, id: string, bundle: string | undefined): Promise<string | undefined> {
-  if (bundle) {
-    const d = await bundleDataset(ctx, bundle);
-    if (d) return d.dataset;
+  try {
+    if (bundle) {
+      const d = await bundleDataset(ctx, bundle);
+      if (d) return d.dataset;
+    }
+    const guess = containerDataset(ctx, id);
+    return (await datasetExists(ctx, guess)) ? guess : undefined;
+  } catch (e) {
+    if (e instanceof AddressError && (e.kind === 'unavailable' || e.kind === 'notFound')) return undefined;
+    throw e;
   }
-  const guess = containerDataset(ctx, id);
-  return (await datasetExists(ctx, guess)) ? guess : undefined;
 }
 
 async function allCheckpoints(ctx: Ctx, id: string, bundle: string | undefined) {
