@@ -25,7 +25,7 @@ export const zfsPropPair: NameRule = {
     const eq = v.indexOf('=');
     if (eq <= 0) return 'must be PROPERTY=VALUE';
     if (/[\u0000-\u001f\u007f]/.test(v)) return 'must not contain control characters';
-    return zfsProperty.check(v.slice(0, eq));
+    return zfsPropName.check(v.slice(0, eq));
   },
 };
 
@@ -45,5 +45,11 @@ export const holdTag = regexRule('hold tag', /^[A-Za-z0-9_][A-Za-z0-9_:.-]{0,200
 export const TARGET = {
   target: { type: 'string', rule: zfsDatasetName, doc: 'target dataset: full or relative to pool=' },
 } as const;
+
+/** A ZFS property name (shared zfsProperty rule) of at most 256 characters (ZFS_MAXPROPLEN). */
+export const zfsPropName: NameRule = {
+  ...zfsProperty,
+  check: (v) => zfsProperty.check(v) ?? (v.length > 256 ? 'is longer than 256 characters' : undefined),
+};
 
 export { zfsDatasetName, zfsPoolName, zfsSnapshotName, zfsProperty };

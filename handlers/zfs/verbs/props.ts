@@ -5,7 +5,7 @@
 import { usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
-import { NAME, POOL, PROPERTIES, zfsDatasetName, zfsProperty } from '../params';
+import { NAME, POOL, PROPERTIES, zfsDatasetName, zfsPropName } from '../params';
 import { defaultPool, fullName, rows, setProp, zfs } from '../zfs';
 
 export const get = defineVerb({
@@ -13,7 +13,7 @@ export const get = defineVerb({
   summary: 'read properties (zfs get -H -p: bytes and epoch seconds): RESULT the value when one, else "property value" lines; PROPERTIES, VALUES, SOURCES stems',
   params: {
     ...NAME,
-    property: { type: 'list', rule: zfsProperty, doc: 'property to read (repeat; default all)' },
+    property: { type: 'list', rule: zfsPropName, doc: 'property to read (repeat; default all)' },
     ...POOL,
   },
   positional: ['name', 'property'],
