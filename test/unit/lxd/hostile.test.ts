@@ -5,10 +5,10 @@
  * from the verb table, so a new verb or parameter is covered automatically.
  */
 import * as fs from 'node:fs';
-import { quote } from 'shell-quote';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type AddressHandler } from '../../../shared/dispatch';
 import type { ParamSpec } from '../../../shared/params';
+import { argvLine } from '../../../shared/runner';
 import { table } from '../../../handlers/lxd';
 import { fakeBin, type FakeBin } from '../../helpers/fakebin';
 import { CANARY, HOSTILE } from '../../helpers/hostile';
@@ -105,8 +105,8 @@ describe.each(CASES)('$verb $key=', (c) => {
       expect(r1.errorCode, `${c.verb} ${c.key}=${JSON.stringify(value)}: ${r1.errorMessage}`).toBe(2);
       expect(r1.success).toBe(false);
       expect(fake.calls().length).toBe(before);
-      // command-string shape, value shell-quoted so the tokenizer gives it back
-      const line = `${c.verb} ${Object.entries(argsFor(c, value)).map(([k, v]) => `${k}=${quote([v])}`).join(' ')}`;
+      // command-string shape, value quoted the project's way (argvLine) so the tokenizer gives it back
+      const line = `${c.verb} ${Object.entries(argsFor(c, value)).map(([k, v]) => argvLine([`${k}=${v}`])).join(' ')}`;
       const r2 = await h(line);
       expect(r2.errorCode, `${line}: ${r2.errorMessage}`).toBe(2);
       expect(fake.calls().length).toBe(before);

@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { AddressError } from '../../../shared/errors';
 import { parseCommand, tokenize } from '../../../shared/parse';
+import { argvLine } from '../../../shared/runner';
+import { HOSTILE } from '../../helpers/hostile';
 
 function usage(fn: () => unknown): AddressError {
   try {
@@ -123,5 +125,11 @@ describe('parseCommand', () => {
 
   it('operators are refused by parseCommand too', () => {
     usage(() => parseCommand('exec name=web command=ls; rm -rf /'));
+  });
+});
+
+describe('argvLine output reads back exactly', () => {
+  it.each(HOSTILE.filter((v) => !v.includes('\0')).map((v) => [JSON.stringify(v).slice(0, 50), v]))('%s', (_l, v) => {
+    expect(tokenize(argvLine(['verb', `k=${v}`, v]))).toEqual(['verb', `k=${v}`, v]);
   });
 });

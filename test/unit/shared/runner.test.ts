@@ -112,7 +112,7 @@ describe('Runner.run', () => {
     expect(rec).toMatchObject({ ok: true, dryrun: true, exitCode: 0 });
     const q = await d.run(['/bin/echo', 'q'], { readOnly: true });
     expect(q.stdout).toBe('q');
-    expect(d.planned).toEqual([`rexx-no-such-binary 'a b' "it's"`]);
+    expect(d.planned).toEqual([`rexx-no-such-binary 'a b' 'it'\\''s'`]);
   });
 });
 
@@ -156,7 +156,7 @@ describe('Runner.runPipeline', () => {
   it('dryrun records the pipeline as one line', async () => {
     const d = new Runner({ dryrun: true });
     await d.runPipeline([['zfs', 'send', 'a@b'], ['zfs', 'recv', 'c']]);
-    expect(d.planned).toEqual(['zfs send a@b \\| zfs recv c']);
+    expect(d.planned).toEqual(["zfs send a@b '|' zfs recv c"]);
   });
 });
 
@@ -165,7 +165,9 @@ describe('argvLine', () => {
     [['lxc', 'init', 'tiny', 'x'], 'lxc init tiny x'],
     [['a', 'b c'], "a 'b c'"],
     [['a', ''], "a ''"],
-    [['a', '$HOME'], 'a \\$HOME'],
+    [['a', '$HOME'], "a '$HOME'"],
+    [['a', "it's"], "a 'it'\\''s'"],
+    [['k=v', 'a@b:c/d.e,f%g+h'], 'k=v a@b:c/d.e,f%g+h'],
   ])('%j → %s', (argv, line) => expect(argvLine(argv)).toBe(line));
 });
 
