@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AddressError, classify, type Classifier } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
+import { sleep } from '../../shared/poll';
 import type { Ctx } from '../../shared/verb';
 
 /** zfs/zpool messages (OpenZFS 2.x and zfs-fuse 0.7) mapped to the RC table. */
@@ -261,4 +262,34 @@ export async function dependentsOf(ctx: Ctx, dataset: string): Promise<{ childre
     if (origin && (origin.startsWith(`${dataset}@`) || origin.startsWith(`${dataset}/`)) && !name.startsWith(`${dataset}/`)) clones.push(name);
   }
   return { children, snapshots, clones };
+}
+
+/**
+ * `zfs rename [-p] FROM TO`. zfs-fuse answers "dataset is busy" for a mounted
+ * filesystem (measured: every time here, not just once): the source is then unmounted,
+ * the rename retried (up to 3 times, 100 ms apart), and the new name mounted again.
+ */
+export async function renameDataset(ctx: Ctx, from: string, to: string, o: { parents?: boolean } = {}): Promise<void> {
+  const args = o.parents ? ['rename', '-p', from, to] : ['rename', from, to];
+  try {
+    await zfs(ctx, args);
+    return;
+  } catch (e) {
+    if (!(e instanceof AddressError) || !/dataset is busy/.test(e.message) || from.includes('@')) throw e;
+  }
+  const wasMounted = (await getProps(ctx, from, ['mounted'])).mounted === 'yes';
+  if (wasMounted) await zfs(ctx, ['unmount', from]);
+  for (let i = 1; ; i++) {
+    try {
+      await zfs(ctx, args);
+      break;
+    } catch (e) {
+      if (i >= 3 || !(e instanceof AddressError) || !/dataset is busy/.test(e.message)) {
+        if (wasMounted) await ctx.run(['zfs', 'mount', from]);
+        throw e;
+      }
+      await sleep(100);
+    }
+  }
+  if (wasMounted) await zfs(ctx, ['mount', to]);
 }

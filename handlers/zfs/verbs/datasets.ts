@@ -2,12 +2,12 @@
  * Datasets and volumes: `create`, `create_volume` (zvol; OpenZFS only), `resize`
  * (volsize), `destroy` (with the dependents check), `rename`, `mount`, `unmount`.
  */
-import { AddressError, refused, usageError } from '../../../shared/errors';
+import { refused, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, PROPERTIES, zfsDatasetName, zfsSize } from '../params';
 import { getBase } from '../registry';
-import { dependentsOf, destroyDataset, fullName, getProps, parseSize, requireOpenZfs, zfs } from '../zfs';
+import { dependentsOf, destroyDataset, fullName, getProps, parseSize, renameDataset, requireOpenZfs, zfs } from '../zfs';
 
 const PARENTS = { parents: { type: 'bool', default: false, doc: 'create missing parent datasets (-p)' } } as const;
 
@@ -107,19 +107,13 @@ export const destroy = defineVerb({
 
 export const rename = defineVerb({
   name: 'rename',
-  summary: 'rename a dataset or volume (zfs rename [-p]); retried once on zfs-fuse\'s "dataset is busy"',
+  summary: 'rename a dataset or volume (zfs rename [-p]); on zfs-fuse\'s "dataset is busy" it unmounts, renames and mounts again',
   params: { ...NAME, to: { type: 'string', required: true, rule: zfsDatasetName, doc: 'new name (full or relative to pool=)' }, ...PARENTS, ...POOL },
   positional: ['name', 'to'],
   async run(p, ctx) {
     const from = fullName(ctx, p.pool, p.name);
     const to = fullName(ctx, p.pool, p.to);
-    const args = p.parents ? ['rename', '-p', from, to] : ['rename', from, to];
-    try {
-      await zfs(ctx, args);
-    } catch (e) {
-      if (!(e instanceof AddressError) || !/dataset is busy/.test(e.message)) throw e;
-      await zfs(ctx, args);
-    }
+    await renameDataset(ctx, from, to, { parents: p.parents });
     return { result: to, vars: { DATASET: to } };
   },
 });
