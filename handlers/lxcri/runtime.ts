@@ -181,3 +181,30 @@ export async function waitState(ctx: Ctx, rt: Runtime, id: string, statuses: str
     { timeoutMs, what: `container ${id} to be ${statuses.join(' or ')}` },
   );
 }
+
+/**
+ * After `run -d` / `create` with `--pid-file FILE`: wait (shared poller) until the pid
+ * file names a live process — then the status is `expect` (running after run, created
+ * after create) without spawning `<runtime> state` (~8 ms); if that process is gone,
+ * `<runtime> state` says what it is (e.g. stopped).
+ */
+export async function waitPidOrState(ctx: Ctx, rt: Runtime, id: string, pidFile: string, expect: string, timeoutMs: number) {
+  return ctx.poll(
+    async () => {
+      let pid = 0;
+      try {
+        pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+      } catch {
+        return undefined;
+      }
+      if (!pid) return undefined;
+      try {
+        process.kill(pid, 0);
+        return { status: expect, pid };
+      } catch {
+        return { status: (await mustState(ctx, rt, id)).status, pid };
+      }
+    },
+    { timeoutMs, what: `container ${id} to be ${expect}` },
+  );
+}
