@@ -64,8 +64,9 @@ export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): A
 function toParsed(table: HandlerTable, command: unknown, args: unknown, sourceContext: unknown): ParsedCommand {
   if (typeof command !== 'string') throw usageError(`expected a command string, got ${typeof command}`);
   const isObj = args !== null && typeof args === 'object' && !Array.isArray(args);
-  // `LET v = verb` → handler(verb, {params: '...'}, sourceContext)
-  if (isObj && Object.keys(args).length === 1 && typeof (args as { params?: unknown }).params === 'string') {
+  // `LET v = verb` → handler(verb, {params: '...'}, sourceContext). Only for a bare verb word: a
+  // whole command whose script happens to have one variable named `params` must not get it appended.
+  if (isObj && !/\s/.test(command.trim()) && Object.keys(args).length === 1 && typeof (args as { params?: unknown }).params === 'string') {
     return parseCommand(`${command} ${(args as { params: string }).params}`);
   }
   // A function call while the address is active → handler(name, {named args}), no sourceContext.
