@@ -65,6 +65,12 @@ describe('call shapes (rexxjs-contract.md)', () => {
     expect(last()).toEqual({ count: 1, force: false, env: [] });
   });
 
+  it('a whole command whose script has only a variable named params does not get it appended', async () => {
+    const r = await h('capture name=web', { params: 'count=9 force=true' }, SC);
+    expect(r.success).toBe(true);
+    expect(last()).toEqual({ name: 'web', count: 1, force: false, env: [] });
+  });
+
   it('function call: (name, {named args}) without sourceContext', async () => {
     const r = await h('capture', { name: 'fn', count: 4, force: true, env: ['A=1', 'B=2'] });
     expect(r.success).toBe(true);
