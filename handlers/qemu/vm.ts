@@ -116,7 +116,7 @@ export async function waitSerial(ctx: Ctx, name: string, text: string, timeoutMs
       }
       return undefined;
     },
-    { timeoutMs, what: `VM ${name} to print ${JSON.stringify(text)} on its serial console`, maxMs: 100 },
+    { timeoutMs, what: `VM ${name} to print ${JSON.stringify(text)} on its serial console`, maxMs: 20 },
   );
 }
 
