@@ -25,11 +25,37 @@ const SENTINELS = /[\uE000\uE001]/;
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
+/**
+ * Swap `$` and `#` for the sentinels, keeping shell meaning: inside double quotes the
+ * shell reads `\$` as `$`, so that backslash is dropped here (shell-quote would keep it
+ * before a sentinel); unquoted and single-quoted text needs no special case.
+ */
+function guard(command: string): string {
+  let out = '';
+  let quote: '' | "'" | '"' = '';
+  for (let i = 0; i < command.length; i++) {
+    const c = command[i]!;
+    const next = command[i + 1];
+    if (c === '$') out += DOLLAR;
+    else if (c === '#') out += HASH;
+    else if (c === '\\' && quote !== "'" && next !== undefined) {
+      if (quote === '"' && next === '$') out += DOLLAR;
+      else out += c + (next === '$' ? DOLLAR : next === '#' ? HASH : next);
+      i++;
+    } else {
+      if (quote === '' && (c === "'" || c === '"')) quote = c;
+      else if (c === quote) quote = '';
+      out += c;
+    }
+  }
+  return out;
+}
+
 /** Split a command string into tokens. Throws AddressError(usage) on operators. */
 export function tokenize(command: string): string[] {
   if (SENTINELS.test(command)) throw usageError('command contains reserved characters U+E000/U+E001');
   if (command.includes('\0')) throw usageError('command contains a NUL byte');
-  const guarded = command.replace(/\$/g, DOLLAR).replace(/#/g, HASH);
+  const guarded = guard(command);
   const restore = (s: string) => s.replace(/\uE000/g, '$').replace(/\uE001/g, '#');
   const out: string[] = [];
   for (const t of shellParse(guarded)) {

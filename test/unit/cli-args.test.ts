@@ -19,3 +19,16 @@ describe('CLI word joining (argvLine) round-trips through the tokenizer', () => 
     expect(parsed.params.get(w.slice(0, eq))).toEqual([w.slice(eq + 1)]);
   });
 });
+
+describe('backslash before $ and # follows the shell in every quoting context', () => {
+  it.each([
+    ['k="a\\$b"', 'a$b'],
+    ['k=a\\$b', 'a$b'],
+    ["k='a\\$b'", 'a\\$b'],
+    ['k="a\\#b"', 'a\\#b'],
+    ['k=a\\#b', 'a#b'],
+    ['k="x \\" $y"', 'x " $y'],
+  ])('%s → %s', (cmd, value) => {
+    expect(parseCommand(`v ${cmd}`).params.get('k')).toEqual([value]);
+  });
+});
