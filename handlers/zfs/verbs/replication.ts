@@ -12,7 +12,7 @@ import { hostPath, sshHost } from '../../../shared/names';
 import type { RunResult } from '../../../shared/runner';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { NAME, OPT_SNAPSHOT, POOL, zfsDatasetName, zfsPoolName, zfsSnapshotName } from '../params';
-import { fullName, listSnapshots, rows, snapshot, ZFS_ERRORS, zfs } from '../zfs';
+import { destroyDataset, fullName, listSnapshots, refreshMount, rows, snapshot, ZFS_ERRORS, zfs } from '../zfs';
 
 /** ZFS messages plus ssh's own for the remote end. */
 export const REPL_ERRORS: Classifier = {
@@ -51,7 +51,8 @@ export interface SendOutcome { mode: 'full' | 'incremental' | 'none'; from: stri
  * Send `source@snap` into `target` (local or over ssh): full when the target does not
  * exist, incremental (`-i @common`, received with `-F`) from the newest snapshot both
  * have, nothing when the target already has `snap`. A target without a common snapshot
- * is refused (RC 7) unless force=true (full stream received with -F).
+ * is refused (RC 7) unless force=true (the target is destroyed, then a full stream sent).
+ * On zfs-fuse a local target is remounted afterwards (see refreshMount).
  */
 export async function sendInto(
   ctx: Ctx,
@@ -73,13 +74,18 @@ export async function sendInto(
       send = ['zfs', 'send', '-i', `${source}@${common}`, `${source}@${snap}`];
       base.mode = 'incremental';
       base.from = common;
+      recv = remote(o.ssh, ['receive', '-F', target]);
     } else if (!o.force) {
-      throw refused(`send: ${target} exists and has no snapshot in common with ${source}; give force=true to overwrite it with a full stream (receive -F)`);
+      throw refused(`send: ${target} exists and has no snapshot in common with ${source}; give force=true to destroy it (and its snapshots) and send a full stream`);
+    } else if (o.ssh) {
+      ok(await ctx.run(remote(o.ssh, ['destroy', '-r', target]), { timeoutMs: 600_000 }));
+    } else {
+      await destroyDataset(ctx, target, { recursive: true });
     }
-    recv = remote(o.ssh, ['receive', '-F', target]);
   }
   if (base.mode === 'none') base.mode = 'full';
   ok(await ctx.runPipeline([send, recv], { timeoutMs: o.timeoutMs ?? 3_600_000 }));
+  if (!o.ssh) await refreshMount(ctx, target);
   return base;
 }
 
@@ -87,7 +93,7 @@ const TARGET_PARAMS = {
   target: { type: 'string', rule: zfsDatasetName, doc: 'receiving dataset (full, or relative to target_pool=)' },
   target_pool: { type: 'string', rule: zfsPoolName, doc: 'pool target= is relative to (default: pool=)' },
   ssh: { type: 'string', rule: sshHost, doc: 'receive on this host: ssh [user@]HOST zfs receive … (key-based, BatchMode)' },
-  force: { type: 'bool', default: false, doc: 'overwrite a target that shares no snapshot with the source (receive -F)' },
+  force: { type: 'bool', default: false, doc: 'replace a target that shares no snapshot with the source: destroy it (-r), then send a full stream' },
   timeout: { type: 'duration', default: 3_600_000, doc: 'how long the transfer may take' },
 } as const;
 
@@ -136,6 +142,7 @@ export const receive = defineVerb({
     const name = fullName(ctx, p.pool, p.name);
     if (!ctx.dryrun && !fs.existsSync(p.file)) throw notFound(`receive: no such file ${p.file}`);
     await zfs(ctx, p.force ? ['receive', '-F', name] : ['receive', name], { inputFile: p.file, timeoutMs: p.timeout });
+    await refreshMount(ctx, name);
     return { result: name, vars: { DATASET: name } };
   },
 });

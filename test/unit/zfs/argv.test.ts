@@ -174,11 +174,11 @@ describe('replication argv (dryrun, fake binary for the lookups)', () => {
     expect(r.output).toBe('zfs send -i rexxpool/web@s1 rexxpool/web@s2 \'|\' ssh -o BatchMode=yes backup1 zfs receive -F tank/web');
   });
 
-  it('a local target with no common snapshot is refused (RC 7) unless force=true', async () => {
+  it('a local target with no common snapshot is refused (RC 7) unless force=true, which destroys it first', async () => {
     const { h } = withZfs({ zfs: { stdout: 'backup/web\tcreatetxg\t5\nbackup/web@other\tcreatetxg\t9\n' } });
     expect((await h('send name=web snapshot=s1 target=web target_pool=backup dryrun=true')).errorCode).toBe(7);
     const f = await h('send name=web snapshot=s1 target=web target_pool=backup force=true dryrun=true');
-    expect(f.output).toBe('zfs send rexxpool/web@s1 \'|\' zfs receive -F backup/web');
+    expect(f.output.split('\n')).toEqual(['zfs destroy -r backup/web', "zfs send rexxpool/web@s1 '|' zfs receive backup/web"]);
   });
 
   it('send needs exactly one of file= and target= (RC 2)', async () => {
