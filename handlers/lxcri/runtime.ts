@@ -208,3 +208,12 @@ export async function waitPidOrState(ctx: Ctx, rt: Runtime, id: string, pidFile:
     { timeoutMs, what: `container ${id} to be ${expect}` },
   );
 }
+
+/** `run -d --pid-file ROOT/ID.pid --bundle B ID`, then waitPidOrState for running: the one way every verb starts a container. */
+export async function runDetached(ctx: Ctx, rt: Runtime, id: string, bundle: string, timeoutMs: number, verb: 'run' | 'create' = 'run') {
+  const pidFile = `${rt.root}/${id}.pid`;
+  if (!ctx.dryrun) fs.rmSync(pidFile, { force: true });
+  const args = verb === 'run' ? ['run', '-d', '--pid-file', pidFile, '--bundle', bundle, id] : ['create', '--pid-file', pidFile, '--bundle', bundle, id];
+  await rtDetached(ctx, rt, id, args, timeoutMs);
+  return (await waitPidOrState(ctx, rt, id, pidFile, verb === 'run' ? 'running' : 'created', timeoutMs)).value;
+}

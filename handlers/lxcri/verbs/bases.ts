@@ -9,15 +9,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
-import { notFound } from '../../../shared/errors';
+import { AddressError, notFound } from '../../../shared/errors';
 import { ociContainerId, zfsPoolName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { cloneFromBase as zfsClone, listBases as zfsListBases, registerBase as zfsRegister, unregisterBase as zfsUnregister, type ZfsBase } from '../../zfs/registry';
+import { getBase, cloneFromBase as zfsClone, listBases as zfsListBases, registerBase as zfsRegister, unregisterBase as zfsUnregister, type ZfsBase } from '../../zfs/registry';
 import { defaultPool, getProps } from '../../zfs/zfs';
 import { ociDir } from '../checkpoints';
 import { absHostPath, BUNDLE, NAME, RUNTIME, timeout } from '../params';
 import { bundleDataset, containerDataset, placeRootfsOnZfs } from '../rootfs';
-import { pickRuntime, rtDetached, waitState } from '../runtime';
+import { pickRuntime, runDetached } from '../runtime';
 
 const POOL = { pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' } } as const;
 
@@ -27,6 +27,13 @@ async function ociBases(ctx: Ctx, pool: string): Promise<ZfsBase[]> {
 }
 
 async function baseDataset(ctx: Ctx, pool: string, id: string): Promise<string> {
+  // The usual case in one call: <pool>/containers/<id> is itself the base.
+  const direct = containerDataset(ctx, id, pool);
+  try {
+    if (await getBase(ctx, direct)) return direct;
+  } catch (e) {
+    if (!(e instanceof AddressError && e.kind === 'notFound')) throw e;
+  }
   const all = await ociBases(ctx, pool);
   const hit = all.find((b) => b.name === containerDataset(ctx, id, pool)) ?? all.find((b) => b.name.split('/').pop() === id);
   if (!hit) throw notFound(`base '${id}' is not registered in pool ${pool} (list_bases shows them)`);
@@ -84,8 +91,7 @@ export const cloneFromBase = defineVerb({
       await zfsClone(ctx, base, target, { properties: [`mountpoint=${mountpoint}`], parents: true, timeoutMs: p.timeout });
       if (rootfsShape && !ctx.dryrun) fs.copyFileSync(baseConfig, path.join(bundle, 'config.json'));
       if (rt) {
-        await rtDetached(ctx, rt, name, ['run', '-d', '--bundle', bundle, name], p.timeout);
-        await waitState(ctx, rt, name, ['running', 'stopped'], p.timeout);
+        await runDetached(ctx, rt, name, bundle, p.timeout);
       }
     });
   },

@@ -14,7 +14,7 @@ import { datasetExists, listSnapshots, rollback, zfs } from '../../zfs/zfs';
 import { criuCheckpoints, criuDir, criuLogErrors, CRIU_META, KIND_PROP, merge, uniqueName, zfsCheckpoints, type Checkpoint } from '../checkpoints';
 import { absHostPath, NAME, RUNTIME, SNAPSHOT_OPT, timeout } from '../params';
 import { bundleDataset, containerDataset } from '../rootfs';
-import { getState, mustState, pickRuntime, rtArgv, rtDetached, rtRun, waitState, type Runtime } from '../runtime';
+import { getState, mustState, pickRuntime, rtArgv, rtDetached, rtRun, runDetached, waitState, type Runtime } from '../runtime';
 
 const BUNDLE_OPT = { bundle: { type: 'string', rule: absHostPath, doc: 'the bundle, when the container no longer exists' } } as const;
 
@@ -136,6 +136,7 @@ export const restore = defineVerb({
     const target: Checkpoint | undefined = p.snapshot ? list.find((c) => c.name === p.snapshot) : list[list.length - 1];
     if (!target) throw notFound(p.snapshot ? `container ${p.name} has no checkpoint ${p.snapshot}` : `container ${p.name} has no checkpoints`);
     let destroyed: string[] = [];
+    let started: { status: string } | undefined;
     if (target.kind === 'zfs') {
       const snaps = await listSnapshots(ctx, ds!);
       const newer = snaps.slice(snaps.findIndex((x) => x.snapshot === target.name) + 1).map((x) => x.name);
@@ -144,12 +145,12 @@ export const restore = defineVerb({
       }
       if (s) await rtRun(ctx, rt, ['delete', '--force', p.name], { timeoutMs: 60_000 });
       destroyed = await rollback(ctx, ds!, target.name, { discardNewer: p.discard_newer, snapshots: snaps });
-      if (p.start) await rtDetached(ctx, rt, p.name, ['run', '-d', '--bundle', bundle, p.name], p.timeout);
+      if (p.start) started = await runDetached(ctx, rt, p.name, bundle, p.timeout);
     } else {
       if (s) await rtRun(ctx, rt, ['delete', '--force', p.name], { timeoutMs: 60_000 });
       await rtDetached(ctx, rt, p.name, ['restore', '-d', '--image-path', target.where, '--bundle', bundle, p.name], p.timeout);
     }
-    const st = p.start || target.kind === 'criu' ? (await waitState(ctx, rt, p.name, ['running', 'stopped'], p.timeout)).value : undefined;
+    const st = target.kind === 'criu' ? (await waitState(ctx, rt, p.name, ['running', 'stopped'], p.timeout)).value : started;
     return {
       result: [target.name, ...destroyed].join('\n'),
       vars: { SNAPSHOT: target.name, KIND: target.kind, DESTROYED: stem(destroyed), STATUS: st?.status ?? '', RESTORE_MS: Math.round(performance.now() - t0) },

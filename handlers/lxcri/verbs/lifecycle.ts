@@ -3,13 +3,12 @@
  * detached), kill, delete, pause, resume. State changes are waited for through the
  * shared poller on `<runtime> state ID`.
  */
-import * as fs from 'node:fs';
 import { AddressError, refused } from '../../../shared/errors';
 import { signalName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { BUNDLE, NAME, RUNTIME, timeout } from '../params';
 import { placeRootfsOnZfs, purgeContainerDataset, ZFS_OPTS } from '../rootfs';
-import { getState, pickRuntime, rtDetached, rtRun, waitPidOrState, waitState, type Runtime } from '../runtime';
+import { getState, pickRuntime, rtRun, runDetached, waitState, type Runtime } from '../runtime';
 
 const created = (rt: Runtime, s: { pid: number; status: string }) => ({ STATUS: s.status, PID: s.pid, RUNTIME: rt.name });
 
@@ -21,12 +20,8 @@ async function createOrRun(
 ) {
   const rt = await pickRuntime(ctx, p.runtime);
   const ds = await placeRootfsOnZfs(ctx, p);
-  const pidFile = `${rt.root}/${p.name}.pid`;
-  if (!ctx.dryrun) fs.rmSync(pidFile, { force: true });
-  const args = verb === 'run' ? ['run', '-d', '--pid-file', pidFile, '--bundle', p.bundle, p.name] : ['create', '--pid-file', pidFile, '--bundle', p.bundle, p.name];
   const t0 = performance.now();
-  await rtDetached(ctx, rt, p.name, args, p.timeout);
-  const s = (await waitPidOrState(ctx, rt, p.name, pidFile, verb === 'run' ? 'running' : 'created', p.timeout)).value;
+  const s = await runDetached(ctx, rt, p.name, p.bundle, p.timeout, verb);
   const ms = Math.round(performance.now() - t0);
   const status = s?.status ?? (verb === 'run' ? 'running' : 'created');
   return { result: status, vars: { ...created(rt, { pid: s?.pid ?? 0, status }), DATASET: ds ?? '', [`${verb.toUpperCase()}_MS`]: ms } };

@@ -1,0 +1,148 @@
+/**
+ * Benchmark (not a test): ADDRESS LXCRI against the raw runtime CLI, side by side and
+ * interleaved in one run, medians of N (BENCH_N, default 20), on the tiny busybox image.
+ *   1. run: raw `runc run -d` vs handler `run` (which also confirms running via --pid-file).
+ *   2. checkpoint on zfs-fuse: handler (pause → zfs snapshot → resume) vs the same three
+ *      raw commands; the seed (Proxmox LXCRI v0.3.0) claims 1–3 s.
+ *   3. restore (stop, zfs rollback, run again): handler; the seed claims 2–5 s.
+ *   4. a new container from a cloned rootfs (clone_from_base + run) vs from a copied one
+ *      (cp -a of the bundle + run).
+ * Run: npm run bench:lxcri
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHandler } from '../../shared/dispatch';
+import { table } from '../../handlers/lxcri';
+
+const N = Number(process.env.BENCH_N ?? 20);
+const POOL = process.env.REXX_ZFS_POOL || 'rexxpool';
+const P = `lxb${process.pid}`;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxcri-bench-'));
+const ROOT = `${tmp}/run/runc`;
+const h = createHandler(table, { env: { ...process.env, REXX_OCI_DIR: `${tmp}/oci`, REXX_OCI_ROOT: `${tmp}/run`, REXX_ZFS_POOL: POOL } });
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const fmt = (x: number) => x.toFixed(1).padStart(9);
+const raw = (cmd: string, args: string[]) => {
+  const r = spawnSync(cmd, args, { stdio: 'ignore' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status})`);
+};
+const quiet = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' });
+async function must(cmd: string) {
+  const r = await h(cmd);
+  if (!r.success) throw new Error(`${cmd}: RC ${r.errorCode} ${r.errorMessage}`);
+  return r;
+}
+async function timed(f: () => unknown): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+}
+
+function rootfs(dir: string) {
+  fs.mkdirSync(`${dir}/bin`, { recursive: true });
+  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc']) fs.mkdirSync(`${dir}/${d}`, { recursive: true });
+  fs.copyFileSync('/bin/busybox', `${dir}/bin/busybox`);
+  fs.chmodSync(`${dir}/bin/busybox`, 0o755);
+  for (const a of ['sh', 'sleep', 'cat', 'echo']) fs.symlinkSync('busybox', `${dir}/bin/${a}`);
+}
+async function bundle(name: string) {
+  const b = `${tmp}/${name}`;
+  rootfs(`${b}/rootfs`);
+  await must(`spec bundle=${b} arg=sleep arg=1000 readonly=false runtime=runc`);
+  return b;
+}
+
+const rows: Array<[string, number, number | undefined, string]> = [];
+
+async function main() {
+  const b = await bundle(`${P}-plain`);
+  // 1. run -d raw vs handler
+  const rawRun: number[] = [];
+  const hRun: number[] = [];
+  for (let i = 0; i < N; i++) {
+    // alternate which goes first, so neither always follows the other's delete
+    const r = () => timed(() => raw('runc', ['--root', ROOT, 'run', '-d', '--bundle', b, `${P}-r${i}`]));
+    const hh = () => timed(() => must(`run name=${P}-h${i} bundle=${b} runtime=runc`));
+    if (i % 2) {
+      rawRun.push(await r());
+      hRun.push(await hh());
+    } else {
+      hRun.push(await hh());
+      rawRun.push(await r());
+    }
+    quiet('runc', ['--root', ROOT, 'delete', '-f', `${P}-r${i}`]);
+    quiet('runc', ['--root', ROOT, 'delete', '-f', `${P}-h${i}`]);
+  }
+  rows.push(['run (raw runc run -d | handler run)', median(rawRun), median(hRun), 'floor ≤ 1.10×']);
+
+  // 2./3. checkpoint + restore on a zfs-fuse rootfs
+  const bz = await bundle(`${P}-z`);
+  await must(`run name=${P}-z bundle=${bz} zfs=true runtime=runc`);
+  const ds = `${POOL}/containers/${P}-z`;
+  const rawCk: number[] = [];
+  const hCk: number[] = [];
+  const hRs: number[] = [];
+  for (let i = 0; i < N; i++) {
+    rawCk.push(
+      await timed(() => {
+        raw('runc', ['--root', ROOT, 'pause', `${P}-z`]);
+        raw('zfs', ['snapshot', `${ds}@raw-${i}`]);
+        raw('runc', ['--root', ROOT, 'resume', `${P}-z`]);
+      }),
+    );
+    hCk.push(await timed(() => must(`checkpoint ${P}-z runtime=runc`)));
+    hRs.push(await timed(() => must(`restore ${P}-z runtime=runc`)));
+  }
+  rows.push(['checkpoint zfs (raw pause+snapshot+resume | handler)', median(rawCk), median(hCk), 'floor ≤ 100 ms; seed 1–3 s']);
+  rows.push(['restore zfs (handler: delete, rollback, run)', median(hRs), undefined, 'seed 2–5 s']);
+
+  // 4. new container from a cloned vs a copied rootfs
+  await must(`register_base name=${P}-base bundle=${b}`);
+  const cloneRun: number[] = [];
+  const copyRun: number[] = [];
+  for (let i = 0; i < N; i++) {
+    cloneRun.push(await timed(() => must(`clone_from_base base=${P}-base name=${P}-c${i} start=true bundle_dir=${tmp}/clones runtime=runc`)));
+    copyRun.push(
+      await timed(async () => {
+        raw('cp', ['-a', b, `${tmp}/${P}-k${i}`]);
+        await must(`run name=${P}-k${i} bundle=${tmp}/${P}-k${i} runtime=runc`);
+      }),
+    );
+  }
+  rows.push(['new container: copied rootfs (cp -a + run) | cloned (clone_from_base start=true)', median(copyRun), median(cloneRun), 'tiny image (1 MB)']);
+
+  console.log(`ADDRESS LXCRI benchmark, N=${N} each, medians in ms (runc 1.1.5, zfs-fuse pool ${POOL})\n`);
+  console.log(`${'what'.padEnd(82)} ${'raw/A'.padStart(9)} ${'handler/B'.padStart(9)} ${'B/A'.padStart(6)}  note`);
+  for (const [what, a, bb, note] of rows) {
+    console.log(`${what.padEnd(82)} ${fmt(a)} ${bb === undefined ? ''.padStart(9) : fmt(bb)} ${bb === undefined ? ''.padStart(6) : (bb / a).toFixed(2).padStart(6)}  ${note}`);
+  }
+}
+
+function cleanup() {
+  const ids = spawnSync('runc', ['--root', ROOT, 'list', '-q'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+  for (const id of ids) quiet('runc', ['--root', ROOT, 'delete', '-f', id]);
+  let left = execFileSync('zfs', ['list', '-H', '-o', 'name', '-t', 'filesystem', '-r', POOL], { encoding: 'utf8' })
+    .split('\n')
+    .filter((d) => d.startsWith(`${POOL}/containers/${P}`));
+  for (let pass = 0; pass < 4 && left.length; pass++) {
+    for (const d of left) {
+      quiet('zfs', ['unmount', d]);
+      quiet('zfs', ['destroy', '-r', d]);
+    }
+    left = left.filter((d) => quiet('zfs', ['list', '-H', d]).status === 0);
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+main()
+  .catch((e) => {
+    console.error(e);
+    process.exitCode = 1;
+  })
+  .finally(cleanup);
