@@ -1,4 +1,5 @@
 /** Read-only verbs: `state` (one container), `list` (all, one call) and `status` (runtime and tools). */
+import * as path from 'node:path';
 import { unavailable } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
@@ -17,7 +18,7 @@ export const state = defineVerb({
     const s = await mustState(ctx, rt, p.name);
     return {
       result: s.status,
-      vars: { STATUS: s.status, PID: s.pid, BUNDLE: s.bundle, ROOTFS: s.rootfs ?? '', CREATED: s.created ?? '', RUNTIME: rt.name },
+      vars: { STATUS: s.status, PID: s.pid, BUNDLE: s.bundle, ROOTFS: s.rootfs ? path.resolve(s.bundle, s.rootfs) : '', CREATED: s.created ?? '', RUNTIME: rt.name },
     };
   },
 });

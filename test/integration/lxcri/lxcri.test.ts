@@ -67,6 +67,7 @@ afterAll(() => {
   const root = `${tmp}/run/runc`;
   const list = tryRun('runc', ['--root', root, 'list', '-q']).split('\n').filter(Boolean);
   for (const id of list) tryRun('runc', ['--root', root, 'delete', '-f', id]);
+  tryRun('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"', 'crun', '--root', `${tmp}/run/crun`, 'delete', '-f', `${P}-crun`]);
   const ds = tryRun('zfs', ['list', '-H', '-o', 'name', '-t', 'filesystem', '-r', POOL]).split('\n');
   const ours = ds.filter((d) => d.startsWith(`${POOL}/containers/${P}`) || (digest && d === `${POOL}/images/${digest.slice(7, 23)}`));
   // Clones before their origins: repeat passes until nothing more goes (zfs-fuse may say "busy" once).
@@ -111,6 +112,18 @@ describe('ADDRESS LXCRI on runc', () => {
     expect((await h(`state ${id} runtime=runc`)).output).toBe('stopped');
     expect((await h(`delete ${id} runtime=runc`)).errorCode).toBe(0);
     expect((await h(`state ${id} runtime=runc`)).errorCode).toBe(3);
+  });
+
+  it('runtime=crun runs inside its private mount namespace (hybrid cgroups here)', async () => {
+    const b = await plainBundle(`${P}-bcr`);
+    const id = `${P}-crun`;
+    const r = await h(`run ${id} ${b} runtime=crun`);
+    expect(r.errorCode, r.errorMessage).toBe(0);
+    expect(r.rexxVariables.RUNTIME).toBe('crun');
+    const s = await h(`state ${id} runtime=crun`);
+    expect(s.rexxVariables).toMatchObject({ STATUS: 'running', ROOTFS: `${b}/rootfs` });
+    expect((await h(`exec ${id} "echo hi" runtime=crun`)).output).toBe('hi');
+    expect((await h(`delete ${id} force=true runtime=crun`)).errorCode).toBe(0);
   });
 
   it('hostile ids and paths are RC 2 and nothing runs', async () => {
