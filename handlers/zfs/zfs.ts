@@ -140,7 +140,8 @@ export async function datasetForPath(ctx: Ctx, p: string): Promise<string | unde
 /**
  * `zfs destroy [-r|-R] NAME`. zfs-fuse answers "dataset is busy" for a mounted
  * filesystem (OpenZFS unmounts by itself): the busy dataset named in the message is
- * unmounted and the destroy retried, at most once per dataset. RC 7 (with the tool's
+ * unmounted and the destroy retried (up to 4 retries per dataset, the later ones after
+ * 50/100/200 ms). RC 7 (with the tool's
  * list of dependents) when it has children/clones and no recursion was asked, RC 3 when missing.
  */
 export async function destroyDataset(
@@ -153,16 +154,21 @@ export async function destroyDataset(
   else if (o.recursive) args.push('-r');
   if (o.defer) args.push('-d');
   args.push(name);
-  const tried = new Set<string>();
+  const tries = new Map<string, number>();
   for (;;) {
     try {
       await zfs(ctx, args, { timeoutMs: o.timeoutMs ?? 120_000 });
       return;
     } catch (e) {
       const busy = /cannot destroy '([^']+)': dataset is busy/.exec(e instanceof Error ? e.message : '');
-      if (!busy || busy[1]!.includes('@') || tried.has(busy[1]!) || tried.size > 64) throw e;
-      tried.add(busy[1]!);
-      await ctx.run(['zfs', 'unmount', busy[1]!], { timeoutMs: 60_000 });
+      const which = busy?.[1];
+      const n = which ? (tries.get(which) ?? 0) : 0;
+      if (!which || which.includes('@') || n >= 4 || tries.size > 64) throw e;
+      tries.set(which, n + 1);
+      // First time: unmount it. After that zfs-fuse sometimes needs a moment (seen right
+      // after parallel clones): wait 50, 100, 200 ms.
+      if (n === 0) await ctx.run(['zfs', 'unmount', which], { timeoutMs: 60_000 });
+      else await sleep(50 * 2 ** (n - 1));
     }
   }
 }
