@@ -43,7 +43,7 @@ export const listSnapshotsVerb = defineVerb({
 export const rollback = defineVerb({
   name: 'rollback',
   aliases: ['restore'],
-  summary: 'roll a dataset back to a snapshot (latest by default); an older one only with discard_newer=true (-r), and RESULT lists the snapshots that destroyed',
+  summary: 'roll a dataset back to a snapshot (latest by default); an older one only with discard_newer=true (-r), and RESULT lists the snapshots it destroyed',
   params: {
     ...NAME,
     ...OPT_SNAPSHOT,
