@@ -58,6 +58,9 @@ async function bundle(name: string) {
   return b;
 }
 
+const PARENTS = [`${POOL}/containers`, `${POOL}/images`];
+const hadParent = new Set(PARENTS.filter((d) => quiet('zfs', ['list', '-H', d]).status === 0));
+
 const rows: Array<[string, number, number | undefined, string]> = [];
 
 async function main() {
@@ -136,6 +139,10 @@ function cleanup() {
       quiet('zfs', ['destroy', '-r', d]);
     }
     left = left.filter((d) => quiet('zfs', ['list', '-H', d]).status === 0);
+  }
+  for (const d of PARENTS.filter((x) => !hadParent.has(x))) {
+    const kids = spawnSync('zfs', ['list', '-H', '-o', 'name', '-r', d], { encoding: 'utf8' }).stdout?.trim();
+    if (kids === d && quiet('zfs', ['destroy', d]).status !== 0) quiet('zfs', ['destroy', d]);
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 }

@@ -25,6 +25,8 @@ const tryRun = (cmd: string, args: string[]) => {
 let tmp: string;
 let h: AddressHandler;
 let digest = '';
+/** Parent datasets that existed before this file ran (the ones it created are removed again). */
+const hadParent = new Set<string>();
 const env = () => ({ ...process.env, REXX_OCI_DIR: `${tmp}/oci`, REXX_OCI_ROOT: `${tmp}/run`, REXX_ZFS_POOL: POOL });
 
 /** A busybox-static rootfs with a few applet links. */
@@ -51,6 +53,7 @@ beforeAll(() => {
     if (!tryRun('sh', ['-c', `command -v ${t}`])) throw new Error(`${t} is not installed: run scripts/setup-host.sh`);
   }
   if (!tryRun('zfs', ['list', '-H', '-o', 'name', POOL])) throw new Error(`ZFS pool ${POOL} is not available (zfs-fuse down?): run scripts/setup-host.sh`);
+  for (const d of [`${POOL}/containers`, `${POOL}/images`]) if (tryRun('zfs', ['list', '-H', '-o', 'name', d])) hadParent.add(d);
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxcri-it-'));
   h = createHandler(table, { env: env() });
   // An OCI image layout from busybox, and the same image as a docker-archive tar.
@@ -78,6 +81,10 @@ afterAll(() => {
       tryRun('zfs', ['destroy', '-r', d]);
     }
     left = left.filter((d) => tryRun('zfs', ['list', '-H', '-o', 'name', d]));
+  }
+  for (const d of [`${POOL}/containers`, `${POOL}/images`]) {
+    if (hadParent.has(d) || tryRun('zfs', ['list', '-H', '-o', 'name', '-r', d]).trim() !== d) continue;
+    if (!tryRun('zfs', ['destroy', d]) && tryRun('zfs', ['list', '-H', d])) tryRun('zfs', ['destroy', d]);
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 });
