@@ -90,7 +90,7 @@ export async function waitRunning(ctx: Ctx, name: string, timeoutMs: number): Pr
       if (DEAD_STATUS.has(s)) throw vmDied(ctx, name, `the guest stopped with QMP status ${s}${s === 'internal-error' ? ' (a KVM internal error: try accel=tcg)' : ''}`);
       return s === 'running' ? s : undefined;
     },
-    { timeoutMs, what: `VM ${name} to be running (QMP query-status)` },
+    { timeoutMs, what: `VM ${name} to be running (QMP query-status)`, initialMs: 5, maxMs: 50 },
   );
   return r.value ?? 'running';
 }
@@ -102,15 +102,32 @@ export async function waitRunning(ctx: Ctx, name: string, timeoutMs: number): Pr
 export async function waitSerial(ctx: Ctx, name: string, text: string, timeoutMs: number): Promise<void> {
   const paths = vmPaths(ctx, name);
   let checks = 0;
+  let offset = 0;
+  let carry = '';
+  // Read only what was appended since the last probe; keep a tail so TEXT split across reads is found.
+  const seen = () => {
+    const fd = fs.openSync(paths.serial, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size <= offset) return false;
+      const b = Buffer.alloc(size - offset);
+      fs.readSync(fd, b, 0, b.length, offset);
+      offset = size;
+      const chunk = carry + b.toString('utf8');
+      carry = chunk.slice(-text.length);
+      return chunk.includes(text);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
   await ctx.poll(
     async () => {
-      if (fs.readFileSync(paths.serial, 'utf8').includes(text)) return true;
-      const l = liveness(ctx, name);
-      if (l.kind !== 'running') {
-        if (fs.readFileSync(paths.serial, 'utf8').includes(text)) return true;
+      if (seen()) return true;
+      if (liveness(ctx, name).kind !== 'running') {
+        if (seen()) return true;
         throw vmDied(ctx, name, `QEMU exited before the guest printed ${JSON.stringify(text)}`);
       }
-      if (++checks % 8 === 0) {
+      if (++checks % 25 === 0) {
         const s = await withQmp(paths.qmp, qmpStatus, 5_000).catch(() => 'running');
         if (DEAD_STATUS.has(s)) throw vmDied(ctx, name, `the guest stopped with QMP status ${s}`);
       }

@@ -10,9 +10,12 @@ import { withQmp } from '../qmp';
 import { liveness, loadVm, readJson, serialTail, stateDir, vmNames, vmPaths, type RunInfo } from '../state';
 import { qmpStatus, vmDied } from '../vm';
 
+/** QMP statuses of a guest that can no longer run while QEMU stays up: RC 1. */
+const GUEST_DEAD = new Set(['internal-error', 'guest-panicked', 'io-error']);
+
 export const state = defineVerb({
   name: 'state',
-  summary: 'one VM: RESULT its status (QMP query-status: running, paused, …; or stopped); PID, ACCEL, UPTIME (s), BASE, DISK; a killed or crashed QEMU is RC 1',
+  summary: 'one VM: RESULT its status (QMP query-status: running, paused, …; or stopped); PID, ACCEL, UPTIME (s), BASE, DISK; a killed or crashed QEMU, or a guest in internal-error / guest-panicked / io-error, is RC 1',
   params: { ...NAME },
   positional: ['name'],
   async run(p, ctx) {
@@ -32,6 +35,10 @@ export const state = defineVerb({
         if (liveness(ctx, p.name).kind !== 'running') throw vmDied(ctx, p.name, 'QEMU went away while being asked');
         throw e;
       }
+    }
+    if (GUEST_DEAD.has(String(vars.STATUS))) {
+      const e = vmDied(ctx, p.name, `the guest stopped with QMP status ${vars.STATUS}${vars.STATUS === 'internal-error' ? ' (a KVM internal error: try accel=tcg)' : ''}`);
+      throw new AddressError('toolFailed', e.message, { vars: { ...vars } });
     }
     return { result: String(vars.STATUS), vars };
   },
