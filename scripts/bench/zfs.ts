@@ -2,7 +2,8 @@
  * Benchmark (not a test): ADDRESS ZFS against the raw zfs CLI, side by side in one run,
  * on the default pool (env REXX_ZFS_POOL, else rexxpool).
  *   1. clone: raw `zfs snapshot B@sN` + `zfs clone B@sN X` (what a script without a
- *      registry does) vs `clone_from_base base=B name=Y` (one zfs clone of @rexx-base).
+ *      registry does) vs `clone_from_base base=B name=Y` (one zfs clone of @rexx-base);
+ *      also the identical `zfs clone -o org.rexxjs:cloned-from=…` by hand (handler overhead).
  *   2. rollback: raw `zfs rollback D@s` vs `rollback name=D snapshot=s`, after the same
  *      small write to each.
  *   3. 10 clones: count=10 in parallel vs 10 clone_from_base calls in a row (and 10 raw
@@ -45,18 +46,24 @@ const destroy = (name: string) => must(`destroy name=${name} recursive=true forc
 
 async function benchClone() {
   const r: number[] = [];
+  const same: number[] = [];
   const h: number[] = [];
   for (let i = 0; i < N; i++) {
     const a = `${ROOT}/raw-${i}`;
+    const c = `${ROOT}/same-${i}`;
     const b = `${ROOT}/h-${i}`;
     const runRaw = async () => r.push(await timed(async () => { await raw(['snapshot', `${ROOT}/base@s${i}`]); await raw(['clone', `${ROOT}/base@s${i}`, a]); }));
+    // The exact command clone_from_base runs, by hand: the handler's own overhead.
+    const runSame = async () => same.push(await timed(() => raw(['clone', '-o', `org.rexxjs:cloned-from=${ROOT}/base`, `${ROOT}/base@rexx-base`, c])));
     const runH = async () => h.push(await timed(() => must(`clone_from_base base=${ROOT}/base name=${b}`)));
-    if (i % 2) { await runRaw(); await runH(); } else { await runH(); await runRaw(); }
+    const order = i % 2 ? [runRaw, runSame, runH] : [runH, runSame, runRaw];
+    for (const f of order) await f();
     await destroy(a);
+    await destroy(c);
     await destroy(b);
     await raw(['destroy', `${ROOT}/base@s${i}`]);
   }
-  return { raw: median(r), handler: median(h) };
+  return { raw: median(r), same: median(same), handler: median(h) };
 }
 
 async function benchRollback() {
@@ -109,6 +116,7 @@ async function main() {
     console.log(`ADDRESS ZFS benchmark (${st.rexxVariables.IMPLEMENTATION}, pool ${POOL}), medians in ms, N=${N}`);
     console.log('operation                                      raw      handler   ratio');
     console.log(`clone: snapshot+clone vs clone_from_base ${fmt(clone.raw)} ${fmt(clone.handler)}   ${(clone.handler / clone.raw).toFixed(2)}x`);
+    console.log(`clone: same zfs clone -o by hand        ${fmt(clone.same)} ${fmt(clone.handler)}   ${(clone.handler / clone.same).toFixed(2)}x`);
     console.log(`rollback to a snapshot                   ${fmt(rb.raw)} ${fmt(rb.handler)}   ${(rb.handler / rb.raw).toFixed(2)}x`);
     console.log(`10 clones (medians of ${ten.rounds} rounds):`);
     console.log(`  10 raw zfs clone in a row              ${fmt(ten.rawSerial)}`);
