@@ -1,7 +1,8 @@
 /** ADDRESS QEMU: qcow2 images, bases and copy-on-write clones, and VMs driven over QMP. */
 import type { HandlerTable } from '../../shared/verb';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
-import { commit, convert, createDisk, info, rebase, resize } from './verbs/images';
+import { commit, convert, rebase } from './verbs/chain';
+import { createDisk, info, resize } from './verbs/images';
 import { consoleVerb, state, status } from './verbs/query';
 import { pause, resume, start, stop } from './verbs/run';
 import { deleteSnapshot, listSnapshots, restore, snapshot } from './verbs/snapshots';
