@@ -100,7 +100,7 @@ export const listBases = defineVerb({
 export const unregisterBase = defineVerb({
   name: 'unregister_base',
   summary: 'forget a base (its image becomes an ordinary writable disk); refused (RC 7, stem DEPENDENTS) while clones use it unless force=true',
-  params: { ...BASE_NAME, ...FORCE },
+  params: { ...BASE_NAME, force: { ...FORCE.force, doc: 'unregister even while clones use it (they keep working, but the image becomes writable)' } },
   positional: ['name'],
   async run(p, ctx) {
     const b = loadBase(ctx, p.name);

@@ -78,7 +78,7 @@ function running(ctx: Ctx, name: string, verb: string): string {
 export const stop = defineVerb({
   name: 'stop',
   summary: 'stop a VM: QMP system_powerdown, then quit when timeout passes (force=true quits at once); METHOD says which; a stopped VM is RC 0',
-  params: { ...NAME, ...FORCE, ...timeout(30_000, 'how long the guest may take to power off before QEMU is told to quit') },
+  params: { ...NAME, force: { ...FORCE.force, doc: 'quit QEMU at once (QMP quit) instead of asking the guest to power off' }, ...timeout(30_000, 'how long the guest may take to power off before QEMU is told to quit') },
   positional: ['name'],
   examples: ['stop name=web-1', 'stop name=web-1 force=true'],
   async run(p, ctx) {

@@ -124,7 +124,7 @@ export const create = defineVerb({
 export const del = defineVerb({
   name: 'delete',
   summary: 'delete a VM and the overlay disk made for it (never its base); a running VM only with force=true (RC 7)',
-  params: { ...NAME, ...FORCE, keep_disk: { type: 'bool', default: false, doc: 'keep the VM\'s own overlay disk' } },
+  params: { ...NAME, force: { ...FORCE.force, doc: 'also delete a running VM (QEMU is told to quit first)' }, keep_disk: { type: 'bool', default: false, doc: 'keep the VM\'s own overlay disk' } },
   positional: ['name'],
   async run(p, ctx) {
     const def = loadVm(ctx, p.name);
