@@ -57,10 +57,18 @@ describe('a booted VM', () => {
     expect((await ok('state vm1')).output).toBe('paused');
     expect((await ok('pause vm1')).rexxVariables.STATUS).toBe('paused');
     expect((await ok('resume vm1')).rexxVariables).toMatchObject({ STATUS: 'running', EVENT: 'RESUME' });
-    expect((await ok('snapshot vm1 snapshot=live')).rexxVariables.METHOD).toBe('qmp');
-    expect((await ok('list_snapshots vm1')).rexxVariables.SNAPSHOTS).toEqual({ 0: 1, 1: 'live' });
+    // snapshot once the guest sits at its prompt (a snapshot taken mid-boot while the kernel
+    // is still being loaded through fw_cfg does not resume usefully)
     for (let i = 0; i < 200 && !(await h('console vm1')).output.includes(MARKER); i++) await sleep(100);
     expect((await ok('console vm1 lines=50')).output).toContain(MARKER);
+    expect((await ok('snapshot vm1 snapshot=live')).rexxVariables.METHOD).toBe('qmp');
+    expect((await ok('list_snapshots vm1')).rexxVariables.SNAPSHOTS).toEqual({ 0: 1, 1: 'live' });
+    expect((await ok('restore vm1 snapshot=live')).rexxVariables.METHOD).toBe('qmp');
+    expect((await ok('state vm1')).output).toBe('running');
+    expect((await h('restore vm1 snapshot=nope')).errorCode).toBe(1);
+    expect((await ok('snapshot vm1 snapshot=live2')).rexxVariables.METHOD).toBe('qmp');
+    expect((await ok('delete_snapshot vm1 snapshot=live2')).rexxVariables.METHOD).toBe('qmp');
+    expect((await ok('list_snapshots vm1')).rexxVariables.SNAPSHOTS).toEqual({ 0: 1, 1: 'live' });
     const stop = await ok('stop vm1 timeout=1s');
     expect(['powerdown', 'quit']).toContain(stop.rexxVariables.METHOD);
     expect((await ok('state vm1')).output).toBe('stopped');

@@ -211,3 +211,18 @@ describe('VM definition and start argv', () => {
     expect(fs.existsSync(p.pid)).toBe(false);
   });
 });
+
+describe('status', () => {
+  it('a missing qemu-img is RC 6 with REACHABLE=0 (no binaries on PATH)', async () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-qemu-nopath-'));
+    try {
+      const h = createHandler(table, { env: { PATH: empty, REXX_QEMU_DIR: dir } });
+      const r = await h('status');
+      expect(r.errorCode).toBe(6);
+      expect(r.errorMessage).toMatch(/qemu-img is not installed/);
+      expect(r.rexxVariables.REACHABLE).toBe(0);
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
+  });
+});
