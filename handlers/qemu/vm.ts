@@ -10,7 +10,7 @@ import type { Ctx } from '../../shared/verb';
 import { QEMU_SYSTEM } from './accel';
 import { QEMU_ERRORS } from './img';
 import { withQmp, type Qmp } from './qmp';
-import { liveness, serialNote, vmPaths, writeJson, type VmDef } from './state';
+import { liveness, serialNote, vmPaths, writeJson, type Liveness, type VmDef } from './state';
 
 /** QMP statuses that mean the guest can no longer run (qapi/run-state.json). */
 const DEAD_STATUS = new Set(['internal-error', 'guest-panicked', 'io-error', 'shutdown']);
@@ -49,6 +49,21 @@ export function vmDied(ctx: Ctx, name: string, why: string): AddressError {
   return toolFailed(`VM ${name}: ${why}${serialNote(ctx, name)}`, { vars: { STATUS: 'crashed' } });
 }
 
+/**
+ * After a QMP call failed: wait up to `ms` for QEMU to finish exiting and say how it
+ * ended. A normal exit removes the pidfile (stopped); a pidfile left without its
+ * process means killed/crashed; still running means the failure was QMP's own.
+ */
+export async function settle(ctx: Ctx, name: string, ms = 2000): Promise<Liveness['kind']> {
+  const end = Date.now() + ms;
+  let l = liveness(ctx, name);
+  while (l.kind === 'running' && Date.now() < end) {
+    await sleep(25);
+    l = liveness(ctx, name);
+  }
+  return l.kind;
+}
+
 /** Run qemu-system for `def`; returns ms until QEMU daemonized. Classifies a failed launch (RC 1/3/7…). */
 export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg'): Promise<number> {
   const paths = vmPaths(ctx, def.name);
@@ -81,12 +96,12 @@ export async function waitRunning(ctx: Ctx, name: string, timeoutMs: number): Pr
     async () => {
       const l = liveness(ctx, name);
       if (l.kind !== 'running') throw vmDied(ctx, name, 'QEMU exited while starting');
-      const s = await withQmp(paths.qmp, qmpStatus, Math.min(timeoutMs, 10_000)).catch((e) => {
-        if (e instanceof AddressError && e.kind === 'toolFailed' && liveness(ctx, name).kind !== 'running') {
-          throw vmDied(ctx, name, 'QEMU exited while starting');
-        }
-        throw e;
+      const s = await withQmp(paths.qmp, qmpStatus, Math.min(timeoutMs, 10_000)).catch(async (e) => {
+        if (!(e instanceof AddressError && e.kind === 'toolFailed')) throw e;
+        if ((await settle(ctx, name)) !== 'running') throw vmDied(ctx, name, 'QEMU exited while starting');
+        return undefined; // QMP hiccup on a live QEMU: ask again
       });
+      if (s === undefined) return undefined;
       if (DEAD_STATUS.has(s)) throw vmDied(ctx, name, `the guest stopped with QMP status ${s}${s === 'internal-error' ? ' (a KVM internal error: try accel=tcg)' : ''}`);
       return s === 'running' ? s : undefined;
     },

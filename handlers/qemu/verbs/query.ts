@@ -8,7 +8,7 @@ import { kvmVerdict, QEMU_SYSTEM } from '../accel';
 import { NAME } from '../params';
 import { withQmp } from '../qmp';
 import { liveness, loadVm, readJson, serialTail, stateDir, vmNames, vmPaths, type RunInfo } from '../state';
-import { qmpStatus, vmDied } from '../vm';
+import { qmpStatus, settle, vmDied } from '../vm';
 
 /** QMP statuses of a guest that can no longer run while QEMU stays up: RC 1. */
 const GUEST_DEAD = new Set(['internal-error', 'guest-panicked', 'io-error']);
@@ -32,8 +32,11 @@ export const state = defineVerb({
       try {
         vars.STATUS = await withQmp(paths.qmp, qmpStatus, 5_000);
       } catch (e) {
-        if (liveness(ctx, p.name).kind !== 'running') throw vmDied(ctx, p.name, 'QEMU went away while being asked');
-        throw e;
+        // QEMU may be exiting right now (the guest powered off): tell that apart from a crash.
+        const now = await settle(ctx, p.name);
+        if (now === 'crashed') throw vmDied(ctx, p.name, 'QEMU went away while being asked');
+        if (now === 'running') throw e;
+        Object.assign(vars, { STATUS: 'stopped', PID: 0, ACCEL: '', UPTIME: 0 });
       }
     }
     if (GUEST_DEAD.has(String(vars.STATUS))) {

@@ -10,7 +10,7 @@ import { chooseAccel } from '../accel';
 import { FORCE, NAME, timeout } from '../params';
 import { withQmp } from '../qmp';
 import { liveness, loadVm, readJson, vmPaths, type RunInfo } from '../state';
-import { clearStale, launch, qmpStatus, stopVm, vmDied, waitRunning, waitSerial } from '../vm';
+import { clearStale, launch, qmpStatus, settle, stopVm, vmDied, waitRunning, waitSerial } from '../vm';
 
 const waitRule = regexRule('wait', /^(?:running|none|serial:.+)$/s, 'running, none, or serial:TEXT');
 
@@ -106,8 +106,8 @@ async function toggle(ctx: Ctx, name: string, command: 'stop' | 'cont', want: st
     const ev = await q.waitEvent(event, 5_000);
     const after = await qmpStatus(q);
     return { result: after, vars: { STATUS: after, EVENT: ev.event } };
-  }).catch((e) => {
-    if (liveness(ctx, name).kind !== 'running') throw vmDied(ctx, name, `QEMU went away during ${verb}`);
+  }).catch(async (e) => {
+    if ((await settle(ctx, name)) !== 'running') throw vmDied(ctx, name, `QEMU went away during ${verb}`);
     throw e;
   });
 }
