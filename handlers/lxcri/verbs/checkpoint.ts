@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AddressError, notFound, refused, toolFailed, toolMessage, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
+import { selectForPrune } from '../../../shared/retention';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { datasetExists, listSnapshots, rollback, zfs } from '../../zfs/zfs';
 import { criuCheckpoints, criuDir, criuLogErrors, CRIU_META, KIND_PROP, merge, uniqueName, zfsCheckpoints, type Checkpoint } from '../checkpoints';
@@ -191,8 +192,7 @@ export const prune = defineVerb({
     const rt = await pickRuntime(ctx, p.runtime);
     const bundle = p.bundle ?? (await getState(ctx, rt, p.name))?.bundle;
     const { list } = await allCheckpoints(ctx, p.name, bundle);
-    const cutoff = p.older_than === undefined ? Infinity : (Date.now() - p.older_than) / 1000;
-    const candidates = list.slice(0, Math.max(0, list.length - (p.keep ?? 0))).filter((c) => c.createdEpoch < cutoff);
+    const candidates = selectForPrune(list, { keep: p.keep, olderThanMs: p.older_than, nowMs: Date.now() });
     for (const c of candidates) {
       if (c.kind === 'zfs') await zfs(ctx, ['destroy', c.where]);
       else if (!ctx.dryrun) fs.rmSync(c.where, { recursive: true, force: true });

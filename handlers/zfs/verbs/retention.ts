@@ -5,20 +5,18 @@
  */
 import { usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
+import { selectForPrune, type RetentionOptions } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, snapPrefix } from '../params';
 import { clonesOf, destroyDataset, fullName, listSnapshots, rows, zfs, type SnapshotInfo } from '../zfs';
 
 /**
  * Which of `snaps` (oldest first) prune destroys: those matching `prefix`, not among the
- * newest `keep` of them, and (with olderThanMs) created before now − olderThanMs.
+ * newest `keep` of them, and (with olderThanMs) created before now − olderThanMs
+ * (the selection itself is ../../../shared/retention.ts; the prefix is ZFS's own).
  */
-export function pruneSelect(snaps: SnapshotInfo[], o: { prefix: string; keep?: number; olderThanMs?: number; nowMs: number }): SnapshotInfo[] {
-  const matching = snaps.filter((s) => s.snapshot.startsWith(o.prefix));
-  const candidates = o.keep === undefined ? matching : matching.slice(0, Math.max(0, matching.length - o.keep));
-  if (o.olderThanMs === undefined) return candidates;
-  const limit = (o.nowMs - o.olderThanMs) / 1000;
-  return candidates.filter((s) => s.createdEpoch < limit);
+export function pruneSelect(snaps: SnapshotInfo[], o: RetentionOptions & { prefix: string }): SnapshotInfo[] {
+  return selectForPrune(snaps.filter((s) => s.snapshot.startsWith(o.prefix)), o);
 }
 
 export const prune = defineVerb({
