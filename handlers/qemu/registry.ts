@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { notFound, type Classifier } from '../../shared/errors';
+import { notFound } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
 import { imagesDir, readJson } from './state';
 
@@ -25,15 +25,6 @@ export interface BaseRecord {
   created: string;
   description: string;
 }
-
-/** zfs messages for the zvol path (OpenZFS 2.x). */
-export const ZFS_ERRORS: Classifier = {
-  patterns: [
-    ['exists', /already exists/i],
-    ['notFound', /does not exist|no such pool|dataset does not exist/i],
-    ['refused', /dataset is busy|has dependent clones/i],
-  ],
-};
 
 /** The fixed snapshot a zvol base's clones are made from. */
 export const ZVOL_BASE_SNAPSHOT = 'rexx-base';

@@ -3,17 +3,19 @@
  * and writes NAME.base.json (sha256, virtual size, created); or, with zvol=, snapshots
  * a ZFS volume (`zfs snapshot VOL@rexx-base`). clone_from_base is one
  * `qemu-img create -f qcow2 -F qcow2 -b BASE NAME.qcow2` (or `zfs clone`) plus the
- * clone's VM definition, which records the base.
+ * clone's VM definition, which records the base. zfs runs through the ZFS handler's
+ * client (../../zfs/zfs.ts), so its failures map to the same RCs as in ADDRESS ZFS.
  */
 import * as fs from 'node:fs';
-import { alreadyExists, classify, notFound, refused, usageError } from '../../../shared/errors';
+import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
 import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
 import { qemuName, zfsDatasetName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
+import { snapshot, zfs } from '../../zfs/zfs';
 import { imageChain, qemuImg } from '../img';
 import { absPath, FORCE, HARDWARE, timeout } from '../params';
-import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, ZFS_ERRORS, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
+import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
 import { diskPath, vmNames, loadVm, writeJson } from '../state';
 import { startVm, WAIT } from './run';
 import { cloneVm } from './vms';
@@ -38,11 +40,8 @@ export const registerBase = defineVerb({
     let rec: BaseRecord;
     if (p.zvol) {
       if (p.source) throw usageError('register_base: give source= or zvol=, not both');
-      const snap = `${p.zvol}@${ZVOL_BASE_SNAPSHOT}`;
-      const size = await ctx.run(['zfs', 'get', '-H', '-p', '-o', 'value', 'volsize', p.zvol], { readOnly: true });
-      if (!size.ok) throw classify(size, ZFS_ERRORS);
-      const r = await ctx.run(['zfs', 'snapshot', snap]);
-      if (!r.ok) throw classify(r, ZFS_ERRORS);
+      const size = await zfs(ctx, ['get', '-H', '-p', '-o', 'value', 'volsize', p.zvol], { readOnly: true });
+      const snap = await snapshot(ctx, p.zvol, ZVOL_BASE_SNAPSHOT);
       rec = { name: p.name, kind: 'zvol', source: snap, virtualSize: Number(size.stdout.trim()) || 0, checksum: '', created, description: p.description ?? '' };
     } else {
       const file = diskPath(ctx, p.name, 'qcow2');

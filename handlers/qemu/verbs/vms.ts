@@ -3,13 +3,14 @@
  * is a disk name, an absolute path, or a new qcow2 overlay of a registered base.
  */
 import * as fs from 'node:fs';
-import { alreadyExists, classify, notFound, refused, usageError } from '../../../shared/errors';
+import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
 import { qemuName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
+import { zfs } from '../../zfs/zfs';
 import { qemuImg, toBytes } from '../img';
 import { diskRef, FORCE, HARDWARE, NAME } from '../params';
-import { baseOfFile, loadBase, ZFS_ERRORS, type BaseRecord } from '../registry';
+import { baseOfFile, loadBase, type BaseRecord } from '../registry';
 import { diskPath, liveness, loadVm, vmNames, vmPaths, writeJson, type VmDef } from '../state';
 import { clearStale, stopVm } from '../vm';
 import { reserve, unreserve } from './images';
@@ -78,10 +79,7 @@ export async function cloneVm(ctx: Ctx, base: BaseRecord, name: string, hw: Hard
         unreserve(ctx, c.disk);
         throw e;
       });
-    } else {
-      const r = await ctx.run(c.argv);
-      if (!r.ok) throw classify(r, ZFS_ERRORS);
-    }
+    } else await zfs(ctx, c.argv.slice(1));
   } catch (e) {
     if (!ctx.dryrun) fs.rmSync(paths.dir, { recursive: true, force: true });
     throw e;
