@@ -14,10 +14,11 @@ import { requireLxd, cleanupInstances, uniq } from './lxd-test-env';
 const lxd = createHandler(table);
 const name = uniq('life');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxd-'));
+const extra: string[] = [];
 
 beforeAll(requireLxd);
 afterAll(async () => {
-  await cleanupInstances([name]);
+  await cleanupInstances([name, ...extra]);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -95,6 +96,24 @@ describe('ADDRESS LXD lifecycle on a real daemon', () => {
     expect((await lxd(`file_pull name=${name} path=/root/note.txt`)).output).toBe('hi there');
     expect((await lxd(`delete_snapshot name=${name} snapshot=${auto.output}`)).success).toBe(true);
     expect((await lxd(`restore name=${name} snapshot=nosuch`)).errorCode).toBe(3);
+  });
+
+  it('copies the instance with and without its snapshots, and from one snapshot', async () => {
+    const [full, only, fromSnap] = [uniq('copy'), uniq('copy'), uniq('copy')];
+    extra.push(full, only, fromSnap);
+    expect((await lxd(`copy source=${name} destination=${full}`)).output).toBe(full);
+    expect((await lxd(`list_snapshots ${full}`)).rexxVariables.SNAPSHOTS).toEqual({ 0: 1, 1: 'before' });
+    expect((await lxd(`copy source=${name} destination=${only} instance_only=true`)).success).toBe(true);
+    expect((await lxd(`list_snapshots ${only}`)).rexxVariables.SNAPSHOTS).toEqual({ 0: 0 });
+    expect((await lxd(`copy ${name}/before ${fromSnap}`)).success).toBe(true);
+    expect((await lxd(`info ${fromSnap}`)).output).toBe('Stopped');
+    expect((await lxd(`copy source=${name} destination=${full}`)).errorCode).toBe(4);
+  });
+
+  it('restarts a running instance (force: at once) and waits until Running', async () => {
+    const r = await lxd(`restart name=${name} force=true`);
+    expect(r).toMatchObject({ success: true, output: 'Running' });
+    expect((await lxd(`file_pull name=${name} path=/root/note.txt`)).output).toBe('hi there');
   });
 
   it('refuses to delete a running instance without force (RC 7)', async () => {
