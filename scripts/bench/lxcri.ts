@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { execa } from 'execa';
 import { createHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/lxcri';
+import { fmt, median, ratio, strict, timed } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const POOL = process.env.REXX_ZFS_POOL || 'rexxpool';
@@ -25,26 +26,12 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxcri-bench-'));
 const ROOT = `${tmp}/run/runc`;
 const h = createHandler(table, { env: { ...process.env, REXX_OCI_DIR: `${tmp}/oci`, REXX_OCI_ROOT: `${tmp}/run`, REXX_ZFS_POOL: POOL } });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const fmt = (x: number) => x.toFixed(1).padStart(9);
 const raw = (cmd: string, args: string[]) => {
   const r = spawnSync(cmd, args, { stdio: 'ignore' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status})`);
 };
 const quiet = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' });
-async function must(cmd: string) {
-  const r = await h(cmd);
-  if (!r.success) throw new Error(`${cmd}: RC ${r.errorCode} ${r.errorMessage}`);
-  return r;
-}
-async function timed(f: () => unknown): Promise<number> {
-  const t0 = performance.now();
-  await f();
-  return performance.now() - t0;
-}
+const must = strict(h);
 
 function rootfs(dir: string) {
   fs.mkdirSync(`${dir}/bin`, { recursive: true });
@@ -127,7 +114,7 @@ async function main() {
   console.log(`ADDRESS LXCRI benchmark, N=${N} each, medians in ms (runc 1.1.5, zfs-fuse pool ${POOL})\n`);
   console.log(`${'what'.padEnd(82)} ${'raw/A'.padStart(9)} ${'handler/B'.padStart(9)} ${'B/A'.padStart(6)}  note`);
   for (const [what, a, bb, note] of rows) {
-    console.log(`${what.padEnd(82)} ${fmt(a)} ${bb === undefined ? ''.padStart(9) : fmt(bb)} ${bb === undefined ? ''.padStart(6) : (bb / a).toFixed(2).padStart(6)}  ${note}`);
+    console.log(`${what.padEnd(82)} ${fmt(a, 9)} ${bb === undefined ? ''.padStart(9) : fmt(bb, 9)} ${bb === undefined ? ''.padStart(6) : ratio(bb, a).padStart(6)}  ${note}`);
   }
 }
 

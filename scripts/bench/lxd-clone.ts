@@ -12,6 +12,7 @@ import * as http from 'node:http';
 import { execa } from 'execa';
 import { createHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/lxd';
+import { fmt, median, ms, ratio, strict } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const SOCKET = `${process.env.LXD_DIR ?? '/var/lib/lxd'}/unix.socket`;
@@ -19,18 +20,7 @@ const lxd = createHandler(table);
 const BASE = `bench-base-${process.pid}`;
 const made = new Set<string>();
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const ms = (t0: number) => performance.now() - t0;
-const fmt = (x: number) => x.toFixed(1).padStart(8);
-
-async function must(cmd: string) {
-  const r = await lxd(cmd);
-  if (!r.success) throw new Error(`${cmd}: RC ${r.errorCode} ${r.errorMessage}`);
-  return r;
-}
+const must = strict(lxd);
 async function rawLxc(args: string[]) {
   const r = await execa('lxc', args, { reject: false });
   if (r.exitCode !== 0) throw new Error(`lxc ${args.join(' ')}: ${r.stderr}`);
@@ -132,11 +122,11 @@ async function main() {
     const p = await benchParallel();
     console.log('\nmetric                                   median ms   ratio');
     console.log(`raw lxc copy BASE/rexx-base X          ${fmt(c.raw)}`);
-    console.log(`clone_from_base                        ${fmt(c.handler)}   ${(c.handler / c.raw).toFixed(2)}x raw   (floor <= 1.10x)`);
+    console.log(`clone_from_base                        ${fmt(c.handler)}   ${ratio(c.handler, c.raw)}x raw   (floor <= 1.10x)`);
     console.log(`start: Running -> start returns (lag)  ${fmt(s.handler)}   max ${s.max.toFixed(1)} ms   (floor <= 50 ms)`);
     console.log(`raw lxc start: Running -> it returns   ${fmt(s.raw)}   (negative: returns before Running is visible)`);
     console.log(`10 clones, count=10 (parallel)         ${fmt(p.parallel)}`);
-    console.log(`10 clones, one call each (serial)      ${fmt(p.serial)}   parallel = ${(p.parallel / p.serial).toFixed(2)}x serial (floor <= 0.6x)`);
+    console.log(`10 clones, one call each (serial)      ${fmt(p.serial)}   parallel = ${ratio(p.parallel, p.serial)}x serial (floor <= 0.6x)`);
   } finally {
     await remove([...made]);
   }

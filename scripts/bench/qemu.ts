@@ -18,6 +18,7 @@ import { table } from '../../handlers/qemu';
 import { Qmp } from '../../handlers/qemu/qmp';
 import { qemuArgv } from '../../handlers/qemu/vm';
 import { loadVm, vmPaths } from '../../handlers/qemu/state';
+import { fmt, median, ms, ratio, strict } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const BOOTS = Number(process.env.BENCH_BOOTS ?? 20);
@@ -27,19 +28,9 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-qbench-'));
 const env = { ...process.env, REXX_QEMU_DIR: dir };
 const q = createHandler(table, { env });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const ms = (t0: number) => performance.now() - t0;
-const fmt = (x: number) => x.toFixed(1).padStart(8);
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
-async function must(cmd: string) {
-  const r = await q(cmd);
-  if (!r.success) throw new Error(`${cmd}: RC ${r.errorCode} ${r.errorMessage}`);
-  return r;
-}
+const must = strict(q);
 
 async function benchClone() {
   const raw: number[] = [];
@@ -139,13 +130,13 @@ async function main() {
   const b = await benchBoot();
   console.log('\nmetric                                        median ms   ratio');
   console.log(`raw qemu-img create -F qcow2 -b BASE X      ${fmt(c.raw)}`);
-  console.log(`clone_from_base (overlay + VM definition)   ${fmt(c.handler)}   ${(c.handler / c.raw).toFixed(2)}x raw   (floor <= 1.10x, <= 30 ms)`);
+  console.log(`clone_from_base (overlay + VM definition)   ${fmt(c.handler)}   ${ratio(c.handler, c.raw)}x raw   (floor <= 1.10x, <= 30 ms)`);
   console.log(`10 clones, count=10 concurrency=10          ${fmt(p.parallel)}`);
-  console.log(`10 clones, one call each (serial)           ${fmt(p.serial)}   parallel = ${(p.parallel / p.serial).toFixed(2)}x serial`);
+  console.log(`10 clones, one call each (serial)           ${fmt(p.serial)}   parallel = ${ratio(p.parallel, p.serial)}x serial`);
   console.log(`raw qemu-system by hand -> QMP running      ${fmt(b.r.running)}`);
-  console.log(`start -> QMP running (QMP_MS)               ${fmt(b.h.running)}   ${(b.h.running / b.r.running).toFixed(2)}x raw`);
+  console.log(`start -> QMP running (QMP_MS)               ${fmt(b.h.running)}   ${ratio(b.h.running, b.r.running)}x raw`);
   console.log(`raw qemu-system by hand -> guest marker     ${fmt(b.r.ready)}`);
-  console.log(`start wait=serial:MARKER (READY_MS)         ${fmt(b.h.ready)}   ${(b.h.ready / b.r.ready).toFixed(2)}x raw`);
+  console.log(`start wait=serial:MARKER (READY_MS)         ${fmt(b.h.ready)}   ${ratio(b.h.ready, b.r.ready)}x raw`);
 }
 
 main()

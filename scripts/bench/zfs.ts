@@ -15,31 +15,17 @@ import * as fs from 'node:fs';
 import { execa } from 'execa';
 import { createHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/zfs';
+import { fmt, median, ratio, strict, timed } from './stats';
 
 const N = Math.max(20, Number(process.env.BENCH_N ?? 20));
 const POOL = process.env.REXX_ZFS_POOL || 'rexxpool';
 const ROOT = `${POOL}/bench-${process.pid}`;
 const zfsH = createHandler(table);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const fmt = (x: number) => x.toFixed(1).padStart(9);
-
-async function must(cmd: string) {
-  const r = await zfsH(cmd);
-  if (!r.success) throw new Error(`${cmd}: RC ${r.errorCode} ${r.errorMessage}`);
-  return r;
-}
+const must = strict(zfsH);
 async function raw(args: string[]) {
   const r = await execa('zfs', args, { reject: false });
   if (r.exitCode !== 0) throw new Error(`zfs ${args.join(' ')}: ${r.stderr}`);
-}
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return performance.now() - t;
 }
 /** Destroy (not timed), with zfs-fuse's unmount-and-retry. */
 const destroy = (name: string) => must(`destroy name=${name} recursive=true force=true`);
@@ -115,13 +101,13 @@ async function main() {
     const ten = await benchTen();
     console.log(`ADDRESS ZFS benchmark (${st.rexxVariables.IMPLEMENTATION}, pool ${POOL}), medians in ms, N=${N}`);
     console.log('operation                                      raw      handler   ratio');
-    console.log(`clone: snapshot+clone vs clone_from_base ${fmt(clone.raw)} ${fmt(clone.handler)}   ${(clone.handler / clone.raw).toFixed(2)}x`);
-    console.log(`clone: same zfs clone -o by hand        ${fmt(clone.same)} ${fmt(clone.handler)}   ${(clone.handler / clone.same).toFixed(2)}x`);
-    console.log(`rollback to a snapshot                   ${fmt(rb.raw)} ${fmt(rb.handler)}   ${(rb.handler / rb.raw).toFixed(2)}x`);
+    console.log(`clone: snapshot+clone vs clone_from_base ${fmt(clone.raw, 9)} ${fmt(clone.handler, 9)}   ${ratio(clone.handler, clone.raw)}x`);
+    console.log(`clone: same zfs clone -o by hand        ${fmt(clone.same, 9)} ${fmt(clone.handler, 9)}   ${ratio(clone.handler, clone.same)}x`);
+    console.log(`rollback to a snapshot                   ${fmt(rb.raw, 9)} ${fmt(rb.handler, 9)}   ${ratio(rb.handler, rb.raw)}x`);
     console.log(`10 clones (medians of ${ten.rounds} rounds):`);
-    console.log(`  10 raw zfs clone in a row              ${fmt(ten.rawSerial)}`);
-    console.log(`  10 clone_from_base in a row            ${fmt(ten.serial)}`);
-    console.log(`  clone_from_base count=10 (parallel)    ${fmt(ten.parallel)}   ${(ten.parallel / ten.serial).toFixed(2)}x of serial`);
+    console.log(`  10 raw zfs clone in a row              ${fmt(ten.rawSerial, 9)}`);
+    console.log(`  10 clone_from_base in a row            ${fmt(ten.serial, 9)}`);
+    console.log(`  clone_from_base count=10 (parallel)    ${fmt(ten.parallel, 9)}   ${ratio(ten.parallel, ten.serial)}x of serial`);
     const floor = (x: number) => (x <= 1.1 ? 'ok' : 'OVER');
     console.log(`floors (<= 1.10x raw): clone ${floor(clone.handler / clone.raw)}, rollback ${floor(rb.handler / rb.raw)}`);
   } finally {
