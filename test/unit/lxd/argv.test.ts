@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/lxd';
-import { plainArgv } from '../../../handlers/lxd/verbs/exec';
+import { plainArgv } from '../../../shared/guest-exec';
 import { fakeBin, type FakeBin, type FakeSpec } from '../../helpers/fakebin';
 
 const fakes: FakeBin[] = [];
