@@ -4,7 +4,7 @@
  * `pool_destroy` (zpool destroy, refused unless force=true).
  */
 import * as fs from 'node:fs';
-import { refused, usageError } from '../../../shared/errors';
+import { classify, refused, usageError } from '../../../shared/errors';
 import { hostPath } from '../../../shared/names';
 import { argvLine } from '../../../shared/runner';
 import { stem } from '../../../shared/result';
@@ -138,9 +138,10 @@ export const poolCreate = defineVerb({
   },
 });
 
+/** Run a helper command (truncate): its failure is the tool's (RC 1), a missing binary RC 6. */
 async function ctxRunOk(ctx: Ctx, argv: string[]) {
   const r = await ctx.run(argv);
-  if (!r.ok) throw usageError(`${argv[0]} failed: ${(r.stderr || r.stdout).trim()}`);
+  if (!r.ok) throw classify(r, { patterns: [] });
 }
 
 export const poolDestroy = defineVerb({
