@@ -54,6 +54,21 @@ export async function poll<T>(probe: () => Promise<T | undefined>, o: PollOption
 }
 
 /**
+ * Poll until `condition()` is true, like {@link poll}, but answer `false` at the deadline
+ * instead of throwing RC 5: for waits whose caller decides what a timeout means
+ * (e.g. "did QEMU exit within 2 s, else look closer").
+ */
+export async function pollUntil(condition: () => boolean | Promise<boolean>, o: Omit<PollOptions, 'what'>): Promise<boolean> {
+  try {
+    await poll(async () => ((await condition()) ? true : undefined), { ...o, what: 'a condition' });
+    return true;
+  } catch (e) {
+    if ((e as { kind?: string }).kind === 'timedOut') return false;
+    throw e;
+  }
+}
+
+/**
  * Run `fn` over `items` with at most `concurrency` at a time, keeping order.
  * Every item runs even if some fail; each result says ok or carries its error.
  */

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { AddressError, classify, toolFailed } from '../../shared/errors';
-import { sleep } from '../../shared/poll';
+import { pollUntil } from '../../shared/poll';
 import type { Ctx } from '../../shared/verb';
 import { QEMU_SYSTEM } from './accel';
 import { QEMU_ERRORS } from './img';
@@ -55,13 +55,8 @@ export function vmDied(ctx: Ctx, name: string, why: string): AddressError {
  * process means killed/crashed; still running means the failure was QMP's own.
  */
 export async function settle(ctx: Ctx, name: string, ms = 2000): Promise<Liveness['kind']> {
-  const end = Date.now() + ms;
-  let l = liveness(ctx, name);
-  while (l.kind === 'running' && Date.now() < end) {
-    await sleep(25);
-    l = liveness(ctx, name);
-  }
-  return l.kind;
+  await pollUntil(() => liveness(ctx, name).kind !== 'running', { timeoutMs: ms, initialMs: 10, maxMs: 50 });
+  return liveness(ctx, name).kind;
 }
 
 /** Run qemu-system for `def`; returns ms until QEMU daemonized. Classifies a failed launch (RC 1/3/7…). */
@@ -160,14 +155,7 @@ export async function waitSerial(ctx: Ctx, name: string, text: string, timeoutMs
 export async function stopVm(ctx: Ctx, name: string, force: boolean, timeoutMs: number): Promise<'powerdown' | 'quit' | 'kill'> {
   const paths = vmPaths(ctx, name);
   const gone = () => liveness(ctx, name).kind !== 'running';
-  const waitGone = async (ms: number) => {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (gone()) return true;
-      await sleep(25);
-    }
-    return gone();
-  };
+  const waitGone = (ms: number) => pollUntil(gone, { timeoutMs: ms, initialMs: 10, maxMs: 50 });
   if (!force) {
     await withQmp(paths.qmp, (q) => q.execute('system_powerdown')).catch(() => undefined);
     if (await waitGone(timeoutMs)) return finish('powerdown');

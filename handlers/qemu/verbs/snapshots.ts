@@ -5,7 +5,8 @@
  * `concluded`, their error reported, then dismissed. list_snapshots reads
  * `qemu-img info -U` either way.
  */
-import { refused, timedOut, toolFailed } from '../../../shared/errors';
+import { refused, toolFailed } from '../../../shared/errors';
+import { poll } from '../../../shared/poll';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { imageChain, qemuImg } from '../img';
@@ -27,18 +28,17 @@ function qcow2Disk(ctx: Ctx, name: string): string {
 async function job(q: Qmp, command: string, args: Record<string, unknown>, timeoutMs: number): Promise<void> {
   const id = `rexx-${command}-${Date.now()}`;
   await q.execute(command, { 'job-id': id, ...args });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const jobs = await q.execute<Array<{ id: string; status: string; error?: string }>>('query-jobs');
-    const j = jobs.find((x) => x.id === id);
-    if (!j || j.status === 'concluded' || j.status === 'null') {
-      if (j) await q.execute('job-dismiss', { id });
-      if (j?.error) throw toolFailed(`QMP ${command}: ${j.error}`);
-      return;
-    }
-    if (Date.now() > deadline) throw timedOut(`QMP ${command} job ${id} still ${j.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const done = await poll(
+    async () => {
+      const jobs = await q.execute<Array<{ id: string; status: string; error?: string }>>('query-jobs');
+      const j = jobs.find((x) => x.id === id);
+      return !j || j.status === 'concluded' || j.status === 'null' ? { j } : undefined;
+    },
+    { timeoutMs, initialMs: 10, maxMs: 100, what: `QMP ${command} job ${id} to conclude` },
+  );
+  const j = done.value.j;
+  if (j) await q.execute('job-dismiss', { id });
+  if (j?.error) throw toolFailed(`QMP ${command}: ${j.error}`);
 }
 
 /** Either the offline qemu-img form or the running QMP job, by the VM's state. */
