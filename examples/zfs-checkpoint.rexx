@@ -12,7 +12,7 @@ ds = "rexxpool/demo-checkpoint"
 SAY "create RC=" || RC || " RESULT=" || RESULT
 
 "snapshot name={{ds}}"
-checkpoint = SNAPSHOT
+checkpoint = snapshot   /* the SNAPSHOT variable (this RexxJS cannot assign from an all-uppercase name) */
 SAY "checkpoint " || checkpoint || " RC=" || RC
 
 /* the risky change: here it "fails" on purpose */

@@ -31,6 +31,22 @@ export type Methods = Record<string, { description: string; params: string[] }>;
 /** The RexxJS-facing function: `(command, variables?, sourceContext?) => Promise<RexxResult>`. */
 export type AddressHandler = (command: unknown, variables?: unknown, sourceContext?: unknown) => Promise<RexxResult>;
 
+/**
+ * RexxJS reads `x = NAME` (a bare symbol on the right of an assignment) as a parameterless
+ * call of verb `name` whenever `name` is a METHODS key — even when the script has a
+ * variable NAME, such as the SNAPSHOT or STATUS that verbs set. In REXX a variable is a
+ * variable, so in that shape (`handler(name, {params: ''}, sourceContext)`) a variable of
+ * that name (as written, or uppercase) wins and its value is handed back unchanged.
+ */
+function shadowingVariable(command: unknown, args: unknown, sourceContext: unknown): { value: unknown } | undefined {
+  if (typeof command !== 'string' || /\s/.test(command.trim())) return undefined;
+  if (args === null || typeof args !== 'object' || Object.keys(args).length !== 1 || (args as { params?: unknown }).params !== '') return undefined;
+  const vars = (sourceContext as { interpreter?: { variables?: unknown } } | null | undefined)?.interpreter?.variables;
+  if (!(vars instanceof Map)) return undefined;
+  for (const k of [command.trim(), command.trim().toUpperCase()]) if (vars.has(k)) return { value: vars.get(k) };
+  return undefined;
+}
+
 /** Find a verb by name or alias (case-insensitive). */
 export function findVerb(table: HandlerTable, name: string): AnyVerb | undefined {
   const n = name.toLowerCase();
@@ -51,6 +67,8 @@ export function methodsOf(table: HandlerTable): Methods {
 export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): AddressHandler {
   const env = opts.env ?? process.env;
   return async (command, variables, sourceContext) => {
+    const shadowed = shadowingVariable(command, variables, sourceContext);
+    if (shadowed) return shadowed.value as RexxResult;
     try {
       const parsed = toParsed(table, command, variables, sourceContext);
       return await dispatchParsed(table, parsed, env, opts.traceSink);
