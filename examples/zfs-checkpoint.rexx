@@ -12,7 +12,7 @@ ds = "rexxpool/demo-checkpoint"
 SAY "create RC=" || RC || " RESULT=" || RESULT
 
 "snapshot name={{ds}}"
-checkpoint = snapshot   /* the SNAPSHOT variable (this RexxJS cannot assign from an all-uppercase name) */
+checkpoint = STRIP(SNAPSHOT)   /* RexxJS: a plain "x = SNAPSHOT" does not read the variable */
 SAY "checkpoint " || checkpoint || " RC=" || RC
 
 /* the risky change: here it "fails" on purpose */
