@@ -9,7 +9,7 @@
 import { AddressError, usageError } from './errors';
 import { checkName, type NameRule } from './names';
 import { mapLimit } from './poll';
-import { stem, type RexxResult } from './result';
+import { stem } from './result';
 import type { VerbOutput } from './verb';
 
 /** What list_bases reports for one base. */
@@ -83,4 +83,3 @@ export function basesOutput(bases: BaseInfo[]): VerbOutput {
   };
 }
 
-export type { RexxResult };

@@ -5,18 +5,14 @@
  */
 import { usageError } from './errors';
 import { renderHelp } from './docs';
-import { coerceParams, type ParamsSpec } from './params';
+import { COMMON_PARAMS, coerceParams, type ParamsSpec } from './params';
 import { parseCommand, type ParsedCommand } from './parse';
 import { poll } from './poll';
 import { fromError, fromOutput, stem, type RexxResult } from './result';
 import { Runner } from './runner';
-import type { AnyVerb, Ctx, HandlerTable, VerbOutput } from './verb';
+import { findVerb, type Ctx, type HandlerTable, type VerbOutput } from './verb';
 
-/** Parameters every verb of every handler takes, handled here. */
-export const COMMON_PARAMS: ParamsSpec = {
-  dryrun: { type: 'bool', default: false, doc: 'run nothing that changes state; RESULT lists the exact commands it would run, one per line' },
-  trace: { type: 'bool', default: false, doc: 'print each command and its duration in ms to stderr (also env REXX_ADDRESS_TRACE=1)' },
-};
+export { COMMON_PARAMS, findVerb };
 
 export interface HandlerOptions {
   /** Environment for the commands and for defaults (default process.env). */
@@ -32,6 +28,17 @@ export type Methods = Record<string, { description: string; params: string[] }>;
 export type AddressHandler = (command: unknown, variables?: unknown, sourceContext?: unknown) => Promise<RexxResult>;
 
 /**
+ * The `LET v = verb` call shape, `handler(verb, {params: '...'}, sourceContext)`: the
+ * params string when the call has that shape, else undefined. Only for a bare verb word,
+ * so a whole command whose script has one variable named `params` is not taken for it.
+ */
+function letParams(command: string, args: unknown): string | undefined {
+  if (/\s/.test(command.trim()) || args === null || typeof args !== 'object' || Object.keys(args).length !== 1) return undefined;
+  const params = (args as { params?: unknown }).params;
+  return typeof params === 'string' ? params : undefined;
+}
+
+/**
  * RexxJS reads `x = NAME` (a bare symbol on the right of an assignment) as a parameterless
  * call of verb `name` whenever `name` is a METHODS key — even when the script has a
  * variable NAME, such as the SNAPSHOT or STATUS that verbs set. In REXX a variable is a
@@ -39,18 +46,11 @@ export type AddressHandler = (command: unknown, variables?: unknown, sourceConte
  * that name (as written, or uppercase) wins and its value is handed back unchanged.
  */
 function shadowingVariable(command: unknown, args: unknown, sourceContext: unknown): { value: unknown } | undefined {
-  if (typeof command !== 'string' || /\s/.test(command.trim())) return undefined;
-  if (args === null || typeof args !== 'object' || Object.keys(args).length !== 1 || (args as { params?: unknown }).params !== '') return undefined;
+  if (typeof command !== 'string' || letParams(command, args) !== '') return undefined;
   const vars = (sourceContext as { interpreter?: { variables?: unknown } } | null | undefined)?.interpreter?.variables;
   if (!(vars instanceof Map)) return undefined;
   for (const k of [command.trim(), command.trim().toUpperCase()]) if (vars.has(k)) return { value: vars.get(k) };
   return undefined;
-}
-
-/** Find a verb by name or alias (case-insensitive). */
-export function findVerb(table: HandlerTable, name: string): AnyVerb | undefined {
-  const n = name.toLowerCase();
-  return table.verbs.find((v) => v.name === n || v.aliases?.includes(n));
 }
 
 /** METHODS for RexxJS, generated from the table. */
@@ -82,11 +82,8 @@ export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): A
 function toParsed(table: HandlerTable, command: unknown, args: unknown, sourceContext: unknown): ParsedCommand {
   if (typeof command !== 'string') throw usageError(`expected a command string, got ${typeof command}`);
   const isObj = args !== null && typeof args === 'object' && !Array.isArray(args);
-  // `LET v = verb` → handler(verb, {params: '...'}, sourceContext). Only for a bare verb word: a
-  // whole command whose script happens to have one variable named `params` must not get it appended.
-  if (isObj && !/\s/.test(command.trim()) && Object.keys(args).length === 1 && typeof (args as { params?: unknown }).params === 'string') {
-    return parseCommand(`${command} ${(args as { params: string }).params}`);
-  }
+  const params = letParams(command, args);
+  if (params !== undefined) return parseCommand(`${command} ${params}`);
   // A function call while the address is active → handler(name, {named args}), no sourceContext.
   if (isObj && sourceContext === undefined && !/\s/.test(command.trim()) && findVerb(table, command.trim())) {
     return fromNamedArgs(command.trim(), args as Record<string, unknown>);
@@ -149,9 +146,7 @@ async function dispatchParsed(
     dryrun,
     trace,
     env,
-    log: (line) => {
-      if (trace) (traceSink ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
-    },
+    log: runner.log,
     table,
   };
   const out: VerbOutput = await verb.run(p as never, ctx);

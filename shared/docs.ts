@@ -3,9 +3,8 @@
  * tables so they can never disagree with the code.
  */
 import { RC_DOCS } from './errors';
-import { COMMON_PARAMS } from './dispatch';
-import { typeLabel, type ParamSpec, type ParamsSpec } from './params';
-import type { AnyVerb, HandlerTable } from './verb';
+import { COMMON_PARAMS, typeLabel, type ParamSpec, type ParamsSpec } from './params';
+import { findVerb, type AnyVerb, type HandlerTable } from './verb';
 
 const defaultText = (s: ParamSpec): string => {
   if (s.required) return 'required';
@@ -31,7 +30,7 @@ function verbSignature(v: AnyVerb): string {
 /** Plain-text help: all verbs with summaries, or one verb in detail. */
 export function renderHelp(table: HandlerTable, verbName?: string): string {
   if (verbName) {
-    const v = table.verbs.find((x) => x.name === verbName.toLowerCase() || x.aliases?.includes(verbName.toLowerCase()));
+    const v = findVerb(table, verbName);
     if (!v) return `unknown verb ${verbName}`;
     const lines = [`${verbSignature(v)}`, `  ${v.summary}`];
     if (v.aliases?.length) lines.push(`  aliases: ${v.aliases.join(', ')}`);

@@ -24,6 +24,12 @@ export interface ListSpec extends SpecBase { type: 'list'; free?: boolean }
 export type ParamSpec = StringSpec | IntSpec | BoolSpec | EnumSpec | DurationSpec | ListSpec;
 export type ParamsSpec = Record<string, ParamSpec>;
 
+/** Parameters every verb of every handler takes (the dispatcher handles them). */
+export const COMMON_PARAMS: ParamsSpec = {
+  dryrun: { type: 'bool', default: false, doc: 'run nothing that changes state; RESULT lists the exact commands it would run, one per line' },
+  trace: { type: 'bool', default: false, doc: 'print each command and its duration in ms to stderr (also env REXX_ADDRESS_TRACE=1)' },
+};
+
 type ValueOf<S> = S extends IntSpec
   ? number
   : S extends BoolSpec

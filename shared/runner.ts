@@ -88,6 +88,11 @@ export class Runner {
     this.sink = o.traceSink ?? ((l) => process.stderr.write(`${l}\n`));
   }
 
+  /** Write a diagnostic line to the trace sink when trace is on. */
+  log = (line: string): void => {
+    if (this.trace) this.sink(line);
+  };
+
   /** Run one command. See {@link RunResult}; never throws for a failing command. */
   run: Run = async (argv, opts = {}) => {
     checkArgv(argv);

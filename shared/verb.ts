@@ -66,3 +66,9 @@ export interface HandlerTable {
   tools: string;
   verbs: AnyVerb[];
 }
+
+/** Find a verb by name or alias (case-insensitive). */
+export function findVerb(table: HandlerTable, name: string): AnyVerb | undefined {
+  const n = name.toLowerCase();
+  return table.verbs.find((v) => v.name === n || v.aliases?.includes(n));
+}
