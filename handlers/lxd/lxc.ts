@@ -3,7 +3,7 @@
  * classified into the shared error family, and the cheap single-instance probe
  * (`lxc query /1.0/instances/NAME`, ~11 ms) that the poller and lookups use.
  */
-import { classify, notFound, type Classifier } from '../../shared/errors';
+import { AddressError, classify, notFound, type Classifier } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
 
@@ -107,3 +107,14 @@ export const KEYS = {
 
 /** The fixed snapshot every base's clones are copied from. */
 export const BASE_SNAPSHOT = 'rexx-base';
+
+/** `lxc stop|restart` flags: `--force` stops at once, else `--timeout S` allows a clean shutdown of `timeoutMs` (whole seconds, at least 1). */
+export const shutdownFlags = (force: boolean, timeoutMs: number): string[] =>
+  force ? ['--force'] : ['--timeout', String(Math.max(1, Math.ceil(timeoutMs / 1000)))];
+
+/** `lxc delete NAME/rexx-base`; a base snapshot that is already gone is fine. */
+export async function deleteBaseSnapshot(ctx: Ctx, remote: string | undefined, name: string): Promise<void> {
+  await lxc(ctx, ['delete', ref(remote, `${name}/${BASE_SNAPSHOT}`)]).catch((e) => {
+    if (!(e instanceof AddressError && e.kind === 'notFound')) throw e;
+  });
+}

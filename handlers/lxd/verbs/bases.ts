@@ -9,14 +9,14 @@ import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
 import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
 import { configPair, lxdImageRef, lxdInstanceName, lxdObjectName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { BASE_SNAPSHOT, getInstance, KEYS, lxc, query, ref, waitStatus, type Instance } from '../lxc';
+import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, KEYS, lxc, query, ref, shutdownFlags, waitStatus, type Instance } from '../lxc';
 import { NAME, REMOTE, timeout, WAIT } from '../params';
 import { exec } from './exec';
 
 async function ensureStopped(ctx: Ctx, remote: string | undefined, name: string, timeoutMs: number) {
   const inst = await getInstance(ctx, remote, name);
   if (inst && inst.status !== 'Stopped') {
-    await lxc(ctx, ['stop', ref(remote, name), '--timeout', String(Math.ceil(timeoutMs / 1000))], { timeoutMs: timeoutMs + 30_000 });
+    await lxc(ctx, ['stop', ref(remote, name), ...shutdownFlags(false, timeoutMs)], { timeoutMs: timeoutMs + 30_000 });
   }
 }
 
@@ -54,9 +54,7 @@ export const registerBase = defineVerb({
     if (registered) {
       // The snapshot must not carry the base keys, or every clone would look like a base.
       await lxc(ctx, ['config', 'unset', target, KEYS.baseSnapshot]);
-      await lxc(ctx, ['delete', ref(p.remote, `${p.name}/${BASE_SNAPSHOT}`)]).catch((e) => {
-        if (!(e instanceof AddressError && e.kind === 'notFound')) throw e;
-      });
+      await deleteBaseSnapshot(ctx, p.remote, p.name);
     }
     await lxc(ctx, ['snapshot', target, BASE_SNAPSHOT], { timeoutMs: 600_000 });
     const created = new Date().toISOString();
@@ -139,9 +137,7 @@ export const unregisterBase = defineVerb({
     for (const k of [KEYS.baseSnapshot, KEYS.baseCreated, KEYS.baseDescription]) {
       if (inst.config[k] !== undefined) await lxc(ctx, ['config', 'unset', target, k]);
     }
-    await lxc(ctx, ['delete', ref(p.remote, `${p.name}/${BASE_SNAPSHOT}`)]).catch((e) => {
-      if (!(e instanceof AddressError && e.kind === 'notFound')) throw e;
-    });
+    await deleteBaseSnapshot(ctx, p.remote, p.name);
     return { result: p.name };
   },
 });

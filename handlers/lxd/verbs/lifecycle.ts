@@ -5,7 +5,7 @@
 import { AddressError, refused } from '../../../shared/errors';
 import { configPair, cpuValue, lxdImageRef, lxdObjectName, memoryValue } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { getInstance, KEYS, lxc, ref, waitIpv4, waitStatus } from '../lxc';
+import { getInstance, KEYS, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../lxc';
 import { FORCE, NAME, REMOTE, timeout, WAIT } from '../params';
 
 export const create = defineVerb({
@@ -77,9 +77,7 @@ export const stop = defineVerb({
   positional: ['name'],
   examples: ['stop name=web', 'stop name=web force=true'],
   async run(p, ctx) {
-    const args = ['stop', ref(p.remote, p.name)];
-    if (p.force) args.push('--force');
-    else args.push('--timeout', String(Math.max(1, Math.ceil(p.timeout / 1000))));
+    const args = ['stop', ref(p.remote, p.name), ...shutdownFlags(p.force, p.timeout)];
     try {
       await lxc(ctx, args, { timeoutMs: p.timeout + 30_000 });
     } catch (e) {
@@ -99,9 +97,7 @@ export const restart = defineVerb({
   params: { ...NAME, ...FORCE, ...timeout(60_000, 'how long the restart may take'), ...REMOTE },
   positional: ['name'],
   async run(p, ctx) {
-    const args = ['restart', ref(p.remote, p.name)];
-    if (p.force) args.push('--force');
-    else args.push('--timeout', String(Math.max(1, Math.ceil(p.timeout / 1000))));
+    const args = ['restart', ref(p.remote, p.name), ...shutdownFlags(p.force, p.timeout)];
     await lxc(ctx, args, { timeoutMs: p.timeout + 30_000 });
     await waitStatus(ctx, p.remote, p.name, 'Running', p.timeout);
     return { result: 'Running', vars: { STATUS: 'Running' } };
