@@ -36,7 +36,8 @@ export function regexRule(
   };
 }
 
-const dotSegments = (v: string) =>
+/** Refuses a "." or ".." path segment (for rules on paths and path-like names). */
+export const dotSegments = (v: string) =>
   v.split('/').some((s) => s === '.' || s === '..') ? 'must not contain "." or ".." path segments' : undefined;
 
 // ---- LXD (https://documentation.ubuntu.com/lxd/en/latest/reference/instance_properties/#instance-name-requirements)
@@ -107,6 +108,14 @@ export const guestPath = regexRule(
 
 /** A path on this host (file_push source, file_pull target, vdev file, bundle): no leading "-". */
 export const hostPath = regexRule('host path', /^[^\0]+$/, 'a file path not starting with "-"');
+
+/** An absolute path on this host (bundle, image or checkpoint directory): no "." / ".." segments. */
+export const absHostPath = regexRule(
+  'absolute host path',
+  /^\/[^\0]*$/,
+  'an absolute path (starting with "/") without "." or ".." segments',
+  dotSegments,
+);
 
 /** Size with an optional unit: 512MiB, 2GB, 10G, 1024. */
 export const sizeValue = regexRule(

@@ -1,14 +1,9 @@
 /** Parameter specs the LXCRI verbs share, spelled like the LXD handler's (name=, bundle=, base=, snapshot=). */
-import { hostPath, ociContainerId, regexRule, zfsSnapshotName } from '../../shared/names';
+import { absHostPath, ociContainerId, zfsSnapshotName } from '../../shared/names';
 import { RUNTIMES } from './runtime';
 
-/** An absolute bundle/host directory: no "." or ".." segments, no leading "-", no control characters. */
-export const absHostPath = regexRule(
-  'absolute host path',
-  /^\/[^\0]*$/,
-  'an absolute path (starting with "/") without "." or ".." segments',
-  (v) => (v.split('/').some((s) => s === '.' || s === '..') ? 'must not contain "." or ".." path segments' : hostPath.check(v)),
-);
+/** An absolute bundle/host directory (the shared rule). */
+export { absHostPath };
 
 export const NAME = {
   name: { type: 'string', required: true, rule: ociContainerId, doc: 'OCI container id' },

@@ -1,8 +1,5 @@
 /** Parameter specs and value rules the QEMU verbs share, so every verb spells them alike. */
-import { qemuName, regexRule, type NameRule } from '../../shared/names';
-
-const dotSegments = (v: string) =>
-  v.split('/').some((s) => s === '.' || s === '..') ? 'must not contain "." or ".." path segments' : undefined;
+import { dotSegments, qemuName, regexRule, type NameRule } from '../../shared/names';
 
 /**
  * An explicit host path for disk=, kernel=, initrd=, source=, target=: absolute,
