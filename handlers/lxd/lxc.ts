@@ -55,6 +55,13 @@ export async function getInstance(ctx: Ctx, remote: string | undefined, name: st
   }
 }
 
+/** GET /1.0/instances/NAME; RC 3 "instance NAME not found" when it does not exist. */
+export async function requireInstance(ctx: Ctx, remote: string | undefined, name: string): Promise<Instance> {
+  const i = await getInstance(ctx, remote, name);
+  if (!i) throw notFound(`instance ${ref(remote, name)} not found`);
+  return i;
+}
+
 /** The fields of GET /1.0/instances/NAME/state that the verbs read. */
 export interface InstanceState {
   status: string;
@@ -73,8 +80,7 @@ export function ipv4Of(state: InstanceState): string[] {
 export async function waitStatus(ctx: Ctx, remote: string | undefined, name: string, status: string, timeoutMs: number) {
   return ctx.poll(
     async () => {
-      const i = await getInstance(ctx, remote, name);
-      if (!i) throw notFound(`instance ${ref(remote, name)} not found`);
+      const i = await requireInstance(ctx, remote, name);
       return i.status === status ? i : undefined;
     },
     { timeoutMs, what: `${name} to be ${status}` },

@@ -9,7 +9,7 @@ import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
 import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
 import { configPair, lxdImageRef, lxdInstanceName, lxdObjectName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, KEYS, lxc, query, ref, shutdownFlags, waitStatus, type Instance } from '../lxc';
+import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, KEYS, lxc, query, ref, requireInstance, shutdownFlags, waitStatus, type Instance } from '../lxc';
 import { NAME, REMOTE, timeout, WAIT } from '../params';
 import { exec } from './exec';
 
@@ -130,8 +130,7 @@ export const unregisterBase = defineVerb({
   params: { ...NAME, ...REMOTE },
   positional: ['name'],
   async run(p, ctx) {
-    const inst = await getInstance(ctx, p.remote, p.name);
-    if (!inst) throw notFound(`instance ${ref(p.remote, p.name)} not found`);
+    const inst = await requireInstance(ctx, p.remote, p.name);
     if (!inst.config[KEYS.baseSnapshot]) throw notFound(`${p.name} is not a registered base`);
     const target = ref(p.remote, p.name);
     for (const k of [KEYS.baseSnapshot, KEYS.baseCreated, KEYS.baseDescription]) {

@@ -7,7 +7,7 @@ import { lxdInstanceName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
-import { getInstance, ipv4Of, KEYS, query, ref, type Instance, type InstanceState } from '../lxc';
+import { ipv4Of, KEYS, query, requireInstance, type Instance, type InstanceState } from '../lxc';
 import { NAME, REMOTE } from '../params';
 
 export const info = defineVerb({
@@ -17,8 +17,7 @@ export const info = defineVerb({
   params: { ...NAME, ...REMOTE },
   positional: ['name'],
   async run(p, ctx) {
-    const inst = await getInstance(ctx, p.remote, p.name);
-    if (!inst) throw new AddressError('notFound', `instance ${ref(p.remote, p.name)} not found`);
+    const inst = await requireInstance(ctx, p.remote, p.name);
     let ips: string[] = [];
     let pid = 0;
     if (inst.status === 'Running') {
