@@ -9,9 +9,10 @@ import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
 import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
 import { configPair, lxdImageRef, lxdInstanceName, lxdObjectName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, KEYS, lxc, query, ref, requireInstance, shutdownFlags, waitStatus, type Instance } from '../lxc';
+import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, KEYS, lxc, query, ref, requireInstance, shutdownFlags, type Instance } from '../lxc';
 import { NAME, REMOTE, timeout, WAIT } from '../params';
 import { exec } from './exec';
+import { startAndWait } from './lifecycle';
 
 async function ensureStopped(ctx: Ctx, remote: string | undefined, name: string, timeoutMs: number) {
   const inst = await getInstance(ctx, remote, name);
@@ -42,8 +43,7 @@ export const registerBase = defineVerb({
     const registered = Boolean(inst?.config[KEYS.baseSnapshot]);
     if (registered && !p.refresh) throw alreadyExists(`${p.name} is already a registered base (refresh=true re-takes its snapshot)`);
     if (p.prepare) {
-      if (inst?.status !== 'Running') await lxc(ctx, ['start', target], { timeoutMs: p.timeout });
-      await waitStatus(ctx, p.remote, p.name, 'Running', p.timeout);
+      if (inst?.status !== 'Running') await startAndWait(ctx, p.remote, p.name, 'running', p.timeout);
       const r = await exec.run(
         { name: p.name, command: p.prepare, arg: [], shell: 'auto', env: [], timeout: p.timeout, remote: p.remote },
         ctx,
@@ -98,10 +98,7 @@ export const cloneFromBase = defineVerb({
         }
         throw e;
       }
-      if (p.start) {
-        await lxc(ctx, ['start', ref(p.remote, name)], { timeoutMs: p.timeout });
-        if (p.wait !== 'none') await waitStatus(ctx, p.remote, name, 'Running', p.timeout);
-      }
+      if (p.start) await startAndWait(ctx, p.remote, name, p.wait, p.timeout);
     });
   },
 });

@@ -40,8 +40,11 @@ export const create = defineVerb({
   },
 });
 
-/** Start, then wait as asked; reports STATUS, IPV4 and WAIT_MS. */
-async function startAndWait(ctx: Ctx, remote: string | undefined, name: string, wait: string, timeoutMs: number) {
+/**
+ * `lxc start`, then wait as `wait` says (running | ip | none) within one `timeoutMs`
+ * budget; returns the status reached, the IPv4s (wait=ip) and the ms it all took.
+ */
+export async function startAndWait(ctx: Ctx, remote: string | undefined, name: string, wait: string, timeoutMs: number) {
   const t0 = performance.now();
   await lxc(ctx, ['start', ref(remote, name)], { timeoutMs });
   const left = () => Math.max(1000, timeoutMs - (performance.now() - t0));

@@ -67,6 +67,15 @@ describe('ADDRESS LXD bases and clones on a real daemon', () => {
     expect(Object.values(l.rexxVariables.INSTANCES as object).slice(1)).toEqual(names);
   });
 
+  it('start=true wait=ip waits until each clone has an IPv4 (rexx-net bridge)', async () => {
+    const net = uniq('net');
+    made.push(net);
+    const r = await lxd(`clone_from_base base=${base} name=${net} start=true wait=ip profile=default profile=rexx-net timeout=30s`);
+    expect(r.success, r.errorMessage).toBe(true);
+    // wait=ip returned only once the address was there, so info has it at once.
+    expect((await lxd(`info ${net}`)).rexxVariables.IPV4).toMatch(/^10\.231\.7\.\d+$/);
+  });
+
   it('an unregistered base is RC 3 with a clear message', async () => {
     const r = await lxd(`clone_from_base base=${uniq('nobase')} name=${uniq('x')}`);
     expect(r.errorCode).toBe(3);
