@@ -296,6 +296,20 @@ fi
 
 # ---------------------------------------------------------------- ZFS (zfs-fuse)
 zfs_up() { timeout 10 zpool list -H -o name >/dev/null 2>&1; }
+# A zfs-fuse that died (or a machine restored from a snapshot) leaves its FUSE mounts in
+# the mount table; every access then fails with "Transport endpoint is not connected",
+# and the next daemon cannot mount a dataset there or create a child's mountpoint under
+# it ("failed to create mountpoint"). Detach those, deepest first, before mounting.
+drop_dead_zfs_mounts() {
+  local m
+  while read -r m; do
+    m="$(printf '%b' "$m")"   # /proc/mounts writes a space as \040
+    if ! timeout 5 stat -t "$m" >/dev/null 2>&1; then
+      umount -l "$m" 2>/dev/null && say "zfs mount" "detached dead mount $m"
+    fi
+  done < <(awk '$3 == "fuse.zfs" { print $2 }' /proc/mounts | sort -r)
+}
+drop_dead_zfs_mounts
 zfs_pids() { pgrep -x zfs-fuse || true; }
 if zfs_up; then
   say zfs-fuse "ok"
@@ -337,6 +351,11 @@ fi
 zfs mount -a 2>/dev/null || true
 health="$(zpool list -H -o health "$ZFS_POOL" 2>/dev/null || echo unknown)"
 [[ "$health" == ONLINE ]] || die "zfs pool $ZFS_POOL is $health"
+mp="$(zfs get -H -o value mountpoint "$ZFS_POOL")"
+if [[ "$mp" == /* ]]; then
+  [[ "$(zfs get -H -o value mounted "$ZFS_POOL")" == yes ]] && timeout 5 stat -t "$mp" >/dev/null 2>&1 \
+    || die "zfs pool $ZFS_POOL is not usable at its mountpoint $mp (zfs mount -a: $(zfs mount -a 2>&1 | head -n1))"
+fi
 say "zfs pool $ZFS_POOL" "$state ($ZFS_IMG, mounted at $(zfs get -H -o value mountpoint "$ZFS_POOL"))"
 
 # ---------------------------------------------------------------- QEMU guest

@@ -29,8 +29,34 @@ export const ZFS_ERRORS: Classifier = {
 /** Run `zfs ARGS`; throws the classified AddressError when it fails. */
 export async function zfs(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const r = await ctx.run(['zfs', ...args], { timeoutMs: 60_000, ...opts });
-  if (!r.ok) throw classify(r, ZFS_ERRORS);
+  if (!r.ok) {
+    const e = classify(r, ZFS_ERRORS);
+    const hint = deadMountHint(r.stderr);
+    throw hint ? new AddressError(e.kind, `${e.message} (${hint})`, { cause: e }) : e;
+  }
   return r;
+}
+
+/**
+ * "cannot mount '/P/x': failed to create mountpoint" says nothing about why. When the
+ * reason is a FUSE mount left by a zfs-fuse that died (access fails with ENOTCONN,
+ * "Transport endpoint is not connected"), name it and the fix. Undefined otherwise.
+ */
+export function deadMountHint(stderr: string): string | undefined {
+  const m = /cannot mount '([^']+)': failed to create mountpoint/.exec(stderr);
+  if (!m) return undefined;
+  // The nearest ancestor that is not simply missing decides.
+  for (let dir = path.dirname(m[1]!); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      fs.statSync(dir);
+      return undefined;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTCONN') return `${dir} is a dead mount left by a zfs-fuse that stopped: umount -l ${dir} && zfs mount -a, or run scripts/setup-host.sh`;
+      if (code !== 'ENOENT') return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** Run `zpool ARGS`; throws the classified AddressError when it fails. */
