@@ -23,7 +23,7 @@ export const exec = defineVerb({
     ...NAME,
     ...GUEST_COMMAND_PARAMS,
     group: { type: 'int', min: 0, doc: 'numeric gid to run as' },
-    ...timeout(60_000, 'kill the lxc client after this long (RC 5)'),
+    ...timeout(60_000, 'stop after this long (RC 5): the lxc client is killed and LXD ends the command with its exec session'),
     ...REMOTE,
   },
   positional: ['name', 'command'],

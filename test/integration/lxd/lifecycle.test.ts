@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/lxd';
+import { pollUntil } from '../../../shared/poll';
 import { requireLxd, cleanupInstances, uniq } from './lxd-test-env';
 
 const lxd = createHandler(table);
@@ -68,9 +69,12 @@ describe('ADDRESS LXD lifecycle on a real daemon', () => {
     expect((await lxd(`exec name=${name} command='echo $HOME'`)).output).toBe('/root');
   });
 
-  it('exec times out with RC 5', async () => {
-    const r = await lxd(`exec name=${name} command="sleep 5" timeout=500ms`);
+  it('exec times out with RC 5, and the command does not go on running in the instance', async () => {
+    const r = await lxd(`exec name=${name} command="sleep 4321" timeout=500ms`);
     expect(r.errorCode).toBe(5);
+    // Stopping the lxc client ends the exec session; LXD kills the command with it.
+    const left = await pollUntil(async () => !(await lxd(`exec name=${name} command=ps`)).output.includes('sleep 4321'), { timeoutMs: 5_000 });
+    expect(left).toBe(true);
   });
 
   it('pushes and pulls files', async () => {
