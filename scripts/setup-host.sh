@@ -304,12 +304,11 @@ drop_dead_zfs_mounts() {
   local m
   while read -r m; do
     m="$(printf '%b' "$m")"   # /proc/mounts writes a space as \040
-    if ! timeout 5 stat -t "$m" >/dev/null 2>&1; then
+    if ! timeout 5 ls -A -- "$m" >/dev/null 2>&1; then   # stat may answer from the attribute cache; readdir cannot
       umount -l "$m" 2>/dev/null && say "zfs mount" "detached dead mount $m"
     fi
   done < <(awk '$3 == "fuse.zfs" { print $2 }' /proc/mounts | sort -r)
 }
-drop_dead_zfs_mounts
 zfs_pids() { pgrep -x zfs-fuse || true; }
 if zfs_up; then
   say zfs-fuse "ok"
@@ -333,6 +332,8 @@ else
   fi
 fi
 
+# (after the daemon check: a killed zfs-fuse serves its mounts until it has exited)
+drop_dead_zfs_mounts
 if zpool list -H -o name "$ZFS_POOL" >/dev/null 2>&1; then
   state="ok"
 elif [[ -f "$ZFS_IMG" ]]; then
@@ -353,7 +354,7 @@ health="$(zpool list -H -o health "$ZFS_POOL" 2>/dev/null || echo unknown)"
 [[ "$health" == ONLINE ]] || die "zfs pool $ZFS_POOL is $health"
 mp="$(zfs get -H -o value mountpoint "$ZFS_POOL")"
 if [[ "$mp" == /* ]]; then
-  [[ "$(zfs get -H -o value mounted "$ZFS_POOL")" == yes ]] && timeout 5 stat -t "$mp" >/dev/null 2>&1 \
+  [[ "$(zfs get -H -o value mounted "$ZFS_POOL")" == yes ]] && timeout 5 ls -A -- "$mp" >/dev/null 2>&1 \
     || die "zfs pool $ZFS_POOL is not usable at its mountpoint $mp (zfs mount -a: $(zfs mount -a 2>&1 | head -n1))"
 fi
 say "zfs pool $ZFS_POOL" "$state ($ZFS_IMG, mounted at $(zfs get -H -o value mountpoint "$ZFS_POOL"))"

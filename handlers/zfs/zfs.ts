@@ -48,11 +48,11 @@ export function deadMountHint(stderr: string): string | undefined {
   // The nearest ancestor that is not simply missing decides.
   for (let dir = path.dirname(m[1]!); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     try {
-      fs.statSync(dir);
+      fs.opendirSync(dir).closeSync(); // stat may answer from the attribute cache; opendir asks the daemon
       return undefined;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTCONN') return `${dir} is a dead mount left by a zfs-fuse that stopped: umount -l ${dir} && zfs mount -a, or run scripts/setup-host.sh`;
+      if (code === 'ENOTCONN' || code === 'ECONNABORTED') return `${dir} is a dead mount left by a zfs-fuse that stopped: umount -l ${dir} && zfs mount -a, or run scripts/setup-host.sh`;
       if (code !== 'ENOENT') return undefined;
     }
   }

@@ -69,3 +69,23 @@ describe('a dead zfs-fuse mount (real FUSE mount, no daemon behind it)', () => {
     expect(fs.statSync(d).isDirectory()).toBe(true);
   }, 120_000);
 });
+
+describe('zfs-fuse killed outright (the real daemon, brought back by setup-host)', () => {
+  it('after kill -9, setup-host restarts it and rexxpool is usable again: a child dataset mounts under it', async () => {
+    await requireZfs();
+    await execa('pkill', ['-9', '-x', 'zfs-fuse']);
+    // Its mount stays in the table, dead: ECONNABORTED while it exits, ENOTCONN after
+    // (stat may still answer from the attribute cache).
+    await expect(fs.promises.readdir('/rexxpool')).rejects.toThrow(/ENOTCONN|ECONNABORTED/);
+    const r = await execa('bash', ['scripts/setup-host.sh'], { reject: false, env: { REXX_SETUP_SKIP_QEMU: '1' } });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('detached dead mount /rexxpool');
+    expect(Array.isArray(await fs.promises.readdir('/rexxpool'))).toBe(true);
+    const h = createHandler(table);
+    const ds = `rexxpool/${uniq('after-kill')}`;
+    const c = await h(`create name=${ds}`);
+    expect(c.errorCode, c.errorMessage).toBe(0);
+    expect((await h(`get name=${ds} property=mounted`)).output).toBe('yes');
+    expect((await h(`destroy name=${ds}`)).errorCode).toBe(0);
+  }, 120_000);
+});
