@@ -10,9 +10,10 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type AddressHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/lxcri';
+import { RUN_ID } from '../../helpers/run-id';
 
 const POOL = process.env.REXX_ZFS_POOL || 'rexxpool';
-const P = `lxit${process.pid}`;
+const P = `lxit${RUN_ID}`;
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 const tryRun = (cmd: string, args: string[]) => {
   try {

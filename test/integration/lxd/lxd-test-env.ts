@@ -1,5 +1,6 @@
 /** What the LXD integration tests share: the daemon check, unique names, cleanup. */
 import { execa } from 'execa';
+import { RUN_ID } from '../../helpers/run-id';
 
 /** Fail (not skip) with a clear message when the daemon from setup-host isn't up. */
 export async function requireLxd(): Promise<void> {
@@ -13,7 +14,7 @@ export async function requireLxd(): Promise<void> {
 
 let n = 0;
 /** A name no other test or run uses: letters, digits, hyphens. */
-export const uniq = (what: string) => `it-${what}-${process.pid}-${++n}`;
+export const uniq = (what: string) => `it-${what}-${RUN_ID}-${++n}`;
 
 /** Delete instances if they exist (force), ignoring "not found". */
 export async function cleanupInstances(names: string[]): Promise<void> {

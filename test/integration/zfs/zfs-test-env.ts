@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import { execa } from 'execa';
 import { createHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/zfs';
+import { RUN_ID } from '../../helpers/run-id';
 
 /** Fail (not skip) with a clear message when zfs from setup-host isn't answering. */
 export async function requireZfs(): Promise<void> {
@@ -14,11 +15,11 @@ export async function requireZfs(): Promise<void> {
 
 let n = 0;
 /** A dataset-name component no other test or run uses. */
-export const uniq = (what: string) => `it-${what}-${process.pid}-${++n}`;
+export const uniq = (what: string) => `it-${what}-${RUN_ID}-${++n}`;
 
 /** A throwaway pool on a sparse file under /var/tmp, made and destroyed through the handler. */
 export function throwawayPool(tag: string) {
-  const name = `rexxt-${tag}-${process.pid}`;
+  const name = `rexxt-${tag}-${RUN_ID}`;
   const img = `/var/tmp/${name}.img`;
   const h = createHandler(table, { env: { ...process.env, REXX_ZFS_POOL: name } });
   return {
