@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Ctx } from '../../shared/verb';
-import { listSnapshots, rows, zfs } from '../zfs/zfs';
+import { listSnapshots } from '../zfs/snapshot';
+import { rows, zfs } from '../zfs/zfs';
 
 /** User property on a checkpoint snapshot naming its backend. */
 export const KIND_PROP = 'org.rexxjs:checkpoint-kind';

@@ -10,7 +10,9 @@
 import { AddressError, alreadyExists, notFound } from '../../shared/errors';
 import type { BaseInfo } from '../../shared/bases';
 import type { Ctx } from '../../shared/verb';
-import { destroyDataset, getProps, rows, setProp, snapshot, zfs } from './zfs';
+import { destroyDataset, getProps, setProp } from './dataset';
+import { snapshot } from './snapshot';
+import { rows, zfs } from './zfs';
 
 /** User properties of the registry (namespace `org.rexxjs:`). */
 export const PROPS = {

@@ -11,7 +11,9 @@ import { AddressError, notFound, refused, toolFailed, toolMessage, usageError } 
 import { stem } from '../../../shared/result';
 import { selectForPrune } from '../../../shared/retention';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { datasetExists, listSnapshots, rollback, zfs } from '../../zfs/zfs';
+import { datasetExists } from '../../zfs/dataset';
+import { listSnapshots, rollback } from '../../zfs/snapshot';
+import { zfs } from '../../zfs/zfs';
 import { criuCheckpoints, criuDir, criuLogErrors, CRIU_META, KIND_PROP, merge, uniqueName, zfsCheckpoints, type Checkpoint } from '../checkpoints';
 import { absHostPath, NAME, RUNTIME, SNAPSHOT_OPT, timeout } from '../params';
 import { bundleDataset, containerDataset } from '../rootfs';

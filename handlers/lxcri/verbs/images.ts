@@ -12,7 +12,8 @@ import { ociContainerId, ociImageRef, regexRule, zfsPoolName } from '../../../sh
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { getBase, registerBase, cloneFromBase } from '../../zfs/registry';
-import { datasetExists, defaultPool, destroyDataset, getProps, zfs } from '../../zfs/zfs';
+import { datasetExists, destroyDataset, getProps } from '../../zfs/dataset';
+import { defaultPool, zfs } from '../../zfs/zfs';
 import { ociDir } from '../checkpoints';
 import { entryFromLayout, imageDataset, layoutDir, readIndex, skopeoSource, splitRef, writeIndex } from '../images';
 import { absHostPath } from '../params';

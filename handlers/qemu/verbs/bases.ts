@@ -12,7 +12,8 @@ import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared
 import { qemuName, zfsDatasetName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
-import { snapshot, zfs } from '../../zfs/zfs';
+import { snapshot } from '../../zfs/snapshot';
+import { zfs } from '../../zfs/zfs';
 import { imageChain, qemuImg } from '../img';
 import { absPath, FORCE, HARDWARE, timeout } from '../params';
 import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';

@@ -7,7 +7,8 @@ import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, PROPERTIES, zfsDatasetName, zfsSize } from '../params';
 import { getBase } from '../registry';
-import { dependentsOf, destroyDataset, fullName, getProps, parseSize, renameDataset, requireOpenZfs, zfs } from '../zfs';
+import { dependentsOf, destroyDataset, getProps, renameDataset } from '../dataset';
+import { fullName, parseSize, requireOpenZfs, zfs } from '../zfs';
 
 const PARENTS = { parents: { type: 'bool', default: false, doc: 'create missing parent datasets (-p)' } } as const;
 

@@ -10,7 +10,8 @@ import { argvLine } from '../../../shared/runner';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { POOL, zfsPoolName, zfsSize } from '../params';
-import { defaultPool, getProps, implementation, parseSize, rows, setProp, zpool } from '../zfs';
+import { getProps, setProp } from '../dataset';
+import { defaultPool, implementation, parseSize, rows, zpool } from '../zfs';
 
 /** Recommended pool settings for VM/container storage; `level` says which command sets it. */
 export const RECOMMENDED = [

@@ -6,7 +6,8 @@ import { usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, PROPERTIES, zfsDatasetName, zfsPropName } from '../params';
-import { defaultPool, fullName, rows, setProp, zfs } from '../zfs';
+import { setProp } from '../dataset';
+import { defaultPool, fullName, rows, zfs } from '../zfs';
 
 export const get = defineVerb({
   name: 'get',

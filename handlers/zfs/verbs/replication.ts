@@ -12,7 +12,9 @@ import { hostPath, sshHost } from '../../../shared/names';
 import type { RunResult } from '../../../shared/runner';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { NAME, OPT_SNAPSHOT, POOL, zfsDatasetName, zfsPoolName, zfsSnapshotName } from '../params';
-import { destroyDataset, fullName, listSnapshots, refreshMount, rows, snapshot, ZFS_ERRORS, zfs } from '../zfs';
+import { destroyDataset, refreshMount } from '../dataset';
+import { listSnapshots, snapshot } from '../snapshot';
+import { fullName, rows, zfs, ZFS_ERRORS } from '../zfs';
 
 /** ZFS messages plus ssh's own for the remote end. */
 export const REPL_ERRORS: Classifier = {

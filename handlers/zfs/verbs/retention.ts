@@ -8,7 +8,9 @@ import { stem } from '../../../shared/result';
 import { selectForPrune, type RetentionOptions } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, snapPrefix } from '../params';
-import { clonesOf, destroyDataset, fullName, listSnapshots, rows, zfs, type SnapshotInfo } from '../zfs';
+import { clonesOf, destroyDataset } from '../dataset';
+import { listSnapshots, type SnapshotInfo } from '../snapshot';
+import { fullName, rows, zfs } from '../zfs';
 
 /**
  * Which of `snaps` (oldest first) prune destroys: those matching `prefix`, not among the

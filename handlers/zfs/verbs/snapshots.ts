@@ -6,7 +6,9 @@ import { notFound, refused } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { holdTag, NAME, OPT_SNAPSHOT, POOL, SNAPSHOT } from '../params';
-import { clonesOf, destroyDataset, fullName, getProps, listSnapshots, rollback as zrollback, snapshot as zsnapshot, zfs } from '../zfs';
+import { clonesOf, destroyDataset, getProps } from '../dataset';
+import { listSnapshots, rollback as zrollback, snapshot as zsnapshot } from '../snapshot';
+import { fullName, zfs } from '../zfs';
 
 /** `checkpoint-<unix seconds>`: the default snapshot name. */
 export const checkpointName = () => `checkpoint-${Math.floor(Date.now() / 1000)}`;
