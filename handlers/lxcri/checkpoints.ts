@@ -2,13 +2,15 @@
  * Where checkpoints live and how each records its backend. A ZFS checkpoint is the
  * snapshot `<dataset>@checkpoint-<unix seconds>[-N]` carrying the user property
  * `org.rexxjs:checkpoint-kind=zfs`; a CRIU checkpoint is an image directory
- * `<REXX_OCI_DIR>/checkpoints/<id>/<name>/` holding `rexx-checkpoint.json`.
+ * `<REXX_OCI_DIR>/checkpoints/<id>/<name>/` holding `rexx-checkpoint.json`. Listing
+ * merges both kinds, oldest first.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Ctx } from '../../shared/verb';
 import { listSnapshots } from '../zfs/snapshot';
 import { rows, zfs } from '../zfs/zfs';
+import { datasetOf } from './rootfs';
 
 /** User property on a checkpoint snapshot naming its backend. */
 export const KIND_PROP = 'org.rexxjs:checkpoint-kind';
@@ -68,6 +70,12 @@ export function criuCheckpoints(ctx: Ctx, id: string): Checkpoint[] {
 /** Both kinds merged, oldest first. */
 export function merge(a: Checkpoint[], b: Checkpoint[]): Checkpoint[] {
   return [...a, ...b].sort((x, y) => x.createdEpoch - y.createdEpoch || (x.kind === y.kind ? x.order - y.order : 0));
+}
+
+/** A container's checkpoints of both kinds, oldest first, with its ZFS dataset (undefined without one). */
+export async function allCheckpoints(ctx: Ctx, id: string, bundle: string | undefined) {
+  const ds = await datasetOf(ctx, id, bundle);
+  return { ds, list: merge(ds ? await zfsCheckpoints(ctx, ds) : [], criuCheckpoints(ctx, id)) };
 }
 
 /** The error lines of CRIU's own log (dump.log / restore.log) in an image directory, for ERRORTEXT. */

@@ -44,6 +44,13 @@ export function readIndex(ctx: Pick<Ctx, 'env'>): ImageEntry[] {
   }
 }
 
+/** Look `name[:tag]` up in the index: its name, tag and entry (undefined when not imported). */
+export function findImage(ctx: Ctx, image: string) {
+  const [name, tag] = splitRef(image);
+  const e = readIndex(ctx).find((x) => x.name === name && x.tag === tag);
+  return { name, tag, entry: e };
+}
+
 /** Replace the index atomically (write + rename). */
 export function writeIndex(ctx: Pick<Ctx, 'env'>, entries: ImageEntry[]): void {
   const f = indexFile(ctx);

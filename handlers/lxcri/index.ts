@@ -4,9 +4,10 @@
  */
 import type { HandlerTable } from '../../shared/verb';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
+import { bundleFromImage } from './verbs/bundle';
 import { checkpoint, listCheckpoints, prune, restore } from './verbs/checkpoint';
 import { exec } from './verbs/exec';
-import { bundleFromImage, imageDelete, imageImport, imageList } from './verbs/images';
+import { imageDelete, imageImport, imageList } from './verbs/images';
 import { list, state, status } from './verbs/info';
 import { create, del, kill, pause, resume, run, start } from './verbs/lifecycle';
 import { spec } from './verbs/spec';

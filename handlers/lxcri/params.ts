@@ -1,5 +1,5 @@
 /** Parameter specs the LXCRI verbs share, spelled like the LXD handler's (name=, bundle=, base=, snapshot=). */
-import { absHostPath, ociContainerId, zfsSnapshotName } from '../../shared/names';
+import { absHostPath, ociContainerId, ociImageRef, zfsSnapshotName } from '../../shared/names';
 import { RUNTIMES } from './runtime';
 
 /** An absolute bundle/host directory (the shared rule). */
@@ -13,6 +13,9 @@ export const BUNDLE = {
   bundle: { type: 'string', required: true, rule: absHostPath, doc: 'bundle directory (config.json + rootfs), absolute path' },
 } as const;
 
+/** bundle= for verbs that also work on a container that no longer exists. */
+export const BUNDLE_OPT = { bundle: { type: 'string', rule: absHostPath, doc: 'the bundle, when the container no longer exists' } } as const;
+
 export const RUNTIME = {
   runtime: {
     type: 'enum',
@@ -25,5 +28,8 @@ export const RUNTIME = {
 export const SNAPSHOT_OPT = {
   snapshot: { type: 'string', rule: zfsSnapshotName, doc: 'checkpoint name (default: the newest)' },
 } as const;
+
+/** image= naming an imported image (image_delete, bundle_from_image). */
+export const IMAGE = { image: { type: 'string', required: true, rule: ociImageRef, doc: 'image name[:tag] in the local index (tag default latest)' } } as const;
 
 export const timeout = (defaultMs: number, doc: string) => ({ timeout: { type: 'duration', default: defaultMs, doc } }) as const;

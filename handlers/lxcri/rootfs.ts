@@ -3,11 +3,12 @@
  * A container's dataset is `<pool>/containers/<id>`. Two shapes are recognised by the
  * dataset's mountpoint, whoever made it: the dataset is the bundle's `rootfs`
  * (create zfs=true, register_base of a plain bundle), or it is the whole bundle
- * (bundle_from_image: config.json + rootfs unpacked by umoci, then cloned).
+ * (bundle_from_image: config.json + rootfs unpacked by umoci, then cloned). Verbs that
+ * work without ZFS ask here which pool answers and which dataset a container has.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { alreadyExists, toolFailed } from '../../shared/errors';
+import { AddressError, alreadyExists, notFound, toolFailed } from '../../shared/errors';
 import { zfsPoolName } from '../../shared/names';
 import type { Ctx } from '../../shared/verb';
 import { datasetExists, datasetForPath, destroyDataset, getProps } from '../zfs/dataset';
@@ -28,6 +29,38 @@ export async function bundleDataset(ctx: Ctx, bundle: string, rootfs = 'rootfs')
   if (!ds) return undefined;
   const mp = (await getProps(ctx, ds, ['mountpoint'])).mountpoint ?? '';
   return mp === root || mp === path.resolve(bundle) ? { dataset: ds, mountpoint: mp } : undefined;
+}
+
+/**
+ * The container's ZFS dataset: from its bundle's mountpoint, else `<pool>/containers/<id>`
+ * if it exists; undefined when there is none or ZFS is absent (no zfs binary, daemon
+ * down), so the CRIU path still works on hosts without ZFS.
+ */
+export async function datasetOf(ctx: Ctx, id: string, bundle: string | undefined): Promise<string | undefined> {
+  try {
+    if (bundle) {
+      const d = await bundleDataset(ctx, bundle);
+      if (d) return d.dataset;
+    }
+    const guess = containerDataset(ctx, id);
+    return (await datasetExists(ctx, guess)) ? guess : undefined;
+  } catch (e) {
+    if (e instanceof AddressError && (e.kind === 'unavailable' || e.kind === 'notFound')) return undefined;
+    throw e;
+  }
+}
+
+/** Pool to use: zfs=false → none; true → the pool (RC 6 if ZFS is down); auto → the pool when it answers. */
+export async function usablePool(ctx: Ctx, mode: string, pool: string | undefined): Promise<string | undefined> {
+  if (mode === 'false') return undefined;
+  const name = pool ?? defaultPool(ctx);
+  try {
+    if (await datasetExists(ctx, name)) return name;
+    if (mode === 'true') throw notFound(`ZFS pool ${name} not found`);
+  } catch (e) {
+    if (mode === 'true') throw e;
+  }
+  return undefined;
 }
 
 /**

@@ -16,9 +16,10 @@ import { getBase, cloneFromBase as zfsClone, listBases as zfsListBases, register
 import { getProps } from '../../zfs/dataset';
 import { defaultPool } from '../../zfs/zfs';
 import { ociDir } from '../checkpoints';
+import { runDetached } from '../container';
 import { absHostPath, BUNDLE, NAME, RUNTIME, timeout } from '../params';
 import { bundleDataset, containerDataset, placeRootfsOnZfs } from '../rootfs';
-import { pickRuntime, runDetached } from '../runtime';
+import { pickRuntime } from '../runtime';
 
 const POOL = { pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' } } as const;
 

@@ -3,91 +3,24 @@
  * container is frozen (`<runtime> pause`) around `zfs snapshot`, and resumed in a
  * finally even when the snapshot fails; restore to an older checkpoint needs
  * discard_newer=true (`zfs rollback -r`) and reports what it destroyed. Without ZFS,
- * CRIU through `<runtime> checkpoint --image-path DIR` / `<runtime> restore`.
+ * CRIU through `<runtime> checkpoint --image-path DIR` / `<runtime> restore`. The two
+ * ways of taking one are checkpoint-zfs.ts and checkpoint-criu.ts.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { AddressError, notFound, refused, toolFailed, toolMessage, usageError } from '../../../shared/errors';
+import { notFound, refused, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { selectForPrune } from '../../../shared/retention';
-import { defineVerb, type Ctx } from '../../../shared/verb';
-import { datasetExists } from '../../zfs/dataset';
+import { defineVerb } from '../../../shared/verb';
 import { listSnapshots, rollback } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/zfs';
-import { criuCheckpoints, criuDir, criuLogErrors, CRIU_META, KIND_PROP, merge, uniqueName, zfsCheckpoints, type Checkpoint } from '../checkpoints';
-import { absHostPath, NAME, RUNTIME, SNAPSHOT_OPT, timeout } from '../params';
-import { bundleDataset, containerDataset } from '../rootfs';
-import { getState, mustState, pickRuntime, rtArgv, rtDetached, rtRun, runDetached, waitState, type Runtime } from '../runtime';
-
-const BUNDLE_OPT = { bundle: { type: 'string', rule: absHostPath, doc: 'the bundle, when the container no longer exists' } } as const;
-
-/**
- * The container's ZFS dataset: from its bundle's mountpoint, else `<pool>/containers/<id>`
- * if it exists; undefined when there is none or ZFS is absent (no zfs binary, daemon
- * down), so the CRIU path still works on hosts without ZFS.
- */
-async function datasetOf(ctx: Ctx, id: string, bundle: string | undefined): Promise<string | undefined> {
-  try {
-    if (bundle) {
-      const d = await bundleDataset(ctx, bundle);
-      if (d) return d.dataset;
-    }
-    const guess = containerDataset(ctx, id);
-    return (await datasetExists(ctx, guess)) ? guess : undefined;
-  } catch (e) {
-    if (e instanceof AddressError && (e.kind === 'unavailable' || e.kind === 'notFound')) return undefined;
-    throw e;
-  }
-}
-
-async function allCheckpoints(ctx: Ctx, id: string, bundle: string | undefined) {
-  const ds = await datasetOf(ctx, id, bundle);
-  return { ds, list: merge(ds ? await zfsCheckpoints(ctx, ds) : [], criuCheckpoints(ctx, id)) };
-}
-
-/** pause → zfs snapshot -o kind=zfs → resume (in finally); `-N` suffix when the second's name is taken. */
-async function zfsCheckpoint(ctx: Ctx, rt: Runtime, id: string, ds: string, running: boolean): Promise<string> {
-  const secs = Math.floor(Date.now() / 1000);
-  const taken = new Set<string>();
-  if (running) await rtRun(ctx, rt, ['pause', id]);
-  try {
-    for (;;) {
-      const name = uniqueName(secs, taken);
-      try {
-        await zfs(ctx, ['snapshot', '-o', `${KIND_PROP}=zfs`, `${ds}@${name}`]);
-        return name;
-      } catch (e) {
-        if (!(e instanceof AddressError && e.kind === 'exists') || taken.size > 100) throw e;
-        taken.add(name);
-      }
-    }
-  } finally {
-    if (running) await rtRun(ctx, rt, ['resume', id]);
-  }
-}
-
-/** `<runtime> checkpoint --image-path DIR [--leave-running] ID`; on failure CRIU's own log lines join ERRORTEXT. */
-async function criuCheckpoint(ctx: Ctx, rt: Runtime, id: string, bundle: string, leaveRunning: boolean, timeoutMs: number): Promise<string> {
-  const secs = Math.floor(Date.now() / 1000);
-  const existing = new Set(fs.existsSync(criuDir(ctx, id)) ? fs.readdirSync(criuDir(ctx, id)) : []);
-  const name = uniqueName(secs, existing);
-  const dir = path.join(criuDir(ctx, id), name);
-  if (!ctx.dryrun) fs.mkdirSync(dir, { recursive: true });
-  const args = ['checkpoint', '--image-path', dir];
-  if (leaveRunning) args.push('--leave-running');
-  args.push(id);
-  const r = await ctx.run(rtArgv(rt, args), { timeoutMs });
-  if (!r.ok) {
-    const criu = criuLogErrors(dir);
-    fs.rmSync(dir, { recursive: true, force: true });
-    const s = await getState(ctx, rt, id).catch(() => undefined);
-    throw toolFailed(`CRIU checkpoint failed: ${toolMessage(r)}${criu ? `\n${criu}` : ''}`, { cause: r, vars: { STATUS: s?.status ?? '', KIND: 'criu' } });
-  }
-  if (!ctx.dryrun) {
-    fs.writeFileSync(path.join(dir, CRIU_META), JSON.stringify({ kind: 'criu', runtime: rt.name, bundle, createdMs: Date.now(), leaveRunning }));
-  }
-  return name;
-}
+import { criuCheckpoint } from '../checkpoint-criu';
+import { zfsCheckpoint } from '../checkpoint-zfs';
+import { allCheckpoints, type Checkpoint } from '../checkpoints';
+import { getState, mustState, runDetached, waitState } from '../container';
+import { BUNDLE_OPT, NAME, RUNTIME, SNAPSHOT_OPT, timeout } from '../params';
+import { datasetOf } from '../rootfs';
+import { pickRuntime } from '../runtime';
+import { rtDetached, rtRun } from '../runtime-cli';
 
 export const checkpoint = defineVerb({
   name: 'checkpoint',

@@ -7,7 +7,8 @@ import { classify } from '../../../shared/errors';
 import { execOutput, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, RUNTIME, timeout } from '../params';
-import { OCI_ERRORS, pickRuntime, rtArgv } from '../runtime';
+import { pickRuntime } from '../runtime';
+import { OCI_ERRORS, rtArgv } from '../runtime-cli';
 
 // The runtime's own failures (not the command's): runc logs with level=error, crun names the container.
 const RT_OWN = /level=error msg="(?:container does not exist|cannot exec in a stopped|container .* is not running|exec failed|runc exec failed)|^crun: |container .* does not exist/m;

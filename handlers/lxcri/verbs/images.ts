@@ -1,52 +1,26 @@
 /**
  * OCI images (the Proxmox LXCRI v0.2.0 seed): `skopeo copy` imports an OCI layout
- * directory or a docker-archive tar into the local layout, `umoci unpack` makes a
- * bundle. With ZFS the image is unpacked once into `<pool>/images/<digest>`, registered
- * as a base (handlers/zfs/registry.ts), and each bundle is a clone of it mounted at the
- * bundle directory — copy-on-write, not a copy.
+ * directory or a docker-archive tar into the local layout and its index, image_list
+ * reads that index, image_delete removes an image (and its ZFS dataset when no bundle
+ * is a clone of it). Making a bundle from an image is bundle.ts.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { AddressError, alreadyExists, classify, notFound, usageError, type Classifier } from '../../../shared/errors';
-import { ociContainerId, ociImageRef, regexRule, zfsPoolName } from '../../../shared/names';
+import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
+import { ociImageRef, regexRule, zfsPoolName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
-import { defineVerb, type Ctx } from '../../../shared/verb';
-import { getBase, registerBase, cloneFromBase } from '../../zfs/registry';
-import { datasetExists, destroyDataset, getProps } from '../../zfs/dataset';
-import { defaultPool, zfs } from '../../zfs/zfs';
+import { defineVerb } from '../../../shared/verb';
+import { datasetExists, destroyDataset } from '../../zfs/dataset';
 import { ociDir } from '../checkpoints';
-import { entryFromLayout, imageDataset, layoutDir, readIndex, skopeoSource, splitRef, writeIndex } from '../images';
-import { absHostPath } from '../params';
-import { containerDataset } from '../rootfs';
-import { patchProcess } from './spec';
-
-/** skopeo/umoci messages mapped to the RC table. */
-export const IMAGE_ERRORS: Classifier = {
-  patterns: [
-    ['notFound', /no such file or directory|does not exist|not found|no descriptor found|unable to find/i],
-    ['exists', /already exists/i],
-  ],
-};
-
-async function tool(ctx: Ctx, argv: string[], timeoutMs = 600_000) {
-  const r = await ctx.run(argv, { timeoutMs });
-  if (!r.ok) throw classify(r, IMAGE_ERRORS);
-  return r;
-}
+import { tool } from '../image-cli';
+import { entryFromLayout, findImage, imageDataset, layoutDir, readIndex, skopeoSource, writeIndex } from '../images';
+import { absHostPath, IMAGE } from '../params';
+import { usablePool } from '../rootfs';
 
 /** A source path skopeo can parse: absolute, no ":" (its transport separator). */
 const imageSource = regexRule('image source path', /^\/[^:\0]*$/, 'an absolute path without ":"', (v) => absHostPath.check(v));
 const sourceRef = regexRule('reference in the source', /^[A-Za-z0-9][A-Za-z0-9._/:-]{0,254}$/, 'letters, digits, ".", "_", "/", ":", "-"', (v) =>
   v.split('/').some((s) => s === '..' || s === '.') ? 'must not contain "." or ".." path segments' : undefined,
 );
-
-const IMAGE = { image: { type: 'string', required: true, rule: ociImageRef, doc: 'image name[:tag] in the local index (tag default latest)' } } as const;
-
-function findImage(ctx: Ctx, image: string) {
-  const [name, tag] = splitRef(image);
-  const e = readIndex(ctx).find((x) => x.name === name && x.tag === tag);
-  return { name, tag, entry: e };
-}
 
 export const imageImport = defineVerb({
   name: 'image_import',
@@ -91,71 +65,6 @@ export const imageList = defineVerb({
         LAYERS: stem(all.map((e) => e.layers.length)),
       },
     };
-  },
-});
-
-/** Pool to use: zfs=false → none; true → the pool (RC 6 if ZFS is down); auto → the pool when it answers. */
-async function usablePool(ctx: Ctx, mode: string, pool: string | undefined): Promise<string | undefined> {
-  if (mode === 'false') return undefined;
-  const name = pool ?? defaultPool(ctx);
-  try {
-    if (await datasetExists(ctx, name)) return name;
-    if (mode === 'true') throw notFound(`ZFS pool ${name} not found`);
-  } catch (e) {
-    if (mode === 'true') throw e;
-  }
-  return undefined;
-}
-
-/** Set terminal=false (and optionally args, writable rootfs) in a bundle's config.json. */
-function patchBundle(bundle: string, args: string[], readonly: boolean) {
-  const f = path.join(bundle, 'config.json');
-  const c = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
-  fs.writeFileSync(f, `${JSON.stringify(patchProcess(c, { terminal: false, args, readonly }), null, 2)}\n`);
-}
-
-export const bundleFromImage = defineVerb({
-  name: 'bundle_from_image',
-  summary: 'make a bundle from an image (umoci unpack); with ZFS a copy-on-write clone <pool>/containers/<name> of the image unpacked once',
-  params: {
-    ...IMAGE,
-    bundle: { type: 'string', required: true, rule: absHostPath, doc: 'bundle directory to make (absent or empty)' },
-    name: { type: 'string', rule: ociContainerId, doc: 'container id for the dataset <pool>/containers/<name> (default: the bundle directory\'s name)' },
-    zfs: { type: 'enum', values: ['auto', 'true', 'false'], default: 'auto', doc: 'rootfs on ZFS: auto = when the pool answers' },
-    pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' },
-    arg: { type: 'list', free: true, doc: 'replace the image\'s command (repeat: arg=sleep arg=1000)' },
-    readonly: { type: 'bool', default: false, doc: 'mount the rootfs read-only' },
-  },
-  positional: ['image', 'bundle'],
-  examples: ['bundle_from_image image=busybox bundle=/srv/oci/web-1'],
-  async run(p, ctx) {
-    const t0 = performance.now();
-    const { name, tag, entry } = findImage(ctx, p.image);
-    if (!entry) throw notFound(`image ${name}:${tag} is not imported (image_list shows the index)`);
-    const id = p.name ?? path.basename(p.bundle);
-    if (ociContainerId.check(id)) throw usageError(`bundle_from_image: give name= (the bundle's directory name '${id}' is not a container id)`);
-    if (!ctx.dryrun && fs.existsSync(p.bundle) && fs.readdirSync(p.bundle).length) throw alreadyExists(`bundle directory ${p.bundle} is not empty`);
-    const ref = `${layoutDir(ctx)}:${name}:${tag}`;
-    const pool = await usablePool(ctx, p.zfs, p.pool);
-    let dataset = '';
-    let cloned = 0;
-    if (!pool) {
-      await tool(ctx, ['umoci', 'unpack', '--image', ref, p.bundle]);
-    } else {
-      const img = imageDataset(pool, entry.digest);
-      if (!(await datasetExists(ctx, img))) {
-        await zfs(ctx, ['create', '-p', img]);
-        const mp = ctx.dryrun ? `/${img}` : (await getProps(ctx, img, ['mountpoint'])).mountpoint!;
-        await tool(ctx, ['umoci', 'unpack', '--image', ref, mp]);
-        if (!ctx.dryrun) patchBundle(mp, [], false);
-      }
-      if (ctx.dryrun || !(await getBase(ctx, img))) await registerBase(ctx, img, { description: `OCI image ${name}:${tag}` });
-      dataset = containerDataset(ctx, id, pool);
-      await cloneFromBase(ctx, img, dataset, { properties: [`mountpoint=${p.bundle}`], parents: true });
-      cloned = 1;
-    }
-    if (!ctx.dryrun) patchBundle(p.bundle, p.arg, p.readonly);
-    return { result: p.bundle, vars: { BUNDLE: p.bundle, DATASET: dataset, CLONED: cloned, BUNDLE_MS: Math.round(performance.now() - t0) } };
   },
 });
 

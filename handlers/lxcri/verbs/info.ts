@@ -4,8 +4,10 @@ import { unavailable } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
+import { mustState, type OciState } from '../container';
 import { NAME, RUNTIME } from '../params';
-import { hybridCgroups, mustState, pickRuntime, rtRun, type OciState } from '../runtime';
+import { hybridCgroups, pickRuntime } from '../runtime';
+import { rtRun } from '../runtime-cli';
 
 export const state = defineVerb({
   name: 'state',

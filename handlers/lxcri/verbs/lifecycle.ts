@@ -6,9 +6,11 @@
 import { AddressError, refused } from '../../../shared/errors';
 import { signalName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
+import { getState, runDetached, waitState } from '../container';
 import { BUNDLE, NAME, RUNTIME, timeout } from '../params';
 import { placeRootfsOnZfs, purgeContainerDataset, ZFS_OPTS } from '../rootfs';
-import { getState, pickRuntime, rtRun, runDetached, waitState, type Runtime } from '../runtime';
+import { pickRuntime, type Runtime } from '../runtime';
+import { rtRun } from '../runtime-cli';
 
 const created = (rt: Runtime, s: { pid: number; status: string }) => ({ STATUS: s.status, PID: s.pid, RUNTIME: rt.name });
 

@@ -9,7 +9,8 @@ import { alreadyExists, notFound } from '../../../shared/errors';
 import { envPair, guestPath, ociContainerId } from '../../../shared/names';
 import { defineVerb } from '../../../shared/verb';
 import { BUNDLE, RUNTIME } from '../params';
-import { pickRuntime, rtRun } from '../runtime';
+import { pickRuntime } from '../runtime';
+import { rtRun } from '../runtime-cli';
 
 /** Patch process.* of a runtime-spec config object (pure, unit-tested). */
 export function patchProcess(

@@ -13,7 +13,8 @@ import type { RunResult } from '../../../shared/runner';
 import { table } from '../../../handlers/lxcri';
 import { uniqueName } from '../../../handlers/lxcri/checkpoints';
 import { entryFromLayout, skopeoSource, splitRef } from '../../../handlers/lxcri/images';
-import { CRUN_HYBRID_SCRIPT, hybridCgroups, OCI_ERRORS, rtArgv } from '../../../handlers/lxcri/runtime';
+import { CRUN_HYBRID_SCRIPT, hybridCgroups } from '../../../handlers/lxcri/runtime';
+import { OCI_ERRORS, rtArgv } from '../../../handlers/lxcri/runtime-cli';
 import { patchProcess } from '../../../handlers/lxcri/verbs/spec';
 import { fakeBin } from '../../helpers/fakebin';
 

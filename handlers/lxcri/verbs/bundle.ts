@@ -1,0 +1,71 @@
+/**
+ * bundle_from_image (the Proxmox LXCRI v0.2.0 seed): `umoci unpack` makes a bundle from
+ * an imported image. With ZFS the image is unpacked once into `<pool>/images/<digest>`,
+ * registered as a base (handlers/zfs/registry.ts), and each bundle is a clone of it
+ * mounted at the bundle directory — copy-on-write, not a copy.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { alreadyExists, notFound, usageError } from '../../../shared/errors';
+import { ociContainerId, zfsPoolName } from '../../../shared/names';
+import { defineVerb } from '../../../shared/verb';
+import { getBase, registerBase, cloneFromBase } from '../../zfs/registry';
+import { datasetExists, getProps } from '../../zfs/dataset';
+import { zfs } from '../../zfs/zfs';
+import { tool } from '../image-cli';
+import { findImage, imageDataset, layoutDir } from '../images';
+import { absHostPath, IMAGE } from '../params';
+import { containerDataset, usablePool } from '../rootfs';
+import { patchProcess } from './spec';
+
+/** Set terminal=false (and optionally args, writable rootfs) in a bundle's config.json. */
+function patchBundle(bundle: string, args: string[], readonly: boolean) {
+  const f = path.join(bundle, 'config.json');
+  const c = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(f, `${JSON.stringify(patchProcess(c, { terminal: false, args, readonly }), null, 2)}\n`);
+}
+
+export const bundleFromImage = defineVerb({
+  name: 'bundle_from_image',
+  summary: 'make a bundle from an image (umoci unpack); with ZFS a copy-on-write clone <pool>/containers/<name> of the image unpacked once',
+  params: {
+    ...IMAGE,
+    bundle: { type: 'string', required: true, rule: absHostPath, doc: 'bundle directory to make (absent or empty)' },
+    name: { type: 'string', rule: ociContainerId, doc: 'container id for the dataset <pool>/containers/<name> (default: the bundle directory\'s name)' },
+    zfs: { type: 'enum', values: ['auto', 'true', 'false'], default: 'auto', doc: 'rootfs on ZFS: auto = when the pool answers' },
+    pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' },
+    arg: { type: 'list', free: true, doc: 'replace the image\'s command (repeat: arg=sleep arg=1000)' },
+    readonly: { type: 'bool', default: false, doc: 'mount the rootfs read-only' },
+  },
+  positional: ['image', 'bundle'],
+  examples: ['bundle_from_image image=busybox bundle=/srv/oci/web-1'],
+  async run(p, ctx) {
+    const t0 = performance.now();
+    const { name, tag, entry } = findImage(ctx, p.image);
+    if (!entry) throw notFound(`image ${name}:${tag} is not imported (image_list shows the index)`);
+    const id = p.name ?? path.basename(p.bundle);
+    if (ociContainerId.check(id)) throw usageError(`bundle_from_image: give name= (the bundle's directory name '${id}' is not a container id)`);
+    if (!ctx.dryrun && fs.existsSync(p.bundle) && fs.readdirSync(p.bundle).length) throw alreadyExists(`bundle directory ${p.bundle} is not empty`);
+    const ref = `${layoutDir(ctx)}:${name}:${tag}`;
+    const pool = await usablePool(ctx, p.zfs, p.pool);
+    let dataset = '';
+    let cloned = 0;
+    if (!pool) {
+      await tool(ctx, ['umoci', 'unpack', '--image', ref, p.bundle]);
+    } else {
+      const img = imageDataset(pool, entry.digest);
+      if (!(await datasetExists(ctx, img))) {
+        await zfs(ctx, ['create', '-p', img]);
+        const mp = ctx.dryrun ? `/${img}` : (await getProps(ctx, img, ['mountpoint'])).mountpoint!;
+        await tool(ctx, ['umoci', 'unpack', '--image', ref, mp]);
+        if (!ctx.dryrun) patchBundle(mp, [], false);
+      }
+      if (ctx.dryrun || !(await getBase(ctx, img))) await registerBase(ctx, img, { description: `OCI image ${name}:${tag}` });
+      dataset = containerDataset(ctx, id, pool);
+      await cloneFromBase(ctx, img, dataset, { properties: [`mountpoint=${p.bundle}`], parents: true });
+      cloned = 1;
+    }
+    if (!ctx.dryrun) patchBundle(p.bundle, p.arg, p.readonly);
+    return { result: p.bundle, vars: { BUNDLE: p.bundle, DATASET: dataset, CLONED: cloned, BUNDLE_MS: Math.round(performance.now() - t0) } };
+  },
+});
