@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../../../shared/dispatch';
+import { pollUntil } from '../../../shared/poll';
 import { table } from '../../../handlers/zfs';
 import { requireZfs, uniq } from './zfs-test-env';
 
@@ -74,6 +75,8 @@ describe('zfs-fuse killed outright (the real daemon, brought back by setup-host)
   it('after kill -9, setup-host restarts it and rexxpool is usable again: a child dataset mounts under it', async () => {
     await requireZfs();
     await execa('pkill', ['-9', '-x', 'zfs-fuse']);
+    const gone = await pollUntil(async () => (await execa('pgrep', ['-x', 'zfs-fuse'], { reject: false })).exitCode === 1, { timeoutMs: 10_000 });
+    expect(gone).toBe(true);
     // Its mount stays in the table, dead: ECONNABORTED while it exits, ENOTCONN after
     // (stat may still answer from the attribute cache).
     await expect(fs.promises.readdir('/rexxpool')).rejects.toThrow(/ENOTCONN|ECONNABORTED/);
