@@ -29,12 +29,15 @@ export const ZFS_ERRORS: Classifier = {
 /** Run `zfs ARGS`; throws the classified AddressError when it fails. */
 export async function zfs(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const r = await ctx.run(['zfs', ...args], { timeoutMs: 60_000, ...opts });
-  if (!r.ok) {
-    const e = classify(r, ZFS_ERRORS);
-    const hint = deadMountHint(r.stderr);
-    throw hint ? new AddressError(e.kind, `${e.message} (${hint})`, { cause: e }) : e;
-  }
+  if (!r.ok) throw failure(r);
   return r;
+}
+
+/** The classified error for a failed zfs/zpool run, with the dead-mount hint when it applies. */
+function failure(r: RunResult): AddressError {
+  const e = classify(r, ZFS_ERRORS);
+  const hint = deadMountHint(r.stderr);
+  return hint ? new AddressError(e.kind, `${e.message} (${hint})`, { cause: e, vars: e.vars, output: e.output }) : e;
 }
 
 /**
@@ -62,7 +65,7 @@ export function deadMountHint(stderr: string): string | undefined {
 /** Run `zpool ARGS`; throws the classified AddressError when it fails. */
 export async function zpool(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const r = await ctx.run(['zpool', ...args], { timeoutMs: 60_000, ...opts });
-  if (!r.ok) throw classify(r, ZFS_ERRORS);
+  if (!r.ok) throw failure(r);
   return r;
 }
 
