@@ -301,11 +301,16 @@ zfs_up() { timeout 10 zpool list -H -o name >/dev/null 2>&1; }
 # and the next daemon cannot mount a dataset there or create a child's mountpoint under
 # it ("failed to create mountpoint"). Detach those, deepest first, before mounting.
 drop_dead_zfs_mounts() {
-  local m
+  local m err
   while read -r m; do
     m="$(printf '%b' "$m")"   # /proc/mounts writes a space as \040
-    if ! timeout 5 ls -A -- "$m" >/dev/null 2>&1; then   # stat may answer from the attribute cache; readdir cannot
+    # readdir, not stat: stat may answer from the attribute cache. Only a dead
+    # connection's own errors count; a slow but live daemon's mount is left alone.
+    err="$(LC_ALL=C timeout 5 ls -A -- "$m" 2>&1 >/dev/null)" && continue
+    if [[ "$err" == *"Transport endpoint is not connected"* || "$err" == *"Software caused connection abort"* ]]; then
       umount -l "$m" 2>/dev/null && say "zfs mount" "detached dead mount $m"
+    else
+      say "zfs mount" "warning: $m does not answer (${err:-timed out}); left mounted"
     fi
   done < <(awk '$3 == "fuse.zfs" { print $2 }' /proc/mounts | sort -r)
 }
