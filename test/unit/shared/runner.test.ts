@@ -184,7 +184,8 @@ describe('poll', () => {
     for (const v of [0, '', false, null]) expect((await poll(async () => v, { timeoutMs: 100, what: 'x' })).value).toBe(v);
   });
 
-  it('backs off from initialMs by factor up to maxMs (the pauses it asks for)', async () => {
+  /** Run `f` with setTimeout answering at once; returns the pauses (ms) it asked for. */
+  async function pausesAskedBy(f: () => Promise<unknown>): Promise<number[]> {
     const real = globalThis.setTimeout;
     const asked: number[] = [];
     const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
@@ -192,28 +193,25 @@ describe('poll', () => {
       return real(fn, 0);
     }) as typeof setTimeout);
     try {
-      let n = 0;
-      const r = await poll(async () => (++n === 8 ? 'ok' : undefined), { timeoutMs: 60_000, initialMs: 10, factor: 2, maxMs: 100, what: 'x' });
-      expect(r.probes).toBe(8);
+      await f();
     } finally {
       spy.mockRestore();
     }
+    return asked;
+  }
+
+  it('backs off from initialMs by factor up to maxMs (the pauses it asks for)', async () => {
+    let n = 0;
+    const asked = await pausesAskedBy(async () => {
+      const r = await poll(async () => (++n === 8 ? 'ok' : undefined), { timeoutMs: 60_000, initialMs: 10, factor: 2, maxMs: 100, what: 'x' });
+      expect(r.probes).toBe(8);
+    });
     expect(asked).toEqual([10, 20, 40, 80, 100, 100, 100]);
   });
 
   it('defaults: 10 ms, growing by 1.5, capped at 250 ms', async () => {
-    const real = globalThis.setTimeout;
-    const asked: number[] = [];
-    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) => {
-      asked.push(ms ?? 0);
-      return real(fn, 0);
-    }) as typeof setTimeout);
-    try {
-      let n = 0;
-      await poll(async () => (++n === 12 ? 'ok' : undefined), { timeoutMs: 600_000, what: 'x' });
-    } finally {
-      spy.mockRestore();
-    }
+    let n = 0;
+    const asked = await pausesAskedBy(() => poll(async () => (++n === 12 ? 'ok' : undefined), { timeoutMs: 600_000, what: 'x' }));
     expect(asked[0]).toBe(10);
     expect(asked[1]).toBe(15);
     expect(asked[2]).toBe(22.5);
