@@ -101,12 +101,17 @@ export const listSnapshots = defineVerb({
   },
 });
 
+/** The file inside the instance that file_push writes and file_pull reads. */
+const GUEST_FILE = {
+  path: { type: 'string', required: true, rule: guestPath, doc: 'absolute path inside the instance' },
+} as const;
+
 export const filePush = defineVerb({
   name: 'file_push',
   summary: 'copy a host file (source=) or text (content=) into an instance at path=',
   params: {
     ...NAME,
-    path: { type: 'string', required: true, rule: guestPath, doc: 'absolute path inside the instance' },
+    ...GUEST_FILE,
     source: { type: 'string', rule: hostPath, doc: 'file on this host to push' },
     content: { type: 'string', free: true, doc: 'text to write instead of a host file' },
     mode: { type: 'string', rule: regexRule('file mode', /^0?[0-7]{3,4}$/, 'octal, e.g. 0644'), doc: 'file mode, e.g. 0644' },
@@ -133,7 +138,7 @@ export const filePull = defineVerb({
   summary: 'copy a file out of an instance to destination=, or into RESULT when no destination is given',
   params: {
     ...NAME,
-    path: { type: 'string', required: true, rule: guestPath, doc: 'absolute path inside the instance' },
+    ...GUEST_FILE,
     destination: { type: 'string', rule: hostPath, doc: 'file on this host to write (default: RESULT gets the content)' },
     ...REMOTE,
   },
