@@ -125,7 +125,7 @@ async function dispatchParsed(
   const slots = [...(verb.positional ?? [])];
   for (const word of parsed.positional) {
     const key = word.toLowerCase();
-    if (spec[key]?.type === 'bool' && !raw.has(key)) raw.set(key, ['true']);
+    if (Object.hasOwn(spec, key) && spec[key]!.type === 'bool' && !raw.has(key)) raw.set(key, ['true']);
     else {
       const slot = slots.find((s) => !raw.has(s));
       if (!slot) throw usageError(`${verb.name}: unexpected word '${word}' — use key=value; valid keys: ${Object.keys(verb.params).join(', ')}`);

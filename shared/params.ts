@@ -84,9 +84,10 @@ export function typeLabel(s: ParamSpec): string {
  */
 export function coerceParams(verb: string, spec: ParamsSpec, raw: Map<string, string[]>): Record<string, unknown> {
   const validKeys = () => `valid keys for ${verb}: ${Object.keys(spec).join(', ') || '(none)'}`;
-  const out: Record<string, unknown> = {};
+  // No prototype: a key such as __proto__ or constructor is data here, never Object's own.
+  const out: Record<string, unknown> = Object.create(null);
   for (const [key, values] of raw) {
-    const s = spec[key];
+    const s = Object.hasOwn(spec, key) ? spec[key] : undefined;
     if (!s) throw usageError(`${verb}: unknown key '${key}' — ${validKeys()}`);
     if (s.type !== 'list' && values.length > 1) throw usageError(`${verb}: key '${key}' given ${values.length} times; it takes one value`);
     const coerced = values.map((v) => coerceOne(verb, key, s, v));

@@ -5,6 +5,7 @@ import { notFound } from '../../../shared/errors';
 import { lxdInstanceName } from '../../../shared/names';
 import { defineVerb, type HandlerTable } from '../../../shared/verb';
 import { table as lxd } from '../../../handlers/lxd';
+import { TABLES } from '../../../handlers';
 
 const seen: Array<Record<string, unknown>> = [];
 
@@ -288,5 +289,31 @@ describe('METHODS and findVerb', () => {
     expect(findVerb(lxd, 'Clone')?.name).toBe('copy');
     expect(findVerb(lxd, 'state')?.name).toBe('info');
     expect(findVerb(T, 'nope')).toBeUndefined();
+  });
+});
+
+describe('keys and values named like Object.prototype members (no prototype lookups)', () => {
+  const PROTO = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'];
+  const h = createHandler(T);
+
+  it.each(PROTO)('key %s is an unknown key (RC 2) in both call shapes, on every verb of every handler', async (key) => {
+    for (const table of Object.values(TABLES)) {
+      const th = createHandler(table, { env: { PATH: '/nonexistent' } });
+      for (const v of table.verbs) {
+        const r1 = await th(`${v.name} ${key}=1`);
+        expect(r1.errorCode, `${table.target} ${v.name} ${key}=1: ${r1.errorMessage}`).toBe(2);
+        expect(r1.errorMessage).toContain(`unknown key '${key.toLowerCase()}'`);
+        const r2 = await th(v.name, JSON.parse(`{${JSON.stringify(key)}: "1"}`));
+        expect(r2.errorCode, `${table.target} ${v.name}(${key}): ${r2.errorMessage}`).toBe(2);
+      }
+    }
+  });
+
+  it.each(PROTO)('value %s arrives as plain data', async (value) => {
+    const r = await h(`capture command=${value} env=${value}=${value}`);
+    expect(r.errorCode).toBe(0);
+    expect(last().command).toBe(value);
+    expect(last().env).toEqual([`${value}=${value}`]);
+    expect(Object.getPrototypeOf(last())).toBe(Object.prototype);
   });
 });
