@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // brought up by scripts/setup-host.sh; files run one at a time because some tests
 // stop or disturb a daemon on purpose, and only after every unit test has finished
 // (groupOrder), so ~15k CPU-bound unit tests don't starve TCG guests and daemons.
+// reliability: after both (see below).
 export default defineConfig({
   test: {
     projects: [
@@ -16,6 +17,18 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 180_000,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // Races of 10–20 parallel calls, corrupt state, a wedged backend: last, one file
+        // at a time, because some of them stop or wedge a shared daemon on purpose.
+        test: {
+          name: 'reliability',
+          include: ['test/reliability/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

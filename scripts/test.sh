@@ -8,10 +8,20 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-host.sh
 npm run build --silent
 mkdir -p .cache
+rm -f .cache/reliability.jsonl
 rc=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/vitest.json "$@" || rc=$?
 node -e '
   const r = require("./.cache/vitest.json");
   console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
 ' 2>/dev/null || echo "vitest: no report (exit $rc)"
+if [ -s .cache/reliability.jsonl ]; then
+  node -e '
+    const rows = require("fs").readFileSync(".cache/reliability.jsonl", "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    let t = 0, h = 0;
+    console.log("reliability: check | tried | held");
+    for (const r of rows) { console.log(`  ${r.check} | ${r.tried} | ${r.held}`); t += r.tried; h += r.held; }
+    console.log(`reliability: ${rows.length} checks, ${t} tried, ${h} held`);
+  '
+fi
 exit "$rc"
