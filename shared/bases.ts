@@ -31,6 +31,23 @@ export const CLONE_PARAMS = {
   concurrency: { type: 'int', default: 4, min: 1, max: 32, doc: 'at most this many clones are made at once' },
 } as const;
 
+/** register_base's description=, the same in every handler; the limit fits an LXD config value, a ZFS user property and one argv word. */
+export const DESCRIPTION_PARAM = {
+  description: { type: 'string', free: true, maxBytes: 4096, doc: 'free text kept with the base' },
+} as const;
+
+/** The variables clone_from_base sets in every handler. */
+export const CLONE_VARS = {
+  CLONES: { stem: 'the clones made (also when some failed)' },
+  CLONE_MS: 'wall time of all the clones, in ms',
+} as const;
+
+/** The variables list_bases sets in every handler. */
+export const BASES_VARS = {
+  BASES: { stem: 'the registered bases, by name' },
+  BASE_SNAPSHOTS: { stem: 'the snapshot (or image) each base is cloned from' },
+} as const;
+
 /** count=1 → [name]; count=N → [name-1 … name-N], each checked against the backend's rule. */
 export function cloneNames(name: string, count: number, rule: NameRule, key = 'name'): string[] {
   const names = count === 1 ? [name] : Array.from({ length: count }, (_, i) => `${name}-${i + 1}`);

@@ -55,7 +55,12 @@ function print(r: RexxResult, json: boolean, io: { out: NodeJS.WritableStream; e
   if (!r.success && r.errorMessage) io.err.write(`${r.errorMessage}\n`);
 }
 
-const exitCode = (r: RexxResult) => (r.success ? 0 : Math.min(255, Math.max(1, r.errorCode)));
+/** The process exit status for an RC: 0–255 as is, a negative RC (an exec whose command never ran) as 256 + RC, as a shell shows `exit -3`. */
+const exitCode = (r: RexxResult) => {
+  if (r.success) return 0;
+  if (r.errorCode < 0) return Math.max(1, 256 + r.errorCode);
+  return Math.min(255, Math.max(1, r.errorCode));
+};
 
 async function repl(target: string, handler: AddressHandler, json: boolean, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }) {
   const tty = Boolean(process.stdin.isTTY);

@@ -10,7 +10,7 @@ import { parseCommand, type ParsedCommand } from './parse';
 import { poll } from './poll';
 import { fromError, fromOutput, stem, type RexxResult } from './result';
 import { Runner } from './runner';
-import { findVerb, type Ctx, type HandlerTable, type VerbOutput } from './verb';
+import { findVerb, type AnyVerb, type Ctx, type HandlerTable, type VarsSpec, type VerbOutput } from './verb';
 
 export { COMMON_PARAMS, findVerb };
 
@@ -66,16 +66,46 @@ export function methodsOf(table: HandlerTable): Methods {
 /** Build the handler function for a table. */
 export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): AddressHandler {
   const env = opts.env ?? process.env;
+  const strict = env.REXX_ADDRESS_STRICT_VARS === '1';
   return async (command, variables, sourceContext) => {
     const shadowed = shadowingVariable(command, variables, sourceContext);
     if (shadowed) return shadowed.value as RexxResult;
+    let verb: AnyVerb | undefined;
+    let r: RexxResult;
     try {
+      // The verb is known before the rest parses, so even a malformed exec line gets -2.
+      if (typeof command === 'string') verb = findVerb(table, command.trim().split(/\s/, 1)[0] ?? '');
       const parsed = toParsed(table, command, variables, sourceContext);
-      return await dispatchParsed(table, parsed, env, opts.traceSink);
+      verb = findVerb(table, parsed.verb);
+      r = await dispatchParsed(table, parsed, env, opts.traceSink);
     } catch (e) {
-      return fromError(e);
+      r = fromError(e);
+      if (verb?.exitStatus && r.errorCode > 0) r = { ...r, errorCode: -r.errorCode };
     }
+    return withDeclaredVars(verb, r, strict);
   };
+}
+
+/** Variables every call sets: COMMANDS is dryrun's list of command lines (count 0 otherwise). */
+const COMMON_VARS: VarsSpec = { COMMANDS: { stem: 'dryrun=true: the command lines it would run' } };
+const blank = (spec: VarsSpec[string]) => (typeof spec === 'string' ? '' : stem([]));
+
+/**
+ * Give every variable the verb declares a value on every call: what the verb returned,
+ * else '' (a stem: count 0), so nothing from an earlier call survives a failure or a
+ * shorter answer. With env REXX_ADDRESS_STRICT_VARS=1 (the test suites) a variable the
+ * verb returns without declaring it is an internal error, so the declarations stay true.
+ */
+function withDeclaredVars(verb: AnyVerb | undefined, r: RexxResult, strict: boolean): RexxResult {
+  const declared: VarsSpec = { ...(verb?.vars ?? {}), ...COMMON_VARS };
+  const given = r.rexxVariables;
+  if (strict && verb) {
+    const undeclared = Object.keys(given).filter((k) => k !== 'ERRORTEXT' && !Object.hasOwn(declared, k));
+    if (undeclared.length) return fromError(new Error(`${verb.name} set undeclared variables ${undeclared.join(', ')}`));
+  }
+  const vars: Record<string, unknown> = {};
+  for (const [k, spec] of Object.entries(declared)) vars[k] = Object.hasOwn(given, k) ? given[k] : blank(spec);
+  return { ...r, rexxVariables: { ...vars, ...given } };
 }
 
 /** Turn the call shapes RexxJS uses into a parsed command (see rexxjs-contract.md). */

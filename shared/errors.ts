@@ -80,7 +80,7 @@ export const toolFailed = (m: string, o?: Opts) => new AddressError('toolFailed'
 export function toolMessage(r: RunResult): string {
   const text = (r.stderr || r.stdout || '').trim();
   if (text) return text.split('\n').slice(0, 20).join('\n');
-  if (r.timedOut) return `${r.argv[0]} timed out after ${r.durationMs} ms`;
+  if (r.timedOut) return `${r.argv[0]} timed out after ${Math.round(r.durationMs)} ms`;
   if (r.signal) return `${r.argv[0]} was killed by ${r.signal}`;
   return `${r.argv[0]} exited with code ${r.exitCode}`;
 }
@@ -103,7 +103,7 @@ export function classify(r: RunResult, c: Classifier): AddressError {
       cause: r,
     });
   }
-  if (r.timedOut) return timedOut(`${r.argv.slice(0, 3).join(' ')} timed out after ${r.durationMs} ms`, { cause: r });
+  if (r.timedOut) return timedOut(`${r.argv.slice(0, 3).join(' ')} timed out after ${Math.round(r.durationMs)} ms`, { cause: r });
   const text = `${r.stderr}\n${r.stdout}`;
   for (const [kind, re] of c.patterns) if (re.test(text)) return new AddressError(kind, msg, { cause: r });
   return toolFailed(msg, { cause: r });

@@ -12,14 +12,26 @@ interface SpecBase {
   /** May be given more than once; the value is then a list (always for type 'list'). */
   rule?: NameRule;
 }
-export interface StringSpec extends SpecBase { type: 'string'; default?: string; /** allow a leading "-" (free text passed after `--`). */ free?: boolean }
+export interface StringSpec extends SpecBase {
+  type: 'string';
+  default?: string;
+  /** allow a leading "-" (free text passed after `--`). */
+  free?: boolean;
+  /** Longest value in bytes (UTF-8); longer is RC 2 before anything runs. */
+  maxBytes?: number;
+}
 export interface IntSpec extends SpecBase { type: 'int'; default?: number; min?: number; max?: number }
 export interface BoolSpec extends SpecBase { type: 'bool'; default?: boolean }
 export interface EnumSpec<V extends string = string> extends SpecBase { type: 'enum'; values: readonly V[]; default?: V }
 /** Duration in ms; accepts 500ms, 30s, 5m, 2h, 7d, 1w; a plain number means seconds. */
 export interface DurationSpec extends SpecBase { type: 'duration'; default?: number }
 /** Repeatable key collecting a list of strings (`env=A=1 env=B=2`). */
-export interface ListSpec extends SpecBase { type: 'list'; free?: boolean }
+export interface ListSpec extends SpecBase {
+  type: 'list';
+  free?: boolean;
+  /** Longest single value in bytes (UTF-8); longer is RC 2 before anything runs. */
+  maxBytes?: number;
+}
 
 export type ParamSpec = StringSpec | IntSpec | BoolSpec | EnumSpec | DurationSpec | ListSpec;
 export type ParamsSpec = Record<string, ParamSpec>;
@@ -130,6 +142,9 @@ function coerceOne(verb: string, key: string, s: ParamSpec, v: string): unknown 
     }
     default: {
       if (v.includes('\0')) throw bad('contains a NUL byte');
+      if (s.maxBytes !== undefined && Buffer.byteLength(v) > s.maxBytes) {
+        throw bad(`is ${Buffer.byteLength(v)} bytes; the limit is ${s.maxBytes}`);
+      }
       if (s.rule) {
         const why = checkName(s.rule, key, v);
         if (why) throw usageError(`${verb}: ${why}`);

@@ -46,7 +46,7 @@ export async function poll<T>(probe: () => Promise<T | undefined>, o: PollOption
     const now = performance.now();
     if (value !== undefined) return { value, elapsedMs: Math.round(now - start), probes };
     if (now >= deadline) {
-      throw timedOut(`timed out after ${o.timeoutMs} ms waiting for ${o.what}`);
+      throw timedOut(`timed out after ${Math.round(o.timeoutMs)} ms waiting for ${o.what}`);
     }
     await sleep(Math.min(pause, Math.max(0, deadline - now)));
     pause = Math.min(maxMs, pause * factor);

@@ -24,7 +24,7 @@ const LOCK_STALE_MS = 10_000;
 export class CorruptStateError extends AddressError {
   readonly file: string;
   constructor(file: string, why: string, repair: string) {
-    super('toolFailed', `state file ${file} is corrupt (${why}): ${repair}`, { vars: { CORRUPT: file } });
+    super('toolFailed', `state file ${file} is corrupt (${why}): ${repair}`);
     this.file = file;
   }
 }

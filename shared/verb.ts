@@ -11,7 +11,7 @@ import type { Run, RunPipeline } from './runner';
 export interface VerbOutput {
   /** Becomes RESULT. */
   result?: string;
-  /** REXX variables to set (stems as `{0: n, 1: ...}` objects, see `stem()`). */
+  /** REXX variables to set (stems as `{0: n, 1: ...}` objects, see `stem()`); only those the verb declares. */
   vars?: Record<string, unknown>;
   /** Non-zero makes the call fail with this RC (used by exec for the command's exit code). */
   rc?: number;
@@ -35,6 +35,14 @@ export interface Ctx {
   table: HandlerTable;
 }
 
+/**
+ * The REXX variables a verb sets, by name (uppercase): a string documents a plain
+ * variable, `{ stem: doc }` a stem (`NAME.0` the count). The dispatcher sets every
+ * declared variable on every call — to '' (a stem to count 0) whenever the verb fails or
+ * does not give it a value — so a script never reads a value left by an earlier call.
+ */
+export type VarsSpec = Record<string, string | { stem: string }>;
+
 /** One verb of a handler. */
 export interface Verb<S extends ParamsSpec = ParamsSpec> {
   name: string;
@@ -42,6 +50,15 @@ export interface Verb<S extends ParamsSpec = ParamsSpec> {
   /** One line for help and the README. */
   summary: string;
   params: S;
+  /** Every REXX variable the verb may set (see {@link VarsSpec}); `{}` when none. */
+  vars: VarsSpec;
+  /**
+   * An exec verb: RC is the guest command's own exit status (0–255) when it ran, and
+   * the negative of the RC table code when it never ran or was killed (-3 not found,
+   * -5 timed out, -6 unavailable, -2 usage, -1 anything else), as REXX hosts such as
+   * TSO/E report a command that could not be run.
+   */
+  exitStatus?: boolean;
   /** Bare words after the verb fill these keys in order (`start web-1` = `start name=web-1`). */
   positional?: Array<keyof S & string>;
   examples?: string[];

@@ -40,6 +40,8 @@ export interface Instance {
   status_code: number;
   type: string;
   config: Record<string, string>;
+  /** Devices after profiles are applied (device name → its keys, `type` among them). */
+  expanded_devices?: Record<string, Record<string, string>>;
   profiles: string[];
   created_at: string;
   stateful?: boolean;

@@ -87,7 +87,7 @@ async function probe(ctx: Ctx, dir: string, mtime: number): Promise<KvmVerdict> 
   fs.writeFileSync(kernel, Buffer.from(PROBE_B64, 'base64'));
   const r = await ctx.run(probeArgv(kernel), { readOnly: true, timeoutMs: PROBE_DEADLINE_MS });
   if (r.missing) return { ...base, kvm: false, reason: `${QEMU_SYSTEM} is not installed`, ms: 0 };
-  if (r.exitCode === PROBE_EXIT) return { ...base, kvm: true, reason: `probe guest ran under KVM in ${r.durationMs} ms`, ms: r.durationMs };
+  if (r.exitCode === PROBE_EXIT) return { ...base, kvm: true, reason: `probe guest ran under KVM in ${Math.round(r.durationMs)} ms`, ms: r.durationMs };
   const why = r.timedOut
     ? `the KVM probe guest did not finish within ${PROBE_DEADLINE_MS} ms (TCG runs it in ~60 ms): /dev/kvm is unusable here`
     : `the KVM probe guest failed (exit ${r.exitCode ?? r.signal}): ${(r.stderr || '').split('\n').filter((l) => !/warning/.test(l)).join(' ').trim() || 'no message'}`;

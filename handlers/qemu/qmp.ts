@@ -70,7 +70,7 @@ export class Qmp {
       const s = net.createConnection({ path });
       const t = setTimeout(() => {
         s.destroy();
-        reject(timedOut(`QMP ${path}: no connection within ${timeoutMs} ms`));
+        reject(timedOut(`QMP ${path}: no connection within ${Math.round(timeoutMs)} ms`));
       }, timeoutMs);
       s.once('connect', () => {
         clearTimeout(t);
@@ -138,7 +138,7 @@ export class Qmp {
       if (i >= 0) return this.queue.splice(i, 1)[0]!;
       if (this.closed) throw new AddressError('toolFailed', `QMP ${this.path}: ${this.closed.message} while waiting for ${what}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw timedOut(`QMP ${this.path}: no answer within ${timeoutMs} ms waiting for ${what}`);
+      if (left <= 0) throw timedOut(`QMP ${this.path}: no answer within ${Math.round(timeoutMs)} ms waiting for ${what}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiter = () => {

@@ -122,7 +122,6 @@ export async function requireOpenZfs(ctx: Ctx, what: string): Promise<void> {
     throw new AddressError(
       'unavailable',
       `${what} needs OpenZFS 2.x; this host runs zfs-fuse 0.7 (pool version 23), which lacks it (zfs-fuse's own answer: "internal error: Function not implemented" and abort)`,
-      { vars: { IMPLEMENTATION: impl } },
     );
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The hostile-value suite every handler runs: each name-like parameter (every string or
  * list parameter with a `rule`) of every verb in the table, fed each HOSTILE value,
- * must give RC 2 — both as a function call and as a command string quoted the
+ * must give RC 2 (an exec verb: -2) — both as a function call and as a command string quoted the
  * project's way (argvLine) — while fake binaries on PATH prove nothing ran and the
  * CANARY file proves no shell evaluated anything. The parameters come from the verb
  * table, so a new verb or parameter is covered automatically.
@@ -122,6 +122,8 @@ export function hostileSuite(o: HostileSuiteOptions): HostileSuite {
 
     it.each(HOSTILE.map((v) => [JSON.stringify(v).slice(0, 60), v]))('%s → RC 2, nothing run (fake binary)', async (_l, value) => {
       const legit = o.legit?.[c.spec.rule!.label]?.(value) ?? false;
+      // An exec verb reports a command that never ran with the negative code (-2 for usage).
+      const usage = o.table.verbs.find((v) => v.name === c.verb)!.exitStatus ? -2 : 2;
       if (legit && !o.onLegit) return; // accepted on purpose, as data in one argv element
       const before = suite.fake.calls().length;
       // function-call shape: the value arrives exactly as given
@@ -129,13 +131,13 @@ export function hostileSuite(o: HostileSuiteOptions): HostileSuite {
       if (legit) {
         o.onLegit!(c, value, r1, suite.fake.calls().slice(before));
       } else {
-        expect(r1.errorCode, `${c.verb} ${c.key}=${JSON.stringify(value)}: ${r1.errorMessage}`).toBe(2);
+        expect(r1.errorCode, `${c.verb} ${c.key}=${JSON.stringify(value)}: ${r1.errorMessage}`).toBe(usage);
         expect(r1.success).toBe(false);
         expect(suite.fake.calls().length).toBe(before);
         // command-string shape, value quoted the project's way (argvLine) so the tokenizer gives it back
         const line = `${c.verb} ${Object.entries(suite.argsFor(c, value)).map(([k, v]) => argvLine([`${k}=${v}`])).join(' ')}`;
         const r2 = await suite.h(line);
-        expect(r2.errorCode, `${line}: ${r2.errorMessage}`).toBe(2);
+        expect(r2.errorCode, `${line}: ${r2.errorMessage}`).toBe(usage);
         expect(suite.fake.calls().length).toBe(before);
       }
       expect(fs.existsSync(CANARY)).toBe(false);

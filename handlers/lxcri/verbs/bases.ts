@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
+import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames } from '../../../shared/bases';
 import { AddressError, notFound } from '../../../shared/errors';
 import { ociContainerId, zfsPoolName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
@@ -54,6 +54,7 @@ export const registerBase = defineVerb({
   },
   positional: ['name', 'bundle'],
   examples: ['register_base name=web bundle=/srv/oci/web description="busybox + app"'],
+  vars: { BASE: 'the base id', DATASET: 'its rootfs dataset', SNAPSHOT: 'its fixed snapshot (rexx-base)', CREATED: 'registration time (ISO 8601)' },
   async run(p, ctx) {
     const ds = (await bundleDataset(ctx, p.bundle))?.dataset ?? (await placeRootfsOnZfs(ctx, { name: p.name, bundle: p.bundle, zfs: true, pool: p.pool }))!;
     const b = await zfsRegister(ctx, ds, { description: p.description, refresh: p.refresh });
@@ -76,6 +77,7 @@ export const cloneFromBase = defineVerb({
   },
   positional: ['base', 'name'],
   examples: ['clone_from_base base=web name=web-1 start=true', 'clone_from_base base=web name=web count=3'],
+  vars: CLONE_VARS,
   async run(p, ctx) {
     const names = cloneNames(p.name, p.count, ociContainerId);
     const pool = p.pool ?? defaultPool(ctx);
@@ -103,6 +105,7 @@ export const listBases = defineVerb({
   name: 'list_bases',
   summary: 'registered bases (bundle rootfs and image datasets): stem BASES (ids), BASE_SNAPSHOTS; RESULT "name snapshot created" per line',
   params: { ...POOL },
+  vars: BASES_VARS,
   async run(p, ctx) {
     const all = await ociBases(ctx, p.pool ?? defaultPool(ctx));
     return basesOutput(all.map((b) => ({ ...b, name: b.name.split('/').pop()! })));
@@ -114,6 +117,7 @@ export const unregisterBase = defineVerb({
   summary: 'stop treating a bundle rootfs as a base (its snapshot is destroyed when no clone needs it, else deferred); clones stay',
   params: { ...NAME, ...POOL },
   positional: ['name'],
+  vars: { DATASET: 'the rootfs dataset that was the base' },
   async run(p, ctx) {
     const ds = await baseDataset(ctx, p.pool ?? defaultPool(ctx), p.name);
     await zfsUnregister(ctx, ds);

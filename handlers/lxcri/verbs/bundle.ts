@@ -39,6 +39,7 @@ export const bundleFromImage = defineVerb({
   },
   positional: ['image', 'bundle'],
   examples: ['bundle_from_image image=busybox bundle=/srv/oci/web-1'],
+  vars: { BUNDLE: 'the bundle directory', DATASET: 'its rootfs dataset (ZFS)', CLONED: '1 when the rootfs is a clone of the image unpacked once', BUNDLE_MS: 'ms it took' },
   async run(p, ctx) {
     const t0 = performance.now();
     const { name, tag, entry } = findImage(ctx, p.image);

@@ -34,6 +34,7 @@ export const checkpoint = defineVerb({
   },
   positional: ['name'],
   examples: ['checkpoint name=web', 'checkpoint name=web backend=criu leave_running=false'],
+  vars: { SNAPSHOT: 'the checkpoint name', KIND: 'zfs or criu', DATASET: 'the rootfs dataset (zfs)', CHECKPOINT_MS: 'ms it took', STATUS: 'on a CRIU failure: the container status after it' },
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
     const t0 = performance.now();
@@ -62,6 +63,7 @@ export const restore = defineVerb({
   },
   positional: ['name', 'snapshot'],
   examples: ['restore name=web', 'restore name=web snapshot=checkpoint-1795240000 discard_newer=true'],
+  vars: { SNAPSHOT: 'the checkpoint restored', KIND: 'zfs or criu', DESTROYED: { stem: 'newer checkpoints destroyed (discard_newer=true)' }, NEWER: { stem: 'on refusal: the newer checkpoints in the way' }, STATUS: 'the container status afterwards', RESTORE_MS: 'ms it took' },
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
     const t0 = performance.now();
@@ -99,6 +101,7 @@ export const listCheckpoints = defineVerb({
   summary: 'checkpoints of a container, oldest first: stem CHECKPOINTS, KINDS (zfs|criu), TIMES (ISO 8601); RESULT "name kind time" lines',
   params: { ...NAME, ...BUNDLE_OPT, ...RUNTIME },
   positional: ['name'],
+  vars: { CHECKPOINTS: { stem: 'checkpoint names, oldest first' }, KINDS: { stem: 'zfs or criu' }, TIMES: { stem: 'when each was taken (ISO 8601)' } },
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
     const bundle = p.bundle ?? (await getState(ctx, rt, p.name))?.bundle;
@@ -122,6 +125,7 @@ export const prune = defineVerb({
     ...RUNTIME,
   },
   positional: ['name'],
+  vars: { PRUNED: { stem: 'checkpoints deleted' } },
   async run(p, ctx) {
     if (p.keep === undefined && p.older_than === undefined) throw usageError('prune: give keep= and/or older_than=');
     const rt = await pickRuntime(ctx, p.runtime);

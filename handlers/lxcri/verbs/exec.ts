@@ -1,10 +1,13 @@
 /**
- * `exec`: run a command in a running container (`<runtime> exec ID -- ARGV`). RC is
- * the command's own exit code, RESULT its stdout, LINES its lines, STDERR its stderr.
- * A command with shell syntax runs under the container's `sh -c` (as ADDRESS LXD does).
+ * `exec` (also `execute`): run a command in a running container (`<runtime> exec ID
+ * ARGV`). `command=` runs under the container's `/bin/sh -c` (as ADDRESS LXD does);
+ * `arg=` or `shell=never` runs an exact argv. RC is the command's exit status, RESULT
+ * its stdout, LINES its lines, STDERR its stderr; when the command never ran, RC is
+ * negative (-3 container, cwd or program not found, -1 container not running, -5 timed
+ * out, -6 no runtime).
  */
-import { classify } from '../../../shared/errors';
-import { execOutput, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
+import { AddressError, classify } from '../../../shared/errors';
+import { commandNotFound, cwdNotFound, EXEC_VARS, execOutput, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, RUNTIME, timeout } from '../params';
 import { pickRuntime } from '../runtime';
@@ -12,29 +15,42 @@ import { OCI_ERRORS, rtArgv } from '../runtime-cli';
 
 // The runtime's own failures (not the command's): runc logs with level=error, crun names the container.
 const RT_OWN = /level=error msg="(?:container does not exist|cannot exec in a stopped|container .* is not running|exec failed|runc exec failed)|^crun: |container .* does not exist/m;
+/** runc 1.1 / crun: the program, or the shell, is not in the container. */
+const NO_PROGRAM = /executable file not found|exec: "[^"]*": stat [^:]*: no such file or directory|executable file `[^`]*` not found|No such file or directory: .*execvp/i;
+/** runc 1.1 / crun: the working directory is not in the container. */
+const NO_CWD = /chdir to cwd \([^)]*\)[^:]*: no such file or directory|chdir to `[^`]*`: No such file or directory/i;
 
 export const exec = defineVerb({
   name: 'exec',
-  summary: 'run a command in a running container; RC = its exit code, RESULT = stdout, LINES stem, STDERR',
+  aliases: ['execute'],
+  summary: 'run a command line in a running container, as its /bin/sh -c runs it; RESULT = stdout, LINES stem, STDERR',
   params: {
     ...NAME,
     ...GUEST_COMMAND_PARAMS,
     ...RUNTIME,
-    ...timeout(60_000, 'kill the runtime after this long (RC 5)'),
+    ...timeout(60_000, 'kill the runtime after this long (RC -5)'),
   },
   positional: ['name', 'command'],
   examples: ['exec name=web command="echo hi > /tmp/x && cat /tmp/x"', 'exec name=web arg=cat arg=/etc/hostname'],
+  vars: EXEC_VARS,
+  exitStatus: true,
   async run(p, ctx) {
-    const argv = guestArgv('exec', p);
+    const g = guestArgv('exec', p);
     const rt = await pickRuntime(ctx, p.runtime);
     const args = ['exec'];
     for (const e of p.env) args.push('--env', e);
     if (p.cwd) args.push('--cwd', p.cwd);
     if (p.user !== undefined) args.push('--user', String(p.user));
     // No "--": runc takes the first word after the id as the command (Go flag parsing stops there).
-    args.push(p.name, ...argv);
+    args.push(p.name, ...g.argv);
     const r = await ctx.run(rtArgv(rt, args), { timeoutMs: p.timeout, input: p.input });
-    if (r.missing || r.timedOut || r.exitCode === null || (r.exitCode !== 0 && RT_OWN.test(r.stderr))) throw classify(r, OCI_ERRORS);
+    if (r.missing || r.timedOut || r.exitCode === null || (r.exitCode !== 0 && RT_OWN.test(r.stderr))) {
+      if (p.cwd && NO_CWD.test(r.stderr)) throw cwdNotFound('exec', p.cwd);
+      if (NO_PROGRAM.test(r.stderr)) throw commandNotFound('exec', g, r.stderr.trim().split('\n').pop());
+      const e = classify(r, OCI_ERRORS);
+      // A stopped container is "the command could not run" (-1), as in ADDRESS LXD, not a safety refusal.
+      throw e.kind === 'refused' ? new AddressError('toolFailed', e.message, { cause: r }) : e;
+    }
     return execOutput(r);
   },
 });

@@ -33,6 +33,7 @@ export const imageImport = defineVerb({
   },
   positional: ['source', 'name'],
   examples: ['image_import source=/tmp/busybox-oci name=busybox:1.36', 'image_import source=/tmp/app.tar name=app'],
+  vars: { DIGEST: 'manifest digest (sha256:…)', SIZE: 'bytes: manifest, config and compressed layers', LAYERS: 'how many layers' },
   async run(p, ctx) {
     const { name, tag, entry } = findImage(ctx, p.name);
     if (entry && !p.force) throw alreadyExists(`image ${name}:${tag} is already imported (force=true replaces it)`);
@@ -52,6 +53,7 @@ export const imageList = defineVerb({
   summary: 'imported images from the on-disk index: stem IMAGES (name:tag), DIGESTS, SIZES (bytes), LAYERS (counts); RESULT "name tag digest size layers"',
   params: { filter: { type: 'string', doc: 'only names containing this text' } },
   positional: ['filter'],
+  vars: { IMAGES: { stem: 'name:tag of each image' }, DIGESTS: { stem: 'manifest digests' }, SIZES: { stem: 'bytes' }, LAYERS: { stem: 'layer counts' } },
   async run(p, ctx) {
     const all = readIndex(ctx)
       .filter((e) => (p.filter ? e.name.includes(p.filter) : true))
@@ -73,6 +75,7 @@ export const imageDelete = defineVerb({
   summary: 'remove an image from the store (umoci rm + gc) and the index; its ZFS dataset goes too unless bundles are still clones of it',
   params: { ...IMAGE, pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' } },
   positional: ['image'],
+  vars: { KEPT_DATASET: 'the image dataset kept because bundles are still clones of it' },
   async run(p, ctx) {
     const { name, tag, entry } = findImage(ctx, p.image);
     if (!entry) throw notFound(`image ${name}:${tag} is not imported`);

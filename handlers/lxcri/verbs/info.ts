@@ -15,6 +15,7 @@ export const state = defineVerb({
   summary: 'one container (runtime state): RESULT its status (creating|created|running|paused|stopped); STATUS, PID, BUNDLE, ROOTFS, CREATED',
   params: { ...NAME, ...RUNTIME },
   positional: ['name'],
+  vars: { STATUS: 'creating, created, running, paused or stopped', PID: 'init pid on the host', BUNDLE: 'bundle directory', ROOTFS: 'rootfs path', CREATED: 'creation time (ISO 8601)', RUNTIME: 'the runtime used' },
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
     const s = await mustState(ctx, rt, p.name);
@@ -34,6 +35,7 @@ export const list = defineVerb({
     ...RUNTIME,
   },
   positional: ['filter'],
+  vars: { CONTAINERS: { stem: 'container ids' }, STATUSES: { stem: 'the status of each' }, BUNDLES: { stem: 'the bundle of each' } },
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
     const r = await rtRun(ctx, rt, ['list', '--format', 'json'], { readOnly: true });
@@ -53,6 +55,16 @@ export const status = defineVerb({
   name: 'status',
   summary: 'handler version, the runtime picked and its version, its --root, whether crun needs its namespace wrapper; RC 6 when no runtime works',
   params: { ...RUNTIME },
+  vars: {
+    REACHABLE: '1 when a runtime answers, else 0',
+    HANDLER_VERSION: 'this package version',
+    RUNTIME: 'the runtime picked',
+    RUNTIME_VERSION: 'its version line',
+    ROOT: 'its state root (--root): plain runc list does not show these containers',
+    HYBRID_CGROUPS: '1 on a hybrid cgroup v1+v2 host',
+    CRUN_WRAPPED: '1 when crun runs in its own mount namespace',
+    CRIU: 'criu version line, empty when missing',
+  },
   async run(p, ctx) {
     const version = packageVersion();
     const rt = await pickRuntime(ctx, p.runtime);

@@ -12,6 +12,10 @@ import { placeRootfsOnZfs, purgeContainerDataset, ZFS_OPTS } from '../rootfs';
 import { pickRuntime, type Runtime } from '../runtime';
 import { rtRun } from '../runtime-cli';
 
+/** What create, run and start report. */
+const CONTAINER_VARS = { STATUS: 'created or running (stopped when it exited at once)', PID: 'init pid on the host', RUNTIME: 'the runtime used' } as const;
+const CREATE_VARS = { ...CONTAINER_VARS, DATASET: 'its rootfs dataset (zfs=true)' } as const;
+
 const created = (rt: Runtime, s: { pid: number; status: string }) => ({ STATUS: s.status, PID: s.pid, RUNTIME: rt.name });
 
 /** create (or run -d) a container, rootfs moved onto ZFS first when asked; waits for created|running. */
@@ -35,6 +39,7 @@ export const create = defineVerb({
   params: { ...NAME, ...BUNDLE, ...ZFS_OPTS, ...RUNTIME, ...timeout(30_000, 'how long create may take (RC 5)') },
   positional: ['name', 'bundle'],
   examples: ['create name=web bundle=/srv/oci/web', 'create name=web bundle=/srv/oci/web zfs=true'],
+  vars: { ...CREATE_VARS, CREATE_MS: 'ms create took' },
   run: (p, ctx) => createOrRun(ctx, p, 'create'),
 });
 
@@ -44,6 +49,7 @@ export const run = defineVerb({
   params: { ...NAME, ...BUNDLE, ...ZFS_OPTS, ...RUNTIME, ...timeout(30_000, 'how long run may take (RC 5)') },
   positional: ['name', 'bundle'],
   examples: ['run name=web bundle=/srv/oci/web'],
+  vars: { ...CREATE_VARS, RUN_MS: 'ms run took' },
   run: (p, ctx) => createOrRun(ctx, p, 'run'),
 });
 
@@ -52,6 +58,7 @@ export const start = defineVerb({
   summary: 'start a created container (runtime start) and wait until it is running',
   params: { ...NAME, ...RUNTIME, ...timeout(30_000, 'how long to wait for running (RC 5)') },
   positional: ['name'],
+  vars: CONTAINER_VARS,
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
     await rtRun(ctx, rt, ['start', p.name], { timeoutMs: p.timeout, stdio: 'ignore' });
@@ -72,6 +79,7 @@ export const kill = defineVerb({
     ...timeout(10_000, 'how long to wait for stopped (RC 5)'),
   },
   positional: ['name', 'signal'],
+  vars: {},
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
     const args = ['kill'];
@@ -94,6 +102,7 @@ export const del = defineVerb({
     ...RUNTIME,
   },
   positional: ['name'],
+  vars: { PURGED: 'the rootfs dataset destroyed (purge=true)' },
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
     const s = await getState(ctx, rt, p.name);
@@ -114,6 +123,7 @@ const pauseLike = (verb: 'pause' | 'resume', summary: string, want: string) =>
     summary,
     params: { ...NAME, ...RUNTIME, ...timeout(10_000, `how long to wait for ${want} (RC 5)`) },
     positional: ['name'],
+    vars: { STATUS: want },
     async run(p, ctx) {
       const rt = await pickRuntime(ctx, p.runtime);
       await rtRun(ctx, rt, [verb, p.name]);

@@ -47,6 +47,7 @@ export const spec = defineVerb({
   },
   positional: ['bundle'],
   examples: ['spec bundle=/srv/oci/web arg=sleep arg=1000 env=MODE=test'],
+  vars: { CONFIG: 'the config.json written' },
   async run(p, ctx) {
     const file = path.join(p.bundle, 'config.json');
     if (!ctx.dryrun) {

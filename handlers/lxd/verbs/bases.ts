@@ -5,14 +5,17 @@
  * lookup first (copy-on-write on btrfs: a subvolume snapshot). Any later process
  * finds the base by those keys.
  */
-import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
-import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
-import { configPair, lxdImageRef, lxdInstanceName, lxdObjectName } from '../../../shared/names';
+import { AddressError, alreadyExists, notFound, usageError } from '../../../shared/errors';
+import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
+import { EXEC_VARS, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
+import { configPair, cpuValue, lxdImageRef, lxdInstanceName, lxdObjectName, memoryValue } from '../../../shared/names';
+import { epochName } from '../../../shared/snapshot-names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
+import { checkConfigPairs } from '../config-policy';
+import { execInInstance } from '../guest';
 import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, KEYS, lxc, query, ref, requireInstance, shutdownFlags, type Instance } from '../lxc';
 import { NAME, REMOTE, timeout, WAIT } from '../params';
-import { exec } from './exec';
-import { startAndWait } from './lifecycle';
+import { startAndWait } from '../start';
 
 async function ensureStopped(ctx: Ctx, remote: string | undefined, name: string, timeoutMs: number) {
   const inst = await getInstance(ctx, remote, name);
@@ -21,49 +24,147 @@ async function ensureStopped(ctx: Ctx, remote: string | undefined, name: string,
   }
 }
 
+/** Run `steps` in order; when one fails, run the undo of every step that completed, newest first, then rethrow. */
+async function allOrNothing(steps: Array<{ run: () => Promise<unknown>; undo?: () => Promise<unknown> }>): Promise<void> {
+  const done: Array<() => Promise<unknown>> = [];
+  try {
+    for (const s of steps) {
+      await s.run();
+      if (s.undo) done.push(s.undo);
+    }
+  } catch (e) {
+    for (const undo of done.reverse()) await undo().catch(() => undefined);
+    throw e;
+  }
+}
+
 export const registerBase = defineVerb({
   name: 'register_base',
-  summary: 'make an instance a base: optionally create it from image= and run prepare= once, stop it, take the fixed snapshot clones start from',
+  summary: 'make an instance a base: optionally create it from image= and run prepare= once, stop it, take the fixed snapshot clones start from; all or nothing',
   params: {
     ...NAME,
-    image: { type: 'string', rule: lxdImageRef, doc: 'create the instance from this image first' },
-    prepare: { type: 'string', free: true, doc: 'command run once in the started instance before the snapshot (sh -c when it has shell syntax)' },
-    description: { type: 'string', free: true, doc: 'free text kept with the base' },
-    refresh: { type: 'bool', default: false, doc: 're-take the snapshot of an already registered base' },
+    image: { type: 'string', rule: lxdImageRef, doc: 'create the instance from this image first (RC 4 when it exists: leave image= out to register it as it is)' },
+    memory: { type: 'string', rule: memoryValue, doc: 'with image=: limits.memory, e.g. 256MiB' },
+    cpus: { type: 'string', rule: cpuValue, doc: 'with image=: limits.cpu: a count or a CPU set' },
+    storage: { type: 'string', rule: lxdObjectName, doc: 'with image=: storage pool for the root disk' },
+    profile: { type: 'list', rule: lxdObjectName, doc: 'with image=: profile to apply (repeat; default: the default profile)' },
+    config: { type: 'list', rule: configPair, doc: 'with image=: config KEY=VALUE (repeat)' },
+    prepare: { ...GUEST_COMMAND_PARAMS.command, doc: "command line run once in the started instance before the snapshot, by its /bin/sh -c (its changes are undone if a later step fails)" },
+    ...DESCRIPTION_PARAM,
+    refresh: { type: 'bool', default: false, doc: 're-take the snapshot of an already registered base (also repairs a base whose snapshot was deleted outside the handler)' },
     ...timeout(120_000, 'how long start, prepare and stop may take'),
     ...REMOTE,
   },
   positional: ['name'],
   examples: ['register_base name=web image=tiny prepare="echo ready > /etc/motd"', 'register_base name=web refresh=true'],
+  vars: { BASE: 'the base name', SNAPSHOT: 'the fixed snapshot clones come from', CREATED: 'registration time (ISO 8601)', ...EXEC_VARS },
   async run(p, ctx) {
     const target = ref(p.remote, p.name);
-    if (p.image) await lxc(ctx, ['init', p.image, target], { timeoutMs: 300_000 });
-    const inst = await getInstance(ctx, p.remote, p.name);
-    if (!inst && !ctx.dryrun) throw notFound(`instance ${target} not found (give image= to create it)`);
-    const registered = Boolean(inst?.config[KEYS.baseSnapshot]);
-    if (registered && !p.refresh) throw alreadyExists(`${p.name} is already a registered base (refresh=true re-takes its snapshot)`);
-    if (p.prepare) {
-      if (inst?.status !== 'Running') await startAndWait(ctx, p.remote, p.name, 'running', p.timeout);
-      const r = await exec.run(
-        { name: p.name, command: p.prepare, arg: [], shell: 'auto', env: [], timeout: p.timeout, remote: p.remote },
-        ctx,
-      );
-      if (r.rc) throw new AddressError('toolFailed', `prepare failed with exit code ${r.rc}: ${r.errorText ?? ''}`, { output: r.result, vars: r.vars });
+    if (!p.image && (p.memory || p.cpus || p.storage || p.profile.length || p.config.length)) {
+      throw usageError('register_base: memory=, cpus=, storage=, profile= and config= apply only when image= creates the instance');
     }
-    await ensureStopped(ctx, p.remote, p.name, p.timeout);
-    if (registered) {
-      // The snapshot must not carry the base keys, or every clone would look like a base.
-      await lxc(ctx, ['config', 'unset', target, KEYS.baseSnapshot]);
-      await deleteBaseSnapshot(ctx, p.remote, p.name);
+    checkConfigPairs(ctx, 'register_base', p.config);
+    const steps: Array<{ run: () => Promise<unknown>; undo?: () => Promise<unknown> }> = [];
+    let inst: Instance | undefined;
+    if (p.image) {
+      steps.push({
+        run: async () => {
+          const args = ['init', p.image!, target];
+          for (const pr of p.profile) args.push('--profile', pr);
+          if (p.storage) args.push('--storage', p.storage);
+          if (p.memory) args.push('--config', `limits.memory=${p.memory}`);
+          if (p.cpus) args.push('--config', `limits.cpu=${p.cpus}`);
+          for (const c of p.config) args.push('--config', c);
+          await lxc(ctx, args, { timeoutMs: 300_000 }).catch((e) => {
+            if (e instanceof AddressError && e.kind === 'exists') throw alreadyExists(`instance ${target} already exists: leave image= out to register it as it is`, { cause: e });
+            throw e;
+          });
+        },
+        undo: () => lxc(ctx, ['delete', target, '--force'], { timeoutMs: 120_000 }),
+      });
     }
-    await lxc(ctx, ['snapshot', target, BASE_SNAPSHOT], { timeoutMs: 600_000 });
+    steps.push({
+      run: async () => {
+        inst = await getInstance(ctx, p.remote, p.name);
+        if (!inst && !ctx.dryrun) throw notFound(`instance ${target} not found (give image= to create it)`);
+        if (inst?.config[KEYS.baseSnapshot] && !p.refresh) throw alreadyExists(`${p.name} is already a registered base (refresh=true re-takes its snapshot)`);
+      },
+    });
+    // What prepare changes in an instance that existed before is undone by restoring this.
+    const before = p.prepare !== undefined && !p.image ? epochName('rexx-pre-register') : undefined;
+    if (p.prepare !== undefined) {
+      const g = guestArgv('register_base', { command: p.prepare, arg: [], shell: 'always' });
+      let wasRunning = false;
+      if (before) {
+        steps.push({
+          run: () => lxc(ctx, ['snapshot', target, before!], { timeoutMs: 600_000 }),
+          undo: async () => {
+            await lxc(ctx, ['stop', target, '--force'], { timeoutMs: 120_000 }).catch(() => undefined);
+            await lxc(ctx, ['restore', target, before!], { timeoutMs: 600_000 });
+            await lxc(ctx, ['delete', ref(p.remote, `${p.name}/${before}`)]).catch(() => undefined);
+            if (wasRunning) await startAndWait(ctx, p.remote, p.name, 'running', p.timeout);
+          },
+        });
+      }
+      steps.push({
+        run: async () => {
+          wasRunning = inst?.status === 'Running';
+          if (!wasRunning) await startAndWait(ctx, p.remote, p.name, 'running', p.timeout);
+          const r = await execInInstance(ctx, p.remote, p.name, g, { env: [], timeoutMs: p.timeout });
+          if (r.rc) throw new AddressError('toolFailed', `prepare failed with exit code ${r.rc}: ${r.errorText ?? ''}`, { output: r.result, vars: r.vars });
+        },
+      });
+    }
+    steps.push({ run: () => ensureStopped(ctx, p.remote, p.name, p.timeout) });
     const created = new Date().toISOString();
-    const keys = [`${KEYS.baseSnapshot}=${BASE_SNAPSHOT}`, `${KEYS.baseCreated}=${created}`];
-    if (p.description !== undefined) keys.push(`${KEYS.baseDescription}=${p.description}`);
-    await lxc(ctx, ['config', 'set', target, ...keys]);
+    const old = () => (inst?.config[KEYS.baseSnapshot] ? inst : undefined);
+    const aside = epochName(`${BASE_SNAPSHOT}-old`);
+    let oldAside = false;
+    // Refresh: the snapshot must not carry the base keys (every clone would look like a
+    // base), and the old one stays, renamed, until the new registration is complete.
+    steps.push({
+      run: async () => {
+        if (!old()) return;
+        await lxc(ctx, ['config', 'unset', target, KEYS.baseSnapshot]);
+        const snaps = await query<string[]>(ctx, p.remote, `/1.0/instances/${encodeURIComponent(p.name)}/snapshots`);
+        if (snaps.some((u) => u.endsWith(`/${BASE_SNAPSHOT}`))) {
+          await lxc(ctx, ['rename', ref(p.remote, `${p.name}/${BASE_SNAPSHOT}`), ref(p.remote, `${p.name}/${aside}`)]);
+          oldAside = true;
+        }
+      },
+      undo: async () => {
+        if (!old()) return;
+        if (oldAside) await lxc(ctx, ['rename', ref(p.remote, `${p.name}/${aside}`), ref(p.remote, `${p.name}/${BASE_SNAPSHOT}`)]);
+        await lxc(ctx, ['config', 'set', target, `${KEYS.baseSnapshot}=${old()!.config[KEYS.baseSnapshot]}`]);
+      },
+    });
+    steps.push({
+      run: () => lxc(ctx, ['snapshot', target, BASE_SNAPSHOT], { timeoutMs: 600_000 }),
+      undo: () => deleteBaseSnapshot(ctx, p.remote, p.name),
+    });
+    steps.push({
+      run: async () => {
+        const description = p.description ?? old()?.config[KEYS.baseDescription];
+        const keys = [`${KEYS.baseSnapshot}=${BASE_SNAPSHOT}`, `${KEYS.baseCreated}=${created}`];
+        if (description !== undefined) keys.push(`${KEYS.baseDescription}=${description}`);
+        await lxc(ctx, ['config', 'set', target, ...keys]);
+      },
+    });
+    await allOrNothing(steps);
+    // Done: what was kept for an undo goes (a failure here loses nothing).
+    if (oldAside) await lxc(ctx, ['delete', ref(p.remote, `${p.name}/${aside}`)]).catch(() => undefined);
+    if (before) await lxc(ctx, ['delete', ref(p.remote, `${p.name}/${before}`)]).catch(() => undefined);
     return { result: p.name, vars: { BASE: p.name, SNAPSHOT: BASE_SNAPSHOT, CREATED: created } };
   },
 });
+
+/** RC 3 saying why `base` cannot be cloned: no such instance, not a base, or its snapshot was deleted outside the handler. */
+async function whyNoBase(ctx: Ctx, remote: string | undefined, base: string, e: AddressError): Promise<AddressError> {
+  const inst = await getInstance(ctx, remote, base).catch(() => undefined);
+  if (!inst) return notFound(`base '${base}' not found: no such instance`, { cause: e });
+  if (!inst.config[KEYS.baseSnapshot]) return notFound(`'${base}' is not a registered base (register_base name=${base} first)`, { cause: e });
+  return notFound(`base '${base}' is registered but its snapshot ${BASE_SNAPSHOT} is gone (deleted outside this handler): register_base name=${base} refresh=true re-takes it`, { cause: e });
+}
 
 export const cloneFromBase = defineVerb({
   name: 'clone_from_base',
@@ -82,7 +183,9 @@ export const cloneFromBase = defineVerb({
   },
   positional: ['base', 'name'],
   examples: ['clone_from_base base=web name=web-1', 'clone_from_base base=web name=web count=3 start=true'],
+  vars: CLONE_VARS,
   async run(p, ctx) {
+    checkConfigPairs(ctx, 'clone_from_base', p.config);
     const names = cloneNames(p.name, p.count, lxdInstanceName);
     const source = ref(p.remote, `${p.base}/${BASE_SNAPSHOT}`);
     return cloneAll(names, p.concurrency, async (name) => {
@@ -93,9 +196,7 @@ export const cloneFromBase = defineVerb({
       try {
         await lxc(ctx, args, { timeoutMs: p.timeout });
       } catch (e) {
-        if (e instanceof AddressError && e.kind === 'notFound') {
-          throw notFound(`base '${p.base}' is not registered (no snapshot ${p.base}/${BASE_SNAPSHOT}): ${e.message}`, { cause: e });
-        }
+        if (e instanceof AddressError && e.kind === 'notFound') throw await whyNoBase(ctx, p.remote, p.base, e);
         throw e;
       }
       if (p.start) await startAndWait(ctx, p.remote, name, p.wait, p.timeout);
@@ -107,6 +208,7 @@ export const listBases = defineVerb({
   name: 'list_bases',
   summary: 'list registered bases: stem BASES, BASE_SNAPSHOTS; RESULT "name snapshot created" per line',
   params: { ...REMOTE },
+  vars: BASES_VARS,
   async run(p, ctx) {
     const all = await query<Instance[]>(ctx, p.remote, '/1.0/instances?recursion=1');
     const bases = all
@@ -126,6 +228,7 @@ export const unregisterBase = defineVerb({
   summary: 'stop treating an instance as a base: remove its keys and its fixed snapshot (existing clones are independent copies and stay)',
   params: { ...NAME, ...REMOTE },
   positional: ['name'],
+  vars: {},
   async run(p, ctx) {
     const inst = await requireInstance(ctx, p.remote, p.name);
     if (!inst.config[KEYS.baseSnapshot]) throw notFound(`${p.name} is not a registered base`);

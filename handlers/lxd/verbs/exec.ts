@@ -1,46 +1,33 @@
 /**
- * `exec`: run a command in an instance (`lxc exec NAME --mode=non-interactive --
- * ARGV`). RC is the command's own exit code, RESULT its stdout, LINES its stdout
- * lines, STDERR its stderr. A command with shell syntax (`&&`, `|`, `$VAR`, globs,
- * redirections) runs under the guest's POSIX `sh -c`; a plain one runs as argv
- * directly, so no shell at all (let alone bash) is needed in the guest.
+ * `exec` (also `execute`, the name RexxJS's own LXD handler used): run a command in an
+ * instance (`lxc exec`, see ../guest.ts). `command=` runs under the guest's
+ * `/bin/sh -c`, as a shell line; `arg=` or `shell=never` runs an exact argv. RC is the
+ * command's exit status, RESULT its stdout, LINES its lines, STDERR its stderr; when
+ * the command never ran, RC is negative (-3 instance, cwd or program not found, -1
+ * instance not running, -5 timed out, -6 LXD not answering).
  */
-import { classify } from '../../../shared/errors';
-import { execOutput, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
+import { EXEC_VARS, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
 import { defineVerb } from '../../../shared/verb';
-import { LXC_ERRORS, ref } from '../lxc';
+import { execInInstance } from '../guest';
 import { NAME, REMOTE, timeout } from '../params';
-
-// lxc's own failures (not the command's) exit 1 with one of these as the last stderr line;
-// anything else with exit 1 is the command's own exit code and stderr.
-const LXC_OWN = /^Error: (?:Instance not found|Instance is not running|Failed checking instance|Failed to retrieve PID|Get "http[^"]*"|LXD unix socket|The remote "[^"]*" doesn't exist|Remote [^ ]+ doesn't exist)/;
-const lastLine = (s: string) => s.trimEnd().split('\n').pop() ?? '';
 
 export const exec = defineVerb({
   name: 'exec',
-  summary: 'run a command in a running instance; RC = its exit code, RESULT = stdout, LINES stem, STDERR',
+  aliases: ['execute'],
+  summary: 'run a command line in a running instance, as its /bin/sh -c runs it; RESULT = stdout, LINES stem, STDERR',
   params: {
     ...NAME,
     ...GUEST_COMMAND_PARAMS,
     group: { type: 'int', min: 0, doc: 'numeric gid to run as' },
-    ...timeout(60_000, 'stop after this long (RC 5): the lxc client is killed and LXD ends the command with its exec session'),
+    ...timeout(60_000, 'stop after this long (RC -5): the lxc client is killed and LXD ends the command with its exec session'),
     ...REMOTE,
   },
   positional: ['name', 'command'],
-  examples: ['exec name=web command="apt update && apt install -y nginx"', 'exec name=web arg=cat arg=/etc/hostname'],
+  examples: ['exec name=web command="apt update && apt install -y nginx"', 'exec name=web command="exit 3"', 'exec name=web arg=cat arg=/etc/hostname'],
+  vars: EXEC_VARS,
+  exitStatus: true,
   async run(p, ctx) {
-    const argv = guestArgv('exec', p);
-    const args = ['exec', ref(p.remote, p.name), '--mode=non-interactive'];
-    for (const e of p.env) args.push('--env', e);
-    if (p.cwd) args.push('--cwd', p.cwd);
-    if (p.user !== undefined) args.push('--user', String(p.user));
-    if (p.group !== undefined) args.push('--group', String(p.group));
-    args.push('--', ...argv);
-    const r = await ctx.run(['lxc', ...args], { timeoutMs: p.timeout, input: p.input });
-    if (r.missing || r.timedOut || (r.exitCode === 1 && LXC_OWN.test(lastLine(r.stderr))) || r.exitCode === null) {
-      throw classify(r, LXC_ERRORS);
-    }
-    return execOutput(r);
+    const { cwd, user, group, input } = p;
+    return execInInstance(ctx, p.remote, p.name, guestArgv('exec', p), { env: p.env, cwd, user, group, input, timeoutMs: p.timeout });
   },
 });
-

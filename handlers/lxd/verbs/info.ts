@@ -16,6 +16,17 @@ export const info = defineVerb({
   summary: 'one instance: RESULT its status; STATUS, TYPE, IPV4, PID, BASE (base it came from), IS_BASE, CREATED',
   params: { ...NAME, ...REMOTE },
   positional: ['name'],
+  vars: {
+    STATUS: 'Running, Stopped, Frozen or Error',
+    TYPE: 'container or virtual-machine',
+    IPV4: 'first global IPv4 address',
+    IPV4S: { stem: 'every global IPv4 address' },
+    PID: 'pid of its init on the host (0 when stopped)',
+    BASE: 'the base it was cloned from',
+    IS_BASE: '1 when it is a registered base, else 0',
+    CREATED: 'creation time (ISO 8601)',
+    PROFILES: { stem: 'its profiles' },
+  },
   async run(p, ctx) {
     const inst = await requireInstance(ctx, p.remote, p.name);
     let ips: string[] = [];
@@ -52,6 +63,7 @@ export const list = defineVerb({
     ...REMOTE,
   },
   positional: ['filter'],
+  vars: { INSTANCES: { stem: 'instance names' }, STATUSES: { stem: 'the status of each' } },
   async run(p, ctx) {
     const all = await query<Instance[]>(ctx, p.remote, '/1.0/instances?recursion=1');
     const hits = all
@@ -79,6 +91,14 @@ export const status = defineVerb({
   name: 'status',
   summary: 'handler version, LXD server version, storage drivers; RC 6 (with REACHABLE=0) when the daemon does not answer',
   params: { ...REMOTE },
+  vars: {
+    REACHABLE: '1 when the daemon answers, else 0',
+    HANDLER_VERSION: 'this package version',
+    SERVER_VERSION: 'LXD server version',
+    STORAGE_DRIVERS: 'storage drivers the server supports, space-separated',
+    STORAGE: 'the server storage driver in use',
+    KERNEL: 'host kernel version',
+  },
   async run(p, ctx) {
     const version = packageVersion();
     let server: Server;

@@ -4,8 +4,10 @@
  */
 import { AddressError, refused } from '../../../shared/errors';
 import { configPair, cpuValue, lxdImageRef, lxdObjectName, memoryValue } from '../../../shared/names';
-import { defineVerb, type Ctx } from '../../../shared/verb';
+import { defineVerb } from '../../../shared/verb';
+import { checkConfigPairs } from '../config-policy';
 import { getInstance, KEYS, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../lxc';
+import { requireNic, startAndWait } from '../start';
 import { FORCE, NAME, REMOTE, timeout, WAIT } from '../params';
 
 export const create = defineVerb({
@@ -26,7 +28,9 @@ export const create = defineVerb({
   },
   positional: ['name', 'image'],
   examples: ['create name=web image=tiny memory=256MiB', 'create web tiny profile=default profile=rexx-net'],
+  vars: {},
   async run(p, ctx) {
+    checkConfigPairs(ctx, 'create', p.config);
     const args = ['init', p.image, ref(p.remote, p.name)];
     for (const pr of p.profile) args.push('--profile', pr);
     if (p.storage) args.push('--storage', p.storage);
@@ -40,53 +44,46 @@ export const create = defineVerb({
   },
 });
 
-/**
- * `lxc start`, then wait as `wait` says (running | ip | none) within one `timeoutMs`
- * budget; returns the status reached, the IPv4s (wait=ip) and the ms it all took.
- */
-export async function startAndWait(ctx: Ctx, remote: string | undefined, name: string, wait: string, timeoutMs: number) {
-  const t0 = performance.now();
-  await lxc(ctx, ['start', ref(remote, name)], { timeoutMs });
-  const left = () => Math.max(1000, timeoutMs - (performance.now() - t0));
-  let ips: string[] = [];
-  if (wait !== 'none') await waitStatus(ctx, remote, name, 'Running', left());
-  if (wait === 'ip') ips = (await waitIpv4(ctx, remote, name, left())).value ?? [];
-  return { status: wait === 'none' ? 'Started' : 'Running', ips, ms: Math.round(performance.now() - t0) };
-}
-
 const already = (e: unknown, what: RegExp) => e instanceof AddressError && what.test(e.message);
 
 export const start = defineVerb({
   name: 'start',
-  summary: 'start an instance and wait until it is Running (or has an IPv4 with wait=ip); already running is RC 0',
-  params: { ...NAME, ...WAIT, ...timeout(60_000, 'give up after this long (RC 5)'), ...REMOTE },
+  summary: 'start an instance and wait until it is Running (or has an IPv4 with wait=ip); already running is RC 0; on RC 5 it is stopped again',
+  params: { ...NAME, ...WAIT, ...timeout(60_000, 'give up after this long (RC 5; the instance is stopped again)'), ...REMOTE },
   positional: ['name'],
   examples: ['start name=web', 'start name=web wait=ip timeout=30s'],
+  vars: { STATUS: 'Running (Started with wait=none; after RC 5 the state it was left in)', IPV4: 'its first global IPv4 (wait=ip)', START_MS: 'ms from lxc start to the state waited for' },
   async run(p, ctx) {
     try {
       const s = await startAndWait(ctx, p.remote, p.name, p.wait, p.timeout);
       return { result: s.status, vars: { STATUS: s.status, IPV4: s.ips[0] ?? '', START_MS: s.ms } };
     } catch (e) {
       if (!already(e, /already running/i)) throw e;
-      return { result: 'Running', vars: { STATUS: 'Running', IPV4: '', START_MS: 0 } };
+      if (p.wait !== 'ip') return { result: 'Running', vars: { STATUS: 'Running', IPV4: '', START_MS: 0 } };
+      await requireNic(ctx, p.remote, p.name);
+      const ips = (await waitIpv4(ctx, p.remote, p.name, p.timeout)).value ?? [];
+      return { result: 'Running', vars: { STATUS: 'Running', IPV4: ips[0] ?? '', START_MS: 0 } };
     }
   },
 });
 
 export const stop = defineVerb({
   name: 'stop',
-  summary: 'stop an instance cleanly within timeout (RC 5 if it does not), or at once with force=true; already stopped is RC 0',
+  summary: 'stop an instance cleanly within timeout (RC 5 if it does not: it is still running), or at once with force=true; already stopped is RC 0',
   params: { ...NAME, ...FORCE, ...timeout(30_000, 'how long a clean shutdown may take'), ...REMOTE },
   positional: ['name'],
   examples: ['stop name=web', 'stop name=web force=true'],
+  vars: { STATUS: 'Stopped' },
   async run(p, ctx) {
     const args = ['stop', ref(p.remote, p.name), ...shutdownFlags(p.force, p.timeout)];
     try {
       await lxc(ctx, args, { timeoutMs: p.timeout + 30_000 });
     } catch (e) {
       if (already(e, /already stopped|not running/i)) return { result: 'Stopped', vars: { STATUS: 'Stopped' } };
-      if (e instanceof AddressError && e.kind === 'timedOut') {
-        throw new AddressError('timedOut', `${p.name} did not shut down within ${p.timeout} ms (use force=true): ${e.message}`, { cause: e });
+      // LXD 5.0 answers a clean stop that ran out of time with "Failed shutting down instance".
+      if (e instanceof AddressError && (e.kind === 'timedOut' || /Failed shutting down instance/i.test(e.message))) {
+        const now = (await getInstance(ctx, p.remote, p.name).catch(() => undefined))?.status ?? '';
+        throw new AddressError('timedOut', `${p.name} did not shut down within ${p.timeout} ms and is still ${now || 'running'} (use force=true): ${e.message}`, { cause: e, vars: { STATUS: now } });
       }
       throw e;
     }
@@ -99,6 +96,7 @@ export const restart = defineVerb({
   summary: 'restart an instance (lxc restart) and wait until it is Running',
   params: { ...NAME, ...FORCE, ...timeout(60_000, 'how long the restart may take'), ...REMOTE },
   positional: ['name'],
+  vars: { STATUS: 'Running' },
   async run(p, ctx) {
     const args = ['restart', ref(p.remote, p.name), ...shutdownFlags(p.force, p.timeout)];
     await lxc(ctx, args, { timeoutMs: p.timeout + 30_000 });
@@ -109,9 +107,11 @@ export const restart = defineVerb({
 
 export const del = defineVerb({
   name: 'delete',
+  aliases: ['remove'],
   summary: 'delete an instance; a running one or a registered base only with force=true (RC 7)',
   params: { ...NAME, ...FORCE, ...REMOTE },
   positional: ['name'],
+  vars: {},
   async run(p, ctx) {
     if (!p.force) {
       const inst = await getInstance(ctx, p.remote, p.name);

@@ -2,11 +2,12 @@
  * Copies, snapshots and files: `lxc copy`, `lxc snapshot`, `lxc restore`,
  * `lxc delete NAME/SNAP`, `lxc file push|pull`.
  */
-import { usageError } from '../../../shared/errors';
+import { refused, usageError } from '../../../shared/errors';
 import { guestPath, hostPath, lxdInstanceName, lxdObjectName, lxdSnapshotName, regexRule } from '../../../shared/names';
 import { stem } from '../../../shared/result';
+import { createUnderFreeName, epochName } from '../../../shared/snapshot-names';
 import { defineVerb } from '../../../shared/verb';
-import { lxc, query, ref } from '../lxc';
+import { BASE_SNAPSHOT, getInstance, KEYS, lxc, query, ref } from '../lxc';
 import { NAME, REMOTE, SNAPSHOT } from '../params';
 
 /** `instance` or `instance/snapshot`, as `lxc copy` takes a source. */
@@ -29,6 +30,7 @@ export const copy = defineVerb({
   },
   positional: ['source', 'destination'],
   examples: ['copy source=web destination=web2', 'copy source=web/before-upgrade destination=web-old'],
+  vars: {},
   async run(p, ctx) {
     const args = ['copy', ref(p.remote, p.source), ref(p.remote, p.destination)];
     if (p.instance_only) args.push('--instance-only');
@@ -38,23 +40,25 @@ export const copy = defineVerb({
   },
 });
 
-const epochName = () => `checkpoint-${Math.floor(Date.now() / 1000)}`;
-
 export const snapshot = defineVerb({
   name: 'snapshot',
-  summary: 'take a snapshot of an instance (default name checkpoint-<unix seconds>); RESULT is its name',
+  summary: 'take a snapshot of an instance (default name checkpoint-<unix seconds>, then -2, -3 … when taken); RESULT is its name',
   params: {
     ...NAME,
-    snapshot: { type: 'string', rule: lxdSnapshotName, doc: 'snapshot name (default checkpoint-<unix seconds>)' },
+    snapshot: { type: 'string', rule: lxdSnapshotName, doc: 'snapshot name (default checkpoint-<unix seconds>, with -2, -3 … when that is taken; RC 4 when a given name exists)' },
     stateful: { type: 'bool', default: false, doc: 'include the running state (needs CRIU on the host)' },
     ...REMOTE,
   },
   positional: ['name', 'snapshot'],
+  vars: { SNAPSHOT: 'the snapshot name' },
   async run(p, ctx) {
-    const snap = p.snapshot ?? epochName();
-    const args = ['snapshot', ref(p.remote, p.name), snap];
-    if (p.stateful) args.push('--stateful');
-    await lxc(ctx, args, { timeoutMs: 600_000 });
+    const take = async (snap: string) => {
+      const args = ['snapshot', ref(p.remote, p.name), snap];
+      if (p.stateful) args.push('--stateful');
+      await lxc(ctx, args, { timeoutMs: 600_000 });
+    };
+    const snap = p.snapshot ?? (await createUnderFreeName(epochName('checkpoint'), take)).name;
+    if (p.snapshot) await take(p.snapshot);
     return { result: snap, vars: { SNAPSHOT: snap } };
   },
 });
@@ -64,6 +68,7 @@ export const restore = defineVerb({
   summary: 'restore an instance to a snapshot (lxc restore)',
   params: { ...NAME, ...SNAPSHOT, stateful: { type: 'bool', default: false, doc: 'restore the running state too' }, ...REMOTE },
   positional: ['name', 'snapshot'],
+  vars: {},
   async run(p, ctx) {
     const args = ['restore', ref(p.remote, p.name), p.snapshot];
     if (p.stateful) args.push('--stateful');
@@ -74,10 +79,14 @@ export const restore = defineVerb({
 
 export const deleteSnapshot = defineVerb({
   name: 'delete_snapshot',
-  summary: 'delete one snapshot of an instance',
+  summary: 'delete one snapshot of an instance; a registered base\'s rexx-base is refused (RC 7: unregister_base first)',
   params: { ...NAME, ...SNAPSHOT, ...REMOTE },
   positional: ['name', 'snapshot'],
+  vars: {},
   async run(p, ctx) {
+    if (p.snapshot === BASE_SNAPSHOT && (await getInstance(ctx, p.remote, p.name))?.config[KEYS.baseSnapshot]) {
+      throw refused(`${p.name}/${BASE_SNAPSHOT} is the snapshot clones of base ${p.name} are made from: unregister_base name=${p.name} first`);
+    }
     await lxc(ctx, ['delete', ref(p.remote, `${p.name}/${p.snapshot}`)], { timeoutMs: 120_000 });
     return { result: p.snapshot };
   },
@@ -90,6 +99,7 @@ export const listSnapshots = defineVerb({
   summary: 'list an instance\'s snapshots, oldest first: stem SNAPSHOTS, and CREATED (ISO 8601)',
   params: { ...NAME, ...REMOTE },
   positional: ['name'],
+  vars: { SNAPSHOTS: { stem: 'snapshot names, oldest first' }, CREATED: { stem: 'when each was taken (ISO 8601)' } },
   async run(p, ctx) {
     const list = await query<SnapshotInfo[]>(ctx, p.remote, `/1.0/instances/${p.name}/snapshots?recursion=1`);
     const sorted = [...list].sort((a, b) => a.created_at.localeCompare(b.created_at));
@@ -121,6 +131,7 @@ export const filePush = defineVerb({
     ...REMOTE,
   },
   examples: ['file_push name=web source=./index.html path=/var/www/index.html', 'file_push name=web path=/etc/motd content="hello"'],
+  vars: {},
   async run(p, ctx) {
     if ((p.source === undefined) === (p.content === undefined)) throw usageError('file_push: give source= or content= (one of them)');
     const args = ['file', 'push', p.source ?? '-', ref(p.remote, `${p.name}${p.path}`)];
@@ -142,6 +153,7 @@ export const filePull = defineVerb({
     destination: { type: 'string', rule: hostPath, doc: 'file on this host to write (default: RESULT gets the content)' },
     ...REMOTE,
   },
+  vars: { LINES: { stem: 'the content, one line each (when no destination= is given)' } },
   async run(p, ctx) {
     const r = await lxc(ctx, ['file', 'pull', ref(p.remote, `${p.name}${p.path}`), p.destination ?? '-'], {
       timeoutMs: 600_000,

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
-import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
+import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames } from '../../../shared/bases';
 import { qemuName, zfsDatasetName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
@@ -35,6 +35,7 @@ export const registerBase = defineVerb({
   },
   positional: ['name'],
   examples: ['register_base name=debian source=/srv/images/debian-12.qcow2', 'register_base name=web zvol=tank/vm/web'],
+  vars: { BASE: 'the base name', SOURCE: 'its image file, or zvol snapshot', CHECKSUM: 'sha256 of the image (qcow2)', VIRTUAL_SIZE: 'bytes', CREATED: 'registration time (ISO 8601)' },
   async run(p, ctx) {
     if (findBase(ctx, p.name)) throw alreadyExists(`base '${p.name}' is already registered`);
     const created = new Date().toISOString();
@@ -78,6 +79,7 @@ export const cloneFromBase = defineVerb({
   },
   positional: ['base', 'name'],
   examples: ['clone_from_base base=debian name=web-1', 'clone_from_base base=debian name=web count=3 start=true'],
+  vars: CLONE_VARS,
   async run(p, ctx) {
     const names = cloneNames(p.name, p.count, qemuName);
     const base = loadBase(ctx, p.base);
@@ -92,6 +94,7 @@ export const listBases = defineVerb({
   name: 'list_bases',
   summary: 'list registered bases: stems BASES, BASE_SNAPSHOTS (image file or zvol snapshot); RESULT "name source created" per line',
   params: {},
+  vars: BASES_VARS,
   async run(_p, ctx) {
     return basesOutput(allBases(ctx).map((b) => ({ name: b.name, snapshot: b.source, created: b.created, description: b.description })));
   },
@@ -102,6 +105,7 @@ export const unregisterBase = defineVerb({
   summary: 'forget a base (its image becomes an ordinary writable disk); refused (RC 7, stem DEPENDENTS) while clones use it unless force=true',
   params: { ...BASE_NAME, force: { ...FORCE.force, doc: 'unregister even while clones use it (they keep working, but the image becomes writable)' } },
   positional: ['name'],
+  vars: { DEPENDENTS: { stem: 'VMs and disks that use the base' } },
   async run(p, ctx) {
     const b = loadBase(ctx, p.name);
     const vms = vmNames(ctx).filter((n) => loadVm(ctx, n).base === p.name);

@@ -22,6 +22,7 @@ export const convert = defineVerb({
   },
   positional: ['name', 'target'],
   examples: ['convert name=web-1 target=web-1-flat', 'convert name=data target=/srv/export/data.raw format=raw'],
+  vars: { DISK: 'the new image', FORMAT: 'its format' },
   async run(p, ctx) {
     const src = existing(resolveDisk(ctx, p, 'convert'));
     const dst = p.target.startsWith('/') ? p.target : diskPath(ctx, p.target, p.format);
@@ -45,6 +46,7 @@ export const commit = defineVerb({
   summary: 'write an overlay\'s changes into its backing image (qemu-img commit); refused (RC 7) when that is a registered base',
   params: { ...DISK },
   positional: ['name'],
+  vars: { DISK: 'the overlay committed', BACKING: 'the image it was committed into' },
   async run(p, ctx) {
     const file = writable(ctx, resolveDisk(ctx, p, 'commit'), 'commit');
     const chain = await imageChain(ctx, file);
@@ -68,6 +70,7 @@ export const rebase = defineVerb({
   },
   positional: ['name', 'backing'],
   examples: ['rebase name=web-1 backing=web-v2', 'rebase name=web-1 flatten=true'],
+  vars: { DISK: 'the overlay', BACKING: 'its new backing file' },
   async run(p, ctx) {
     const file = writable(ctx, resolveDisk(ctx, p, 'rebase'), 'rebase');
     if (Boolean(p.backing) === p.flatten) throw usageError('rebase: give backing= or flatten=true (one of them)');

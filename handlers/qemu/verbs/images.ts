@@ -22,6 +22,7 @@ export const createDisk = defineVerb({
   params: { ...DISK, size: { type: 'string', required: true, rule: sizeValue, doc: 'virtual size: 1G, 512M, 512MiB, bytes' }, ...FORMAT },
   positional: ['name', 'size'],
   examples: ['create_disk name=data size=1G', 'create_disk disk=/srv/vm/scratch.raw size=512M format=raw'],
+  vars: { DISK: 'the new image', FORMAT: 'qcow2 or raw', VIRTUAL_SIZE: 'bytes' },
   async run(p, ctx) {
     resolveDisk(ctx, p, 'create_disk');
     const file = p.disk ?? diskPath(ctx, p.name!, p.format);
@@ -46,6 +47,17 @@ export const info = defineVerb({
   params: { ...DISK },
   positional: ['name'],
   examples: ['info name=web-1'],
+  vars: {
+    DISK: 'the image',
+    FORMAT: 'its format',
+    VIRTUAL_SIZE: 'bytes the guest sees',
+    ACTUAL_SIZE: 'bytes on the host',
+    BACKING: 'its backing file',
+    BASE: 'the registered base it is an overlay of',
+    CHAIN: { stem: 'the image and its backing files, top first' },
+    CHAIN_FORMATS: { stem: 'the format of each' },
+    SNAPSHOTS: { stem: 'internal snapshots of the top image' },
+  },
   async run(p, ctx) {
     const file = existing(resolveDisk(ctx, p, 'info'));
     const chain = await imageChain(ctx, file, { forceShare: true });
@@ -73,6 +85,7 @@ export const resize = defineVerb({
   summary: 'set a disk\'s virtual size (qemu-img resize); shrinking needs shrink=true; a base is refused (RC 7)',
   params: { ...DISK, size: { type: 'string', required: true, rule: sizeValue, doc: 'new virtual size' }, shrink: { type: 'bool', default: false, doc: 'allow making it smaller (data past the end is lost)' } },
   positional: ['name', 'size'],
+  vars: { DISK: 'the image', VIRTUAL_SIZE: 'the new size in bytes' },
   async run(p, ctx) {
     const file = writable(ctx, resolveDisk(ctx, p, 'resize'), 'resize');
     const args = ['resize', '-q', '-f', await formatOf(ctx, file)];

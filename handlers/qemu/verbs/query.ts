@@ -18,6 +18,16 @@ export const state = defineVerb({
   summary: 'one VM: RESULT its status (QMP query-status: running, paused, …; or stopped); PID, ACCEL, UPTIME (s), BASE, DISK; a killed or crashed QEMU, or a guest in internal-error / guest-panicked / io-error, is RC 1',
   params: { ...NAME },
   positional: ['name'],
+  vars: {
+    STATUS: 'QMP status (running, paused, …), stopped, or crashed',
+    PID: 'QEMU pid (0 when stopped)',
+    ACCEL: 'kvm or tcg',
+    UPTIME: 'seconds since start',
+    BASE: 'the base its disk is an overlay of',
+    DISK: 'its disk',
+    MEMORY: 'MiB',
+    CPUS: 'virtual CPUs',
+  },
   async run(p, ctx) {
     const def = loadVm(ctx, p.name);
     const paths = vmPaths(ctx, p.name);
@@ -52,6 +62,7 @@ export const consoleVerb = defineVerb({
   summary: 'the last lines of the VM\'s serial log (escape codes and \\r removed): RESULT and stem LINES',
   params: { ...NAME, lines: { type: 'int', default: 20, min: 1, max: 10_000, doc: 'how many lines' } },
   positional: ['name'],
+  vars: { LINES: { stem: 'the last lines of the serial console' } },
   async run(p, ctx) {
     loadVm(ctx, p.name);
     const lines = serialTail(ctx, p.name, p.lines);
@@ -63,6 +74,17 @@ export const status = defineVerb({
   name: 'status',
   summary: 'handler version, qemu-img and qemu-system versions, state directory, whether KVM works here (KVM, KVM_REASON), VM count',
   params: {},
+  vars: {
+    REACHABLE: '1 when qemu-img and qemu-system answer, else 0',
+    HANDLER_VERSION: 'this package version',
+    QEMU_IMG: 'qemu-img version line',
+    QEMU_SYSTEM: 'qemu-system version line',
+    STATE_DIR: 'the state folder',
+    STATE_DIR_EXISTS: '1 or 0',
+    KVM: '1 when KVM really works here, else 0',
+    KVM_REASON: 'why',
+    VMS: 'how many VMs are defined',
+  },
   async run(_p, ctx) {
     const version = packageVersion();
     const first = async (argv: string[]) => {

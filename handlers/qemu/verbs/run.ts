@@ -61,6 +61,16 @@ export const start = defineVerb({
   params: { ...NAME, ...WAIT, ...timeout(120_000, 'give up after this long (RC 5)') },
   positional: ['name'],
   examples: ['start name=web-1', 'start name=web-1 wait=serial:REXX-GUEST-READY timeout=60s'],
+  vars: {
+    STATUS: 'running, stopped (the guest powered off after wait=serial), started (wait=none), or crashed',
+    PID: 'QEMU pid',
+    ACCEL: 'kvm or tcg',
+    ACCEL_REASON: 'why that accelerator',
+    ALREADY: '1 when it was already running',
+    START_MS: 'ms from launch to the state waited for',
+    QMP_MS: 'ms until QMP said running',
+    READY_MS: 'ms until the serial text appeared (wait=serial:)',
+  },
   async run(p, ctx) {
     return startVm(ctx, p.name, p.wait, p.timeout);
   },
@@ -81,6 +91,7 @@ export const stop = defineVerb({
   params: { ...NAME, force: { ...FORCE.force, doc: 'quit QEMU at once (QMP quit) instead of asking the guest to power off' }, ...timeout(30_000, 'how long the guest may take to power off before QEMU is told to quit') },
   positional: ['name'],
   examples: ['stop name=web-1', 'stop name=web-1 force=true'],
+  vars: { STATUS: 'stopped, or crashed', METHOD: 'powerdown, quit or none', WAS: 'running, stopped or crashed before' },
   async run(p, ctx) {
     loadVm(ctx, p.name);
     const l = liveness(ctx, p.name);
@@ -117,6 +128,7 @@ export const pause = defineVerb({
   summary: 'pause a running VM (QMP stop; waits for the STOP event); already paused is RC 0',
   params: { ...NAME },
   positional: ['name'],
+  vars: { STATUS: 'paused, or crashed', EVENT: 'the QMP event seen (STOP)' },
   async run(p, ctx) {
     return toggle(ctx, p.name, 'stop', 'paused', 'STOP', 'pause');
   },
@@ -127,6 +139,7 @@ export const resume = defineVerb({
   summary: 'resume a paused VM (QMP cont; waits for the RESUME event); already running is RC 0',
   params: { ...NAME },
   positional: ['name'],
+  vars: { STATUS: 'running, or crashed', EVENT: 'the QMP event seen (RESUME)' },
   async run(p, ctx) {
     return toggle(ctx, p.name, 'cont', 'running', 'RESUME', 'resume');
   },

@@ -62,6 +62,7 @@ export const snapshot = defineVerb({
   params: { ...NAME, ...TAG, ...timeout(120_000, 'how long the snapshot may take') },
   positional: ['name', 'snapshot'],
   examples: ['snapshot name=web-1 snapshot=before-upgrade'],
+  vars: { METHOD: 'offline (qemu-img) or qmp (running VM)', STATUS: 'crashed when QEMU died or the guest can no longer run' },
   async run(p, ctx) {
     const m = await either(ctx, p.name, ['-c', p.snapshot], ['snapshot-save', { tag: p.snapshot, vmstate: 'disk0', devices: JOB }], p.timeout);
     return { result: p.snapshot, vars: { METHOD: m } };
@@ -73,6 +74,7 @@ export const restore = defineVerb({
   summary: 'revert a VM\'s disk to a snapshot: qemu-img snapshot -a when stopped, QMP snapshot-load when running',
   params: { ...NAME, ...TAG, ...timeout(120_000, 'how long the restore may take') },
   positional: ['name', 'snapshot'],
+  vars: { METHOD: 'offline (qemu-img) or qmp (running VM)', STATUS: 'crashed when QEMU died or the guest can no longer run' },
   async run(p, ctx) {
     const m = await either(ctx, p.name, ['-a', p.snapshot], ['snapshot-load', { tag: p.snapshot, vmstate: 'disk0', devices: JOB }], p.timeout);
     return { result: p.snapshot, vars: { METHOD: m } };
@@ -84,6 +86,7 @@ export const deleteSnapshot = defineVerb({
   summary: 'delete a snapshot: qemu-img snapshot -d when stopped, QMP snapshot-delete when running',
   params: { ...NAME, ...TAG, ...timeout(120_000, 'how long it may take') },
   positional: ['name', 'snapshot'],
+  vars: { METHOD: 'offline (qemu-img) or qmp (running VM)', STATUS: 'crashed when QEMU died or the guest can no longer run' },
   async run(p, ctx) {
     const m = await either(ctx, p.name, ['-d', p.snapshot], ['snapshot-delete', { tag: p.snapshot, devices: JOB }], p.timeout);
     return { result: p.snapshot, vars: { METHOD: m } };
@@ -95,6 +98,7 @@ export const listSnapshots = defineVerb({
   summary: 'snapshots of a VM\'s disk (qemu-img info -U): stems SNAPSHOTS, SNAPSHOT_DATES (ISO 8601), VM_STATE_SIZES (bytes)',
   params: { ...NAME },
   positional: ['name'],
+  vars: { SNAPSHOTS: { stem: 'snapshot tags' }, SNAPSHOT_DATES: { stem: 'when each was taken (ISO 8601)' }, VM_STATE_SIZES: { stem: 'bytes of saved RAM (0 for disk-only)' } },
   async run(p, ctx) {
     const top = (await imageChain(ctx, qcow2Disk(ctx, p.name), { forceShare: true }))[0]!;
     const snaps = top.snapshots ?? [];

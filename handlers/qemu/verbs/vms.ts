@@ -99,6 +99,7 @@ export const create = defineVerb({
   },
   positional: ['name'],
   examples: ['create name=vm1 base=web memory=512M', 'create name=tiny kernel=/boot/vmlinuz initrd=/boot/initrd.img append="console=ttyS0"'],
+  vars: { VM: 'the VM name', DISK: 'its disk', BASE: 'the base its disk is an overlay of' },
   async run(p, ctx) {
     if (p.disk && p.base) throw usageError('create: give disk= or base=, not both');
     if (p.base) {
@@ -124,6 +125,7 @@ export const del = defineVerb({
   summary: 'delete a VM and the overlay disk made for it (never its base); a running VM only with force=true (RC 7)',
   params: { ...NAME, force: { ...FORCE.force, doc: 'also delete a running VM (QEMU is told to quit first)' }, keep_disk: { type: 'bool', default: false, doc: 'keep the VM\'s own overlay disk' } },
   positional: ['name'],
+  vars: { DELETED_DISK: 'the disk removed with it (its own overlay), or empty' },
   async run(p, ctx) {
     const def = loadVm(ctx, p.name);
     const l = liveness(ctx, p.name);
@@ -147,6 +149,7 @@ export const list = defineVerb({
     base: { type: 'string', rule: qemuName, doc: 'only clones of this base' },
     status: { type: 'enum', values: ['running', 'stopped', 'crashed'], doc: 'only VMs in this state' },
   },
+  vars: { VMS: { stem: 'VM names' }, STATUSES: { stem: 'the status of each' }, BASES: { stem: 'the base of each' } },
   async run(p, ctx) {
     const rows = vmNames(ctx)
       .map((n) => ({ def: loadVm(ctx, n), status: liveness(ctx, n).kind }))

@@ -3,7 +3,7 @@
  * `clone_from_base` (count=N in parallel), `list_bases`, `unregister_base` — the
  * same words as ADDRESS LXD, kept in ZFS user properties (see ../registry.ts).
  */
-import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
+import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames } from '../../../shared/bases';
 import { usageError } from '../../../shared/errors';
 import { zfsDatasetName } from '../../../shared/names';
 import { defineVerb } from '../../../shared/verb';
@@ -24,6 +24,7 @@ export const clone = defineVerb({
   },
   positional: ['name', 'snapshot', 'target'],
   examples: ['clone name=web snapshot=before-upgrade target=web-test'],
+  vars: { DATASET: 'the new dataset', ORIGIN: 'the snapshot it was cloned from' },
   async run(p, ctx) {
     const src = `${fullName(ctx, p.pool, p.name)}@${p.snapshot}`;
     const target = fullName(ctx, p.pool, p.target);
@@ -40,6 +41,7 @@ export const promote = defineVerb({
   summary: 'make a clone independent of its origin (zfs promote): the origin\'s older snapshots move to it',
   params: { ...NAME, ...POOL },
   positional: ['name'],
+  vars: {},
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     await zfs(ctx, ['promote', name]);
@@ -58,6 +60,7 @@ export const registerBase = defineVerb({
   },
   positional: ['name'],
   examples: ['register_base name=golden description="debian 12 rootfs"'],
+  vars: { BASE: 'the base dataset', SNAPSHOT: 'its fixed snapshot (rexx-base)', CREATED: 'registration time (ISO 8601)' },
   async run(p, ctx) {
     const b = await regRegister(ctx, fullName(ctx, p.pool, p.name), { description: p.description, refresh: p.refresh });
     return { result: b.name, vars: { BASE: b.name, SNAPSHOT: b.snapshot, CREATED: b.created ?? '' } };
@@ -77,6 +80,7 @@ export const cloneFromBase = defineVerb({
   },
   positional: ['base', 'name'],
   examples: ['clone_from_base base=golden name=web-1', 'clone_from_base base=golden name=web count=10'],
+  vars: CLONE_VARS,
   async run(p, ctx) {
     const base = fullName(ctx, p.pool, p.base);
     const names = cloneNames(fullName(ctx, p.pool, p.name), p.count, zfsDatasetName);
@@ -89,6 +93,7 @@ export const listBases = defineVerb({
   name: 'list_bases',
   summary: 'list registered bases in the pool (all pools with all=true): BASES, BASE_SNAPSHOTS stems; RESULT "name snapshot created" lines',
   params: { ...POOL, all: { type: 'bool', default: false, doc: 'every imported pool, not just pool=' } },
+  vars: BASES_VARS,
   async run(p, ctx) {
     const root = p.all ? undefined : (p.pool ?? defaultPool(ctx));
     return basesOutput(await regList(ctx, root));
@@ -100,6 +105,7 @@ export const unregisterBase = defineVerb({
   summary: `stop treating a dataset as a base: clear its org.rexxjs: properties and destroy @${BASE_SNAPSHOT} (deferred while clones use it)`,
   params: { ...NAME, ...POOL },
   positional: ['name'],
+  vars: { SNAPSHOT: 'the base snapshot destroyed (deferred while clones use it)' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const snap = await regUnregister(ctx, name);

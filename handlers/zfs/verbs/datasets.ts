@@ -18,6 +18,7 @@ export const create = defineVerb({
   params: { ...NAME, ...PROPERTIES, ...PARENTS, ...POOL },
   positional: ['name'],
   examples: ['create name=web property=compression=on property=atime=off', 'create name=rexxpool/ct/web parents=true'],
+  vars: { DATASET: 'the new dataset' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const args = ['create'];
@@ -47,6 +48,7 @@ export const createVolume = defineVerb({
   },
   positional: ['name'],
   examples: ['create_volume name=vm-disk size=20G'],
+  vars: { VOLUME: 'the new volume', DEVICE: 'its block device (/dev/zvol/…)' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     await requireOpenZfs(ctx, 'create_volume (zvols)');
@@ -66,6 +68,7 @@ export const resize = defineVerb({
   summary: 'set a volume\'s size (zfs set volsize=); shrinking is refused (RC 7) unless force=true; RC 2 for a filesystem',
   params: { ...NAME, size: { type: 'string', required: true, rule: zfsSize, doc: 'new volume size (20G)' }, force: { type: 'bool', default: false, doc: 'allow shrinking (destroys data past the new end)' }, ...POOL },
   positional: ['name', 'size'],
+  vars: { VOLSIZE: 'the new size in bytes', PREVIOUS: 'the size before, in bytes' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const cur = await getProps(ctx, name, ['type', 'volsize']);
@@ -88,6 +91,7 @@ export const destroy = defineVerb({
     ...POOL,
   },
   positional: ['name'],
+  vars: { DESTROYED: { stem: 'what was destroyed' }, DEPENDENTS: { stem: 'on refusal: the children, snapshots and clones in the way' }, CLONES: { stem: 'on refusal: the clones in the way' } },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     if (name.indexOf('/') < 0) throw refused(`destroy: ${name} is a pool's root dataset; use pool_destroy`);
@@ -111,6 +115,7 @@ export const rename = defineVerb({
   summary: 'rename a dataset or volume (zfs rename [-p]); on zfs-fuse\'s "dataset is busy" it unmounts, renames and mounts again',
   params: { ...NAME, to: { type: 'string', required: true, rule: zfsDatasetName, doc: 'new name (full or relative to pool=)' }, ...PARENTS, ...POOL },
   positional: ['name', 'to'],
+  vars: { DATASET: 'the new name' },
   async run(p, ctx) {
     const from = fullName(ctx, p.pool, p.name);
     const to = fullName(ctx, p.pool, p.to);
@@ -124,6 +129,7 @@ export const mount = defineVerb({
   summary: 'mount a filesystem (zfs mount); already mounted is fine (ALREADY=1); RESULT its mountpoint',
   params: { ...NAME, ...POOL },
   positional: ['name'],
+  vars: { ALREADY: '1 when it was already mounted, else 0', MOUNTPOINT: 'where it is mounted' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const cur = await getProps(ctx, name, ['mounted', 'mountpoint']);
@@ -139,6 +145,7 @@ export const unmount = defineVerb({
   summary: 'unmount a filesystem (zfs unmount [-f]); not mounted is fine (ALREADY=1)',
   params: { ...NAME, force: { type: 'bool', default: false, doc: 'force it even when busy (-f)' }, ...POOL },
   positional: ['name'],
+  vars: { ALREADY: '1 when it was not mounted, else 0' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const cur = await getProps(ctx, name, ['mounted']);

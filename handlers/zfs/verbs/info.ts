@@ -31,6 +31,16 @@ export const status = defineVerb({
   name: 'status',
   summary: 'handler version, ZFS implementation (openzfs|zfs-fuse) and what it lacks, pools; RC 6 with REACHABLE=0 when zfs/zpool do not answer (zfs-fuse daemon down)',
   params: { ...POOL },
+  vars: {
+    REACHABLE: '1 when zfs answers, else 0',
+    HANDLER_VERSION: 'this package version',
+    IMPLEMENTATION: 'openzfs or zfs-fuse',
+    IMPLEMENTATION_VERSION: 'its version',
+    LACKS: { stem: 'features this implementation lacks' },
+    POOLS: { stem: 'imported pools' },
+    DEFAULT_POOL: 'the pool verbs use when pool= is not given',
+    DEFAULT_POOL_HEALTH: 'its health, or MISSING',
+  },
   async run(p, ctx) {
     const version = packageVersion();
     const { impl, version: implVersion } = await implementation(ctx);

@@ -27,6 +27,7 @@ export const poolStatus = defineVerb({
   summary: 'one pool: RESULT its health; HEALTH, SIZE, ALLOCATED, FREE (bytes, from zpool list), VERSION, CAPACITY (%)',
   params: { ...POOL },
   positional: ['pool'],
+  vars: { POOL: 'the pool', HEALTH: 'ONLINE, DEGRADED, …', SIZE: 'bytes', ALLOCATED: 'bytes', FREE: 'bytes', CAPACITY: 'percent used', VERSION: 'pool version' },
   async run(p, ctx) {
     const pool = p.pool ?? defaultPool(ctx);
     const r = await zpool(ctx, ['list', '-H', '-o', 'name,size,allocated,free,capacity,health,version', pool], { readOnly: true });
@@ -79,6 +80,14 @@ export const poolCheck = defineVerb({
   summary: 'compare a pool with the recommended VM/container settings (ashift=12, autotrim=on, compression=lz4, xattr=sa, atime=off); each deviation with its fix; fix=true applies the dataset-level ones',
   params: { ...POOL, fix: { type: 'bool', default: false, doc: 'apply the dataset-level fixes this implementation supports (zfs set on the pool root)' } },
   positional: ['pool'],
+  vars: {
+    OK: '1 when nothing deviates, else 0',
+    DEVIATIONS: { stem: 'properties that differ from the recommendation' },
+    CURRENT: { stem: 'their current values' },
+    RECOMMENDED: { stem: 'the recommended values' },
+    FIXES: { stem: 'the command that fixes each' },
+    FIXED: { stem: 'properties fixed by fix=true' },
+  },
   async run(p, ctx) {
     const pool = p.pool ?? defaultPool(ctx);
     const devs = await deviations(ctx, pool);
@@ -116,6 +125,7 @@ export const poolCreate = defineVerb({
   },
   positional: ['pool'],
   examples: ['pool_create pool=scratch vdev=/var/tmp/scratch.img size=1G'],
+  vars: { POOL: 'the new pool', SKIPPED: { stem: 'recommended options this implementation lacks' } },
   async run(p, ctx) {
     if (!p.vdev.length) throw usageError('pool_create: give at least one vdev= (file or device)');
     if (p.vdev.some((v) => !v.startsWith('/'))) throw usageError('pool_create: vdev= must be an absolute path');
@@ -153,6 +163,7 @@ export const poolDestroy = defineVerb({
     force: { type: 'bool', default: false, doc: 'yes, destroy it and all its datasets' },
   },
   positional: ['pool'],
+  vars: {},
   async run(p, ctx) {
     if (!p.force) throw refused(`pool_destroy: refusing to destroy pool ${p.pool} and all its data without force=true`);
     await zpool(ctx, ['destroy', '-f', p.pool], { timeoutMs: 120_000 });

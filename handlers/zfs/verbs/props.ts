@@ -19,6 +19,7 @@ export const get = defineVerb({
   },
   positional: ['name', 'property'],
   examples: ['get name=web property=compression', 'get name=web property=org.rexxjs:cloned-from'],
+  vars: { PROPERTIES: { stem: 'property names' }, VALUES: { stem: 'their values (bytes, epoch seconds)' }, SOURCES: { stem: 'where each value comes from (local, default, inherited …)' } },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const props = p.property.length ? p.property.join(',') : 'all';
@@ -38,6 +39,7 @@ export const set = defineVerb({
   params: { ...NAME, ...PROPERTIES, ...POOL },
   positional: ['name', 'property'],
   examples: ['set name=web property=atime=off', 'set name=web property=org.example:owner=ops'],
+  vars: {},
   async run(p, ctx) {
     if (!p.property.length) throw usageError('set: give at least one property=PROPERTY=VALUE');
     const name = fullName(ctx, p.pool, p.name);
@@ -59,6 +61,7 @@ export const list = defineVerb({
     ...POOL,
   },
   positional: ['name'],
+  vars: { DATASETS: { stem: 'dataset names' }, TYPES: { stem: 'filesystem, volume or snapshot' }, MOUNTPOINTS: { stem: 'mountpoints (empty for none)' }, ORIGINS: { stem: 'the snapshot each clone came from (empty for none)' } },
   async run(p, ctx) {
     const root = p.name ? fullName(ctx, p.pool, p.name) : (p.pool ?? defaultPool(ctx));
     const type = p.type === 'datasets' ? 'filesystem,volume' : p.type;
@@ -81,6 +84,7 @@ export const stats = defineVerb({
   summary: 'space of one dataset (default the pool root) as numbers: USED, AVAILABLE, REFERENCED (bytes), COMPRESSRATIO (1.00); lags ~30 s on zfs-fuse',
   params: { name: { type: 'string', rule: zfsDatasetName, doc: 'dataset (default: the pool root)' }, ...POOL },
   positional: ['name'],
+  vars: { DATASET: 'the dataset', USED: 'bytes', AVAILABLE: 'bytes', REFERENCED: 'bytes', COMPRESSRATIO: 'e.g. 1.00' },
   async run(p, ctx) {
     const name = p.name ? fullName(ctx, p.pool, p.name) : (p.pool ?? defaultPool(ctx));
     const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'property,value', 'used,available,referenced,compressratio', name], { readOnly: true });

@@ -99,6 +99,16 @@ const TARGET_PARAMS = {
   timeout: { type: 'duration', default: 3_600_000, doc: 'how long the transfer may take' },
 } as const;
 
+/** What send and replicate report. */
+const SEND_VARS = {
+  MODE: 'full or incremental',
+  FROM: 'the snapshot an incremental started from',
+  SNAPSHOT: 'the snapshot sent',
+  TARGET: 'the receiving dataset (target=)',
+  FILE: 'the stream file (file=)',
+  BYTES: 'size of the stream file in bytes (file=)',
+} as const;
+
 const outVars = (o: SendOutcome) => ({ result: `${o.mode} ${o.from ? `${o.from}..` : ''}${o.snapshot} ${o.target}`.trim(), vars: { MODE: o.mode, FROM: o.from, SNAPSHOT: o.snapshot, TARGET: o.target } });
 
 export const send = defineVerb({
@@ -114,6 +124,7 @@ export const send = defineVerb({
   },
   positional: ['name'],
   examples: ['send name=web file=/backup/web.zfs', 'send name=web target=web target_pool=backup', 'send name=web target=tank/web ssh=root@backup1'],
+  vars: SEND_VARS,
   async run(p, ctx) {
     if (!p.file === !p.target) throw usageError('send: give exactly one of file= or target=');
     const source = fullName(ctx, p.pool, p.name);
@@ -140,6 +151,7 @@ export const receive = defineVerb({
     ...POOL,
   },
   positional: ['name', 'file'],
+  vars: { DATASET: 'the receiving dataset' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     if (!ctx.dryrun && !fs.existsSync(p.file)) throw notFound(`receive: no such file ${p.file}`);
@@ -155,6 +167,7 @@ export const replicate = defineVerb({
   params: { ...NAME, ...OPT_SNAPSHOT, ...TARGET_PARAMS, target: { ...TARGET_PARAMS.target, required: true }, ...POOL },
   positional: ['name', 'target'],
   examples: ['replicate name=web target=web target_pool=backup', 'replicate name=web target=tank/web ssh=backup1'],
+  vars: SEND_VARS,
   async run(p, ctx) {
     const source = fullName(ctx, p.pool, p.name);
     const snap = p.snapshot ?? `repl-${Math.floor(Date.now() / 1000)}`;

@@ -20,6 +20,7 @@ export const snapshot = defineVerb({
   params: { ...NAME, ...OPT_SNAPSHOT, recursive: { type: 'bool', default: false, doc: 'also snapshot every child dataset (-r)' }, ...POOL },
   positional: ['name', 'snapshot'],
   examples: ['snapshot name=web', 'snapshot name=web snapshot=before-upgrade'],
+  vars: { SNAPSHOT: 'the short name (after @)', FULLNAME: 'dataset@snapshot' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const short = p.snapshot ?? checkpointName();
@@ -33,6 +34,7 @@ export const listSnapshotsVerb = defineVerb({
   summary: 'snapshots of a dataset, oldest first: SNAPSHOTS (short names), CREATED (epoch seconds), USED (bytes) stems; RESULT "name created used" lines',
   params: { ...NAME, ...POOL },
   positional: ['name'],
+  vars: { SNAPSHOTS: { stem: 'short names, oldest first' }, CREATED: { stem: 'creation of each, epoch seconds' }, USED: { stem: 'bytes each holds' } },
   async run(p, ctx) {
     const snaps = await listSnapshots(ctx, fullName(ctx, p.pool, p.name));
     return {
@@ -54,6 +56,7 @@ export const rollback = defineVerb({
   },
   positional: ['name', 'snapshot'],
   examples: ['rollback name=web', 'rollback name=web snapshot=before-upgrade discard_newer=true'],
+  vars: { SNAPSHOT: 'the snapshot rolled back to', DESTROYED: { stem: 'newer snapshots destroyed (discard_newer=true)' } },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     let short = p.snapshot;
@@ -83,6 +86,7 @@ export const destroySnapshot = defineVerb({
   summary: 'destroy a snapshot; refused (RC 7, DEPENDENTS stem) when clones depend on it or it has holds',
   params: { ...NAME, ...SNAPSHOT, recursive: { type: 'bool', default: false, doc: 'also the same-named snapshot of every child (-r)' }, ...POOL },
   positional: ['name', 'snapshot'],
+  vars: { DEPENDENTS: { stem: 'on refusal: the clones that depend on it' } },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const full = `${name}@${p.snapshot}`;
@@ -112,6 +116,7 @@ export const hold = defineVerb({
   summary: 'put a hold on a snapshot so it cannot be destroyed (zfs hold TAG SNAP); HOLDS = how many holds it has now (userrefs)',
   params: HOLD_PARAMS,
   positional: ['name', 'snapshot'],
+  vars: { HOLDS: 'how many holds the snapshot has now' },
   async run(p, ctx) {
     const full = `${fullName(ctx, p.pool, p.name)}@${p.snapshot}`;
     await zfs(ctx, ['hold', ...(p.recursive ? ['-r'] : []), p.tag, full]);
@@ -125,6 +130,7 @@ export const release = defineVerb({
   summary: 'release a hold on a snapshot (zfs release TAG SNAP); HOLDS = holds left',
   params: HOLD_PARAMS,
   positional: ['name', 'snapshot'],
+  vars: { HOLDS: 'how many holds the snapshot has left' },
   async run(p, ctx) {
     const full = `${fullName(ctx, p.pool, p.name)}@${p.snapshot}`;
     await zfs(ctx, ['release', ...(p.recursive ? ['-r'] : []), p.tag, full]);

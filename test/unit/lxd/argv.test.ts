@@ -31,8 +31,8 @@ describe('argv of each verb (fake binary)', () => {
     ['create name=x image=tiny', [['init', 'tiny', 'x']]],
     ['init x tiny', [['init', 'tiny', 'x']]],
     [
-      'create name=x image=images:debian/12 profile=default profile=net storage=fast memory=512MiB cpus=0-1 config=user.a=1 config=security.nesting=true type=virtual-machine target=node1',
-      [['init', 'images:debian/12', 'x', '--profile', 'default', '--profile', 'net', '--storage', 'fast', '--config', 'limits.memory=512MiB', '--config', 'limits.cpu=0-1', '--config', 'user.a=1', '--config', 'security.nesting=true', '--vm', '--target', 'node1']],
+      'create name=x image=images:debian/12 profile=default profile=net storage=fast memory=512MiB cpus=0-1 config=user.a=1 config=boot.autostart=true type=virtual-machine target=node1',
+      [['init', 'images:debian/12', 'x', '--profile', 'default', '--profile', 'net', '--storage', 'fast', '--config', 'limits.memory=512MiB', '--config', 'limits.cpu=0-1', '--config', 'user.a=1', '--config', 'boot.autostart=true', '--vm', '--target', 'node1']],
     ],
     ['create name=x image=tiny remote=other', [['init', 'tiny', 'other:x']]],
     ['start web wait=none', [['start', 'web']]],
@@ -174,22 +174,22 @@ describe('argv of each verb (fake binary)', () => {
   });
 });
 
-describe('exec: argv or sh -c (fake binary)', () => {
+describe('exec: the guest /bin/sh -c by default, an exact argv with arg= or shell=never (fake binary)', () => {
   const X = ['exec', 'web', '--mode=non-interactive'];
+  const SH = ['--', '/bin/sh', '-c'];
   it.each([
-    ['command="ls -la /"', ['--', 'ls', '-la', '/']],
-    [`command="echo 'a b'"`, ['--', 'echo', 'a b']],
-    ['web hostname', ['--', 'hostname']],
-    ['command="apt update && apt install -y nginx"', ['--', 'sh', '-c', 'apt update && apt install -y nginx']],
-    ["command='cat /etc/os-release | head -1'", ['--', 'sh', '-c', 'cat /etc/os-release | head -1']],
-    ["command='echo $HOME'", ['--', 'sh', '-c', 'echo $HOME']],
-    ["command='ls *.txt'", ['--', 'sh', '-c', 'ls *.txt']],
-    ["command='echo hi > /tmp/x'", ['--', 'sh', '-c', 'echo hi > /tmp/x']],
-    ["command='echo `id`'", ['--', 'sh', '-c', 'echo `id`']],
-    ["command='echo a#b'", ['--', 'sh', '-c', 'echo a#b']],
-    ['command=hostname shell=always', ['--', 'sh', '-c', 'hostname']],
+    ['command="ls -la /"', [...SH, 'ls -la /']],
+    ['command="exit 3"', [...SH, 'exit 3']],
+    ['command="cd /tmp"', [...SH, 'cd /tmp']],
+    ['command="A=1 env"', [...SH, 'A=1 env']],
+    ['web hostname', [...SH, 'hostname']],
+    ['command="apt update && apt install -y nginx"', [...SH, 'apt update && apt install -y nginx']],
+    ["command='cat /etc/os-release | head -1'", [...SH, 'cat /etc/os-release | head -1']],
+    ["command='echo $HOME'", [...SH, 'echo $HOME']],
+    ['command="ls -la /" shell=never', ['--', 'ls', '-la', '/']],
+    [`command="echo 'a b'" shell=never`, ['--', 'echo', 'a b']],
     ['arg=ls arg=-la arg="a b;c"', ['--', 'ls', '-la', 'a b;c']],
-    ['command=env env=A=1 env=B="x y" cwd=/tmp user=1000 group=1000', ['--env', 'A=1', '--env', 'B=x y', '--cwd', '/tmp', '--user', '1000', '--group', '1000', '--', 'env']],
+    ['command=env env=A=1 env=B="x y" user=1000 group=1000', ['--env', 'A=1', '--env', 'B=x y', '--user', '1000', '--group', '1000', ...SH, 'env']],
   ])('exec name=web %s', async (rest, tail) => {
     const { h, calls } = withLxc({ stdout: 'out1\nout2' });
     const r = await h(rest.startsWith('web ') ? `exec ${rest}` : `exec name=web ${rest}`);
@@ -199,19 +199,27 @@ describe('exec: argv or sh -c (fake binary)', () => {
     expect(calls()).toEqual([[...X, ...tail]]);
   });
 
+  it('execute is exec (the name RexxJS\'s own LXD handler used)', async () => {
+    const { h, calls } = withLxc();
+    expect((await h("execute name=web command='apt update && apt install -y nodejs'")).success).toBe(true);
+    expect(calls()).toEqual([[...X, ...SH, 'apt update && apt install -y nodejs']]);
+  });
+
   it.each([
     ['exec name=web', /give command= or arg=/],
     ['exec name=web command=ls arg=ls', /give command= or arg=/],
-    ['exec name=web command="a | b" shell=never', /shell syntax but shell=never/],
+    ['exec name=web command="a | b" shell=never', /shell syntax .* but shell=never/],
     ['exec name=web command=""', /command is empty/],
     ['exec name=web command=ls user=-1', /at least 0/],
     ['exec name=web command=ls cwd=tmp', /cwd=/],
     ['exec name=web command=ls env=1A=x', /env=/],
-  ])('%s → RC 2, nothing run (fake binary)', async (cmd, why) => {
+    ['exec name=web command=ls shell=auto', /shell=/],
+  ])('%s → RC -2, nothing run (fake binary)', async (cmd, why) => {
     const { h, calls } = withLxc();
     const r = await h(cmd);
-    expect(r.errorCode).toBe(2);
+    expect(r.errorCode).toBe(-2);
     expect(r.errorMessage).toMatch(why);
+    expect(r.rexxVariables).toMatchObject({ EXIT_CODE: '', STDERR: '', LINES: { 0: 0 } });
     expect(calls()).toEqual([]);
   });
 
@@ -229,10 +237,10 @@ describe('exec: argv or sh -c (fake binary)', () => {
   });
 
   it.each([
-    ['Error: Instance not found', 3],
-    ['Error: Instance is not running', 1],
-    ['Error: Get "http://unix.socket/1.0": dial unix /var/lib/lxd/unix.socket: connect: no such file or directory', 6],
-  ])("lxc's own failure %j is classified → RC %d (fake binary)", async (stderr, rc) => {
+    ['Error: Instance not found', -3],
+    ['Error: Instance is not running', -1],
+    ['Error: Get "http://unix.socket/1.0": dial unix /var/lib/lxd/unix.socket: connect: no such file or directory', -6],
+  ])("lxc's own failure %j: the command never ran → RC %d (fake binary)", async (stderr, rc) => {
     const r = await withLxc({ exit: 1, stderr }).h('exec web hostname');
     expect(r.errorCode).toBe(rc);
     expect(r.errorMessage).toBe(stderr);
@@ -316,7 +324,7 @@ describe("lxc's error texts → RC (fake binary)", () => {
     const r = await withLxc({ exit: 1, stderr: 'Error: Failed to get snapshot: Instance snapshot not found' }).h('clone_from_base base=nob name=c count=2');
     expect(r.errorCode).toBe(3);
     expect(r.errorMessage).toMatch(/2 of 2 failed/);
-    expect(r.errorMessage).toMatch(/base 'nob' is not registered/);
+    expect(r.errorMessage).toMatch(/base 'nob' not found/);
     expect(r.rexxVariables.CLONES).toEqual({ 0: 0 });
   });
 
@@ -326,7 +334,7 @@ describe("lxc's error texts → RC (fake binary)", () => {
       const h = createHandler(table, { env: { PATH: empty } });
       for (const cmd of ['create name=x image=tiny', 'info web', 'exec web hostname', 'status']) {
         const r = await h(cmd);
-        expect(r.errorCode, cmd).toBe(6);
+        expect(r.errorCode, cmd).toBe(cmd.startsWith('exec') ? -6 : 6);
         expect(r.errorMessage).toMatch(/lxc is not installed or not on PATH/);
       }
     } finally {

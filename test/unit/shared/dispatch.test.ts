@@ -21,17 +21,19 @@ const capture = defineVerb({
     command: { type: 'string', free: true, doc: 'c' },
   },
   positional: ['name', 'command'],
+  vars: { NAMES: { stem: 'the name it got' } },
   async run(p) {
     seen.push({ ...p });
     return { result: `got ${p.name ?? ''}`, vars: { NAMES: { 0: 1, 1: p.name } } };
   },
 });
-const boom = defineVerb({ name: 'boom', summary: 'throws a plain Error', params: {}, async run() { throw new Error('kaboom'); } });
-const missing = defineVerb({ name: 'missing', summary: 'throws notFound', params: {}, async run() { throw notFound('no such thing'); } });
+const boom = defineVerb({ name: 'boom', summary: 'throws a plain Error', params: {}, vars: {}, async run() { throw new Error('kaboom'); } });
+const missing = defineVerb({ name: 'missing', summary: 'throws notFound', params: {}, vars: {}, async run() { throw notFound('no such thing'); } });
 const runs = defineVerb({
   name: 'runs',
   summary: 'runs echo, then polls',
   params: {},
+  vars: {},
   async run(_p, ctx) {
     const r = await ctx.run(['echo', 'hi']);
     const q = await ctx.run(['echo', 'query'], { readOnly: true });
@@ -50,7 +52,7 @@ describe('call shapes (rexxjs-contract.md)', () => {
 
   it('(command, variables, sourceContext)', async () => {
     const r = await h('capture name=web count=3 env=A=1 env=B="x y"', { SOME: 'var', params: 'x' }, SC);
-    expect(r).toEqual({ success: true, errorCode: 0, errorMessage: '', output: 'got web', rexxVariables: { NAMES: { 0: 1, 1: 'web' }, ERRORTEXT: '' } });
+    expect(r).toEqual({ success: true, errorCode: 0, errorMessage: '', output: 'got web', rexxVariables: { NAMES: { 0: 1, 1: 'web' }, COMMANDS: { 0: 0 }, ERRORTEXT: '' } });
     expect(last()).toEqual({ name: 'web', count: 3, force: false, env: ['A=1', 'B=x y'] });
   });
 
@@ -148,7 +150,7 @@ describe('errors are returned, never thrown', () => {
 
   it('a plain Error from a verb → RC 1 internal error', async () => {
     const r = await h('boom');
-    expect(r).toEqual({ success: false, errorCode: 1, errorMessage: 'internal error: kaboom', output: '', rexxVariables: { ERRORTEXT: 'internal error: kaboom' } });
+    expect(r).toEqual({ success: false, errorCode: 1, errorMessage: 'internal error: kaboom', output: '', rexxVariables: { COMMANDS: { 0: 0 }, ERRORTEXT: 'internal error: kaboom' } });
   });
 
   it('an AddressError from a verb keeps its RC', async () => {
@@ -301,10 +303,11 @@ describe('keys and values named like Object.prototype members (no prototype look
       const th = createHandler(table, { env: { PATH: '/nonexistent' } });
       for (const v of table.verbs) {
         const r1 = await th(`${v.name} ${key}=1`);
-        expect(r1.errorCode, `${table.target} ${v.name} ${key}=1: ${r1.errorMessage}`).toBe(2);
+        const usage = v.exitStatus ? -2 : 2; // an exec verb answers "never ran" with the negative code
+        expect(r1.errorCode, `${table.target} ${v.name} ${key}=1: ${r1.errorMessage}`).toBe(usage);
         expect(r1.errorMessage).toContain(`unknown key '${key.toLowerCase()}'`);
         const r2 = await th(v.name, JSON.parse(`{${JSON.stringify(key)}: "1"}`));
-        expect(r2.errorCode, `${table.target} ${v.name}(${key}): ${r2.errorMessage}`).toBe(2);
+        expect(r2.errorCode, `${table.target} ${v.name}(${key}): ${r2.errorMessage}`).toBe(usage);
       }
     }
   });
@@ -315,5 +318,78 @@ describe('keys and values named like Object.prototype members (no prototype look
     expect(last().command).toBe(value);
     expect(last().env).toEqual([`${value}=${value}`]);
     expect(Object.getPrototypeOf(last())).toBe(Object.prototype);
+  });
+});
+
+describe('declared variables: every call sets them all, so none is stale', () => {
+  const info = defineVerb({
+    name: 'info',
+    summary: 'one thing',
+    params: { name: { type: 'string', required: true, rule: lxdInstanceName, doc: 'n' } },
+    positional: ['name'],
+    vars: { STATUS: 'status', PID: 'pid', ITEMS: { stem: 'items' } },
+    async run(p) {
+      if (p.name === 'missing') throw notFound('instance missing not found');
+      if (p.name === 'partial') return { result: 'x', vars: { STATUS: 'Stopped' } };
+      return { result: 'Running', vars: { STATUS: 'Running', PID: 42, ITEMS: { 0: 1, 1: 'a' } } };
+    },
+  });
+  const runx = defineVerb({
+    name: 'exec',
+    summary: 'an exec verb',
+    params: { name: { type: 'string', required: true, rule: lxdInstanceName, doc: 'n' }, code: { type: 'int', default: 0, doc: 'c' } },
+    positional: ['name'],
+    vars: { EXIT_CODE: 'code', STDERR: 'err' },
+    exitStatus: true,
+    async run(p) {
+      if (p.name === 'missing') throw notFound('instance missing not found');
+      return p.code ? { rc: p.code, errorText: 'boom', vars: { EXIT_CODE: p.code, STDERR: 'boom' } } : { vars: { EXIT_CODE: 0, STDERR: '' } };
+    },
+  });
+  const sloppy = defineVerb({ name: 'sloppy', summary: 'sets an undeclared variable', params: {}, vars: {}, async run() { return { vars: { SURPRISE: 1 } }; } });
+  const t: HandlerTable = { target: 'vt', summary: 's', tools: 't', verbs: [info, runx, sloppy] };
+  const h = createHandler(t, { env: { REXX_ADDRESS_STRICT_VARS: '1' } });
+
+  it('success, then a failure, then the variables read back: the failure cleared them', async () => {
+    const ok = await h('info name=web');
+    expect(ok.rexxVariables).toMatchObject({ STATUS: 'Running', PID: 42, ITEMS: { 0: 1, 1: 'a' }, ERRORTEXT: '' });
+    const bad = await h('info name=missing');
+    expect(bad.errorCode).toBe(3);
+    expect(bad.rexxVariables).toEqual({ STATUS: '', PID: '', ITEMS: { 0: 0 }, COMMANDS: { 0: 0 }, ERRORTEXT: 'instance missing not found' });
+  });
+
+  it('a usage error (bad key) clears them too, and a shorter answer blanks the rest', async () => {
+    expect((await h('info name=web bogus=1')).rexxVariables).toMatchObject({ STATUS: '', PID: '', ITEMS: { 0: 0 } });
+    expect((await h('info name=partial')).rexxVariables).toMatchObject({ STATUS: 'Stopped', PID: '', ITEMS: { 0: 0 } });
+  });
+
+  it('an exec verb: RC is the command exit status; a command that never ran is negative and EXIT_CODE is empty', async () => {
+    expect((await h('exec web code=3')).errorCode).toBe(3);
+    expect((await h('exec web code=3')).rexxVariables).toMatchObject({ EXIT_CODE: 3, STDERR: 'boom' });
+    const never = await h('exec missing');
+    expect(never.errorCode).toBe(-3);
+    expect(never.rexxVariables).toMatchObject({ EXIT_CODE: '', STDERR: '' });
+    expect((await h('exec web code=x')).errorCode).toBe(-2);
+    expect((await h('exec web ; reboot')).errorCode).toBe(-2);
+  });
+
+  it('strict mode: a variable the verb did not declare is an internal error (RC 1)', async () => {
+    const r = await h('sloppy');
+    expect(r.errorCode).toBe(1);
+    expect(r.errorMessage).toContain('undeclared variables SURPRISE');
+    const lax = createHandler(t, { env: {} });
+    expect((await lax('sloppy')).rexxVariables).toMatchObject({ SURPRISE: 1 });
+  });
+
+  it('every verb of every handler declares its variables, with docs', () => {
+    for (const table of Object.values(TABLES)) {
+      for (const v of table.verbs) {
+        expect(v.vars, `${table.target} ${v.name}`).toBeDefined();
+        for (const [k, d] of Object.entries(v.vars)) {
+          expect(k, `${table.target} ${v.name}`).toMatch(/^[A-Z][A-Z0-9_]*$/);
+          expect(typeof d === 'string' ? d : d.stem, `${table.target} ${v.name} ${k}`).not.toBe('');
+        }
+      }
+    }
   });
 });

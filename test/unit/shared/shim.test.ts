@@ -105,9 +105,10 @@ describe.each(Object.keys(TABLES))('dist/address-%s.js', (target) => {
     expect(help).toMatchObject({ success: true, errorCode: 0, rexxVariables: { ERRORTEXT: '' } });
     expect(await handler('help', {})).toMatchObject({ success: true });
     for (const v of TABLES[target]!.verbs) {
-      // an unknown key is refused before anything runs, in both two-argument shapes
-      expect(await handler(v.name, { no_such_key_zz: 1 })).toMatchObject({ success: false, errorCode: 2 });
-      expect(await handler(v.name, { params: 'no_such_key_zz=1' }, sc)).toMatchObject({ success: false, errorCode: 2 });
+      // an unknown key is refused before anything runs, in both two-argument shapes (an exec verb: -2)
+      const usage = v.exitStatus ? -2 : 2;
+      expect(await handler(v.name, { no_such_key_zz: 1 })).toMatchObject({ success: false, errorCode: usage });
+      expect(await handler(v.name, { params: 'no_such_key_zz=1' }, sc)).toMatchObject({ success: false, errorCode: usage });
       expect(await handler('help', { value: v.name })).toMatchObject({ success: true });
     }
     for (const args of [[undefined], [null, {}], [42, { value: 1 }], [{}, {}], ['no_such_verb_zz', { value: 'x', arg2: 'y' }], ['', { params: '' }, sc]]) {

@@ -86,5 +86,5 @@ describe.skipIf(!fs.existsSync(DIST))('the race: N processes update one file at 
     const items = readState(f, Counter)!.items;
     expect(items).toHaveLength(60);
     expect(new Set(items).size).toBe(60);
-  });
+  }, 120_000);
 });

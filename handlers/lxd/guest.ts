@@ -1,0 +1,75 @@
+/**
+ * Inside an instance: what LXD's file API says of a path, and running a command with
+ * `lxc exec` mapped to the exec verbs' RC convention. Used by `exec` and by
+ * `register_base prepare=`.
+ */
+import { classify } from '../../shared/errors';
+import { commandNotFound, cwdNotFound, execOutput, GUEST_SHELL, type GuestArgv } from '../../shared/guest-exec';
+import type { Ctx, VerbOutput } from '../../shared/verb';
+import { LXC_ERRORS, ref } from './lxc';
+
+// lxc's own failures (not the command's) exit 1 with one of these as the last stderr line;
+// anything else with exit 1 is the command's own exit code and stderr.
+const LXC_OWN = /^Error: (?:Instance not found|Instance is not running|Failed checking instance|Failed to retrieve PID|Get "http[^"]*"|LXD unix socket|The remote "[^"]*" doesn't exist|Remote [^ ]+ doesn't exist)/;
+/** What `lxc exec` prints (exit 127) when LXD could not find the program to run. */
+const LXC_NOT_FOUND = 'Error: Command not found';
+const lastLine = (s: string) => s.trimEnd().split('\n').pop() ?? '';
+
+/**
+ * What LXD's file API says of `path` in the instance (`GET /1.0/instances/NAME/files?path=`,
+ * which answers a directory with a JSON list of its entries): 'dir', 'file', or undefined
+ * when it does not exist. Needs no program in the guest and works on a stopped instance;
+ * RC 3 when the instance itself does not exist.
+ */
+export async function guestPathKind(ctx: Ctx, remote: string | undefined, name: string, path: string): Promise<'dir' | 'file' | undefined> {
+  const api = `/1.0/instances/${encodeURIComponent(name)}/files?path=${path.split('/').map(encodeURIComponent).join('/')}`;
+  const r = await ctx.run(['lxc', 'query', ref(remote, api)], { readOnly: true, timeoutMs: 30_000 });
+  if (!r.ok) {
+    if (lastLine(r.stderr) === 'Error: Not Found') return undefined; // the path; a missing instance says "Instance not found"
+    throw classify(r, LXC_ERRORS);
+  }
+  try {
+    const v = JSON.parse(r.stdout) as unknown;
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? 'dir' : 'file';
+  } catch {
+    return 'file';
+  }
+}
+
+/** How to run the command: environment, working directory, uid/gid, stdin text, timeout (ms). */
+export interface ExecOptions {
+  env: string[];
+  cwd?: string;
+  user?: number;
+  group?: number;
+  input?: string;
+  timeoutMs: number;
+}
+
+/**
+ * `lxc exec NAME --mode=non-interactive [--env …] [--cwd …] -- ARGV`: the command's exit
+ * status, stdout and stderr as the exec verbs report them. Throws (RC 3, 1, 5, 6: an exec
+ * verb negates them) when the command never ran: instance, cwd, program or guest shell
+ * not found; instance not running; timed out (the lxc client is killed and LXD ends the
+ * command with its exec session); LXD not answering.
+ */
+export async function execInInstance(ctx: Ctx, remote: string | undefined, name: string, g: GuestArgv, o: ExecOptions): Promise<VerbOutput> {
+  // LXD runs the command in / when --cwd does not exist; a shell would refuse to start there.
+  if (o.cwd && !ctx.dryrun && (await guestPathKind(ctx, remote, name, o.cwd)) !== 'dir') throw cwdNotFound('exec', o.cwd);
+  const args = ['exec', ref(remote, name), '--mode=non-interactive'];
+  for (const e of o.env) args.push('--env', e);
+  if (o.cwd) args.push('--cwd', o.cwd);
+  if (o.user !== undefined) args.push('--user', String(o.user));
+  if (o.group !== undefined) args.push('--group', String(o.group));
+  args.push('--', ...g.argv);
+  const r = await ctx.run(['lxc', ...args], { timeoutMs: o.timeoutMs, input: o.input });
+  if (r.missing || r.timedOut || r.exitCode === null || (r.exitCode === 1 && LXC_OWN.test(lastLine(r.stderr)))) {
+    throw classify(r, LXC_ERRORS);
+  }
+  if (r.exitCode === 127 && lastLine(r.stderr) === LXC_NOT_FOUND) {
+    // LXD's own answer, not a shell's "sh: x: not found": the program itself is missing.
+    // A command can print that line too, so for the shell make sure it really is gone.
+    if (!g.viaShell || (await guestPathKind(ctx, remote, name, GUEST_SHELL)) === undefined) throw commandNotFound('exec', g);
+  }
+  return execOutput(r);
+}

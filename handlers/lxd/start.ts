@@ -1,0 +1,67 @@
+/**
+ * Starting an instance and waiting for it, shared by `start`, `clone_from_base
+ * start=true` and `register_base prepare=`: the wait for Running or an IPv4, the
+ * fast refusal of wait=ip without a network device, and the undo after a timeout.
+ */
+import { AddressError, usageError } from '../../shared/errors';
+import type { Ctx } from '../../shared/verb';
+import { getInstance, lxc, ref, requireInstance, waitIpv4, waitStatus } from './lxc';
+
+/**
+ * `lxc start`, then wait as `wait` says (running | ip | none) within one `timeoutMs`
+ * budget; returns the status reached, the IPv4s (wait=ip) and the ms it all took.
+ * wait=ip on an instance with no network device can never succeed: RC 2 before anything
+ * starts. When the budget runs out (RC 5) the instance is stopped again, so after the
+ * failure it is as it was; the message says so (or says it is still running, when the
+ * stop failed too).
+ */
+export async function startAndWait(ctx: Ctx, remote: string | undefined, name: string, wait: string, timeoutMs: number) {
+  const t0 = performance.now();
+  if (wait === 'ip' && !ctx.dryrun) await requireNic(ctx, remote, name);
+  const left = () => Math.max(1000, timeoutMs - (performance.now() - t0));
+  let ips: string[] = [];
+  try {
+    await lxc(ctx, ['start', ref(remote, name)], { timeoutMs });
+    if (wait !== 'none') await waitStatus(ctx, remote, name, 'Running', left());
+    if (wait === 'ip') ips = (await waitIpv4(ctx, remote, name, left())).value ?? [];
+  } catch (e) {
+    if (e instanceof AddressError && e.kind === 'timedOut' && !ctx.dryrun) throw await undoStart(ctx, remote, name, e);
+    throw e;
+  }
+  return { status: wait === 'none' ? 'Started' : 'Running', ips, ms: Math.round(performance.now() - t0) };
+}
+
+/** RC 2 unless the instance has a nic device (its own or from a profile). */
+export async function requireNic(ctx: Ctx, remote: string | undefined, name: string) {
+  const inst = await requireInstance(ctx, remote, name);
+  const nics = Object.values(inst.expanded_devices ?? {}).filter((d) => d.type === 'nic');
+  if (nics.length === 0) {
+    throw usageError(
+      `start: ${name} has no network device, so wait=ip could never succeed; nothing was started. ` +
+        `Add one (profile=rexx-net at create, or lxc config device add ${name} eth0 nic network=rexxbr0), or use wait=running`,
+    );
+  }
+}
+
+/**
+ * After a start that ran out of time: LXD goes on starting an instance whose `lxc start`
+ * was killed, so wait for it to settle (30 s at most) and stop it at once. Returns the
+ * timeout error to throw, saying what state the instance was left in.
+ */
+async function undoStart(ctx: Ctx, remote: string | undefined, name: string, e: AddressError): Promise<AddressError> {
+  const settled = await ctx.poll(
+    async () => {
+      const i = await getInstance(ctx, remote, name);
+      return !i || i.status === 'Running' || i.status === 'Stopped' || i.status === 'Error' ? (i?.status ?? 'gone') : undefined;
+    },
+    { timeoutMs: 30_000, what: `${name} to finish starting` },
+  ).catch(() => undefined);
+  if (settled?.value === 'Running') {
+    const stopped = await ctx.run(['lxc', 'stop', ref(remote, name), '--force'], { timeoutMs: 60_000 });
+    if (!stopped.ok) {
+      return new AddressError('timedOut', `${e.message}; ${name} is still running (stopping it failed: ${stopped.stderr.trim()})`, { cause: e, vars: { STATUS: 'Running' } });
+    }
+  }
+  const now = (await getInstance(ctx, remote, name))?.status ?? 'Stopped';
+  return new AddressError('timedOut', `${e.message}; ${name} was stopped again, as it was before (STATUS=${now})`, { cause: e, vars: { STATUS: now } });
+}
