@@ -11,6 +11,8 @@
 #                                DHCP on eth0 (udhcpc) when the instance has an eth0
 #        network       rexxbr0   bridge 10.231.7.1/24, ipv4.nat=false, no IPv6
 #        profile       rexx-net  only eth0 (nic on rexxbr0); use "-p default -p rexx-net"
+#        profile       default   root disk on the pool above, and eth0 on rexxbr0 (unless
+#                                REXX_SETUP_DEFAULT_NIC=0 or the user changed it)
 #   ZFS  zfs-fuse daemon, pool $REXX_ZFS_POOL (default rexxpool) on the sparse file
 #        /var/lib/rexx-address/zfs/<pool>.img (4G)
 #   QEMU /var/lib/rexx-address/qemu-guest/{vmlinuz,initrd.img} (scripts/build-qemu-guest.sh)
@@ -19,6 +21,7 @@
 #   REXX_LXD_POOL, REXX_ZFS_POOL   names above
 #   REXX_SETUP_VERIFY=1            also run the LXD smoke tests when nothing was created
 #   REXX_SETUP_SKIP_QEMU=1         do not build the QEMU guest
+#   REXX_SETUP_DEFAULT_NIC=0       do not give the default profile a network device
 set -euo pipefail
 
 LXD_POOL="${REXX_LXD_POOL:-rexxbt}"
@@ -169,6 +172,26 @@ if [[ "$(lxc profile device get "$NET_PROFILE" eth0 network 2>/dev/null || true)
   ((created_profile)) && say "profile $NET_PROFILE" "created (eth0 on $BRIDGE)" || say "profile $NET_PROFILE" "fixed (eth0 on $BRIDGE)"
 else
   say "profile $NET_PROFILE" "ok"
+fi
+# As `lxd init --auto` would set it up: the default profile gives every instance an eth0
+# on the project bridge, so `start wait=ip` works out of the box. Not when the user chose
+# otherwise: the default profile has a nic already, REXX_SETUP_DEFAULT_NIC=0, or we added
+# one once (user.rexx.default-nic=added) and it has been removed since.
+default_nics=0
+for dev in $(lxc profile device list default); do
+  [[ "$(lxc profile device get default "$dev" type)" == nic ]] && default_nics=1
+done
+if ((default_nics)); then
+  say "profile default" "ok (has a network device)"
+elif [[ "${REXX_SETUP_DEFAULT_NIC:-1}" == "0" ]]; then
+  say "profile default" "no network device (REXX_SETUP_DEFAULT_NIC=0)"
+elif [[ "$(lxc profile get default user.rexx.default-nic 2>/dev/null || true)" == "added" ]]; then
+  say "profile default" "no network device (removed after setup added it: left so)"
+else
+  lxc profile device add default eth0 nic network="$BRIDGE" name=eth0 >/dev/null \
+    || die "cannot add eth0 on $BRIDGE to the default profile"
+  lxc profile set default user.rexx.default-nic=added >/dev/null
+  say "profile default" "eth0 on $BRIDGE added (as lxd init --auto does; REXX_SETUP_DEFAULT_NIC=0 to skip)"
 fi
 
 # ---------------------------------------------------------------- tiny image

@@ -18,11 +18,16 @@ export interface FakeBin {
   cleanup(): void;
 }
 
-export interface FakeSpec {
+export interface FakeAnswer {
   /** Exit code (default 0). */
   exit?: number;
   stdout?: string;
   stderr?: string;
+}
+
+export interface FakeSpec extends FakeAnswer {
+  /** Other answers for calls whose argv, joined by spaces, contains `match` (the first that matches wins). */
+  when?: Array<FakeAnswer & { match: string }>;
 }
 
 /** Create fake commands; `specs` maps a command name to what it prints and returns. */
@@ -33,9 +38,11 @@ export function fakeBin(specs: Record<string, FakeSpec>): FakeBin {
     const script = `#!/usr/bin/env node
 const fs = require('fs');
 fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify([${JSON.stringify(name)}, ...process.argv.slice(2)]) + '\\n');
-process.stdout.write(${JSON.stringify(s.stdout ?? '')});
-process.stderr.write(${JSON.stringify(s.stderr ?? '')});
-process.exit(${s.exit ?? 0});
+const line = process.argv.slice(2).join(' ');
+const a = ${JSON.stringify(s.when ?? [])}.find((w) => line.includes(w.match)) || ${JSON.stringify({ stdout: s.stdout, stderr: s.stderr, exit: s.exit })};
+process.stdout.write(a.stdout || '');
+process.stderr.write(a.stderr || '');
+process.exit(a.exit || 0);
 `;
     fs.writeFileSync(path.join(dir, name), script, { mode: 0o755 });
   }

@@ -121,11 +121,11 @@ export const registerBase = defineVerb({
     const aside = epochName(`${BASE_SNAPSHOT}-old`);
     let oldAside = false;
     // Refresh: the snapshot must not carry the base keys (every clone would look like a
-    // base), and the old one stays, renamed, until the new registration is complete.
+    // base), and an old rexx-base (of this base, or copied from another with `copy`)
+    // stays, renamed, until the new registration is complete.
     steps.push({
       run: async () => {
-        if (!old()) return;
-        await lxc(ctx, ['config', 'unset', target, KEYS.baseSnapshot]);
+        if (old()) await lxc(ctx, ['config', 'unset', target, KEYS.baseSnapshot]);
         const snaps = await query<string[]>(ctx, p.remote, `/1.0/instances/${encodeURIComponent(p.name)}/snapshots`);
         if (snaps.some((u) => u.endsWith(`/${BASE_SNAPSHOT}`))) {
           await lxc(ctx, ['rename', ref(p.remote, `${p.name}/${BASE_SNAPSHOT}`), ref(p.remote, `${p.name}/${aside}`)]);
@@ -133,9 +133,8 @@ export const registerBase = defineVerb({
         }
       },
       undo: async () => {
-        if (!old()) return;
         if (oldAside) await lxc(ctx, ['rename', ref(p.remote, `${p.name}/${aside}`), ref(p.remote, `${p.name}/${BASE_SNAPSHOT}`)]);
-        await lxc(ctx, ['config', 'set', target, `${KEYS.baseSnapshot}=${old()!.config[KEYS.baseSnapshot]}`]);
+        if (old()) await lxc(ctx, ['config', 'set', target, `${KEYS.baseSnapshot}=${old()!.config[KEYS.baseSnapshot]}`]);
       },
     });
     steps.push({

@@ -20,7 +20,7 @@ const copySource = regexRule(
 export const copy = defineVerb({
   name: 'copy',
   aliases: ['clone'],
-  summary: 'copy an instance or one of its snapshots to a new, stopped instance (lxc copy; copy-on-write on btrfs)',
+  summary: 'copy an instance or one of its snapshots to a new, stopped instance (lxc copy; copy-on-write on btrfs); a copy of a base is not a base',
   params: {
     source: { type: 'string', required: true, rule: copySource, doc: 'instance, or instance/snapshot, to copy' },
     destination: { type: 'string', required: true, rule: lxdInstanceName, doc: 'name of the new instance' },
@@ -33,6 +33,8 @@ export const copy = defineVerb({
   vars: {},
   async run(p, ctx) {
     const args = ['copy', ref(p.remote, p.source), ref(p.remote, p.destination)];
+    // The base keys would make the copy look registered (an empty value removes a key).
+    for (const k of [KEYS.baseSnapshot, KEYS.baseCreated, KEYS.baseDescription]) args.push('--config', `${k}=`);
     if (p.instance_only) args.push('--instance-only');
     if (p.storage) args.push('--storage', p.storage);
     await lxc(ctx, args, { timeoutMs: 600_000 });

@@ -79,7 +79,7 @@ describe('ADDRESS LXD bases and clones on a real daemon', () => {
   it('an unregistered base is RC 3 with a clear message', async () => {
     const r = await lxd(`clone_from_base base=${uniq('nobase')} name=${uniq('x')}`);
     expect(r.errorCode).toBe(3);
-    expect(r.errorMessage).toMatch(/is not registered/);
+    expect(r.errorMessage).toMatch(/not found: no such instance/);
   });
 
   it('dryrun lists the exact lxc copy and creates nothing', async () => {

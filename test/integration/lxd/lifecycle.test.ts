@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/lxd';
@@ -59,19 +60,24 @@ describe('ADDRESS LXD lifecycle on a real daemon', () => {
     expect(r.rexxVariables).toMatchObject({ STDERR: 'oops', EXIT_CODE: 7 });
   });
 
-  it('exec runs plain argv without a shell, with env, cwd and stdin', async () => {
+  it('exec runs an exact argv with arg=, with env, cwd and stdin', async () => {
     const r = await lxd(`exec name=${name} arg=env env=GREETING="hello world"`);
     expect(r.output.split('\n')).toContain('GREETING=hello world');
-    expect((await lxd(`exec name=${name} arg=nosuchcmd`)).errorCode).toBe(127);
+    const missing = await lxd(`exec name=${name} arg=nosuchcmd`);
+    expect(missing.errorCode).toBe(-3);
+    expect(missing.errorMessage).toMatch(/command not found in the guest: nosuchcmd/);
+    expect(missing.rexxVariables.EXIT_CODE).toBe('');
+    // through the shell it ran: the shell's own 127
+    expect((await lxd(`exec name=${name} command=nosuchcmd`)).errorCode).toBe(127);
     expect((await lxd(`exec name=${name} command=pwd cwd=/tmp`)).output).toBe('/tmp');
     expect((await lxd(`exec name=${name} command=cat input="from stdin"`)).output).toBe('from stdin');
     // `$HOME` reaches the guest literally and is expanded by the guest's sh, not the host's.
     expect((await lxd(`exec name=${name} command='echo $HOME'`)).output).toBe('/root');
   });
 
-  it('exec times out with RC 5, and the command does not go on running in the instance', async () => {
+  it('exec times out with RC -5, and the command does not go on running in the instance', async () => {
     const r = await lxd(`exec name=${name} command="sleep 4321" timeout=500ms`);
-    expect(r.errorCode).toBe(5);
+    expect(r.errorCode).toBe(-5);
     // Stopping the lxc client ends the exec session; LXD kills the command with it.
     const left = await pollUntil(async () => !(await lxd(`exec name=${name} command=ps`)).output.includes('sleep 4321'), { timeoutMs: 5_000 });
     expect(left).toBe(true);
@@ -128,7 +134,8 @@ describe('ADDRESS LXD lifecycle on a real daemon', () => {
   it('stops with force, and stopping again is RC 0', async () => {
     expect((await lxd(`stop name=${name} force=true`)).output).toBe('Stopped');
     expect((await lxd(`stop name=${name} force=true`)).errorCode).toBe(0);
-    expect((await lxd(`exec name=${name} command=true`)).errorCode).toBe(1);
+    // the command could not run: not running is -1
+    expect((await lxd(`exec name=${name} command=true`)).errorCode).toBe(-1);
   });
 
   it('lists instances with a filter', async () => {
@@ -139,18 +146,38 @@ describe('ADDRESS LXD lifecycle on a real daemon', () => {
 
   it('deletes it; then it is not found (RC 3)', async () => {
     expect((await lxd(`delete ${name}`)).success).toBe(true);
-    for (const cmd of [`info ${name}`, `start ${name}`, `exec name=${name} command=true`, `delete ${name}`]) {
+    for (const cmd of [`info ${name}`, `start ${name}`, `delete ${name}`]) {
       expect((await lxd(cmd)).errorCode, cmd).toBe(3);
+    }
+    // exec: the command never ran, so the negative code, and a missing instance is never "exit 3"
+    expect((await lxd(`exec name=${name} command=true`)).errorCode).toBe(-3);
+  });
+
+  it('start wait=ip on an instance without a network device is RC 2 at once, naming the fix, and starts nothing', async () => {
+    const n = uniq('nonet');
+    const prof = uniq('noprof');
+    try {
+      // a profile with a root disk and no nic (the default one has eth0 on rexxbr0)
+      await execa('lxc', ['profile', 'create', prof]);
+      await execa('lxc', ['profile', 'device', 'add', prof, 'root', 'disk', 'path=/', `pool=${process.env.REXX_LXD_POOL ?? 'rexxbt'}`]);
+      await lxd(`create name=${n} image=tiny profile=${prof}`);
+      const r = await lxd(`start name=${n} wait=ip timeout=30s`);
+      expect(r.errorCode).toBe(2);
+      expect(r.errorMessage).toMatch(/no network device.*profile=rexx-net/);
+      expect((await lxd(`info ${n}`)).output).toBe('Stopped');
+    } finally {
+      await cleanupInstances([n]);
+      await execa('lxc', ['profile', 'delete', prof], { reject: false });
     }
   });
 
-  it('start wait=ip times out with RC 5 on an instance without a network', async () => {
-    const n = uniq('nonet');
+  it('start wait=ip works with the default profile alone (setup-host gives it eth0, as lxd init --auto does)', async () => {
+    const n = uniq('dflnet');
     try {
       await lxd(`create name=${n} image=tiny`);
-      const r = await lxd(`start name=${n} wait=ip timeout=2s`);
-      expect(r.errorCode).toBe(5);
-      expect(r.errorMessage).toMatch(/IPv4/);
+      const r = await lxd(`start name=${n} wait=ip timeout=30s`);
+      expect(r.success, r.errorMessage).toBe(true);
+      expect(r.rexxVariables.IPV4).toMatch(/^10\.231\.7\.\d+$/);
     } finally {
       await cleanupInstances([n]);
     }

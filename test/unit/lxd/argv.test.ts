@@ -26,6 +26,9 @@ function withLxc(spec: FakeSpec = {}) {
 const inst = (status: string, config: Record<string, string> = {}) =>
   JSON.stringify({ name: 'web', status, status_code: 0, type: 'container', config, profiles: ['default'], created_at: '2026-01-01T00:00:00Z' });
 
+/** What copy adds so that a copy of a base is not a base (an empty value removes a key). */
+const NOT_A_BASE = ['--config', 'user.rexx.base.snapshot=', '--config', 'user.rexx.base.created=', '--config', 'user.rexx.base.description='];
+
 describe('argv of each verb (fake binary)', () => {
   it.each([
     ['create name=x image=tiny', [['init', 'tiny', 'x']]],
@@ -40,8 +43,8 @@ describe('argv of each verb (fake binary)', () => {
     ['stop web timeout=1500ms', [['stop', 'web', '--timeout', '2']]],
     ['stop web force', [['stop', 'web', '--force']]],
     ['delete web force=true', [['delete', 'web', '--force']]],
-    ['copy source=web destination=web2', [['copy', 'web', 'web2']]],
-    ['clone web/snap0 web-old instance_only storage=fast remote=r', [['copy', 'r:web/snap0', 'r:web-old', '--instance-only', '--storage', 'fast']]],
+    ['copy source=web destination=web2', [['copy', 'web', 'web2', ...NOT_A_BASE]]],
+    ['clone web/snap0 web-old instance_only storage=fast remote=r', [['copy', 'r:web/snap0', 'r:web-old', ...NOT_A_BASE, '--instance-only', '--storage', 'fast']]],
     ['snapshot web s1', [['snapshot', 'web', 's1']]],
     ['snapshot name=web snapshot=s1 stateful=true', [['snapshot', 'web', 's1', '--stateful']]],
     ['restore web s1', [['restore', 'web', 's1']]],
@@ -117,14 +120,14 @@ describe('argv of each verb (fake binary)', () => {
   });
 
   it('register_base of a stopped instance: snapshot then user.* keys (fake binary)', async () => {
-    const { h, calls } = withLxc({ stdout: inst('Stopped') });
+    const { h, calls } = withLxc({ stdout: inst('Stopped'), when: [{ match: '/snapshots', stdout: '[]' }] });
     const r = await h('register_base web description="my base"');
-    expect(r.success).toBe(true);
+    expect(r.errorMessage).toBe('');
     const c = calls();
-    expect(c.slice(0, 3)).toEqual([['query', '/1.0/instances/web'], ['query', '/1.0/instances/web'], ['snapshot', 'web', 'rexx-base']]);
-    expect(c[3]!.slice(0, 4)).toEqual(['config', 'set', 'web', 'user.rexx.base.snapshot=rexx-base']);
-    expect(c[3]![4]).toMatch(/^user\.rexx\.base\.created=\d{4}-\d\d-\d\dT/);
-    expect(c[3]![5]).toBe('user.rexx.base.description=my base');
+    expect(c.slice(0, 4)).toEqual([['query', '/1.0/instances/web'], ['query', '/1.0/instances/web'], ['query', '/1.0/instances/web/snapshots'], ['snapshot', 'web', 'rexx-base']]);
+    expect(c[4]!.slice(0, 4)).toEqual(['config', 'set', 'web', 'user.rexx.base.snapshot=rexx-base']);
+    expect(c[4]![4]).toMatch(/^user\.rexx\.base\.created=\d{4}-\d\d-\d\dT/);
+    expect(c[4]![5]).toBe('user.rexx.base.description=my base');
   });
 
   it('register_base of an already registered base is RC 4 (fake binary)', async () => {
