@@ -162,13 +162,16 @@ export function liveness(ctx: Pick<Ctx, 'env'>, name: string): Liveness {
     return { kind: 'stopped' };
   }
   if (!Number.isInteger(pid) || pid <= 0) return { kind: 'crashed', pid: 0 };
+  return isVmProcess(ctx, name, pid) ? { kind: 'running', pid } : { kind: 'crashed', pid };
+}
+
+/** True while process `pid` is VM `name`'s QEMU (its command line names the VM's QMP socket; an exited one has none). */
+export function isVmProcess(ctx: Pick<Ctx, 'env'>, name: string, pid: number): boolean {
   try {
-    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmd.includes(p.qmp)) return { kind: 'running', pid };
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(vmPaths(ctx, name).qmp);
   } catch {
-    /* process gone */
+    return false; // process gone
   }
-  return { kind: 'crashed', pid };
 }
 
 /** The last `n` lines of the serial log, escape sequences and \r removed. */

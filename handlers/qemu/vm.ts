@@ -11,7 +11,7 @@ import type { Ctx } from '../../shared/verb';
 import { QEMU_SYSTEM } from './accel';
 import { QEMU_ERRORS } from './img';
 import { withQmp, type Qmp } from './qmp';
-import { liveness, serialNote, vmPaths, type Liveness, type RunInfo, type VmDef } from './state';
+import { isVmProcess, liveness, serialNote, vmPaths, type Liveness, type RunInfo, type VmDef } from './state';
 
 /** QMP statuses that mean the guest can no longer run (qapi/run-state.json). */
 const DEAD_STATUS = new Set(['internal-error', 'guest-panicked', 'io-error', 'shutdown']);
@@ -165,7 +165,11 @@ export async function waitSerial(ctx: Ctx, name: string, text: string, timeoutMs
  */
 export async function stopVm(ctx: Ctx, name: string, force: boolean, timeoutMs: number): Promise<'powerdown' | 'quit' | 'kill'> {
   const paths = vmPaths(ctx, name);
-  const gone = () => liveness(ctx, name).kind !== 'running';
+  const l0 = liveness(ctx, name);
+  const pid = l0.kind === 'running' ? l0.pid : 0;
+  // QEMU removes its pidfile before it has finished exiting (and let go of its disks):
+  // gone is when the process is gone too.
+  const gone = () => liveness(ctx, name).kind !== 'running' && !(pid && isVmProcess(ctx, name, pid));
   const waitGone = (ms: number) => pollUntil(gone, { timeoutMs: ms, initialMs: 10, maxMs: 50 });
   if (!force) {
     await withQmp(paths.qmp, (q) => q.execute('system_powerdown')).catch(() => undefined);
@@ -173,8 +177,7 @@ export async function stopVm(ctx: Ctx, name: string, force: boolean, timeoutMs: 
   }
   await withQmp(paths.qmp, (q) => q.execute('quit'), 5_000).catch(() => undefined);
   if (await waitGone(10_000)) return 'quit';
-  const l = liveness(ctx, name);
-  if (l.kind === 'running') process.kill(l.pid, 'SIGKILL');
+  if (pid && isVmProcess(ctx, name, pid)) process.kill(pid, 'SIGKILL');
   await waitGone(5_000);
   return 'kill';
 }
