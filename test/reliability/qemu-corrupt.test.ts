@@ -13,6 +13,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type AddressHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/qemu';
+import { qemuProcesses } from '../helpers/qemu';
 import { recordCounts } from '../helpers/reliability';
 import { RUN_ID } from '../helpers/run-id';
 
@@ -31,17 +32,6 @@ async function ok(h: AddressHandler, cmd: string) {
   const r = await h(cmd);
   expect(r.errorCode, `${cmd}: ${r.errorMessage}`).toBe(0);
   return r;
-}
-/** Pids of the QEMU processes whose command line names this QMP socket. */
-function qemuProcesses(qmp: string): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
-    try {
-      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      return cmd.startsWith('qemu-system') && cmd.includes(qmp) ? [Number(d)] : [];
-    } catch {
-      return [];
-    }
-  });
 }
 
 /** Per check: how many corruptions it was tried on, and what failed. */

@@ -12,6 +12,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type AddressHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/qemu';
+import { qemuProcesses } from '../helpers/qemu';
 import { recordCounts } from '../helpers/reliability';
 import { RUN_ID } from '../helpers/run-id';
 
@@ -158,16 +159,4 @@ describe('QEMU races', () => {
 function held(codes: number[]): number {
   const zeros = count(codes, 0);
   return (zeros >= 1 ? 1 : 0) + Math.min(count(codes, 4), codes.length - 1);
-}
-
-/** Pids of the QEMU processes whose command line names this QMP socket. */
-function qemuProcesses(qmp: string): number[] {
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
-    try {
-      const cmd = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      return cmd.startsWith('qemu-system') && cmd.includes(qmp) ? [Number(d)] : [];
-    } catch {
-      return [];
-    }
-  });
 }
