@@ -80,6 +80,13 @@ export function withBaseLock<R>(ctx: Pick<Ctx, 'env' | 'dryrun'>, name: string, 
   return withLock(baseRecordPath(ctx, name), fn, waitMs);
 }
 
+/** The dataset and device of VM `name`'s clone of zvol base `base`: a sibling of the base volume. */
+export function zvolClone(base: Pick<BaseRecord, 'source'>, name: string): { dataset: string; disk: string } {
+  const parent = base.source.split('@')[0]!.replace(/\/[^/]+$/, '');
+  const dataset = `${parent}/${name}`;
+  return { dataset, disk: `/dev/zvol/${dataset}` };
+}
+
 /** Every registered base, and the record files that are corrupt (skipped, never fatal for the rest). */
 export function allBases(ctx: Pick<Ctx, 'env'>): { bases: BaseRecord[]; corrupt: string[] } {
   let files: string[] = [];

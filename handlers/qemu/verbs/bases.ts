@@ -16,6 +16,7 @@ import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { snapshot } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/zfs';
+import { existing, formatOf } from '../disks';
 import { imageChain, qemuImg } from '../img';
 import { absPath, FORCE, HARDWARE, timeout } from '../params';
 import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, withBaseLock, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
@@ -34,7 +35,7 @@ export const registerBase = defineVerb({
   summary: 'make a qcow2 disk a read-only base (checksum and virtual size recorded), importing source= first; or snapshot a zvol (zvol=, OpenZFS)',
   params: {
     ...BASE_NAME,
-    source: { type: 'string', rule: absPath, doc: 'copy this image (any format qemu-img reads) into images/NAME.qcow2 first' },
+    source: { type: 'string', rule: absPath, doc: 'copy this image (any format qemu-img reads) into images/NAME.qcow2 first (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
     zvol: { type: 'string', rule: zfsDatasetName, doc: 'a ZFS volume pool/vol to register instead (needs OpenZFS zvols)' },
     description: { type: 'string', doc: 'free text kept with the base' },
   },
@@ -56,8 +57,9 @@ export const registerBase = defineVerb({
       } else {
         const file = diskPath(ctx, p.name, 'qcow2');
         if (p.source) {
+          const fmt = await formatOf(ctx, existing(ctx, p.source, `source=${p.source}`));
           reserve(ctx, file);
-          await qemuImg(ctx, ['convert', '-O', 'qcow2', p.source, file]).catch((e) => {
+          await qemuImg(ctx, ['convert', '-f', fmt, '-O', 'qcow2', p.source, file]).catch((e) => {
             unreserve(ctx, file);
             throw e;
           });

@@ -7,6 +7,7 @@ import { refused } from '../../../shared/errors';
 import { regexRule } from '../../../shared/names';
 import { defineVerb, type Ctx, type VerbOutput } from '../../../shared/verb';
 import { chooseAccel } from '../accel';
+import { checkVmFiles } from '../hostfiles';
 import { FORCE, NAME, timeout } from '../params';
 import { withQmp } from '../qmp';
 import { liveness, loadRun, loadVm, vmPaths, withVmLock } from '../state';
@@ -34,6 +35,7 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
       return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
     }
     if (l.kind === 'crashed' && !ctx.dryrun) clearStale(ctx, name);
+    checkVmFiles(ctx, def);
     const accel = await chooseAccel(ctx, def.accel);
     ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
     await launch(ctx, def, accel.accel);

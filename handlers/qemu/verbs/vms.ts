@@ -13,7 +13,8 @@ import { defineVerb, type Ctx } from '../../../shared/verb';
 import { zfs } from '../../zfs/zfs';
 import { qemuImg, toBytes } from '../img';
 import { diskRef, FORCE, HARDWARE, NAME } from '../params';
-import { baseOfFile, findBase, loadBase, withBaseLock, type BaseRecord } from '../registry';
+import { checkVmFiles } from '../hostfiles';
+import { baseOfFile, findBase, loadBase, withBaseLock, zvolClone, type BaseRecord } from '../registry';
 import { diskPath, liveness, loadVm, vmNames, vmPaths, withVmLock, type VmDef } from '../state';
 import { clearStale, stopVm } from '../vm';
 import { reserve, unreserve } from './images';
@@ -29,17 +30,22 @@ export interface Hardware {
   network: VmDef['network'];
 }
 
-/** Check the hardware keys and build a definition (disk filled in by the caller). RC 2/3. */
-export function vmDef(name: string, hw: Hardware, disk: Pick<VmDef, 'disk' | 'format' | 'base'>): VmDef {
+/**
+ * Check the hardware keys and build a definition (disk filled in by the caller): RC 2
+ * or 3 for bad values, RC 7 for host files QEMU may not be given (hostfiles.ts).
+ */
+export function vmDef(ctx: Ctx, name: string, hw: Hardware, disk: Pick<VmDef, 'disk' | 'format' | 'base'>): VmDef {
   if ((hw.initrd || hw.append) && !hw.kernel) throw usageError('initrd= and append= need kernel=');
   if (!disk.disk && !hw.kernel) throw usageError(`VM ${name} needs a disk (disk= or base=) or kernel= to boot`);
   for (const f of [hw.kernel, hw.initrd]) if (f && !fs.existsSync(f)) throw notFound(`${f} not found`);
   const memoryMiB = Math.round(toBytes(hw.memory, 'M') / 2 ** 20);
   if (memoryMiB < 16) throw usageError(`memory=${hw.memory}: at least 16 MiB`);
-  return {
+  const def: VmDef = {
     name, ...disk, memoryMiB, cpus: hw.cpus, kernel: hw.kernel ?? '', initrd: hw.initrd ?? '', append: hw.append ?? '',
     accel: hw.accel, network: hw.network, created: new Date().toISOString(),
   };
+  checkVmFiles(ctx, def);
+  return def;
 }
 
 /**
@@ -56,9 +62,8 @@ export function claimVm(ctx: Ctx, def: VmDef): void {
 /** The argv that makes a clone of `base` for VM `name`, and the disk it gives. */
 export function cloneArgv(ctx: Ctx, base: BaseRecord, name: string): { argv: string[]; disk: string; format: 'qcow2' | 'raw' } {
   if (base.kind === 'zvol') {
-    const parent = base.source.split('@')[0]!.replace(/\/[^/]+$/, '');
-    const dataset = `${parent}/${name}`;
-    return { argv: ['zfs', 'clone', base.source, dataset], disk: `/dev/zvol/${dataset}`, format: 'raw' };
+    const { dataset, disk } = zvolClone(base, name);
+    return { argv: ['zfs', 'clone', base.source, dataset], disk, format: 'raw' };
   }
   const disk = diskPath(ctx, name, 'qcow2');
   return { argv: ['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base.source, disk], disk, format: 'qcow2' };
@@ -71,7 +76,7 @@ export function cloneArgv(ctx: Ctx, base: BaseRecord, name: string): { argv: str
  */
 export async function cloneVm(ctx: Ctx, base: BaseRecord, name: string, hw: Hardware): Promise<VmDef> {
   const c = cloneArgv(ctx, base, name);
-  const def = vmDef(name, hw, { disk: c.disk, format: c.format, base: base.name });
+  const def = vmDef(ctx, name, hw, { disk: c.disk, format: c.format, base: base.name });
   return withVmLock(ctx, name, async () => {
     claimVm(ctx, def);
     const paths = vmPaths(ctx, name);
@@ -108,12 +113,12 @@ export const create = defineVerb({
   summary: 'define a VM (vms/NAME/vm.json): disk= (a disk name or absolute path) or base= (a new qcow2 overlay), memory, cpus, kernel/initrd/append, accel, network',
   params: {
     ...NAME,
-    disk: { type: 'string', rule: diskRef, doc: 'its disk: a disk name in the images folder or an absolute path' },
+    disk: { type: 'string', rule: diskRef, doc: 'its disk: a disk name in the images folder or an absolute path (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
     base: { type: 'string', rule: qemuName, doc: 'make its disk a new copy-on-write overlay of this registered base (like clone_from_base)' },
     ...HARDWARE,
   },
   positional: ['name'],
-  examples: ['create name=vm1 base=web memory=512M', 'create name=tiny kernel=/boot/vmlinuz initrd=/boot/initrd.img append="console=ttyS0"'],
+  examples: ['create name=vm1 base=web memory=512M', 'create name=tiny kernel=/var/lib/rexx-address/qemu-guest/vmlinuz initrd=/var/lib/rexx-address/qemu-guest/initrd.img append="console=ttyS0"'],
   async run(p, ctx) {
     if (p.disk && p.base) throw usageError('create: give disk= or base=, not both');
     if (p.base) {
@@ -127,7 +132,7 @@ export const create = defineVerb({
       if (baseOfFile(ctx, file)) throw refused(`${file} is a registered base; use base=${p.disk} to boot a copy-on-write overlay of it`);
       disk = { disk: file, format: file.endsWith('.raw') || file.startsWith('/dev/') ? 'raw' : 'qcow2', base: '' };
     }
-    const def = vmDef(p.name, p, disk);
+    const def = vmDef(ctx, p.name, p, disk);
     await withVmLock(ctx, p.name, () => claimVm(ctx, def));
     return { result: p.name, vars: { VM: p.name, DISK: def.disk, BASE: '' } };
   },

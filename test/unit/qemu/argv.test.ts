@@ -25,11 +25,11 @@ afterEach(() => {
   fakes = [];
 });
 
-/** A handler on a temp state dir whose tools are fakes printing `specs`. */
+/** A handler on a temp state dir whose tools are fakes printing `specs`; /bin/sh stands in for a kernel (REXX_QEMU_PATHS=/bin). */
 function withFakes(specs: Record<string, FakeSpec> = {}) {
   const fake = fakeBin({ 'qemu-img': {}, 'qemu-system-x86_64': {}, zfs: {}, ...specs });
   fakes.push(fake);
-  const h: AddressHandler = createHandler(table, { env: { ...fake.env, REXX_QEMU_DIR: dir } });
+  const h: AddressHandler = createHandler(table, { env: { ...fake.env, REXX_QEMU_DIR: dir, REXX_QEMU_PATHS: '/bin' } });
   return { h, calls: () => fake.calls() };
 }
 const img = (n: string, ext = 'qcow2') => path.join(dir, 'images', `${n}.${ext}`);
@@ -216,7 +216,7 @@ describe('status', () => {
   it('a missing qemu-img is RC 6 with REACHABLE=0 (no binaries on PATH)', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-qemu-nopath-'));
     try {
-      const h = createHandler(table, { env: { PATH: empty, REXX_QEMU_DIR: dir } });
+      const h = createHandler(table, { env: { PATH: empty, REXX_QEMU_DIR: dir, REXX_QEMU_PATHS: '/bin' } });
       const r = await h('status');
       expect(r.errorCode).toBe(6);
       expect(r.errorMessage).toMatch(/qemu-img is not installed/);
