@@ -16,6 +16,7 @@ import { notFound } from '../../shared/errors';
 import { qemuName, zfsDatasetName } from '../../shared/names';
 import { CorruptStateError, readState, withLock } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
+import { qcow2Refs } from './qcow2';
 import { diskPath, imagesDir, ruled } from './state';
 
 /** The fixed snapshot a zvol base's clones are made from. */
@@ -124,29 +125,10 @@ export async function sha256File(file: string): Promise<string> {
   return `sha256:${h.digest('hex')}`;
 }
 
-/**
- * The backing file named in a qcow2 header (QEMU docs/interop/qcow2.txt: offset 8 is
- * the 64-bit backing_file_offset, offset 16 the 32-bit size), or undefined. Reading
- * 4 KiB is far cheaper than one `qemu-img info` per image.
- */
+/** The backing file named in `file`'s qcow2 header as an absolute path (see ./qcow2.ts), or undefined. */
 export function qcow2Backing(file: string): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const h = Buffer.alloc(20);
-    if (fs.readSync(fd, h, 0, 20, 0) < 20 || h.readUInt32BE(0) !== 0x514649fb) return undefined;
-    const off = Number(h.readBigUInt64BE(8));
-    const len = h.readUInt32BE(16);
-    if (!off || !len || len > 4096) return undefined;
-    const b = Buffer.alloc(len);
-    fs.readSync(fd, b, 0, len, off);
-    const name = b.toString('utf8');
-    return path.resolve(path.dirname(file), name);
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+  const name = qcow2Refs(file)?.backing;
+  return name === undefined ? undefined : path.resolve(path.dirname(file), name);
 }
 
 /** Images in the images folder whose qcow2 header names `baseFile` as backing. */
