@@ -119,6 +119,18 @@ describe('bases and clones', () => {
     expect(c.output).toBe('zfs clone tank/vm/base@rexx-base tank/vm/z1');
   });
 
+  it('a zvol clone\'s /dev/zvol disk is the one device a VM may boot; any other device is RC 7 (fake zfs)', async () => {
+    const { h, calls } = withFakes();
+    base('zb', { kind: 'zvol', source: 'tank/vm/base@rexx-base' });
+    expect((await h('clone_from_base base=zb name=z1 kernel=/bin/sh accel=tcg')).errorCode).toBe(0);
+    const s = await h('start z1 dryrun=true');
+    expect(s.errorCode, s.errorMessage).toBe(0);
+    expect(s.output).toContain('driver=host_device,filename=/dev/zvol/tank/vm/z1,');
+    const r = await h('create name=other disk=/dev/null kernel=/bin/sh');
+    expect(r.errorCode, r.errorMessage).toBe(7);
+    expect(calls().map((c) => c.slice(0, 2).join(' '))).toEqual(['zfs clone']);
+  });
+
   it('unregister_base is refused while a clone uses it, with stem DEPENDENTS (fake binary)', async () => {
     const { h } = withFakes();
     base('b1');
