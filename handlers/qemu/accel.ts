@@ -8,13 +8,17 @@
  * emulated KVM of the dev host in ~2.7 s before Linux guests then fail.
  *
  * The verdict is cached per process and in `<state>/kvm-probe.json` (24 h, keyed by
- * the qemu-system binary's mtime) so a second process does not probe again.
+ * the qemu-system binary's mtime) so a second process does not probe again. That file
+ * is a cache, not state: one that fails its schema is probed again and replaced, since
+ * nothing in it cannot be measured again.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { unavailable } from '../../shared/errors';
+import { z } from 'zod';
+import { CorruptStateError, readState, writeState } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
-import { readJson, stateDir, writeJson } from './state';
+import { stateDir } from './state';
 
 export const QEMU_SYSTEM = 'qemu-system-x86_64';
 /** The probe must exit within this many ms for KVM to count as working. */
@@ -26,15 +30,28 @@ const PROBE_EXIT = 99; // (0x31 << 1) | 1, isa-debug-exit's encoding
 const PROBE_B64 =
   'ArCtGwAAAQD+T1HkAAAQAAAAEAAAAAAAAAAAACAAEAC/ABAQADHAuQAMAADzq8cFABAQAAMgEADHBQAgEAADMBAAvwAwEAC4gwAAALkAAgAAiQcFAAAgAIPHCOL0uAAQEAAPItgPIOCDyCAPIuC5gAAAwA8yDQABAAAPMA8gwA0AAACADyLADwEVsAAQAOqVABAACABmuvQAsDHu9Ov9kAAAAAAAAAAAAAAAAACaIAAPAKAAEAA=';
 
-/** The probe's verdict. */
-export interface KvmVerdict {
-  kvm: boolean;
+/** The probe's verdict (also the schema of kvm-probe.json). */
+const KvmVerdictSchema = z.object({
+  kvm: z.boolean(),
   /** Why (shown in ERRORTEXT and `status`). */
-  reason: string;
+  reason: z.string(),
   /** How long the probe took in ms (0 when it did not run). */
-  ms: number;
-  checkedAt: number;
-  binaryMtime: number;
+  ms: z.number(),
+  /** Epoch ms. */
+  checkedAt: z.number(),
+  /** The qemu-system binary's mtime (epoch ms) when it was probed. */
+  binaryMtime: z.number(),
+});
+export type KvmVerdict = z.infer<typeof KvmVerdictSchema>;
+
+/** The cached verdict, or undefined when there is none or it is corrupt (a cache: probe again). */
+function readCache(file: string): KvmVerdict | undefined {
+  try {
+    return readState(file, KvmVerdictSchema);
+  } catch (e) {
+    if (e instanceof CorruptStateError) return undefined;
+    throw e;
+  }
 }
 
 const memo = new Map<string, KvmVerdict>();
@@ -64,7 +81,7 @@ export async function kvmVerdict(ctx: Ctx): Promise<KvmVerdict> {
   const m = memo.get(dir);
   if (fresh(m)) return m!;
   const file = path.join(dir, 'kvm-probe.json');
-  const cached = readJson<KvmVerdict>(file);
+  const cached = readCache(file);
   if (fresh(cached)) {
     memo.set(dir, cached!);
     return cached!;
@@ -72,7 +89,7 @@ export async function kvmVerdict(ctx: Ctx): Promise<KvmVerdict> {
   const v = await probe(ctx, dir, mtime);
   memo.set(dir, v);
   try {
-    writeJson(file, v);
+    writeState(file, v);
   } catch {
     /* a read-only state dir only loses the cache */
   }

@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { alreadyExists, notFound, refused } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
-import { imageChain } from './img';
+import { checkImage } from './hostfiles';
+import { formatByName, imageChain } from './img';
 import { baseOfFile } from './registry';
-import { imagesDir } from './state';
 
 /** Create `file` exclusively (RC 4 when it exists) so two callers never both write it. */
 export function reserve(ctx: Ctx, file: string): void {
@@ -31,24 +31,30 @@ export const unreserve = (ctx: Ctx, file: string) => {
   if (!ctx.dryrun) fs.rmSync(file, { force: true });
 };
 
-export function existing(file: string): string {
+/**
+ * `file` if it exists (RC 3) and it and its chain may be handed to QEMU (hostfiles.ts
+ * checkImage, RC 7; `backing: false` when the tool will not open the backing file).
+ */
+export function existing(ctx: Ctx, file: string, what = file, opts: { backing?: boolean } = {}): string {
   if (!fs.existsSync(file)) throw notFound(`image ${file} not found`);
+  checkImage(ctx, what, file, opts);
   return file;
 }
 
-export function writable(ctx: Ctx, file: string, verb: string): string {
-  const b = baseOfFile(ctx, existing(file));
+/** {@link existing}, and not a registered base (RC 7). */
+export function writable(ctx: Ctx, file: string, verb: string, opts: { backing?: boolean } = {}): string {
+  const b = baseOfFile(ctx, existing(ctx, file, file, opts));
   if (b) throw refused(`${verb}: ${file} is the registered base '${b.name}' (read-only; unregister_base first)`);
   return file;
 }
 
-/** The format of an image: from its extension in the images folder, else from qemu-img info. */
+/**
+ * The format of an image: from its name (`.qcow2`, `.raw`: the handler names every
+ * image it makes so), else what qemu-img info finds (a file someone else put in an
+ * allowed folder).
+ */
 export async function formatOf(ctx: Ctx, file: string): Promise<string> {
-  if (path.dirname(file) === imagesDir(ctx)) {
-    if (file.endsWith('.qcow2')) return 'qcow2';
-    if (file.endsWith('.raw')) return 'raw';
-  }
-  return (await imageChain(ctx, file, { forceShare: true }))[0]!.format;
+  return formatByName(file) ?? (await imageChain(ctx, file, { forceShare: true }))[0]!.format;
 }
 
 /** The image format key create_disk and convert take. */

@@ -6,6 +6,11 @@
 import { classify, usageError, type Classifier } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
+import { checkImage } from './hostfiles';
+
+/** The format an image's name says (`X.qcow2`, `X.raw`), or undefined. */
+export const formatByName = (file: string): 'qcow2' | 'raw' | undefined =>
+  file.endsWith('.qcow2') ? 'qcow2' : file.endsWith('.raw') ? 'raw' : undefined;
 
 /** qemu-img / qemu-system messages (QEMU 7.2) mapped to the RC table. */
 export const QEMU_ERRORS: Classifier = {
@@ -37,9 +42,16 @@ export interface ImageInfo {
   'dirty-flag'?: boolean;
 }
 
-/** The backing chain of `file`, the image itself first (a read: runs under dryrun too). */
+/**
+ * The backing chain of `file`, the image itself first (a read: runs under dryrun too).
+ * The chain is checked first (hostfiles.ts checkImage, RC 7), and a file named
+ * `.qcow2` or `.raw` is read as that format (`-f`), never guessed from its content.
+ */
 export async function imageChain(ctx: Ctx, file: string, opts: { forceShare?: boolean } = {}): Promise<ImageInfo[]> {
+  checkImage(ctx, file, file);
   const args = ['info', '--output=json', '--backing-chain'];
+  const fmt = formatByName(file);
+  if (fmt) args.push('-f', fmt);
   if (opts.forceShare) args.push('-U');
   const r = await qemuImg(ctx, [...args, file], { readOnly: true, timeoutMs: 30_000 });
   const j = JSON.parse(r.stdout) as ImageInfo | ImageInfo[];

@@ -33,7 +33,7 @@ export const NAME = { name: { type: 'string', required: true, rule: qemuName, do
 /** A disk by name or explicit path (image verbs). */
 export const DISK = {
   name: { type: 'string', rule: qemuName, doc: 'disk name: the file <state>/images/NAME.qcow2 (or NAME.raw)' },
-  disk: { type: 'string', rule: absPath, doc: 'explicit absolute path of the image instead of name=' },
+  disk: { type: 'string', rule: absPath, doc: 'explicit absolute path of the image instead of name= (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
 } as const;
 
 export const FORCE = { force: { type: 'bool', default: false, doc: 'force it (see the verb)' } } as const;
@@ -44,8 +44,8 @@ export const timeout = (defaultMs: number, doc: string) => ({ timeout: { type: '
 export const HARDWARE = {
   memory: { type: 'string', default: '256M', rule: regexRule('memory', /^\d+(?:[MG](?:i?B)?)?$/i, 'MiB (256) or a size with M or G (256M, 1G)'), doc: 'guest memory (256, 256M, 1G; a bare number is MiB)' },
   cpus: { type: 'int', default: 1, min: 1, max: 64, doc: 'virtual CPUs' },
-  kernel: { type: 'string', rule: absPath, doc: 'absolute path of a kernel to boot directly (-kernel); else the disk boots with the firmware' },
-  initrd: { type: 'string', rule: absPath, doc: 'absolute path of an initrd (-initrd), with kernel=' },
+  kernel: { type: 'string', rule: absPath, doc: 'absolute path of a kernel to boot directly (-kernel (inside the state folder or REXX_QEMU_PATHS, else RC 7)); else the disk boots with the firmware' },
+  initrd: { type: 'string', rule: absPath, doc: 'absolute path of an initrd (-initrd), with kernel= (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
   append: { type: 'string', doc: 'kernel command line (-append), with kernel=' },
   accel: { type: 'enum', values: ['auto', 'kvm', 'tcg'], default: 'auto', doc: 'auto: KVM when it really works here, else TCG; kvm: KVM or RC 6; tcg: software emulation' },
   network: { type: 'enum', values: ['none', 'user'], default: 'none', doc: 'none, or user-mode networking (-nic user)' },

@@ -2,60 +2,115 @@
  * The base registry: a base is a qcow2 image `<state>/images/NAME.qcow2` made
  * read-only (mode 0444) with a record `NAME.base.json` beside it (checksum, virtual
  * size, created), or a zvol snapshot recorded the same way. Any process reads the
- * same files. Clones are qcow2 overlays whose header names the base as backing file.
+ * same files, through shared/state-file.ts (schema-checked; a corrupt record is RC 1
+ * naming it). Registering and unregistering hold the record's lock, and a clone checks
+ * under the same lock that its base is still registered, so of parallel callers
+ * exactly one registers, and no clone outlives an unregister. Clones are qcow2
+ * overlays whose header names the base as backing file.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { notFound } from '../../shared/errors';
+import { qemuName, zfsDatasetName } from '../../shared/names';
+import { CorruptStateError, readState, withLock } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
-import { imagesDir, readJson } from './state';
-
-/** What `NAME.base.json` holds. */
-export interface BaseRecord {
-  name: string;
-  kind: 'qcow2' | 'zvol';
-  /** qcow2: the image file; zvol: the snapshot clones come from (pool/vol@rexx-base). */
-  source: string;
-  /** Virtual size in bytes. */
-  virtualSize: number;
-  /** `sha256:HEX` of the image file (qcow2 only). */
-  checksum: string;
-  /** ISO 8601. */
-  created: string;
-  description: string;
-}
+import { qcow2Refs } from './qcow2';
+import { diskPath, imagesDir, ruled } from './state';
 
 /** The fixed snapshot a zvol base's clones are made from. */
 export const ZVOL_BASE_SNAPSHOT = 'rexx-base';
 
+/** What `NAME.base.json` holds. */
+export const BaseRecordSchema = z.object({
+  name: ruled(qemuName),
+  kind: z.enum(['qcow2', 'zvol']),
+  /** qcow2: the image file (always <state>/images/NAME.qcow2); zvol: the snapshot clones come from (pool/vol@rexx-base). */
+  source: z.string().min(1),
+  /** Virtual size in bytes. */
+  virtualSize: z.number().int().min(0),
+  /** `sha256:HEX` of the image file (qcow2 only; '' for zvol). */
+  checksum: z.string(),
+  /** ISO 8601. */
+  created: z.string(),
+  description: z.string(),
+});
+export type BaseRecord = z.infer<typeof BaseRecordSchema>;
+
 export const baseRecordPath = (ctx: Pick<Ctx, 'env'>, name: string) => path.join(imagesDir(ctx), `${name}.base.json`);
 
-/** The base's record, or undefined. */
-export const findBase = (ctx: Pick<Ctx, 'env'>, name: string) => readJson<BaseRecord>(baseRecordPath(ctx, name));
+/** How to repair a corrupt base record, for the RC 1 message. */
+const baseRepair = (file: string, name: string) =>
+  `fix it by hand, or forget the base with "unregister_base name=${name} force=true" and register it again`;
 
-/** The base's record, or RC 3. */
+/**
+ * The base's record, or undefined when it is not registered. RC 1
+ * ({@link CorruptStateError}) when the record does not parse, fails the schema, names
+ * another base, or points its clones anywhere but its own image (qcow2) or a
+ * `@rexx-base` snapshot (zvol) — a hand-edited source would become every clone's `-b`.
+ */
+export function findBase(ctx: Pick<Ctx, 'env'>, name: string): BaseRecord | undefined {
+  const file = baseRecordPath(ctx, name);
+  const repair = baseRepair(file, name);
+  const b = readState(file, BaseRecordSchema, repair);
+  if (!b) return undefined;
+  const bad = (why: string) => new CorruptStateError(file, why, repair);
+  if (b.name !== name) throw bad(`name: "${b.name}" is not the file's name "${name}"`);
+  if (b.kind === 'qcow2' && b.source !== diskPath(ctx, name, 'qcow2')) throw bad(`source: a qcow2 base's image is ${diskPath(ctx, name, 'qcow2')}, not ${b.source}`);
+  if (b.kind === 'zvol') {
+    const [vol, snap, more] = b.source.split('@');
+    if (more !== undefined || snap !== ZVOL_BASE_SNAPSHOT || zfsDatasetName.check(vol ?? '')) throw bad(`source: a zvol base's source is POOL/VOL@${ZVOL_BASE_SNAPSHOT}, not ${b.source}`);
+  }
+  return b;
+}
+
+/** The base's record, or RC 3; RC 1 when it is corrupt. */
 export function loadBase(ctx: Pick<Ctx, 'env'>, name: string): BaseRecord {
   const b = findBase(ctx, name);
   if (!b) throw notFound(`base '${name}' is not registered (no ${baseRecordPath(ctx, name)})`);
   return b;
 }
 
-/** Every registered base. */
-export function allBases(ctx: Pick<Ctx, 'env'>): BaseRecord[] {
-  let files: string[] = [];
-  try {
-    files = fs.readdirSync(imagesDir(ctx)).filter((f) => f.endsWith('.base.json'));
-  } catch {
-    return [];
-  }
-  return files.flatMap((f) => {
-    const r = readJson<BaseRecord>(path.join(imagesDir(ctx), f));
-    return r ? [r] : [];
-  });
+/**
+ * Run `fn` holding the lock of base `name`'s record (`NAME.base.json.lock`), waiting up
+ * to `waitMs` for another holder (then RC 5). Under dryrun nothing is locked.
+ */
+export function withBaseLock<R>(ctx: Pick<Ctx, 'env' | 'dryrun'>, name: string, fn: () => Promise<R> | R, waitMs?: number): Promise<R> {
+  if (ctx.dryrun) return Promise.resolve().then(fn);
+  return withLock(baseRecordPath(ctx, name), fn, waitMs);
 }
 
-/** The registered base whose image is `file`, if any (writes to it are refused). */
+/** The dataset and device of VM `name`'s clone of zvol base `base`: a sibling of the base volume. */
+export function zvolClone(base: Pick<BaseRecord, 'source'>, name: string): { dataset: string; disk: string } {
+  const parent = base.source.split('@')[0]!.replace(/\/[^/]+$/, '');
+  const dataset = `${parent}/${name}`;
+  return { dataset, disk: `/dev/zvol/${dataset}` };
+}
+
+/** Every registered base, and the record files that are corrupt (skipped, never fatal for the rest). */
+export function allBases(ctx: Pick<Ctx, 'env'>): { bases: BaseRecord[]; corrupt: string[] } {
+  let files: string[] = [];
+  try {
+    files = fs.readdirSync(imagesDir(ctx)).filter((f) => f.endsWith('.base.json')).sort();
+  } catch {
+    return { bases: [], corrupt: [] };
+  }
+  const bases: BaseRecord[] = [];
+  const corrupt: string[] = [];
+  for (const f of files) {
+    try {
+      const r = findBase(ctx, f.slice(0, -'.base.json'.length));
+      if (r) bases.push(r);
+    } catch (e) {
+      if (!(e instanceof CorruptStateError)) throw e;
+      corrupt.push(e.file);
+    }
+  }
+  return { bases, corrupt };
+}
+
+/** The registered base whose image is `file`, if any (writes to it are refused); RC 1 when its record is corrupt. */
 export function baseOfFile(ctx: Pick<Ctx, 'env'>, file: string): BaseRecord | undefined {
   const abs = path.resolve(file);
   if (path.dirname(abs) !== imagesDir(ctx)) return undefined;
@@ -70,29 +125,10 @@ export async function sha256File(file: string): Promise<string> {
   return `sha256:${h.digest('hex')}`;
 }
 
-/**
- * The backing file named in a qcow2 header (QEMU docs/interop/qcow2.txt: offset 8 is
- * the 64-bit backing_file_offset, offset 16 the 32-bit size), or undefined. Reading
- * 4 KiB is far cheaper than one `qemu-img info` per image.
- */
+/** The backing file named in `file`'s qcow2 header as an absolute path (see ./qcow2.ts), or undefined. */
 export function qcow2Backing(file: string): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, 'r');
-    const h = Buffer.alloc(20);
-    if (fs.readSync(fd, h, 0, 20, 0) < 20 || h.readUInt32BE(0) !== 0x514649fb) return undefined;
-    const off = Number(h.readBigUInt64BE(8));
-    const len = h.readUInt32BE(16);
-    if (!off || !len || len > 4096) return undefined;
-    const b = Buffer.alloc(len);
-    fs.readSync(fd, b, 0, len, off);
-    const name = b.toString('utf8');
-    return path.resolve(path.dirname(file), name);
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+  const name = qcow2Refs(file)?.backing;
+  return name === undefined ? undefined : path.resolve(path.dirname(file), name);
 }
 
 /** Images in the images folder whose qcow2 header names `baseFile` as backing. */

@@ -1,46 +1,62 @@
 /**
  * Where everything lives. The state directory (default /var/lib/rexx-address/qemu,
  * override with env REXX_QEMU_DIR) holds `images/` (disks `X.qcow2` / `X.raw`, base
- * records `X.base.json`) and `vms/NAME/` (definition `vm.json`, `qemu.pid`, QMP socket
- * `qmp.sock`, serial log `serial.log`, `run.json` for the current run). Everything a
- * later process needs is on disk; nothing is kept in memory.
+ * records `X.base.json`), `vms/NAME/` (definition `vm.json`, `qemu.pid`, QMP socket
+ * `qmp.sock`, serial log `serial.log`, `run.json` for the current run) and `locks/`.
+ * Everything a later process needs is on disk; nothing is kept in memory. Every JSON
+ * file goes through shared/state-file.ts: read against a zod schema (a corrupt file is
+ * RC 1 naming it and never overwritten), written atomically, changed under a lock.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { notFound, usageError } from '../../shared/errors';
+import { qemuName, type NameRule } from '../../shared/names';
+import { CorruptStateError, readState, withLock } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
+import { absPath } from './params';
 
 export const DEFAULT_STATE_DIR = '/var/lib/rexx-address/qemu';
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
 const MAX_SOCKET_PATH = 107;
 
-/** A VM definition as kept in vms/NAME/vm.json. */
-export interface VmDef {
-  name: string;
-  /** Absolute path of the disk, or '' for a diskless (kernel+initrd) VM. */
-  disk: string;
-  format: 'qcow2' | 'raw' | '';
-  /** The registered base the disk is an overlay of, or ''. */
-  base: string;
-  /** Memory in MiB. */
-  memoryMiB: number;
-  cpus: number;
-  kernel: string;
-  initrd: string;
-  append: string;
-  accel: 'auto' | 'kvm' | 'tcg';
-  network: 'none' | 'user';
-  /** ISO 8601. */
-  created: string;
-}
+/** A string that passes a shared naming rule (the same rule the parameter had), for schemas. */
+export const ruled = (rule: NameRule) =>
+  z.string().superRefine((v, c) => {
+    const why = rule.check(v);
+    if (why) c.addIssue({ code: 'custom', message: `not a valid ${rule.label}: ${why}` });
+  });
+const pathOrNone = z.union([z.literal(''), ruled(absPath)]);
 
-/** What start records about the current run (vms/NAME/run.json). */
-export interface RunInfo {
-  accel: 'kvm' | 'tcg';
+/** A VM definition as kept in vms/NAME/vm.json (written once, by create or clone_from_base). */
+export const VmDefSchema = z.object({
+  name: ruled(qemuName),
+  /** Absolute path of the disk, or '' for a diskless (kernel+initrd) VM. */
+  disk: pathOrNone,
+  format: z.enum(['qcow2', 'raw', '']),
+  /** The registered base the disk is an overlay of, or ''. */
+  base: z.union([z.literal(''), ruled(qemuName)]),
+  /** Memory in MiB. */
+  memoryMiB: z.number().int().min(16),
+  cpus: z.number().int().min(1).max(64),
+  kernel: pathOrNone,
+  initrd: pathOrNone,
+  append: z.string(),
+  accel: z.enum(['auto', 'kvm', 'tcg']),
+  network: z.enum(['none', 'user']),
+  /** ISO 8601. */
+  created: z.string(),
+});
+export type VmDef = z.infer<typeof VmDefSchema>;
+
+/** What start records about the current run (vms/NAME/run.json, replaced by each start). */
+export const RunInfoSchema = z.object({
+  accel: z.enum(['kvm', 'tcg']),
   /** Epoch ms. */
-  startedAt: number;
-  argv: string[];
-}
+  startedAt: z.number(),
+  argv: z.array(z.string()),
+});
+export type RunInfo = z.infer<typeof RunInfoSchema>;
 
 /** The state directory from the handler's env: absolute, no commas (QEMU option separators), else RC 2. */
 export function stateDir(ctx: Pick<Ctx, 'env'>): string {
@@ -87,27 +103,38 @@ export function resolveDisk(ctx: Pick<Ctx, 'env'>, p: { name?: string; disk?: st
   throw usageError(`${verb}: give name= (a disk in the images folder) or disk= (an absolute path)`);
 }
 
-export function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
+/** How to repair a corrupt vm.json, for the RC 1 message. */
+const vmRepair = (file: string, name: string) =>
+  `fix it by hand, or remove the VM with "delete name=${name} force=true" (its folder goes, a disk it names is kept)`;
 
-/** Write JSON atomically (temp file + rename) so a concurrent reader never sees half a file. */
-export function writeJson(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  fs.renameSync(tmp, file);
-}
-
-/** The VM's definition, or RC 3. */
+/**
+ * The VM's definition: RC 3 when it has none, RC 1 ({@link CorruptStateError}, naming
+ * vm.json and how to repair it) when vm.json does not parse, fails the schema, or names
+ * another VM.
+ */
 export function loadVm(ctx: Pick<Ctx, 'env'>, name: string): VmDef {
-  const def = readJson<VmDef>(vmPaths(ctx, name).def);
-  if (!def) throw notFound(`VM ${name} not found (no ${vmPaths(ctx, name).def})`);
+  const file = vmPaths(ctx, name).def;
+  const def = readState(file, VmDefSchema, vmRepair(file, name));
+  if (!def) throw notFound(`VM ${name} not found (no ${file})`);
+  if (def.name !== name) throw new CorruptStateError(file, `name: "${def.name}" is not the folder's name "${name}"`, vmRepair(file, name));
   return def;
+}
+
+/** The record of the current run, or undefined; RC 1 when run.json is corrupt. */
+export function loadRun(ctx: Pick<Ctx, 'env'>, name: string): RunInfo | undefined {
+  const file = vmPaths(ctx, name).run;
+  return readState(file, RunInfoSchema, `it only describes the current run: stop the VM (stop name=${name} force=true) and start it again, which writes it anew`);
+}
+
+/**
+ * Run `fn` holding VM `name`'s lock (`<state>/locks/vm-NAME.lock`, outside the VM's
+ * folder so that delete can remove the folder while holding it): creating, starting,
+ * clearing a stopped run and deleting take it, so none of them sees another half done.
+ * Waits up to 30 s for another holder (then RC 5). Under dryrun nothing is locked.
+ */
+export function withVmLock<R>(ctx: Pick<Ctx, 'env' | 'dryrun'>, name: string, fn: () => Promise<R> | R): Promise<R> {
+  if (ctx.dryrun) return Promise.resolve().then(fn);
+  return withLock(path.join(stateDir(ctx), 'locks', `vm-${name}`), fn);
 }
 
 /** Names of all defined VMs, sorted. */
@@ -135,13 +162,16 @@ export function liveness(ctx: Pick<Ctx, 'env'>, name: string): Liveness {
     return { kind: 'stopped' };
   }
   if (!Number.isInteger(pid) || pid <= 0) return { kind: 'crashed', pid: 0 };
+  return isVmProcess(ctx, name, pid) ? { kind: 'running', pid } : { kind: 'crashed', pid };
+}
+
+/** True while process `pid` is VM `name`'s QEMU (its command line names the VM's QMP socket; an exited one has none). */
+export function isVmProcess(ctx: Pick<Ctx, 'env'>, name: string, pid: number): boolean {
   try {
-    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (cmd.includes(p.qmp)) return { kind: 'running', pid };
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(vmPaths(ctx, name).qmp);
   } catch {
-    /* process gone */
+    return false; // process gone
   }
-  return { kind: 'crashed', pid };
 }
 
 /** The last `n` lines of the serial log, escape sequences and \r removed. */

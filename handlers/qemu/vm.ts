@@ -6,11 +6,12 @@
 import * as fs from 'node:fs';
 import { AddressError, classify, toolFailed } from '../../shared/errors';
 import { pollUntil } from '../../shared/poll';
+import { writeState } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { QEMU_SYSTEM } from './accel';
 import { QEMU_ERRORS } from './img';
 import { withQmp, type Qmp } from './qmp';
-import { liveness, serialNote, vmPaths, writeJson, type Liveness, type VmDef } from './state';
+import { isVmProcess, liveness, serialNote, vmPaths, type Liveness, type RunInfo, type VmDef } from './state';
 
 /** QMP statuses that mean the guest can no longer run (qapi/run-state.json). */
 const DEAD_STATUS = new Set(['internal-error', 'guest-panicked', 'io-error', 'shutdown']);
@@ -38,8 +39,13 @@ export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: '
   return a;
 }
 
-/** Remove what a killed QEMU left behind (pidfile, socket). */
+/**
+ * Remove what a killed QEMU left behind (pidfile, socket), unless a QEMU runs there
+ * now. Call it holding the VM's lock (withVmLock), so a start in another process
+ * cannot launch between the check and the removal and lose its own pidfile.
+ */
 export function clearStale(ctx: Ctx, name: string): void {
+  if (liveness(ctx, name).kind === 'running') return;
   const p = vmPaths(ctx, name);
   for (const f of [p.pid, p.qmp]) fs.rmSync(f, { force: true });
 }
@@ -59,7 +65,11 @@ export async function settle(ctx: Ctx, name: string, ms = 2000): Promise<Livenes
   return liveness(ctx, name).kind;
 }
 
-/** Run qemu-system for `def`; returns ms until QEMU daemonized. Classifies a failed launch (RC 1/3/7…). */
+/**
+ * Run qemu-system for `def` and record the run in run.json (replaced: it describes
+ * only the current run); returns ms until QEMU daemonized. Classifies a failed launch
+ * (RC 1/3/7…). Call it holding the VM's lock.
+ */
 export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg'): Promise<number> {
   const paths = vmPaths(ctx, def.name);
   const argv = qemuArgv(def, paths, accel);
@@ -72,7 +82,7 @@ export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg'): Promis
     const e = classify(r, QEMU_ERRORS);
     throw new AddressError(e.kind, `start ${def.name}: ${e.message}`, { cause: r });
   }
-  if (!ctx.dryrun) writeJson(paths.run, { accel, startedAt: Date.now(), argv });
+  if (!ctx.dryrun) writeState(paths.run, { accel, startedAt: Date.now(), argv } satisfies RunInfo);
   return r.durationMs;
 }
 
@@ -150,25 +160,24 @@ export async function waitSerial(ctx: Ctx, name: string, text: string, timeoutMs
 /**
  * Stop a running VM: `system_powerdown` and wait up to `timeoutMs` for QEMU to exit,
  * then `quit`; force=true quits at once. A QEMU that ignores quit is killed (SIGKILL).
- * Returns how it ended: powerdown, quit or kill.
+ * Returns how it ended: powerdown, quit or kill. What a killed QEMU leaves behind is
+ * the caller's to clear (clearStale, under the VM's lock).
  */
 export async function stopVm(ctx: Ctx, name: string, force: boolean, timeoutMs: number): Promise<'powerdown' | 'quit' | 'kill'> {
   const paths = vmPaths(ctx, name);
-  const gone = () => liveness(ctx, name).kind !== 'running';
+  const l0 = liveness(ctx, name);
+  const pid = l0.kind === 'running' ? l0.pid : 0;
+  // QEMU removes its pidfile before it has finished exiting (and let go of its disks):
+  // gone is when the process is gone too.
+  const gone = () => liveness(ctx, name).kind !== 'running' && !(pid && isVmProcess(ctx, name, pid));
   const waitGone = (ms: number) => pollUntil(gone, { timeoutMs: ms, initialMs: 10, maxMs: 50 });
   if (!force) {
     await withQmp(paths.qmp, (q) => q.execute('system_powerdown')).catch(() => undefined);
-    if (await waitGone(timeoutMs)) return finish('powerdown');
+    if (await waitGone(timeoutMs)) return 'powerdown';
   }
   await withQmp(paths.qmp, (q) => q.execute('quit'), 5_000).catch(() => undefined);
-  if (await waitGone(10_000)) return finish('quit');
-  const l = liveness(ctx, name);
-  if (l.kind === 'running') process.kill(l.pid, 'SIGKILL');
+  if (await waitGone(10_000)) return 'quit';
+  if (pid && isVmProcess(ctx, name, pid)) process.kill(pid, 'SIGKILL');
   await waitGone(5_000);
-  return finish('kill');
-
-  function finish<T extends string>(how: T): T {
-    clearStale(ctx, name);
-    return how;
-  }
+  return 'kill';
 }

@@ -5,22 +5,28 @@
  * `qemu-img create -f qcow2 -F qcow2 -b BASE NAME.qcow2` (or `zfs clone`) plus the
  * clone's VM definition, which records the base. zfs runs through the ZFS handler's
  * client (../../zfs/zfs.ts), so its failures map to the same RCs as in ADDRESS ZFS.
+ * register_base and unregister_base hold the base record's lock (see ../registry.ts).
  */
 import * as fs from 'node:fs';
 import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
+import { CorruptStateError, writeState } from '../../../shared/state-file';
 import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames } from '../../../shared/bases';
 import { qemuName, zfsDatasetName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { snapshot } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/zfs';
+import { existing, formatOf } from '../disks';
 import { imageChain, qemuImg } from '../img';
 import { absPath, FORCE, HARDWARE, timeout } from '../params';
-import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
-import { diskPath, vmNames, loadVm, writeJson } from '../state';
+import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, withBaseLock, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
+import { diskPath, loadVm, vmNames } from '../state';
 import { startVm, WAIT } from './run';
 import { cloneVm } from './vms';
 import { reserve, unreserve } from './images';
+
+/** How long a register_base waits for another one of the same name to finish (ms): as long as qemu-img may run. */
+const REGISTER_WAIT_MS = 600_000;
 
 const BASE_NAME = { name: { type: 'string', required: true, rule: qemuName, doc: 'base name: the disk <state>/images/NAME.qcow2' } } as const;
 
@@ -29,7 +35,7 @@ export const registerBase = defineVerb({
   summary: 'make a qcow2 disk a read-only base (checksum and virtual size recorded), importing source= first; or snapshot a zvol (zvol=, OpenZFS)',
   params: {
     ...BASE_NAME,
-    source: { type: 'string', rule: absPath, doc: 'copy this image (any format qemu-img reads) into images/NAME.qcow2 first' },
+    source: { type: 'string', rule: absPath, doc: 'copy this image (any format qemu-img reads) into images/NAME.qcow2 first (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
     zvol: { type: 'string', rule: zfsDatasetName, doc: 'a ZFS volume pool/vol to register instead (needs OpenZFS zvols)' },
     description: { type: 'string', doc: 'free text kept with the base' },
   },
@@ -37,31 +43,37 @@ export const registerBase = defineVerb({
   examples: ['register_base name=debian source=/srv/images/debian-12.qcow2', 'register_base name=web zvol=tank/vm/web'],
   vars: { BASE: 'the base name', SOURCE: 'its image file, or zvol snapshot', CHECKSUM: 'sha256 of the image (qcow2)', VIRTUAL_SIZE: 'bytes', CREATED: 'registration time (ISO 8601)' },
   async run(p, ctx) {
-    if (findBase(ctx, p.name)) throw alreadyExists(`base '${p.name}' is already registered`);
-    const created = new Date().toISOString();
-    let rec: BaseRecord;
-    if (p.zvol) {
-      if (p.source) throw usageError('register_base: give source= or zvol=, not both');
-      const size = await zfs(ctx, ['get', '-H', '-p', '-o', 'value', 'volsize', p.zvol], { readOnly: true });
-      const snap = await snapshot(ctx, p.zvol, ZVOL_BASE_SNAPSHOT);
-      rec = { name: p.name, kind: 'zvol', source: snap, virtualSize: Number(size.stdout.trim()) || 0, checksum: '', created, description: p.description ?? '' };
-    } else {
-      const file = diskPath(ctx, p.name, 'qcow2');
-      if (p.source) {
-        reserve(ctx, file);
-        await qemuImg(ctx, ['convert', '-O', 'qcow2', p.source, file]).catch((e) => {
-          unreserve(ctx, file);
-          throw e;
-        });
-      } else if (!fs.existsSync(file)) throw notFound(`disk ${file} not found (create it, or give source=)`);
-      if (ctx.dryrun) return { result: p.name };
-      const top = (await imageChain(ctx, file))[0]!;
-      if (top.format !== 'qcow2') throw usageError(`register_base: ${file} is ${top.format}, not qcow2`);
-      fs.chmodSync(file, 0o444);
-      rec = { name: p.name, kind: 'qcow2', source: file, virtualSize: top['virtual-size'], checksum: await sha256File(file), created, description: p.description ?? '' };
-    }
-    if (!ctx.dryrun) writeJson(baseRecordPath(ctx, p.name), rec);
-    return { result: p.name, vars: { BASE: p.name, SOURCE: rec.source, CHECKSUM: rec.checksum, VIRTUAL_SIZE: rec.virtualSize, CREATED: created } };
+    // The whole registration holds the record's lock, so of parallel callers exactly one
+    // registers and the others find its record (RC 4). A waiter may wait as long as an
+    // import (qemu-img convert) may take.
+    return withBaseLock(ctx, p.name, async () => {
+      if (findBase(ctx, p.name)) throw alreadyExists(`base '${p.name}' is already registered`);
+      const created = new Date().toISOString();
+      let rec: BaseRecord;
+      if (p.zvol) {
+        if (p.source) throw usageError('register_base: give source= or zvol=, not both');
+        const size = await zfs(ctx, ['get', '-H', '-p', '-o', 'value', 'volsize', p.zvol], { readOnly: true });
+        const snap = await snapshot(ctx, p.zvol, ZVOL_BASE_SNAPSHOT);
+        rec = { name: p.name, kind: 'zvol', source: snap, virtualSize: Number(size.stdout.trim()) || 0, checksum: '', created, description: p.description ?? '' };
+      } else {
+        const file = diskPath(ctx, p.name, 'qcow2');
+        if (p.source) {
+          const fmt = await formatOf(ctx, existing(ctx, p.source, `source=${p.source}`));
+          reserve(ctx, file);
+          await qemuImg(ctx, ['convert', '-f', fmt, '-O', 'qcow2', p.source, file]).catch((e) => {
+            unreserve(ctx, file);
+            throw e;
+          });
+        } else if (!fs.existsSync(file)) throw notFound(`disk ${file} not found (create it, or give source=)`);
+        if (ctx.dryrun) return { result: p.name };
+        const top = (await imageChain(ctx, file))[0]!;
+        if (top.format !== 'qcow2') throw usageError(`register_base: ${file} is ${top.format}, not qcow2`);
+        fs.chmodSync(file, 0o444);
+        rec = { name: p.name, kind: 'qcow2', source: file, virtualSize: top['virtual-size'], checksum: await sha256File(file), created, description: p.description ?? '' };
+      }
+      if (!ctx.dryrun) writeState(baseRecordPath(ctx, p.name), rec);
+      return { result: p.name, vars: { BASE: p.name, SOURCE: rec.source, CHECKSUM: rec.checksum, VIRTUAL_SIZE: rec.virtualSize, CREATED: created } };
+    }, REGISTER_WAIT_MS);
   },
 });
 
@@ -92,32 +104,54 @@ export const cloneFromBase = defineVerb({
 
 export const listBases = defineVerb({
   name: 'list_bases',
-  summary: 'list registered bases: stems BASES, BASE_SNAPSHOTS (image file or zvol snapshot); RESULT "name source created" per line',
+  summary: 'list registered bases: stems BASES, BASE_SNAPSHOTS (image file or zvol snapshot); RESULT "name source created" per line; a corrupt record is left out and named in stem CORRUPT',
   params: {},
-  vars: BASES_VARS,
+  vars: { ...BASES_VARS, CORRUPT: { stem: 'base records left out because they are corrupt (their paths)' } },
   async run(_p, ctx) {
-    return basesOutput(allBases(ctx).map((b) => ({ name: b.name, snapshot: b.source, created: b.created, description: b.description })));
+    const { bases, corrupt } = allBases(ctx);
+    if (corrupt.length) ctx.log(`qemu list_bases: left out corrupt ${corrupt.join(', ')}`);
+    const out = basesOutput(bases.map((b) => ({ name: b.name, snapshot: b.source, created: b.created, description: b.description })));
+    return { ...out, vars: { ...out.vars, CORRUPT: stem(corrupt) } };
   },
 });
 
 export const unregisterBase = defineVerb({
   name: 'unregister_base',
-  summary: 'forget a base (its image becomes an ordinary writable disk); refused (RC 7, stem DEPENDENTS) while clones use it unless force=true',
-  params: { ...BASE_NAME, force: { ...FORCE.force, doc: 'unregister even while clones use it (they keep working, but the image becomes writable)' } },
+  summary: 'forget a base (its image becomes an ordinary writable disk); refused (RC 7, stem DEPENDENTS) while clones use it unless force=true; force=true also forgets a corrupt record',
+  params: { ...BASE_NAME, force: { ...FORCE.force, doc: 'unregister even while clones use it (they keep working, but the image becomes writable), or when its record is corrupt' } },
   positional: ['name'],
   vars: { DEPENDENTS: { stem: 'VMs and disks that use the base' } },
   async run(p, ctx) {
-    const b = loadBase(ctx, p.name);
-    const vms = vmNames(ctx).filter((n) => loadVm(ctx, n).base === p.name);
-    const disks = b.kind === 'qcow2' ? overlaysOf(ctx, b.source) : [];
-    const dependents = [...new Set([...vms, ...disks])].sort();
-    if (dependents.length && !p.force) {
-      throw refused(`base '${p.name}' is used by ${dependents.join(', ')}; delete them first or use force=true`, { vars: { DEPENDENTS: stem(dependents) } });
-    }
-    if (!ctx.dryrun) {
-      if (b.kind === 'qcow2' && fs.existsSync(b.source)) fs.chmodSync(b.source, 0o644);
-      fs.rmSync(baseRecordPath(ctx, p.name), { force: true });
-    }
-    return { result: p.name, vars: { DEPENDENTS: stem(dependents) } };
+    return withBaseLock(ctx, p.name, () => {
+      let b: BaseRecord | undefined;
+      try {
+        b = loadBase(ctx, p.name);
+      } catch (e) {
+        if (!(e instanceof CorruptStateError && p.force)) throw e;
+      }
+      // A clone's definition names its base; one whose vm.json is corrupt may be a clone too.
+      const unsure: string[] = [];
+      const vms = vmNames(ctx).filter((n) => {
+        try {
+          return loadVm(ctx, n).base === p.name;
+        } catch (e) {
+          if (!(e instanceof CorruptStateError)) throw e;
+          unsure.push(n);
+          return true;
+        }
+      });
+      const image = b?.kind === 'zvol' ? undefined : diskPath(ctx, p.name, 'qcow2');
+      const disks = image ? overlaysOf(ctx, image) : [];
+      const dependents = [...new Set([...vms, ...disks])].sort();
+      if (dependents.length && !p.force) {
+        const note = unsure.length ? ` (the vm.json of ${unsure.join(', ')} is corrupt, so it may be a clone)` : '';
+        throw refused(`base '${p.name}' is used by ${dependents.join(', ')}${note}; delete them first or use force=true`, { vars: { DEPENDENTS: stem(dependents) } });
+      }
+      if (!ctx.dryrun) {
+        if (image && fs.existsSync(image)) fs.chmodSync(image, 0o644);
+        fs.rmSync(baseRecordPath(ctx, p.name), { force: true });
+      }
+      return { result: p.name, vars: { DEPENDENTS: stem(dependents) } };
+    });
   },
 });

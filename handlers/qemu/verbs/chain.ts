@@ -6,6 +6,7 @@
 import { refused, usageError } from '../../../shared/errors';
 import { defineVerb } from '../../../shared/verb';
 import { existing, FORMAT, formatOf, reserve, unreserve, writable } from '../disks';
+import { checkNewImage } from '../hostfiles';
 import { imageChain, qemuImg } from '../img';
 import { diskRef, DISK } from '../params';
 import { baseOfFile } from '../registry';
@@ -16,7 +17,7 @@ export const convert = defineVerb({
   summary: 'copy a disk to a new standalone image (qemu-img convert), e.g. qcow2 ↔ raw or flattening a clone',
   params: {
     ...DISK,
-    target: { type: 'string', rule: diskRef, required: true, doc: 'new disk: a name in the images folder or an absolute path; RC 4 if it exists' },
+    target: { type: 'string', rule: diskRef, required: true, doc: 'new disk: a name in the images folder or an absolute path ending in .qcow2 or .raw as format= says (inside the state folder or REXX_QEMU_PATHS, else RC 7); RC 4 if it exists' },
     ...FORMAT,
     compress: { type: 'bool', default: false, doc: 'compress (qcow2 only, -c)' },
   },
@@ -24,8 +25,9 @@ export const convert = defineVerb({
   examples: ['convert name=web-1 target=web-1-flat', 'convert name=data target=/srv/export/data.raw format=raw'],
   vars: { DISK: 'the new image', FORMAT: 'its format' },
   async run(p, ctx) {
-    const src = existing(resolveDisk(ctx, p, 'convert'));
+    const src = existing(ctx, resolveDisk(ctx, p, 'convert'));
     const dst = p.target.startsWith('/') ? p.target : diskPath(ctx, p.target, p.format);
+    if (p.target.startsWith('/')) checkNewImage(ctx, `target=${p.target}`, dst, p.format);
     if (p.compress && p.format !== 'qcow2') throw usageError('convert: compress=true needs format=qcow2');
     const srcFmt = await formatOf(ctx, src);
     reserve(ctx, dst);
@@ -64,7 +66,7 @@ export const rebase = defineVerb({
   summary: 'point an overlay at another backing image (qemu-img rebase -b NEW -F FMT; unsafe=true only rewrites the header, -u); flatten=true makes it standalone',
   params: {
     ...DISK,
-    backing: { type: 'string', rule: diskRef, doc: 'new backing image: a disk name or an absolute path' },
+    backing: { type: 'string', rule: diskRef, doc: 'new backing image: a disk name or an absolute path (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
     flatten: { type: 'bool', default: false, doc: 'copy in all backing data and drop the backing file (-b "")' },
     unsafe: { type: 'bool', default: false, doc: 'only change the header; the data must already match (-u)' },
   },
@@ -72,13 +74,14 @@ export const rebase = defineVerb({
   examples: ['rebase name=web-1 backing=web-v2', 'rebase name=web-1 flatten=true'],
   vars: { DISK: 'the overlay', BACKING: 'its new backing file' },
   async run(p, ctx) {
-    const file = writable(ctx, resolveDisk(ctx, p, 'rebase'), 'rebase');
+    // -u only rewrites the header: the old backing file is not opened, so a bad one may be replaced.
+    const file = writable(ctx, resolveDisk(ctx, p, 'rebase'), 'rebase', { backing: !p.unsafe });
     if (Boolean(p.backing) === p.flatten) throw usageError('rebase: give backing= or flatten=true (one of them)');
     const args = ['rebase', '-q', '-f', 'qcow2'];
     if (p.unsafe) args.push('-u');
     let newBacking = '';
     if (p.backing) {
-      newBacking = existing(p.backing.startsWith('/') ? p.backing : diskPath(ctx, p.backing));
+      newBacking = existing(ctx, p.backing.startsWith('/') ? p.backing : diskPath(ctx, p.backing), `backing=${p.backing}`);
       args.push('-b', newBacking, '-F', await formatOf(ctx, newBacking));
     } else args.push('-b', '');
     await qemuImg(ctx, [...args, file]);

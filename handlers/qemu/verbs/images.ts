@@ -9,6 +9,7 @@ import { sizeValue } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { existing, FORMAT, formatOf, reserve, unreserve, writable } from '../disks';
+import { checkNewImage } from '../hostfiles';
 import { imageChain, qemuImg, toBytes } from '../img';
 import { DISK } from '../params';
 import { baseOfFile } from '../registry';
@@ -18,7 +19,7 @@ export { reserve, unreserve } from '../disks';
 
 export const createDisk = defineVerb({
   name: 'create_disk',
-  summary: 'create an empty disk image (qemu-img create): name= in the images folder or disk= path; RC 4 if it exists',
+  summary: 'create an empty disk image (qemu-img create): name= in the images folder or disk= path (ending in .qcow2 or .raw as format= says); RC 4 if it exists',
   params: { ...DISK, size: { type: 'string', required: true, rule: sizeValue, doc: 'virtual size: 1G, 512M, 512MiB, bytes' }, ...FORMAT },
   positional: ['name', 'size'],
   examples: ['create_disk name=data size=1G', 'create_disk disk=/srv/vm/scratch.raw size=512M format=raw'],
@@ -26,6 +27,7 @@ export const createDisk = defineVerb({
   async run(p, ctx) {
     resolveDisk(ctx, p, 'create_disk');
     const file = p.disk ?? diskPath(ctx, p.name!, p.format);
+    if (p.disk) checkNewImage(ctx, `disk=${p.disk}`, p.disk, p.format);
     if (p.name && fs.existsSync(diskPath(ctx, p.name, p.format === 'raw' ? 'qcow2' : 'raw'))) {
       throw alreadyExists(`disk ${p.name} already exists in another format`);
     }
@@ -59,7 +61,7 @@ export const info = defineVerb({
     SNAPSHOTS: { stem: 'internal snapshots of the top image' },
   },
   async run(p, ctx) {
-    const file = existing(resolveDisk(ctx, p, 'info'));
+    const file = existing(ctx, resolveDisk(ctx, p, 'info'));
     const chain = await imageChain(ctx, file, { forceShare: true });
     const top = chain[0]!;
     const base = baseOfFile(ctx, chain[1]?.filename ?? '');

@@ -7,7 +7,7 @@ import { defineVerb } from '../../../shared/verb';
 import { kvmVerdict, QEMU_SYSTEM } from '../accel';
 import { NAME } from '../params';
 import { withQmp } from '../qmp';
-import { liveness, loadVm, readJson, serialTail, stateDir, vmNames, vmPaths, type RunInfo } from '../state';
+import { liveness, loadRun, loadVm, serialTail, stateDir, vmNames, vmPaths } from '../state';
 import { qmpStatus, settle, vmDied } from '../vm';
 
 /** QMP statuses of a guest that can no longer run while QEMU stays up: RC 1. */
@@ -35,7 +35,7 @@ export const state = defineVerb({
     const vars: Record<string, unknown> = { STATUS: 'stopped', PID: 0, ACCEL: '', UPTIME: 0, BASE: def.base, DISK: def.disk, MEMORY: def.memoryMiB, CPUS: def.cpus };
     if (l.kind === 'crashed') throw vmDied(ctx, p.name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
     if (l.kind === 'running') {
-      const run = readJson<RunInfo>(paths.run);
+      const run = loadRun(ctx, p.name);
       vars.PID = l.pid;
       vars.ACCEL = run?.accel ?? '';
       vars.UPTIME = run ? Math.round((Date.now() - run.startedAt) / 1000) : 0;

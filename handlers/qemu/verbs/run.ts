@@ -7,9 +7,10 @@ import { refused } from '../../../shared/errors';
 import { regexRule } from '../../../shared/names';
 import { defineVerb, type Ctx, type VerbOutput } from '../../../shared/verb';
 import { chooseAccel } from '../accel';
+import { checkVmFiles } from '../hostfiles';
 import { FORCE, NAME, timeout } from '../params';
 import { withQmp } from '../qmp';
-import { liveness, loadVm, readJson, vmPaths, type RunInfo } from '../state';
+import { liveness, loadRun, loadVm, vmPaths, withVmLock } from '../state';
 import { clearStale, launch, qmpStatus, settle, stopVm, vmDied, waitRunning, waitSerial } from '../vm';
 
 const waitRule = regexRule('wait', /^(?:running|none|serial:.+)$/s, 'running, none, or serial:TEXT');
@@ -18,20 +19,30 @@ export const WAIT = {
   wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), or none' },
 } as const;
 
-/** Start VM `name` and wait as asked; the vars start and clone_from_base report. */
+/**
+ * Start VM `name` and wait as asked; the vars start and clone_from_base report. The
+ * check and the launch hold the VM's lock, so of parallel starts one launches QEMU and
+ * the others find it running (ALREADY=1); the wait runs outside the lock.
+ */
 export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: number): Promise<VerbOutput> {
-  const def = loadVm(ctx, name);
-  const l = liveness(ctx, name);
-  if (l.kind === 'running' && !ctx.dryrun) {
-    const accel = readJson<RunInfo>(vmPaths(ctx, name).run)?.accel ?? '';
-    return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
-  }
-  if (l.kind === 'crashed' && !ctx.dryrun) clearStale(ctx, name);
   const t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
-  const accel = await chooseAccel(ctx, def.accel);
-  ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
-  await launch(ctx, def, accel.accel);
+  const launched = await withVmLock(ctx, name, async () => {
+    const def = loadVm(ctx, name);
+    const l = liveness(ctx, name);
+    if (l.kind === 'running' && !ctx.dryrun) {
+      const accel = loadRun(ctx, name)?.accel ?? '';
+      return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
+    }
+    if (l.kind === 'crashed' && !ctx.dryrun) clearStale(ctx, name);
+    checkVmFiles(ctx, def);
+    const accel = await chooseAccel(ctx, def.accel);
+    ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
+    await launch(ctx, def, accel.accel);
+    return accel;
+  });
+  if ('result' in launched) return launched;
+  const accel = launched;
   const vars: Record<string, unknown> = { ACCEL: accel.accel, ACCEL_REASON: accel.why, ALREADY: 0, QMP_MS: 0, READY_MS: 0 };
   if (ctx.dryrun) return { result: 'started', vars };
   const pid = liveness(ctx, name);
@@ -96,11 +107,12 @@ export const stop = defineVerb({
     loadVm(ctx, p.name);
     const l = liveness(ctx, p.name);
     if (l.kind !== 'running') {
-      if (!ctx.dryrun) clearStale(ctx, p.name);
+      await withVmLock(ctx, p.name, () => clearStale(ctx, p.name));
       return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: 'none', WAS: l.kind } };
     }
     if (ctx.dryrun) return { result: 'stopped' };
     const method = await stopVm(ctx, p.name, p.force, p.timeout);
+    await withVmLock(ctx, p.name, () => clearStale(ctx, p.name));
     return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: method, WAS: 'running' } };
   },
 });

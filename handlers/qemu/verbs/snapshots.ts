@@ -9,6 +9,7 @@ import { refused, toolFailed } from '../../../shared/errors';
 import { poll } from '../../../shared/poll';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
+import { checkVmFiles } from '../hostfiles';
 import { imageChain, qemuImg } from '../img';
 import { NAME, snapshotTag, timeout } from '../params';
 import { withQmp, type Qmp } from '../qmp';
@@ -17,10 +18,11 @@ import { vmDied } from '../vm';
 
 const TAG = { snapshot: { type: 'string', required: true, rule: snapshotTag, doc: 'snapshot name' } } as const;
 
-/** The VM's qcow2 disk, else RC 7. */
+/** The VM's qcow2 disk, else RC 7 (also when hostfiles.ts refuses its chain). */
 function qcow2Disk(ctx: Ctx, name: string): string {
   const def = loadVm(ctx, name);
   if (!def.disk || def.format !== 'qcow2') throw refused(`VM ${name} has no qcow2 disk to hold snapshots`);
+  checkVmFiles(ctx, def);
   return def.disk;
 }
 

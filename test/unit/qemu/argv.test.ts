@@ -25,11 +25,11 @@ afterEach(() => {
   fakes = [];
 });
 
-/** A handler on a temp state dir whose tools are fakes printing `specs`. */
+/** A handler on a temp state dir whose tools are fakes printing `specs`; /bin/sh stands in for a kernel (REXX_QEMU_PATHS=/bin). */
 function withFakes(specs: Record<string, FakeSpec> = {}) {
   const fake = fakeBin({ 'qemu-img': {}, 'qemu-system-x86_64': {}, zfs: {}, ...specs });
   fakes.push(fake);
-  const h: AddressHandler = createHandler(table, { env: { ...fake.env, REXX_QEMU_DIR: dir } });
+  const h: AddressHandler = createHandler(table, { env: { ...fake.env, REXX_QEMU_DIR: dir, REXX_QEMU_PATHS: '/bin' } });
   return { h, calls: () => fake.calls() };
 }
 const img = (n: string, ext = 'qcow2') => path.join(dir, 'images', `${n}.${ext}`);
@@ -117,6 +117,18 @@ describe('bases and clones', () => {
     base('zb', { kind: 'zvol', source: 'tank/vm/base@rexx-base' });
     const c = await h('clone_from_base base=zb name=z1 kernel=/bin/sh dryrun=true');
     expect(c.output).toBe('zfs clone tank/vm/base@rexx-base tank/vm/z1');
+  });
+
+  it('a zvol clone\'s /dev/zvol disk is the one device a VM may boot; any other device is RC 7 (fake zfs)', async () => {
+    const { h, calls } = withFakes();
+    base('zb', { kind: 'zvol', source: 'tank/vm/base@rexx-base' });
+    expect((await h('clone_from_base base=zb name=z1 kernel=/bin/sh accel=tcg')).errorCode).toBe(0);
+    const s = await h('start z1 dryrun=true');
+    expect(s.errorCode, s.errorMessage).toBe(0);
+    expect(s.output).toContain('driver=host_device,filename=/dev/zvol/tank/vm/z1,');
+    const r = await h('create name=other disk=/dev/null kernel=/bin/sh');
+    expect(r.errorCode, r.errorMessage).toBe(7);
+    expect(calls().map((c) => c.slice(0, 2).join(' '))).toEqual(['zfs clone']);
   });
 
   it('unregister_base is refused while a clone uses it, with stem DEPENDENTS (fake binary)', async () => {
@@ -216,7 +228,7 @@ describe('status', () => {
   it('a missing qemu-img is RC 6 with REACHABLE=0 (no binaries on PATH)', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-qemu-nopath-'));
     try {
-      const h = createHandler(table, { env: { PATH: empty, REXX_QEMU_DIR: dir } });
+      const h = createHandler(table, { env: { PATH: empty, REXX_QEMU_DIR: dir, REXX_QEMU_PATHS: '/bin' } });
       const r = await h('status');
       expect(r.errorCode).toBe(6);
       expect(r.errorMessage).toMatch(/qemu-img is not installed/);

@@ -1,0 +1,164 @@
+/**
+ * ADDRESS QEMU host-file rules on the real qemu-img and qemu-system-x86_64: paths and
+ * qcow2 headers that would hand a guest (or a copy) a host file or device are RC 7
+ * before QEMU runs — outside the state folder and REXX_QEMU_PATHS, devices, symlinks
+ * out, backing files and external data files out, json:/protocol backing, backing
+ * without a recorded format, raw bytes that look like a qcow2 — and allowed with
+ * REXX_QEMU_ALLOW_UNSAFE=1 or a folder in REXX_QEMU_PATHS. A new image must be named
+ * for its format (RC 2).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandler, type AddressHandler } from '../../../shared/dispatch';
+import { table } from '../../../handlers/qemu';
+import { qemuProcesses } from '../../helpers/qemu';
+import { RUN_ID } from '../../helpers/run-id';
+
+const G = '/var/lib/rexx-address/qemu-guest';
+const KERNEL = `kernel=${G}/vmlinuz initrd=${G}/initrd.img append="console=ttyS0 quiet" accel=tcg memory=128`;
+let dir: string;
+let outside: string;
+let h: AddressHandler;
+let unsafe: AddressHandler;
+const img = (n: string, ext = 'qcow2') => path.join(dir, 'images', `${n}.${ext}`);
+const qemuImg = (...args: string[]) => execa('qemu-img', args);
+async function ok(handler: AddressHandler, cmd: string) {
+  const r = await handler(cmd);
+  expect(r.errorCode, `${cmd}: ${r.errorMessage}`).toBe(0);
+  return r;
+}
+async function refused(cmd: string, mention?: string) {
+  const r = await h(cmd);
+  expect(r.errorCode, `${cmd}: ${r.errorMessage}`).toBe(7);
+  if (mention) expect(r.errorMessage).toContain(mention);
+  return r;
+}
+
+
+beforeAll(async () => {
+  const v = await execa('qemu-img', ['--version'], { reject: false }).catch(() => undefined);
+  if (!v || v.exitCode !== 0) throw new Error('qemu-img is not installed: run scripts/setup-host.sh');
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), `rexx-qsec-${RUN_ID}-`));
+  outside = fs.mkdtempSync(path.join(os.tmpdir(), `rexx-qsec-out-${RUN_ID}-`));
+  h = createHandler(table, { env: { ...process.env, REXX_QEMU_DIR: dir } });
+  unsafe = createHandler(table, { env: { ...process.env, REXX_QEMU_DIR: dir, REXX_QEMU_ALLOW_UNSAFE: '1' } });
+  fs.mkdirSync(path.join(dir, 'images'));
+});
+afterAll(async () => {
+  for (const vm of fs.existsSync(path.join(dir, 'vms')) ? fs.readdirSync(path.join(dir, 'vms')) : []) await h(`delete ${vm} force=true`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(outside, { recursive: true, force: true });
+});
+
+describe('host paths in parameters', () => {
+  it('a host file outside the state folder as disk, kernel, initrd, source or backing is RC 7; nothing is made', async () => {
+    await refused('create name=v1 disk=/etc/passwd', 'outside the state folder');
+    await refused(`create name=v1 kernel=/etc/passwd`);
+    await refused(`create name=v1 kernel=${G}/vmlinuz initrd=/etc/shadow`);
+    await refused('register_base name=b1 source=/etc/shadow');
+    await ok(h, 'create_disk name=d1 size=1M');
+    await refused('rebase name=d1 backing=/etc/passwd unsafe=true');
+    await refused('info disk=/etc/passwd');
+    await refused('convert disk=/etc/shadow target=copy format=raw');
+    expect(fs.existsSync(path.join(dir, 'vms', 'v1'))).toBe(false);
+    expect(fs.existsSync(img('b1'))).toBe(false);
+    expect(fs.existsSync(img('copy', 'raw'))).toBe(false);
+    expect((await ok(h, 'info name=d1')).rexxVariables.BACKING).toBe('');
+  });
+
+  it('writing a host file outside is RC 7: create_disk, convert target=, resize, commit; the file is untouched', async () => {
+    const victim = path.join(outside, 'victim.raw');
+    fs.writeFileSync(victim, 'precious');
+    await refused(`create_disk disk=${path.join(outside, 'new.qcow2')} size=1M`);
+    await refused(`convert name=d1 target=${path.join(outside, 'out.raw')} format=raw`);
+    await refused(`resize disk=${victim} size=1M`);
+    expect(fs.readdirSync(outside)).toEqual(['victim.raw']);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious');
+    // an overlay in the state folder whose backing file is outside: commit would write into it
+    await qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', victim, '-F', 'raw', img('ov'), '8');
+    await refused('commit name=ov', victim);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious');
+  });
+
+  it('a device, and a symlink out of the state folder, are RC 7', async () => {
+    const dev = img('null', 'raw');
+    await execa('mknod', [dev, 'c', '1', '3']);
+    await refused(`create name=v1 disk=${dev}`, 'character device');
+    await refused('create name=v1 disk=/dev/zero');
+    fs.symlinkSync('/etc/passwd', img('link', 'raw'));
+    await refused('create name=v1 disk=link', '/etc/passwd');
+    fs.symlinkSync('/etc', path.join(dir, 'images', 'etc'));
+    await refused(`create_disk disk=${path.join(dir, 'images', 'etc', 'x.raw')} size=1M format=raw`, '/etc/x.raw');
+    expect(fs.existsSync('/etc/x.raw')).toBe(false);
+  });
+
+  it('a new image must be named for its format (RC 2), so its format is never guessed from content', async () => {
+    expect((await h(`create_disk disk=${path.join(dir, 'x.img')} size=1M format=raw`)).errorCode).toBe(2);
+    expect((await h(`convert name=d1 target=${path.join(dir, 'y.qcow2')} format=raw`)).errorCode).toBe(2);
+    expect(fs.existsSync(path.join(dir, 'x.img'))).toBe(false);
+    await ok(h, `create_disk disk=${path.join(dir, 'x.raw')} size=1M format=raw`);
+  });
+
+  it('a folder in REXX_QEMU_PATHS is allowed; a relative one is RC 2; REXX_QEMU_ALLOW_UNSAFE=1 allows anything', async () => {
+    const h2 = createHandler(table, { env: { ...process.env, REXX_QEMU_DIR: dir, REXX_QEMU_PATHS: `${outside}:${G}` } });
+    await ok(h2, `create_disk disk=${path.join(outside, 'ok.qcow2')} size=1M`);
+    await ok(h2, `create name=inpaths disk=${path.join(outside, 'ok.qcow2')} ${KERNEL}`);
+    const h3 = createHandler(table, { env: { ...process.env, REXX_QEMU_DIR: dir, REXX_QEMU_PATHS: 'relative/dir' } });
+    expect((await h3('info name=d1')).errorCode).toBe(2);
+    await ok(unsafe, 'create name=risky disk=/etc/passwd');
+    await ok(h, 'delete risky');
+    await ok(h, 'delete inpaths');
+  });
+});
+
+describe('what a qcow2 header names', () => {
+  it('a backing file or external data file outside, a json: backing, a backing without format: RC 7 before qemu-img opens it', async () => {
+    await qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', img('bshadow'), '1M');
+    await refused('info name=bshadow', '/etc/shadow');
+    await refused('convert name=bshadow target=flat');
+    await refused('create name=v2 disk=bshadow');
+    await refused('register_base name=bshadow');
+    expect(fs.existsSync(img('bshadow.base', 'json'))).toBe(false);
+
+    const df = path.join(outside, 'data.raw');
+    await qemuImg('create', '-q', '-f', 'qcow2', '-o', `data_file=${df}`, img('dfile'), '1M');
+    await refused('info name=dfile', df);
+    await refused('create name=v2 disk=dfile');
+
+    await qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', 'json:{"driver":"file","filename":"/etc/shadow"}', '-F', 'raw', img('bjson'), '1M');
+    await refused('info name=bjson', 'json');
+
+    // a header whose backing-format extension is gone: QEMU would probe the backing file's content
+    await ok(h, 'create_disk name=lower size=1M');
+    await qemuImg('create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', img('lower'), img('nofmt'));
+    const b = fs.readFileSync(img('nofmt'));
+    const at = b.indexOf(Buffer.from([0xe2, 0x79, 0x2a, 0xca]), 72);
+    expect(at).toBeGreaterThan(0);
+    b.writeUInt32BE(0x0badf00d, at); // an unknown extension type, which QEMU skips
+    fs.writeFileSync(img('nofmt'), b);
+    await refused('info name=nofmt', 'format is not recorded');
+    await ok(h, 'rebase name=nofmt backing=lower unsafe=true'); // records it again
+    expect((await ok(h, 'info name=nofmt')).rexxVariables.BACKING).toBe(img('lower'));
+  });
+
+  it('raw bytes that a guest could write, shaped like a qcow2 pointing at /etc/shadow, never reach /etc/shadow', async () => {
+    await qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', path.join(outside, 'evil.qcow2'), '1M');
+    fs.copyFileSync(path.join(outside, 'evil.qcow2'), img('guest', 'raw'));
+    const r = await h(`register_base name=imported source=${img('guest', 'raw')}`);
+    expect(r.errorCode, r.errorMessage).toBe(7);
+    expect(fs.existsSync(img('imported'))).toBe(false);
+  });
+
+  it('start checks the disk chain again: a disk swapped for one backed by /etc/shadow after create is RC 7, no QEMU', async () => {
+    await ok(h, 'create_disk name=swap size=1M');
+    await ok(h, `create name=vswap disk=swap ${KERNEL}`);
+    fs.rmSync(img('swap'));
+    await qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', img('swap'), '1M');
+    await refused('start vswap', '/etc/shadow');
+    expect(qemuProcesses(dir)).toEqual([]);
+    await ok(h, 'delete vswap');
+  });
+});
