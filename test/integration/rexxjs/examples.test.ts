@@ -29,4 +29,17 @@ describe.skipIf(!home)('examples/*.rexx in RexxJS (REXXJS_HOME)', () => {
     expect(r.stdout).toMatch(/upgrade failed; rollback RC=0/);
     expect(r.stdout).toMatch(/cleaned up, RC=0/);
   });
+
+  it('exec-truth.rexx: shell command lines, REXX return codes, no stale variables', async () => {
+    const r = await execa('node', [cli, 'examples/exec-truth.rexx'], { cwd: root, reject: false, timeout: 120_000 });
+    expect(r.stdout).toContain('exit 3: RC=3 EXIT_CODE=3');
+    expect(r.stdout).toContain('cd /tmp && pwd: RC=0 RESULT=/tmp');
+    expect(r.stdout).toContain('export: RESULT=A is 1');
+    expect(r.stdout).toContain('no such instance: RC=-3 EXIT_CODE=[]');
+    expect(r.stdout).toContain('missing cwd: RC=-3');
+    expect(r.stdout).toContain('info: RC=0 STATUS=Running');
+    expect(r.stdout).toContain('info of a missing instance: RC=3 STATUS=[] PID=[]');
+    expect(r.stdout).toContain('execute: RC=0 LINES=2');
+    expect(r.stdout).toMatch(/cleaned up, RC=0/);
+  });
 });
