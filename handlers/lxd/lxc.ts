@@ -4,6 +4,7 @@
  * (`lxc query /1.0/instances/NAME`, ~11 ms) that the poller and lookups use.
  */
 import { AddressError, classify, notFound, type Classifier } from '../../shared/errors';
+import { sleep } from '../../shared/poll';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
 
@@ -20,11 +21,26 @@ export const LXC_ERRORS: Classifier = {
 /** `remote:name` when a remote is given, else `name`. */
 export const ref = (remote: string | undefined, name: string) => (remote ? `${remote}:${name}` : name);
 
-/** Run `lxc ARGS`; throws the classified AddressError when it fails. */
+/** LXD runs one operation per instance at a time and refuses the next with this. */
+const BUSY = /is busy running a "[^"]*" operation/i;
+/** How long `lxc()` keeps retrying an instance that is busy with another call's operation (ms). */
+const BUSY_WAIT_MS = 30_000;
+
+/**
+ * Run `lxc ARGS`; throws the classified AddressError when it fails. When LXD answers
+ * that the instance is busy with another operation (a parallel call's snapshot, or the
+ * create of the same name), nothing was done, so it is retried with back-off for up to
+ * 30 s: a parallel create of the same name then gets "already exists" (RC 4).
+ */
 export async function lxc(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const r = await ctx.run(['lxc', ...args], opts);
-  if (!r.ok) throw classify(r, LXC_ERRORS);
-  return r;
+  const deadline = performance.now() + BUSY_WAIT_MS;
+  for (let pause = 20; ; pause = Math.min(500, pause * 1.5)) {
+    const r = await ctx.run(['lxc', ...args], opts);
+    if (r.ok) return r;
+    if (!BUSY.test(r.stderr) || performance.now() + pause > deadline) throw classify(r, LXC_ERRORS);
+    ctx.log(`lxc ${args[0]}: the instance is busy with another operation; again in ${Math.round(pause)} ms`);
+    await sleep(pause);
+  }
 }
 
 /** `lxc query [remote:]PATH` parsed as JSON (a read: runs under dryrun too). */

@@ -5,7 +5,7 @@
  */
 import { AddressError, usageError } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
-import { getInstance, lxc, ref, requireInstance, waitIpv4, waitStatus } from './lxc';
+import { getInstance, lxc, query, ref, requireInstance, waitIpv4, waitStatus } from './lxc';
 
 /**
  * `lxc start`, then wait as `wait` says (running | ip | none) within one `timeoutMs`
@@ -44,24 +44,39 @@ export async function requireNic(ctx: Ctx, remote: string | undefined, name: str
 }
 
 /**
+ * Wait until no LXD operation touches the instance and none has for `quietMs` (a killed
+ * `lxc start` may still be on its way to the daemon), at most 30 s. Returns its status then.
+ */
+async function settledStatus(ctx: Ctx, remote: string | undefined, name: string, quietMs = 300): Promise<string> {
+  const me = `/1.0/instances/${name}`;
+  let quietSince = performance.now();
+  const polled = await ctx.poll(
+    async () => {
+      const ops = await query<{ running?: Array<{ resources?: { instances?: string[] } | null }> | null }>(ctx, remote, '/1.0/operations?recursion=1');
+      const busy = (ops.running ?? []).some((o) => (o.resources?.instances ?? []).some((i) => i === me || i.startsWith(`${me}/`)));
+      if (busy) quietSince = performance.now();
+      if (busy || performance.now() - quietSince < quietMs) return undefined;
+      return (await getInstance(ctx, remote, name))?.status ?? 'gone';
+    },
+    { timeoutMs: 30_000, what: `LXD to finish what it was doing with ${name}`, initialMs: 25, maxMs: 100 },
+  ).catch(() => undefined);
+  return polled?.value ?? (await getInstance(ctx, remote, name))?.status ?? 'gone';
+}
+
+/**
  * After a start that ran out of time: LXD goes on starting an instance whose `lxc start`
- * was killed, so wait for it to settle (30 s at most) and stop it at once. Returns the
- * timeout error to throw, saying what state the instance was left in.
+ * was killed, so wait for it to settle and stop it at once. Returns the timeout error to
+ * throw, saying what state the instance was left in (STATUS too).
  */
 async function undoStart(ctx: Ctx, remote: string | undefined, name: string, e: AddressError): Promise<AddressError> {
-  const settled = await ctx.poll(
-    async () => {
-      const i = await getInstance(ctx, remote, name);
-      return !i || i.status === 'Running' || i.status === 'Stopped' || i.status === 'Error' ? (i?.status ?? 'gone') : undefined;
-    },
-    { timeoutMs: 30_000, what: `${name} to finish starting` },
-  ).catch(() => undefined);
-  if (settled?.value === 'Running') {
+  let status = await settledStatus(ctx, remote, name);
+  if (status === 'Running' || status === 'Frozen') {
     const stopped = await ctx.run(['lxc', 'stop', ref(remote, name), '--force'], { timeoutMs: 60_000 });
-    if (!stopped.ok) {
-      return new AddressError('timedOut', `${e.message}; ${name} is still running (stopping it failed: ${stopped.stderr.trim()})`, { cause: e, vars: { STATUS: 'Running' } });
+    status = await settledStatus(ctx, remote, name);
+    if (!stopped.ok || status !== 'Stopped') {
+      const why = stopped.ok ? '' : ` (stopping it failed: ${stopped.stderr.trim()})`;
+      return new AddressError('timedOut', `${e.message}; ${name} is still ${status}${why}`, { cause: e, vars: { STATUS: status } });
     }
   }
-  const now = (await getInstance(ctx, remote, name))?.status ?? 'Stopped';
-  return new AddressError('timedOut', `${e.message}; ${name} was stopped again, as it was before (STATUS=${now})`, { cause: e, vars: { STATUS: now } });
+  return new AddressError('timedOut', `${e.message}; ${name} was stopped again, as it was before (STATUS=${status})`, { cause: e, vars: { STATUS: status } });
 }
