@@ -5,12 +5,12 @@
  */
 import { usageError } from './errors';
 import { renderHelp } from './docs';
-import { COMMON_PARAMS, coerceParams, type ParamsSpec } from './params';
+import { COMMON_PARAMS, coerceParams, resolveAliases, type ParamsSpec } from './params';
 import { parseCommand, type ParsedCommand } from './parse';
 import { poll } from './poll';
 import { fromError, fromOutput, stem, type RexxResult } from './result';
 import { Runner } from './runner';
-import { findVerb, type AnyVerb, type Ctx, type HandlerTable, type VarsSpec, type VerbOutput } from './verb';
+import { findVerb, unavailableVerb, type AnyVerb, type Ctx, type HandlerTable, type VarsSpec, type VerbOutput } from './verb';
 
 export { COMMON_PARAMS, findVerb };
 
@@ -148,7 +148,11 @@ async function dispatchParsed(
     return fromOutput({ result: renderHelp(table, which) });
   }
   const verb = findVerb(table, parsed.verb);
-  if (!verb) throw usageError(`unknown verb '${parsed.verb}' for ADDRESS ${table.target.toUpperCase()} — verbs: ${verbNames(table)}`);
+  if (!verb) {
+    const compat = unavailableVerb(table, parsed.verb);
+    if (compat) throw usageError(`${parsed.verb} (a verb of RexxJS's own ADDRESS ${table.target.toUpperCase()}) is not available here: ${compat.note}`);
+    throw usageError(`unknown verb '${parsed.verb}' for ADDRESS ${table.target.toUpperCase()} — verbs: ${verbNames(table)}`);
+  }
 
   const spec: ParamsSpec = { ...verb.params, ...COMMON_PARAMS };
   const raw = new Map(parsed.params);
@@ -162,7 +166,7 @@ async function dispatchParsed(
       raw.set(slot, [word]);
     }
   }
-  const p = coerceParams(verb.name, spec, raw);
+  const p = coerceParams(verb.name, spec, resolveAliases(verb.name, spec, raw));
   const trace = Boolean(p.trace) || env.REXX_ADDRESS_TRACE === '1';
   const dryrun = Boolean(p.dryrun);
   delete p.trace;

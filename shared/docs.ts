@@ -13,6 +13,9 @@ const varLines = (vars: VarsSpec): string[] =>
 /** " (at most N bytes)" for a length-limited parameter. */
 const limitText = (s: ParamSpec): string => ('maxBytes' in s && s.maxBytes !== undefined ? ` (at most ${s.maxBytes} bytes)` : '');
 
+/** " (also key=)" for a key with aliases. */
+const aliasText = (s: ParamSpec): string => (s.aliases?.length ? ` (also ${s.aliases.map((a) => `${a}=`).join(', ')})` : '');
+
 const defaultText = (s: ParamSpec): string => {
   if (s.required) return 'required';
   if (s.type === 'list') return 'repeatable';
@@ -43,7 +46,7 @@ export function renderHelp(table: HandlerTable, verbName?: string): string {
     if (v.aliases?.length) lines.push(`  aliases: ${v.aliases.join(', ')}`);
     for (const [k, s] of Object.entries({ ...(v.params as ParamsSpec), ...COMMON_PARAMS })) {
       const d = defaultText(s);
-      lines.push(`  ${k}=${typeLabel(s)}${d ? ` (${d})` : ''}  ${s.doc}${limitText(s)}${s.rule ? ` — ${s.rule.allowed}` : ''}`);
+      lines.push(`  ${k}=${typeLabel(s)}${d ? ` (${d})` : ''}  ${s.doc}${limitText(s)}${aliasText(s)}${s.rule ? ` — ${s.rule.allowed}` : ''}`);
     }
     if (v.positional?.length) lines.push(`  bare words fill: ${v.positional.join(', ')}`);
     const sets = varLines(v.vars);
@@ -75,13 +78,24 @@ export function renderVerbTable(table: HandlerTable): string {
     const params = Object.entries(v.params as ParamsSpec)
       .map(([k, s]) => {
         const d = defaultText(s);
-        return `\`${k}\`${d === 'required' ? '*' : ''}${d && d !== 'required' ? ` (${d})` : ''}: ${s.doc}${limitText(s)}`;
+        return `\`${k}\`${d === 'required' ? '*' : ''}${d && d !== 'required' ? ` (${d})` : ''}: ${s.doc}${limitText(s)}${aliasText(s)}`;
       })
       .join('<br>');
     const alias = v.aliases?.length ? `<br>(${v.aliases.map((a) => `\`${a}\``).join(', ')})` : '';
     const vars = varLines(v.vars).map((l) => `\`${l.replace(/:/, '`:')}`).join('<br>');
     const summary = v.exitStatus ? `${v.summary}. RC: ${EXIT_STATUS_DOC}` : v.summary;
     rows.push(`| \`${v.name}\`${alias} | ${cell(params)} | ${cell(summary)} | ${cell(vars)} |`);
+  }
+  return rows.join('\n');
+}
+
+/** The README's table of how RexxJS's own handler's verbs and keys map to this one (Markdown), or '' when it has none. */
+export function renderCompatTable(table: HandlerTable): string {
+  if (!table.compat?.length) return '';
+  const rows = ['| original verb | its keys | here | differences, or what to use instead |', '| --- | --- | --- | --- |'];
+  for (const r of table.compat) {
+    const ours = r.ours ? `\`${r.ours}\`` : '**none: RC 2**';
+    rows.push(`| ${r.verbs.map((v) => `\`${v}\``).join(', ')} | ${cell(r.keys)} | ${cell(ours)} | ${cell(r.note)} |`);
   }
   return rows.join('\n');
 }

@@ -9,6 +9,8 @@ interface SpecBase {
   /** One line for help and the README. */
   doc: string;
   required?: boolean;
+  /** Other names for this key (RexxJS's original handlers' keys, e.g. snapshot_name for snapshot). */
+  aliases?: readonly string[];
   /** May be given more than once; the value is then a list (always for type 'list'). */
   rule?: NameRule;
 }
@@ -88,6 +90,21 @@ export function typeLabel(s: ParamSpec): string {
     default:
       return s.type;
   }
+}
+
+/**
+ * Rename keys given by an alias (`ParamSpec.aliases`) to the key itself. RC 2 when a key
+ * is given both ways.
+ */
+export function resolveAliases(verb: string, spec: ParamsSpec, raw: Map<string, string[]>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [key, values] of raw) {
+    const canonical = Object.hasOwn(spec, key) ? key : Object.keys(spec).find((k) => spec[k]!.aliases?.includes(key));
+    const k = canonical ?? key;
+    if (out.has(k)) throw usageError(`${verb}: ${k}= is given twice (once as ${key}=)`);
+    out.set(k, values);
+  }
+  return out;
 }
 
 /**

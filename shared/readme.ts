@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { renderRcTable, renderVerbTable } from './docs';
+import { renderCompatTable, renderRcTable, renderVerbTable } from './docs';
 import type { HandlerTable } from './verb';
 
 const block = (name: string, body: string) => `<!-- BEGIN ${name} -->\n${body.trim()}\n<!-- END ${name} -->`;
@@ -20,7 +20,11 @@ export function renderReadme(readme: string, tables: Record<string, HandlerTable
     const re = new RegExp(`<!-- BEGIN ${name} -->[\\s\\S]*?<!-- END ${name} -->`);
     const prosePath = path.join(root, 'handlers', target, 'README.md');
     const prose = fs.existsSync(prosePath) ? fs.readFileSync(prosePath, 'utf8').trim() : '';
-    const body = `${prose}\n\n#### Verbs of ADDRESS ${target.toUpperCase()}\n\n${renderVerbTable(table)}\n\nEvery verb also takes \`dryrun=true\` and \`trace=true\`.`;
+    const compat = renderCompatTable(table);
+    const compatBlock = compat
+      ? `\n\n#### Scripts written for RexxJS's own ADDRESS ${target.toUpperCase()}\n\nThe original handler's verbs and keys (RexxJS repository, \`extras/addresses/${target}-address/\`), and what they are here. Where the original answered RC 0 and this project is stricter, the stricter behaviour stays.\n\n${compat}`
+      : '';
+    const body = `${prose}\n\n#### Verbs of ADDRESS ${target.toUpperCase()}\n\n${renderVerbTable(table)}\n\nEvery verb also takes \`dryrun=true\` and \`trace=true\`.${compatBlock}`;
     out = re.test(out) ? out.replace(re, () => block(name, body)) : out;
   }
   return out;

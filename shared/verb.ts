@@ -73,6 +73,23 @@ export function defineVerb<const S extends ParamsSpec>(v: Verb<S>): Verb<S> {
   return v;
 }
 
+/**
+ * One row of a handler's compatibility table with RexxJS's own handler of the same
+ * name (paul-hammant/RexxJS, extras/addresses/): the original verbs and keys, what this
+ * project offers for them, and how it differs. A row with `ours: ''` names verbs that
+ * have no real implementation here: they are RC 2, with `note` saying what to use.
+ */
+export interface CompatRow {
+  /** The original verb(s). */
+  verbs: string[];
+  /** The original's keys and defaults, as written there. */
+  keys: string;
+  /** This project's verb and keys ('' when there is none). */
+  ours: string;
+  /** Differences, or what to use instead. */
+  note: string;
+}
+
 /** A handler: the table the dispatcher, METHODS, help, --help and README are made from. */
 export interface HandlerTable {
   /** ADDRESS target name, lowercase: 'lxd', 'zfs', 'qemu', 'lxcri'. */
@@ -82,6 +99,14 @@ export interface HandlerTable {
   /** The external tool(s) it drives, for docs ("lxc (LXD 5.x client)"). */
   tools: string;
   verbs: AnyVerb[];
+  /** How scripts written for RexxJS's own handler of this name run here (README table; RC 2 for those without a real one). */
+  compat?: CompatRow[];
+}
+
+/** The compatibility row of an original verb that has no real implementation here, if `name` is one. */
+export function unavailableVerb(table: HandlerTable, name: string): CompatRow | undefined {
+  const n = name.toLowerCase();
+  return table.compat?.find((r) => r.ours === '' && r.verbs.includes(n));
 }
 
 /** Find a verb by name or alias (case-insensitive). */

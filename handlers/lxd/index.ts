@@ -1,5 +1,6 @@
 /** ADDRESS LXD: system containers and VMs on an LXD daemon, through the `lxc` client. */
 import type { HandlerTable } from '../../shared/verb';
+import { COMPAT } from './compat';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
 import { exec } from './verbs/exec';
 import { info, list, status } from './verbs/info';
@@ -17,4 +18,5 @@ export const table: HandlerTable = {
     registerBase, cloneFromBase, listBases, unregisterBase,
     status,
   ],
+  compat: COMPAT,
 };

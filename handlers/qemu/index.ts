@@ -1,11 +1,12 @@
 /** ADDRESS QEMU: qcow2 images, bases and copy-on-write clones, and VMs driven over QMP. */
 import type { HandlerTable } from '../../shared/verb';
-import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
+import { clone, cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
+import { COMPAT } from './compat';
 import { commit, convert, rebase } from './verbs/chain';
 import { createDisk, info, resize } from './verbs/images';
 import { consoleVerb, state, status } from './verbs/query';
-import { pause, resume, start, stop } from './verbs/run';
-import { deleteSnapshot, listSnapshots, restore, snapshot } from './verbs/snapshots';
+import { pause, restart, resume, start, stop } from './verbs/run';
+import { deleteSnapshot, listSnapshots, restore, restoreState, saveState, snapshot } from './verbs/snapshots';
 import { create, del, list } from './verbs/vms';
 
 export const table: HandlerTable = {
@@ -14,9 +15,10 @@ export const table: HandlerTable = {
   tools: 'qemu-img and qemu-system-x86_64 (QEMU 7.x), QMP over a unix socket; zfs for zvol bases (OpenZFS)',
   verbs: [
     createDisk, info, resize, convert, commit, rebase,
-    registerBase, cloneFromBase, listBases, unregisterBase,
-    create, start, state, pause, resume, stop, del, list, consoleVerb,
-    snapshot, restore, listSnapshots, deleteSnapshot,
+    registerBase, cloneFromBase, clone, listBases, unregisterBase,
+    create, start, state, pause, resume, stop, restart, del, list, consoleVerb,
+    snapshot, restore, listSnapshots, deleteSnapshot, saveState, restoreState,
     status,
   ],
+  compat: COMPAT,
 };

@@ -40,7 +40,7 @@ export const FORCE = { force: { type: 'bool', default: false, doc: 'force it (se
 
 export const timeout = (defaultMs: number, doc: string) => ({ timeout: { type: 'duration', default: defaultMs, doc } }) as const;
 
-/** The VM hardware keys create and clone_from_base share. */
+/** The VM hardware keys create and clone_from_base share (memory= and cpus= default to 256M and 1). */
 export const HARDWARE = {
   memory: { type: 'string', default: '256M', rule: regexRule('memory', /^\d+(?:[MG](?:i?B)?)?$/i, 'MiB (256) or a size with M or G (256M, 1G)'), doc: 'guest memory (256, 256M, 1G; a bare number is MiB)' },
   cpus: { type: 'int', default: 1, min: 1, max: 64, doc: 'virtual CPUs' },
@@ -49,4 +49,10 @@ export const HARDWARE = {
   append: { type: 'string', doc: 'kernel command line (-append), with kernel=' },
   accel: { type: 'enum', values: ['auto', 'kvm', 'tcg'], default: 'auto', doc: 'auto: KVM when it really works here, else TCG; kvm: KVM or RC 6; tcg: software emulation' },
   network: { type: 'enum', values: ['none', 'user'], default: 'none', doc: 'none, or user-mode networking (-nic user)' },
+} as const;
+
+/** memory= and cpus= without defaults: a base's own (register_base memory= cpus=) come first. */
+export const BASE_HARDWARE = {
+  memory: { type: 'string', rule: HARDWARE.memory.rule, doc: "guest memory (256, 256M, 1G; a bare number is MiB); default: the base's (register_base memory=), else 256M" },
+  cpus: { type: 'int', min: 1, max: 64, doc: "virtual CPUs; default: the base's (register_base cpus=), else 1" },
 } as const;

@@ -35,6 +35,9 @@ export const BaseRecordSchema = z.object({
   /** ISO 8601. */
   created: z.string(),
   description: z.string(),
+  /** Memory and CPUs its clones get unless clone_from_base says otherwise (register_base memory= cpus=). */
+  memory: z.string().optional(),
+  cpus: z.number().int().min(1).optional(),
 });
 export type BaseRecord = z.infer<typeof BaseRecordSchema>;
 

@@ -17,7 +17,7 @@ import { isVmProcess, liveness, serialNote, vmPaths, type Liveness, type RunInfo
 const DEAD_STATUS = new Set(['internal-error', 'guest-panicked', 'io-error', 'shutdown']);
 
 /** The qemu-system argv for a VM definition (pure; the unit tests check it). */
-export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: 'kvm' | 'tcg'): string[] {
+export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: 'kvm' | 'tcg', loadvm?: string): string[] {
   const a = [
     QEMU_SYSTEM, '-name', def.name, '-machine', 'pc', '-accel', accel,
     '-m', String(def.memoryMiB), '-smp', String(def.cpus),
@@ -36,6 +36,7 @@ export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: '
   if (def.initrd) a.push('-initrd', def.initrd);
   if (def.append) a.push('-append', def.append);
   if (def.network === 'user') a.push('-nic', 'user,model=virtio-net-pci');
+  if (loadvm) a.push('-loadvm', loadvm);
   return a;
 }
 
@@ -70,9 +71,9 @@ export async function settle(ctx: Ctx, name: string, ms = 2000): Promise<Livenes
  * only the current run); returns ms until QEMU daemonized. Classifies a failed launch
  * (RC 1/3/7…). Call it holding the VM's lock.
  */
-export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg'): Promise<number> {
+export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg', loadvm?: string): Promise<number> {
   const paths = vmPaths(ctx, def.name);
-  const argv = qemuArgv(def, paths, accel);
+  const argv = qemuArgv(def, paths, accel, loadvm);
   if (!ctx.dryrun) {
     clearStale(ctx, def.name);
     fs.writeFileSync(paths.serial, '');

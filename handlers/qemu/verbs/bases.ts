@@ -10,19 +10,19 @@
 import * as fs from 'node:fs';
 import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
 import { CorruptStateError, writeState } from '../../../shared/state-file';
-import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames } from '../../../shared/bases';
+import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
 import { qemuName, zfsDatasetName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
-import { defineVerb } from '../../../shared/verb';
+import { defineVerb, type Ctx } from '../../../shared/verb';
 import { snapshot } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/zfs';
 import { existing, formatOf } from '../disks';
 import { imageChain, qemuImg } from '../img';
-import { absPath, FORCE, HARDWARE, timeout } from '../params';
+import { absPath, BASE_HARDWARE, FORCE, HARDWARE, timeout } from '../params';
 import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, withBaseLock, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
 import { diskPath, loadVm, vmNames } from '../state';
 import { startVm, WAIT } from './run';
-import { cloneVm } from './vms';
+import { cloneVm, type Hardware } from './vms';
 import { reserve, unreserve } from './images';
 
 /** How long a register_base waits for another one of the same name to finish (ms): as long as qemu-img may run. */
@@ -35,9 +35,11 @@ export const registerBase = defineVerb({
   summary: 'make a qcow2 disk a read-only base (checksum and virtual size recorded), importing source= first; or snapshot a zvol (zvol=, OpenZFS)',
   params: {
     ...BASE_NAME,
-    source: { type: 'string', rule: absPath, doc: 'copy this image (any format qemu-img reads) into images/NAME.qcow2 first (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
+    source: { type: 'string', rule: absPath, aliases: ['disk'], doc: 'copy this image (any format qemu-img reads) into images/NAME.qcow2 first (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
     zvol: { type: 'string', rule: zfsDatasetName, doc: 'a ZFS volume pool/vol to register instead (needs OpenZFS zvols)' },
-    description: { type: 'string', doc: 'free text kept with the base' },
+    ...DESCRIPTION_PARAM,
+    memory: { ...BASE_HARDWARE.memory, doc: 'memory its clones get unless clone_from_base gives memory= (256, 256M, 1G)' },
+    cpus: { ...BASE_HARDWARE.cpus, doc: 'virtual CPUs its clones get unless clone_from_base gives cpus=' },
   },
   positional: ['name'],
   examples: ['register_base name=debian source=/srv/images/debian-12.qcow2', 'register_base name=web zvol=tank/vm/web'],
@@ -54,7 +56,7 @@ export const registerBase = defineVerb({
         if (p.source) throw usageError('register_base: give source= or zvol=, not both');
         const size = await zfs(ctx, ['get', '-H', '-p', '-o', 'value', 'volsize', p.zvol], { readOnly: true });
         const snap = await snapshot(ctx, p.zvol, ZVOL_BASE_SNAPSHOT);
-        rec = { name: p.name, kind: 'zvol', source: snap, virtualSize: Number(size.stdout.trim()) || 0, checksum: '', created, description: p.description ?? '' };
+        rec = { name: p.name, kind: 'zvol', source: snap, virtualSize: Number(size.stdout.trim()) || 0, checksum: '', created, description: p.description ?? '', memory: p.memory, cpus: p.cpus };
       } else {
         const file = diskPath(ctx, p.name, 'qcow2');
         if (p.source) {
@@ -69,7 +71,7 @@ export const registerBase = defineVerb({
         const top = (await imageChain(ctx, file))[0]!;
         if (top.format !== 'qcow2') throw usageError(`register_base: ${file} is ${top.format}, not qcow2`);
         fs.chmodSync(file, 0o444);
-        rec = { name: p.name, kind: 'qcow2', source: file, virtualSize: top['virtual-size'], checksum: await sha256File(file), created, description: p.description ?? '' };
+        rec = { name: p.name, kind: 'qcow2', source: file, virtualSize: top['virtual-size'], checksum: await sha256File(file), created, description: p.description ?? '', memory: p.memory, cpus: p.cpus };
       }
       if (!ctx.dryrun) writeState(baseRecordPath(ctx, p.name), rec);
       return { result: p.name, vars: { BASE: p.name, SOURCE: rec.source, CHECKSUM: rec.checksum, VIRTUAL_SIZE: rec.virtualSize, CREATED: created } };
@@ -87,18 +89,55 @@ export const cloneFromBase = defineVerb({
     start: { type: 'bool', default: false, doc: 'start each clone and wait as wait= says' },
     ...WAIT,
     ...HARDWARE,
+    ...BASE_HARDWARE,
     ...timeout(120_000, 'how long each start may take'),
   },
   positional: ['base', 'name'],
   examples: ['clone_from_base base=debian name=web-1', 'clone_from_base base=debian name=web count=3 start=true'],
   vars: CLONE_VARS,
   async run(p, ctx) {
-    const names = cloneNames(p.name, p.count, qemuName);
-    const base = loadBase(ctx, p.base);
-    return cloneAll(names, p.concurrency, async (name) => {
-      await cloneVm(ctx, base, name, p);
-      if (p.start) await startVm(ctx, name, p.wait, p.timeout);
-    });
+    return cloneFrom(ctx, p.base, cloneNames(p.name, p.count, qemuName), p.concurrency, { ...p, start: p.start });
+  },
+});
+
+/**
+ * Clone `names` from base `baseName`, at most `concurrency` at once, with the base's
+ * memory= and cpus= unless given, and start each when asked.
+ */
+async function cloneFrom(
+  ctx: Ctx,
+  baseName: string,
+  names: string[],
+  concurrency: number,
+  p: Omit<Hardware, 'memory' | 'cpus'> & { memory?: string; cpus?: number; start: boolean; wait: string; timeout: number },
+) {
+  const base = loadBase(ctx, baseName);
+  const hw: Hardware = { ...p, memory: p.memory ?? base.memory ?? '256M', cpus: p.cpus ?? base.cpus ?? 1 };
+  return cloneAll(names, concurrency, async (name) => {
+    await cloneVm(ctx, base, name, hw);
+    if (p.start) await startVm(ctx, name, p.wait, p.timeout);
+  });
+}
+
+/** RexxJS's own ADDRESS QEMU verb: one clone, started unless no_start=true. */
+export const clone = defineVerb({
+  name: 'clone',
+  summary: 'one copy-on-write clone of a base, started unless no_start=true (the verb of RexxJS\'s own ADDRESS QEMU; clone_from_base does more)',
+  params: {
+    base: { ...CLONE_PARAMS.base, rule: qemuName },
+    name: { type: 'string', required: true, rule: qemuName, doc: 'the new VM (and its disk images/NAME.qcow2)' },
+    no_start: { type: 'bool', default: false, doc: 'only make it; do not start it' },
+    ...WAIT,
+    ...HARDWARE,
+    ...BASE_HARDWARE,
+    network: { ...HARDWARE.network, default: 'user', doc: 'none, or user-mode networking (-nic user; the default here, as in the original)' },
+    ...timeout(120_000, 'how long the start may take'),
+  },
+  positional: ['base', 'name'],
+  examples: ['clone base=debian name=web-1 memory=1G'],
+  vars: CLONE_VARS,
+  async run(p, ctx) {
+    return cloneFrom(ctx, p.base, [p.name], 1, { ...p, start: !p.no_start });
   },
 });
 

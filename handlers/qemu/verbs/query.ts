@@ -59,8 +59,9 @@ export const state = defineVerb({
 
 export const consoleVerb = defineVerb({
   name: 'console',
+  aliases: ['logs'],
   summary: 'the last lines of the VM\'s serial log (escape codes and \\r removed): RESULT and stem LINES',
-  params: { ...NAME, lines: { type: 'int', default: 20, min: 1, max: 10_000, doc: 'how many lines' } },
+  params: { name: { ...NAME.name, aliases: ['vm'] }, lines: { type: 'int', default: 20, min: 1, max: 10_000, doc: 'how many lines' } },
   positional: ['name'],
   vars: { LINES: { stem: 'the last lines of the serial console' } },
   async run(p, ctx) {
@@ -72,6 +73,7 @@ export const consoleVerb = defineVerb({
 
 export const status = defineVerb({
   name: 'status',
+  aliases: ['verify_host'],
   summary: 'handler version, qemu-img and qemu-system versions, state directory, whether KVM works here (KVM, KVM_REASON), VM count',
   params: {},
   vars: {

@@ -24,7 +24,7 @@ export const WAIT = {
  * check and the launch hold the VM's lock, so of parallel starts one launches QEMU and
  * the others find it running (ALREADY=1); the wait runs outside the lock.
  */
-export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: number): Promise<VerbOutput> {
+export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: number, loadvm?: string): Promise<VerbOutput> {
   const t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
   const launched = await withVmLock(ctx, name, async () => {
@@ -38,7 +38,7 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
     checkVmFiles(ctx, def);
     const accel = await chooseAccel(ctx, def.accel);
     ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
-    await launch(ctx, def, accel.accel);
+    await launch(ctx, def, accel.accel, loadvm);
     return accel;
   });
   if ('result' in launched) return launched;
@@ -68,6 +68,7 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
 
 export const start = defineVerb({
   name: 'start',
+  aliases: ['start_if_stopped'],
   summary: 'boot a VM (qemu-system -daemonize, QMP socket, serial log) and wait until QMP says running, or wait=serial:TEXT until the guest prints TEXT; ACCEL says kvm or tcg',
   params: { ...NAME, ...WAIT, ...timeout(120_000, 'give up after this long (RC 5)') },
   positional: ['name'],
@@ -98,6 +99,7 @@ function running(ctx: Ctx, name: string, verb: string): string {
 
 export const stop = defineVerb({
   name: 'stop',
+  aliases: ['stop_if_running'],
   summary: 'stop a VM: QMP system_powerdown, then quit when timeout passes (force=true quits at once); METHOD says which; a stopped VM is RC 0',
   params: { ...NAME, force: { ...FORCE.force, doc: 'quit QEMU at once (QMP quit) instead of asking the guest to power off' }, ...timeout(30_000, 'how long the guest may take to power off before QEMU is told to quit') },
   positional: ['name'],
@@ -114,6 +116,36 @@ export const stop = defineVerb({
     const method = await stopVm(ctx, p.name, p.force, p.timeout);
     await withVmLock(ctx, p.name, () => clearStale(ctx, p.name));
     return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: method, WAS: 'running' } };
+  },
+});
+
+export const restart = defineVerb({
+  name: 'restart',
+  summary: 'stop a VM (as stop does, force=true at once) and start it again, waiting as wait= says',
+  params: {
+    ...NAME,
+    force: { ...FORCE.force, doc: 'quit QEMU at once instead of asking the guest to power off' },
+    ...WAIT,
+    ...timeout(120_000, 'how long the stop and the start may take, each'),
+  },
+  positional: ['name'],
+  vars: {
+    STATUS: 'running (or as wait= says), or crashed',
+    PID: 'the new QEMU pid',
+    ACCEL: 'kvm or tcg',
+    ACCEL_REASON: 'why that accelerator',
+    ALREADY: '0',
+    START_MS: 'ms from launch to the state waited for',
+    QMP_MS: 'ms until QMP said running',
+    READY_MS: 'ms until the serial text appeared (wait=serial:)',
+    METHOD: 'how it stopped: powerdown, quit, kill or none',
+  },
+  async run(p, ctx) {
+    loadVm(ctx, p.name);
+    let method = 'none';
+    if (liveness(ctx, p.name).kind === 'running' && !ctx.dryrun) method = await stopVm(ctx, p.name, p.force, p.timeout);
+    const out = await startVm(ctx, p.name, p.wait, p.timeout);
+    return { ...out, vars: { ...out.vars, METHOD: method } };
   },
 });
 

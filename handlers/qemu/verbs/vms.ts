@@ -113,7 +113,7 @@ export const create = defineVerb({
   summary: 'define a VM (vms/NAME/vm.json): disk= (a disk name or absolute path) or base= (a new qcow2 overlay), memory, cpus, kernel/initrd/append, accel, network',
   params: {
     ...NAME,
-    disk: { type: 'string', rule: diskRef, doc: 'its disk: a disk name in the images folder or an absolute path (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
+    disk: { type: 'string', rule: diskRef, aliases: ['image'], doc: 'its disk: a disk name in the images folder or an absolute path (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
     base: { type: 'string', rule: qemuName, doc: 'make its disk a new copy-on-write overlay of this registered base (like clone_from_base)' },
     ...HARDWARE,
   },
@@ -141,6 +141,7 @@ export const create = defineVerb({
 
 export const del = defineVerb({
   name: 'delete',
+  aliases: ['remove'],
   summary: 'delete a VM and the overlay disk made for it (never its base); a running VM only with force=true (RC 7); force=true also removes a VM whose vm.json is corrupt (its disk is kept; CORRUPT names the file)',
   params: {
     ...NAME,
