@@ -80,14 +80,13 @@ export function destroyOurDatasets(mine: (name: string) => boolean) {
   }
 }
 
-/** Host pids whose command line contains `needle` (read from /proc, not through ps). */
-export function pidsWith(needle: string): number[] {
+/** Host pids whose whole command line (words joined by spaces) is `cmdline`; read from /proc. */
+export function pidsOf(cmdline: string): number[] {
   const out: number[] = [];
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     try {
-      const cmd = fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').join(' ');
-      if (cmd.includes(needle)) out.push(Number(e));
+      if (fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') === cmdline) out.push(Number(e));
     } catch {
       /* gone */
     }

@@ -16,7 +16,7 @@ import { getBase, cloneFromBase as zfsClone, listBases as zfsListBases, register
 import { getProps } from '../../zfs/dataset';
 import { defaultPool } from '../../zfs/zfs';
 import { ociDir } from '../checkpoints';
-import { runDetached } from '../container';
+import { mustNotExist, runDetached, withContainerLock } from '../container';
 import { absHostPath, BUNDLE, NAME, RUNTIME, timeout } from '../params';
 import { bundleDataset, containerDataset, placeRootfsOnZfs } from '../rootfs';
 import { pickRuntime } from '../runtime';
@@ -93,7 +93,10 @@ export const cloneFromBase = defineVerb({
       await zfsClone(ctx, base, target, { properties: [`mountpoint=${mountpoint}`], parents: true, timeoutMs: p.timeout });
       if (rootfsShape && !ctx.dryrun) fs.copyFileSync(baseConfig, path.join(bundle, 'config.json'));
       if (rt) {
-        await runDetached(ctx, rt, name, bundle, p.timeout);
+        await withContainerLock(ctx, rt, name, p.timeout, async () => {
+          await mustNotExist(ctx, rt, name);
+          await runDetached(ctx, rt, name, bundle, p.timeout);
+        });
       }
     });
   },
