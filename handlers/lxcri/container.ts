@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { alreadyExists, notFound } from '../../shared/errors';
 import { withLock } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
+import { checkBundle } from './bundle-policy';
 import { rootParent, type Runtime } from './runtime';
 import { logFile, rtDetached, rtRun } from './runtime-cli';
 
@@ -110,10 +111,12 @@ export function removeRunFiles(rt: Runtime, id: string): void {
 
 /**
  * `run -d --pid-file ROOT/ID.pid --bundle B ID`, then waitPidOrState for running: the one
- * way every verb starts a container. Call it under {@link withContainerLock}: it removes
+ * way every verb starts a container, so every start is checked first (bundle-policy.ts:
+ * RC 7 for a config.json that could hand over the host). Call it under {@link withContainerLock}: it removes
  * the id's pid file and truncates its log first.
  */
 export async function runDetached(ctx: Ctx, rt: Runtime, id: string, bundle: string, timeoutMs: number, verb: 'run' | 'create' = 'run') {
+  checkBundle(ctx, bundle);
   const pid = pidFile(rt, id);
   if (!ctx.dryrun) fs.rmSync(pid, { force: true });
   const args = verb === 'run' ? ['run', '-d', '--pid-file', pid, '--bundle', bundle, id] : ['create', '--pid-file', pid, '--bundle', bundle, id];

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { basesOutput, CLONE_PARAMS, cloneAll, cloneNames } from '../../../shared/bases';
-import { AddressError, notFound } from '../../../shared/errors';
+import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
 import { ociContainerId, zfsPoolName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { getBase, cloneFromBase as zfsClone, listBases as zfsListBases, registerBase as zfsRegister, unregisterBase as zfsUnregister, type ZfsBase } from '../../zfs/registry';
@@ -87,6 +87,8 @@ export const cloneFromBase = defineVerb({
     const rt = p.start ? await pickRuntime(ctx, p.runtime) : undefined;
     return cloneAll(names, p.concurrency, async (name) => {
       const bundle = path.join(dir, name);
+      // The clone is mounted at the bundle (or its rootfs): never over a host directory's files.
+      if (!ctx.dryrun && fs.existsSync(bundle) && fs.readdirSync(bundle).length) throw alreadyExists(`bundle directory ${bundle} is not empty`);
       if (!ctx.dryrun) fs.mkdirSync(bundle, { recursive: true });
       const target = containerDataset(ctx, name, pool);
       const mountpoint = rootfsShape ? path.join(bundle, 'rootfs') : bundle;

@@ -13,6 +13,7 @@ import { selectForPrune } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
 import { listSnapshots, rollback } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/zfs';
+import { checkBundle } from '../bundle-policy';
 import { criuCheckpoint } from '../checkpoint-criu';
 import { zfsCheckpoint } from '../checkpoint-zfs';
 import { allCheckpoints, type Checkpoint } from '../checkpoints';
@@ -88,6 +89,7 @@ export const restore = defineVerb({
         destroyed = await rollback(ctx, ds!, target.name, { discardNewer: p.discard_newer, snapshots: snaps });
         if (p.start) started = await runDetached(ctx, rt, p.name, bundle, p.timeout);
       } else {
+        checkBundle(ctx, bundle);
         if (s) await rtRun(ctx, rt, ['delete', '--force', p.name], { timeoutMs: 60_000 });
         await rtDetached(ctx, rt, p.name, ['restore', '-d', '--image-path', target.where, '--bundle', bundle, p.name], p.timeout);
       }

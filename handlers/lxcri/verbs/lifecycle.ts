@@ -7,6 +7,7 @@
 import { AddressError, refused } from '../../../shared/errors';
 import { signalName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
+import { checkBundle } from '../bundle-policy';
 import { getState, mustNotExist, removeRunFiles, runDetached, waitState, withContainerLock } from '../container';
 import { BUNDLE, NAME, RUNTIME, timeout } from '../params';
 import { placeRootfsOnZfs, purgeContainerDataset, ZFS_OPTS } from '../rootfs';
@@ -25,6 +26,7 @@ async function createOrRun(
   // One id, one winner: of parallel calls the first creates it, the rest find it (RC 4).
   return withContainerLock(ctx, rt, p.name, p.timeout, async () => {
     await mustNotExist(ctx, rt, p.name);
+    checkBundle(ctx, p.bundle); // before the rootfs is moved onto ZFS (runDetached checks again)
     const ds = await placeRootfsOnZfs(ctx, p);
     const t0 = performance.now();
     const s = await runDetached(ctx, rt, p.name, p.bundle, p.timeout, verb);

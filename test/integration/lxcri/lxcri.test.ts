@@ -205,6 +205,12 @@ describe('OCI images and bases', () => {
   it('register_base / clone_from_base count=2 start=true / list_bases / unregister_base', async () => {
     const rb = await h(`register_base name=${P}-base bundle=${tmp}/${P}-plain`);
     expect(rb.errorCode, rb.errorMessage).toBe(0);
+    // A clone is never mounted over a directory that has files.
+    fs.mkdirSync(`${tmp}/clones/${P}-busy`, { recursive: true });
+    fs.writeFileSync(`${tmp}/clones/${P}-busy/keep`, 'host file\n');
+    const busy = await h(`clone_from_base base=${P}-base name=${P}-busy bundle_dir=${tmp}/clones`);
+    expect(busy.errorCode, busy.errorMessage).toBe(4);
+    expect(fs.readFileSync(`${tmp}/clones/${P}-busy/keep`, 'utf8')).toBe('host file\n');
     const c = await h(`clone_from_base base=${P}-base name=${P}-cl count=2 start=true bundle_dir=${tmp}/clones runtime=runc`);
     expect(c.errorCode, c.errorMessage).toBe(0);
     expect(c.rexxVariables.CLONES).toEqual({ 0: 2, 1: `${P}-cl-1`, 2: `${P}-cl-2` });
