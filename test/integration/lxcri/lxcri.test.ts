@@ -57,6 +57,10 @@ describe('ADDRESS LXCRI on runc', () => {
     const r = await h('status');
     expect(r.errorCode, r.errorMessage).toBe(0);
     expect(r.rexxVariables.RUNTIME).toBe('runc');
+    // Where the containers live, said plainly: a cleanup with plain `runc list` misses them.
+    expect(r.rexxVariables.ROOT).toBe(`${tmp}/run/runc`);
+    expect(r.rexxVariables.LIST_COMMAND).toBe(`runc --root ${tmp}/run/runc list`);
+    expect(r.output).toContain(`root ${tmp}/run/runc (this handler's containers live here: plain \`runc list\` does not show them; runc --root ${tmp}/run/runc list does)`);
   });
 
   it('full lifecycle: spec, create, start, state, list, exec, pause, resume, kill, delete', async () => {
