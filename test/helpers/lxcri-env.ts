@@ -7,7 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import { execa } from 'execa';
+import { table } from '../../handlers/lxcri';
+import { createHandler, type AddressHandler } from '../../shared/dispatch';
 import type { RexxResult } from '../../shared/result';
 
 export const POOL = process.env.REXX_ZFS_POOL || 'rexxpool';
@@ -92,4 +95,29 @@ export function pidsOf(cmdline: string): number[] {
     }
   }
   return out;
+}
+
+/**
+ * A temporary folder (`prefix` names it) with a writable busybox bundle `<tmp>/b` whose
+ * process is `sleep SLEEP`, and container `id` running from it on runc through an
+ * in-process handler `h`; `env` is that handler's environment (its own OCI dir and root).
+ */
+export async function busyboxContainer(prefix: string, id: string, sleep: string) {
+  requireTools(['runc', 'busybox'], false);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const env = { ...process.env, REXX_OCI_DIR: `${tmp}/oci`, REXX_OCI_ROOT: `${tmp}/run` };
+  const h: AddressHandler = createHandler(table, { env });
+  busyboxRootfs(`${tmp}/b/rootfs`);
+  const s = await h(`spec bundle=${tmp}/b arg=sleep arg=${sleep} readonly=false runtime=runc`);
+  if (s.errorCode) throw new Error(`spec: ${s.errorMessage}`);
+  const r = await h(`run ${id} ${tmp}/b runtime=runc`);
+  if (r.errorCode) throw new Error(`run ${id}: ${r.errorMessage}`);
+  return { tmp, env, h };
+}
+
+/** Remove what busyboxContainer made: its containers, then its folder. */
+export function removeBusyboxContainer(tmp: string | undefined) {
+  if (!tmp) return;
+  deleteAllRunc(`${tmp}/run/runc`);
+  fs.rmSync(tmp, { recursive: true, force: true });
 }

@@ -4,12 +4,9 @@
  * container's own process list (busybox ps through exec) and on the host (/proc).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { table } from '../../handlers/lxcri';
-import { createHandler, type AddressHandler } from '../../shared/dispatch';
-import { busyboxRootfs, deleteAllRunc, pidsOf, requireTools } from '../helpers/lxcri-env';
+import type { AddressHandler } from '../../shared/dispatch';
+import { busyboxContainer, pidsOf, removeBusyboxContainer } from '../helpers/lxcri-env';
 import { recordCounts } from '../helpers/reliability';
 import { RUN_ID } from '../helpers/run-id';
 
@@ -21,20 +18,10 @@ let h: AddressHandler;
 const mark = (n: number) => `${process.pid}${n}`;
 
 beforeAll(async () => {
-  requireTools(['runc', 'busybox'], false);
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxcri-rel-exec-'));
-  h = createHandler(table, { env: { ...process.env, REXX_OCI_DIR: `${tmp}/oci`, REXX_OCI_ROOT: `${tmp}/run` } });
-  busyboxRootfs(`${tmp}/b/rootfs`);
-  expect((await h(`spec bundle=${tmp}/b arg=sleep arg=${mark(0)} runtime=runc`)).errorCode).toBe(0);
-  const r = await h(`run ${ID} ${tmp}/b runtime=runc`);
-  expect(r.errorCode, r.errorMessage).toBe(0);
+  ({ tmp, h } = await busyboxContainer('rexx-lxcri-rel-exec-', ID, mark(0)));
 });
 
-afterAll(() => {
-  if (!tmp) return;
-  deleteAllRunc(`${tmp}/run/runc`);
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => removeBusyboxContainer(tmp));
 
 /** The container's own process list (busybox ps), one command line per entry. */
 async function containerPs(): Promise<string[]> {

@@ -7,36 +7,26 @@
  * and nothing runs.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { table } from '../../../handlers/lxcri';
 import { createHandler, type AddressHandler } from '../../../shared/dispatch';
-import { busyboxRootfs, deleteAllRunc, requireTools } from '../../helpers/lxcri-env';
+import { busyboxContainer, removeBusyboxContainer } from '../../helpers/lxcri-env';
 import { RUN_ID } from '../../helpers/run-id';
 
 const ID = `lxsec${RUN_ID}`;
 let tmp: string;
 let h: AddressHandler;
+/** A handler whose environment allows unsafe settings (REXX_LXCRI_ALLOW_UNSAFE=1). */
 let trusted: AddressHandler;
-const env = () => ({ ...process.env, REXX_OCI_DIR: `${tmp}/oci`, REXX_OCI_ROOT: `${tmp}/run` });
 
 beforeAll(async () => {
-  requireTools(['runc', 'busybox'], false);
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxcri-sec-'));
-  h = createHandler(table, { env: env() });
-  trusted = createHandler(table, { env: { ...env(), REXX_LXCRI_ALLOW_UNSAFE: '1' } });
-  busyboxRootfs(`${tmp}/b/rootfs`);
-  expect((await h(`spec bundle=${tmp}/b arg=sleep arg=1000 readonly=false runtime=runc`)).errorCode).toBe(0);
-  const r = await h(`run ${ID} ${tmp}/b runtime=runc`);
-  expect(r.errorCode, r.errorMessage).toBe(0);
+  const c = await busyboxContainer('rexx-lxcri-sec-', ID, '1000');
+  ({ tmp, h } = c);
+  trusted = createHandler(table, { env: { ...c.env, REXX_LXCRI_ALLOW_UNSAFE: '1' } });
 });
 
-afterAll(() => {
-  if (!tmp) return;
-  deleteAllRunc(`${tmp}/run/runc`);
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => removeBusyboxContainer(tmp));
 
 /** Write `text` to `file` inside the container, through exec (stdin), as a script would. */
 async function writeInContainer(file: string, text: string) {
