@@ -83,6 +83,20 @@ export function destroyOurDatasets(mine: (name: string) => boolean) {
   }
 }
 
+/** The parents the handler makes datasets under: `<pool>/containers`, `<pool>/images`. */
+const PARENTS = [`${POOL}/containers`, `${POOL}/images`];
+
+/** Which of the parent datasets exist now (call before the tests, for {@link destroyNewParents}). */
+export const existingParents = () => new Set(PARENTS.filter((d) => tryRun('zfs', ['list', '-H', '-o', 'name', d])));
+
+/** Destroy the parent datasets that were not in `had` and are empty again (one retry: zfs-fuse may say "busy"). */
+export function destroyNewParents(had: Set<string>) {
+  for (const d of PARENTS) {
+    if (had.has(d) || tryRun('zfs', ['list', '-H', '-o', 'name', '-r', d]).trim() !== d) continue;
+    if (!tryRun('zfs', ['destroy', d]) && tryRun('zfs', ['list', '-H', d])) tryRun('zfs', ['destroy', d]);
+  }
+}
+
 /** Host pids whose whole command line (words joined by spaces) is `cmdline`; read from /proc. */
 export function pidsOf(cmdline: string): number[] {
   const out: number[] = [];

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, destroyOurDatasets, POOL, requireTools, sh, tinyLayout, tryRun } from '../helpers/lxcri-env';
+import { cli, destroyNewParents, destroyOurDatasets, existingParents, POOL, requireTools, sh, tinyLayout, tryRun } from '../helpers/lxcri-env';
 import { recordCounts } from '../helpers/reliability';
 import { RUN_ID } from '../helpers/run-id';
 
@@ -32,9 +32,12 @@ const listed = async () => {
   return new Set(Object.entries(l.rexxVariables.IMAGES as Record<string, unknown>).filter(([k]) => k !== '0').map(([, v]) => String(v)));
 };
 let digest = '';
+/** Parent datasets that existed before this file ran (the ones it makes are removed again). */
+let hadParent = new Set<string>();
 
 beforeAll(() => {
   requireTools(['umoci', 'skopeo', 'busybox', 'zfs']);
+  hadParent = existingParents();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxcri-rel-img-'));
   layout = tinyLayout(tmp);
 });
@@ -42,6 +45,7 @@ beforeAll(() => {
 afterAll(() => {
   if (!tmp) return;
   destroyOurDatasets((d) => d.startsWith(`${POOL}/containers/${P}`) || (digest !== '' && d === `${POOL}/images/${digest.slice(7, 23)}`));
+  destroyNewParents(hadParent);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 

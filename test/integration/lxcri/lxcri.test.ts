@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type AddressHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/lxcri';
-import { busyboxRootfs as rootfs, deleteAllRunc, destroyOurDatasets, POOL, requireTools, sh, tinyLayout, tryRun } from '../../helpers/lxcri-env';
+import { busyboxRootfs as rootfs, deleteAllRunc, destroyNewParents, destroyOurDatasets, existingParents, POOL, requireTools, sh, tinyLayout, tryRun } from '../../helpers/lxcri-env';
 import { RUN_ID } from '../../helpers/run-id';
 
 const P = `lxit${RUN_ID}`;
@@ -18,7 +18,7 @@ let tmp: string;
 let h: AddressHandler;
 let digest = '';
 /** Parent datasets that existed before this file ran (the ones it created are removed again). */
-const hadParent = new Set<string>();
+let hadParent = new Set<string>();
 const env = () => ({ ...process.env, REXX_OCI_DIR: `${tmp}/oci`, REXX_OCI_ROOT: `${tmp}/run`, REXX_ZFS_POOL: POOL });
 
 /** A plain bundle made through the handler's own spec verb. */
@@ -32,7 +32,7 @@ async function plainBundle(name: string): Promise<string> {
 
 beforeAll(() => {
   requireTools(['runc', 'zfs', 'umoci', 'skopeo', 'busybox']);
-  for (const d of [`${POOL}/containers`, `${POOL}/images`]) if (tryRun('zfs', ['list', '-H', '-o', 'name', d])) hadParent.add(d);
+  hadParent = existingParents();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxcri-it-'));
   h = createHandler(table, { env: env() });
   // An OCI image layout from busybox, and the same image as a docker-archive tar.
@@ -45,10 +45,7 @@ afterAll(() => {
   deleteAllRunc(`${tmp}/run/runc`);
   tryRun('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"', 'crun', '--root', `${tmp}/run/crun`, 'delete', '-f', `${P}-crun`]);
   destroyOurDatasets((d) => d.startsWith(`${POOL}/containers/${P}`) || (digest !== '' && d === `${POOL}/images/${digest.slice(7, 23)}`));
-  for (const d of [`${POOL}/containers`, `${POOL}/images`]) {
-    if (hadParent.has(d) || tryRun('zfs', ['list', '-H', '-o', 'name', '-r', d]).trim() !== d) continue;
-    if (!tryRun('zfs', ['destroy', d]) && tryRun('zfs', ['list', '-H', d])) tryRun('zfs', ['destroy', d]);
-  }
+  destroyNewParents(hadParent);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
