@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { toolFailed, toolMessage } from '../../shared/errors';
+import { writeState } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { criuDir, criuLogErrors, CRIU_META, uniqueName } from './checkpoints';
 import { getState } from './container';
@@ -30,7 +31,7 @@ export async function criuCheckpoint(ctx: Ctx, rt: Runtime, id: string, bundle: 
     throw toolFailed(`CRIU checkpoint failed: ${toolMessage(r)}${criu ? `\n${criu}` : ''}`, { cause: r, vars: { STATUS: s?.status ?? '', KIND: 'criu' } });
   }
   if (!ctx.dryrun) {
-    fs.writeFileSync(path.join(dir, CRIU_META), JSON.stringify({ kind: 'criu', runtime: rt.name, bundle, createdMs: Date.now(), leaveRunning }));
+    writeState(path.join(dir, CRIU_META), { kind: 'criu', runtime: rt.name, bundle, createdMs: Date.now(), leaveRunning });
   }
   return name;
 }

@@ -7,6 +7,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
+import { readState } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { listSnapshots } from '../zfs/snapshot';
 import { rows, zfs } from '../zfs/zfs';
@@ -51,18 +53,31 @@ export async function zfsCheckpoints(ctx: Ctx, dataset: string): Promise<Checkpo
     .map((s) => ({ name: s.snapshot, kind: 'zfs' as const, createdEpoch: s.createdEpoch, order: s.createtxg, where: s.name }));
 }
 
-/** CRIU checkpoints of a container, oldest first (from each image directory's rexx-checkpoint.json). */
+/** What `rexx-checkpoint.json` records (checked when read; written atomically by checkpoint-criu.ts). */
+export const CriuMetaSchema = z.object({
+  kind: z.literal('criu'),
+  runtime: z.string(),
+  bundle: z.string(),
+  /** Epoch ms. */
+  createdMs: z.number().int().nonnegative(),
+  leaveRunning: z.boolean(),
+});
+
+/**
+ * CRIU checkpoints of a container, oldest first (from each image directory's
+ * rexx-checkpoint.json). A directory without one is not a finished checkpoint and is
+ * skipped; one whose file is damaged is RC 1 naming it (CorruptStateError), not
+ * silently dropped from the list.
+ */
 export function criuCheckpoints(ctx: Ctx, id: string): Checkpoint[] {
   const dir = criuDir(ctx, id);
   if (!fs.existsSync(dir)) return [];
   const out: Checkpoint[] = [];
-  for (const name of fs.readdirSync(dir)) {
-    try {
-      const m = JSON.parse(fs.readFileSync(path.join(dir, name, CRIU_META), 'utf8')) as { createdMs: number };
-      out.push({ name, kind: 'criu', createdEpoch: Math.floor(m.createdMs / 1000), order: m.createdMs, where: path.join(dir, name) });
-    } catch {
-      /* not a finished checkpoint */
-    }
+  for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!ent.isDirectory()) continue;
+    const name = ent.name;
+    const m = readState(path.join(dir, name, CRIU_META), CriuMetaSchema, `remove that checkpoint (rm -r ${path.join(dir, name)}) or move it out of ${dir}`);
+    if (m) out.push({ name, kind: 'criu', createdEpoch: Math.floor(m.createdMs / 1000), order: m.createdMs, where: path.join(dir, name) });
   }
   return out.sort((a, b) => a.order - b.order);
 }

@@ -1,13 +1,17 @@
 /**
  * A container's state through the runtime: `<runtime> state ID` read once, required,
- * or waited for through the shared poller, and the one way every verb starts a
- * container detached (`run -d` / `create` with `--pid-file`, then wait for its status).
+ * or waited for through the shared poller; the one way every verb starts a container
+ * detached (`run -d` / `create` with `--pid-file`, then wait for its status); and the
+ * per-id lock that makes creating, deleting and restoring one id take turns.
  */
 import * as fs from 'node:fs';
-import { notFound } from '../../shared/errors';
+import * as path from 'node:path';
+import { alreadyExists, notFound } from '../../shared/errors';
+import { withLock } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
-import type { Runtime } from './runtime';
-import { rtDetached, rtRun } from './runtime-cli';
+import { checkBundle } from './bundle-policy';
+import { rootParent, type Runtime } from './runtime';
+import { logFile, rtDetached, rtRun } from './runtime-cli';
 
 /** `state` JSON (runtime-spec): status is creating | created | running | stopped (runc adds paused). */
 export interface OciState {
@@ -76,11 +80,52 @@ export async function waitPidOrState(ctx: Ctx, rt: Runtime, id: string, pidFile:
   );
 }
 
-/** `run -d --pid-file ROOT/ID.pid --bundle B ID`, then waitPidOrState for running: the one way every verb starts a container. */
+/** `ROOT/ID.pid`: where `run -d` / `create` have the runtime write the container's host pid. */
+export const pidFile = (rt: Runtime, id: string) => `${rt.root}/${id}.pid`;
+
+/**
+ * Run `fn` holding the lock of container `id` (proper-lockfile via shared/state-file.ts,
+ * a directory `<REXX_OCI_ROOT>/locks/<runtime>/<id>.lock`, kept out of the runtime's
+ * `--root` because `runc list` reads every directory there as a container). Calls that
+ * create, delete, restore or checkpoint one id take turns: without it parallel
+ * `run`s of one id deleted each other's pid file and truncated each other's log, and
+ * runc's own check-then-create let two of them in, the loser removing the winner's
+ * state while its process ran on with PPID 1. Waits up to `waitMs`, then RC 5.
+ */
+export async function withContainerLock<R>(ctx: Ctx, rt: Runtime, id: string, waitMs: number, fn: () => Promise<R>): Promise<R> {
+  if (ctx.dryrun) return fn();
+  return withLock(path.join(rootParent(ctx.env), 'locks', rt.name, id), fn, waitMs);
+}
+
+/** RC 4 when container `id` exists (in any state). Call it under {@link withContainerLock} before creating one. */
+export async function mustNotExist(ctx: Ctx, rt: Runtime, id: string): Promise<void> {
+  const s = await getState(ctx, rt, id);
+  if (s) throw alreadyExists(`container ${id} already exists (${s.status}; ${rt.name} --root ${rt.root}); delete it first`);
+}
+
+/** Remove a container's `ID.pid` and `ID.log` from the runtime root (after delete, or a run that made nothing). */
+export function removeRunFiles(rt: Runtime, id: string): void {
+  fs.rmSync(pidFile(rt, id), { force: true });
+  fs.rmSync(logFile(rt, id), { force: true });
+}
+
+/**
+ * `run -d --pid-file ROOT/ID.pid --bundle B ID`, then waitPidOrState for running: the one
+ * way every verb starts a container, so every start is checked first (bundle-policy.ts:
+ * RC 7 for a config.json that could hand over the host). Call it under {@link withContainerLock}: it removes
+ * the id's pid file and truncates its log first.
+ */
 export async function runDetached(ctx: Ctx, rt: Runtime, id: string, bundle: string, timeoutMs: number, verb: 'run' | 'create' = 'run') {
-  const pidFile = `${rt.root}/${id}.pid`;
-  if (!ctx.dryrun) fs.rmSync(pidFile, { force: true });
-  const args = verb === 'run' ? ['run', '-d', '--pid-file', pidFile, '--bundle', bundle, id] : ['create', '--pid-file', pidFile, '--bundle', bundle, id];
-  await rtDetached(ctx, rt, id, args, timeoutMs);
-  return (await waitPidOrState(ctx, rt, id, pidFile, verb === 'run' ? 'running' : 'created', timeoutMs)).value;
+  checkBundle(ctx, bundle);
+  const pid = pidFile(rt, id);
+  if (!ctx.dryrun) fs.rmSync(pid, { force: true });
+  const args = verb === 'run' ? ['run', '-d', '--pid-file', pid, '--bundle', bundle, id] : ['create', '--pid-file', pid, '--bundle', bundle, id];
+  try {
+    await rtDetached(ctx, rt, id, args, timeoutMs);
+  } catch (e) {
+    // The log was read for ERRORTEXT; when nothing was created it has no other use.
+    if (!ctx.dryrun && !(await getState(ctx, rt, id).catch(() => true))) removeRunFiles(rt, id);
+    throw e;
+  }
+  return (await waitPidOrState(ctx, rt, id, pid, verb === 'run' ? 'running' : 'created', timeoutMs)).value;
 }

@@ -3,32 +3,51 @@
  * by `skopeo copy`, read by `umoci unpack`, tags as `org.opencontainers.image.ref.name`
  * "name:tag") and a small JSON index `<REXX_OCI_DIR>/images.json` with what listing
  * needs (manifest/config/layer digests and sizes), so image_list never re-reads blobs.
+ *
+ * Both are shared by every script on the host, and both are read-modify-write: `skopeo
+ * copy` and `umoci rm`/`gc` rewrite the layout's index.json (not atomically), the verbs
+ * rewrite images.json. So every change to the store, and every `umoci unpack` that
+ * reads it, runs under one lock ({@link withStore}, shared/state-file.ts); images.json
+ * is validated when read and written atomically.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { toolFailed } from '../../shared/errors';
+import { readState, withLock, writeState } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { ociDir } from './checkpoints';
 
-/** One imported image as the index keeps it. */
-export interface ImageEntry {
-  name: string;
-  tag: string;
+const Digest = z.string().regex(/^[a-z0-9]+:[a-f0-9]{32,}$/);
+
+/** One imported image as the index keeps it (checked with this schema when read). */
+export const ImageEntrySchema = z.object({
+  name: z.string().min(1),
+  tag: z.string().min(1),
   /** Manifest digest, `sha256:…`. */
-  digest: string;
-  configDigest: string;
+  digest: Digest,
+  configDigest: Digest,
   /** Layer digests, bottom first. */
-  layers: string[];
+  layers: z.array(Digest),
   /** Bytes: manifest + config + compressed layers. */
-  size: number;
+  size: z.number().int().nonnegative(),
   /** Where it came from (path and transport). */
-  source: string;
+  source: z.string(),
   /** ISO 8601. */
-  imported: string;
-}
+  imported: z.string(),
+});
+export type ImageEntry = z.infer<typeof ImageEntrySchema>;
+const IndexSchema = z.array(ImageEntrySchema);
 
 export const layoutDir = (ctx: Pick<Ctx, 'env'>) => path.join(ociDir(ctx), 'layout');
-const indexFile = (ctx: Pick<Ctx, 'env'>) => path.join(ociDir(ctx), 'images.json');
+/** `<REXX_OCI_DIR>/images.json`, the image index; also the name of the store's lock (`images.json.lock`). */
+export const indexFile = (ctx: Pick<Ctx, 'env'>) => path.join(ociDir(ctx), 'images.json');
+
+/**
+ * How long a store operation waits for another one's lock (ms): as long as the longest
+ * skopeo/umoci call may take (image-cli.ts), since that is what the holder may be doing.
+ */
+export const STORE_WAIT_MS = 600_000;
 
 /** `name[:tag]` → [name, tag] (tag default latest). */
 export function splitRef(ref: string): [string, string] {
@@ -36,12 +55,17 @@ export function splitRef(ref: string): [string, string] {
   return i > 0 ? [ref.slice(0, i), ref.slice(i + 1)] : [ref, 'latest'];
 }
 
+/**
+ * The index, validated; [] when there is none yet. RC 1 (CorruptStateError, variable
+ * CORRUPT) naming the file when it is not a list of image entries, so nothing that
+ * reads it goes on as if the store were empty.
+ */
 export function readIndex(ctx: Pick<Ctx, 'env'>): ImageEntry[] {
-  try {
-    return JSON.parse(fs.readFileSync(indexFile(ctx), 'utf8')) as ImageEntry[];
-  } catch {
-    return [];
-  }
+  const f = indexFile(ctx);
+  const repair =
+    `move it away (mv ${f} ${f}.bad) and image_import again what it listed ` +
+    `(umoci ls --layout ${layoutDir(ctx)} shows the tags still in the store)`;
+  return readState(f, IndexSchema, repair) ?? [];
 }
 
 /** Look `name[:tag]` up in the index: its name, tag and entry (undefined when not imported). */
@@ -51,12 +75,20 @@ export function findImage(ctx: Ctx, image: string) {
   return { name, tag, entry: e };
 }
 
-/** Replace the index atomically (write + rename). */
+/** Replace the index atomically (a uniquely named temporary file, then rename). Call it only inside {@link withStore}. */
 export function writeIndex(ctx: Pick<Ctx, 'env'>, entries: ImageEntry[]): void {
-  const f = indexFile(ctx);
-  fs.mkdirSync(path.dirname(f), { recursive: true });
-  fs.writeFileSync(`${f}.tmp`, `${JSON.stringify(entries, null, 2)}\n`);
-  fs.renameSync(`${f}.tmp`, f);
+  writeState(indexFile(ctx), entries);
+}
+
+/**
+ * Run `fn` holding the store's one lock (`<REXX_OCI_DIR>/images.json.lock`, proper-lockfile):
+ * parallel scripts take turns for skopeo copy, umoci rm/gc/unpack and the index. A caller
+ * waits up to {@link STORE_WAIT_MS}, then RC 5. Under dryrun nothing changes, so no lock.
+ */
+export async function withStore<R>(ctx: Ctx, fn: () => Promise<R>): Promise<R> {
+  if (ctx.dryrun) return fn();
+  fs.mkdirSync(ociDir(ctx), { recursive: true });
+  return withLock(indexFile(ctx), fn, STORE_WAIT_MS);
 }
 
 const blob = (layout: string, digest: string) => path.join(layout, 'blobs', ...digest.split(':'));

@@ -34,13 +34,16 @@ export async function rtRun(ctx: Ctx, rt: Runtime, args: string[], opts: RunOpti
   return r;
 }
 
+/** `ROOT/ID.log`: the runtime's JSON log of a detaching command for container ID. */
+export const logFile = (rt: Runtime, id: string) => `${rt.root}/${id}.log`;
+
 /**
  * Run a detaching command (`run -d`, `create`): the container inherits the runtime's
  * stdio, so output is not piped (execa would wait for the container); the runtime's
  * own messages go to `--log ROOT/ID.log` (JSON lines) and are read back on failure.
  */
 export async function rtDetached(ctx: Ctx, rt: Runtime, id: string, args: string[], timeoutMs: number): Promise<RunResult> {
-  const log = `${rt.root}/${id}.log`;
+  const log = logFile(rt, id);
   if (!ctx.dryrun) {
     fs.mkdirSync(rt.root, { recursive: true });
     fs.writeFileSync(log, '');

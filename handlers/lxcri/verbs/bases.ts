@@ -9,14 +9,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames } from '../../../shared/bases';
-import { AddressError, notFound } from '../../../shared/errors';
+import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
 import { ociContainerId, zfsPoolName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { getBase, cloneFromBase as zfsClone, listBases as zfsListBases, registerBase as zfsRegister, unregisterBase as zfsUnregister, type ZfsBase } from '../../zfs/registry';
 import { getProps } from '../../zfs/dataset';
 import { defaultPool } from '../../zfs/zfs';
 import { ociDir } from '../checkpoints';
-import { runDetached } from '../container';
+import { mustNotExist, runDetached, withContainerLock } from '../container';
 import { absHostPath, BUNDLE, NAME, RUNTIME, timeout } from '../params';
 import { bundleDataset, containerDataset, placeRootfsOnZfs } from '../rootfs';
 import { pickRuntime } from '../runtime';
@@ -89,13 +89,18 @@ export const cloneFromBase = defineVerb({
     const rt = p.start ? await pickRuntime(ctx, p.runtime) : undefined;
     return cloneAll(names, p.concurrency, async (name) => {
       const bundle = path.join(dir, name);
+      // The clone is mounted at the bundle (or its rootfs): never over a host directory's files.
+      if (!ctx.dryrun && fs.existsSync(bundle) && fs.readdirSync(bundle).length) throw alreadyExists(`bundle directory ${bundle} is not empty`);
       if (!ctx.dryrun) fs.mkdirSync(bundle, { recursive: true });
       const target = containerDataset(ctx, name, pool);
       const mountpoint = rootfsShape ? path.join(bundle, 'rootfs') : bundle;
       await zfsClone(ctx, base, target, { properties: [`mountpoint=${mountpoint}`], parents: true, timeoutMs: p.timeout });
       if (rootfsShape && !ctx.dryrun) fs.copyFileSync(baseConfig, path.join(bundle, 'config.json'));
       if (rt) {
-        await runDetached(ctx, rt, name, bundle, p.timeout);
+        await withContainerLock(ctx, rt, name, p.timeout, async () => {
+          await mustNotExist(ctx, rt, name);
+          await runDetached(ctx, rt, name, bundle, p.timeout);
+        });
       }
     });
   },

@@ -13,7 +13,7 @@ import { getBase, registerBase, cloneFromBase } from '../../zfs/registry';
 import { datasetExists, getProps } from '../../zfs/dataset';
 import { zfs } from '../../zfs/zfs';
 import { tool } from '../image-cli';
-import { findImage, imageDataset, layoutDir } from '../images';
+import { findImage, imageDataset, layoutDir, withStore } from '../images';
 import { absHostPath, IMAGE } from '../params';
 import { containerDataset, usablePool } from '../rootfs';
 import { patchProcess } from './spec';
@@ -42,26 +42,34 @@ export const bundleFromImage = defineVerb({
   vars: { BUNDLE: 'the bundle directory', DATASET: 'its rootfs dataset (ZFS)', CLONED: '1 when the rootfs is a clone of the image unpacked once', BUNDLE_MS: 'ms it took' },
   async run(p, ctx) {
     const t0 = performance.now();
-    const { name, tag, entry } = findImage(ctx, p.image);
-    if (!entry) throw notFound(`image ${name}:${tag} is not imported (image_list shows the index)`);
     const id = p.name ?? path.basename(p.bundle);
     if (ociContainerId.check(id)) throw usageError(`bundle_from_image: give name= (the bundle's directory name '${id}' is not a container id)`);
     if (!ctx.dryrun && fs.existsSync(p.bundle) && fs.readdirSync(p.bundle).length) throw alreadyExists(`bundle directory ${p.bundle} is not empty`);
-    const ref = `${layoutDir(ctx)}:${name}:${tag}`;
     const pool = await usablePool(ctx, p.zfs, p.pool);
-    let dataset = '';
-    let cloned = 0;
-    if (!pool) {
-      await tool(ctx, ['umoci', 'unpack', '--image', ref, p.bundle]);
-    } else {
-      const img = imageDataset(pool, entry.digest);
-      if (!(await datasetExists(ctx, img))) {
-        await zfs(ctx, ['create', '-p', img]);
-        const mp = ctx.dryrun ? `/${img}` : (await getProps(ctx, img, ['mountpoint'])).mountpoint!;
+    // umoci unpack reads the layout, which a parallel import or delete may be rewriting,
+    // and the image dataset is made once however many scripts ask at the same moment:
+    // both under the store lock. The clone of it is outside (it does not touch the store).
+    const img = await withStore(ctx, async () => {
+      const { name, tag, entry } = findImage(ctx, p.image);
+      if (!entry) throw notFound(`image ${name}:${tag} is not imported (image_list shows the index)`);
+      const ref = `${layoutDir(ctx)}:${name}:${tag}`;
+      if (!pool) {
+        await tool(ctx, ['umoci', 'unpack', '--image', ref, p.bundle]);
+        return undefined;
+      }
+      const ds = imageDataset(pool, entry.digest);
+      if (!(await datasetExists(ctx, ds))) {
+        await zfs(ctx, ['create', '-p', ds]);
+        const mp = ctx.dryrun ? `/${ds}` : (await getProps(ctx, ds, ['mountpoint'])).mountpoint!;
         await tool(ctx, ['umoci', 'unpack', '--image', ref, mp]);
         if (!ctx.dryrun) patchBundle(mp, [], false);
       }
-      if (ctx.dryrun || !(await getBase(ctx, img))) await registerBase(ctx, img, { description: `OCI image ${name}:${tag}` });
+      if (ctx.dryrun || !(await getBase(ctx, ds))) await registerBase(ctx, ds, { description: `OCI image ${name}:${tag}` });
+      return ds;
+    });
+    let dataset = '';
+    let cloned = 0;
+    if (pool && img) {
       dataset = containerDataset(ctx, id, pool);
       await cloneFromBase(ctx, img, dataset, { properties: [`mountpoint=${p.bundle}`], parents: true });
       cloned = 1;

@@ -13,10 +13,11 @@ import { selectForPrune } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
 import { listSnapshots, rollback } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/zfs';
+import { checkBundle } from '../bundle-policy';
 import { criuCheckpoint } from '../checkpoint-criu';
 import { zfsCheckpoint } from '../checkpoint-zfs';
 import { allCheckpoints, type Checkpoint } from '../checkpoints';
-import { getState, mustState, runDetached, waitState } from '../container';
+import { getState, mustState, runDetached, waitState, withContainerLock } from '../container';
 import { BUNDLE_OPT, NAME, RUNTIME, SNAPSHOT_OPT, timeout } from '../params';
 import { datasetOf } from '../rootfs';
 import { pickRuntime } from '../runtime';
@@ -37,15 +38,18 @@ export const checkpoint = defineVerb({
   vars: { SNAPSHOT: 'the checkpoint name', KIND: 'zfs or criu', DATASET: 'the rootfs dataset (zfs)', CHECKPOINT_MS: 'ms it took', STATUS: 'on a CRIU failure: the container status after it' },
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
-    const t0 = performance.now();
-    const s = await mustState(ctx, rt, p.name);
-    const ds = p.backend === 'criu' ? undefined : await datasetOf(ctx, p.name, s.bundle);
-    if (p.backend === 'zfs' && !ds) throw notFound(`container ${p.name}: its rootfs is not on a ZFS dataset (create it with zfs=true)`);
-    let name: string;
-    if (ds) name = await zfsCheckpoint(ctx, rt, p.name, ds, s.status === 'running');
-    else name = await criuCheckpoint(ctx, rt, p.name, s.bundle, p.leave_running, p.timeout);
-    const kind = ds ? 'zfs' : 'criu';
-    return { result: name, vars: { SNAPSHOT: name, KIND: kind, DATASET: ds ?? '', CHECKPOINT_MS: Math.round(performance.now() - t0) } };
+    // A restore of the same id in between would delete the container this pauses.
+    return withContainerLock(ctx, rt, p.name, p.timeout, async () => {
+      const t0 = performance.now();
+      const s = await mustState(ctx, rt, p.name);
+      const ds = p.backend === 'criu' ? undefined : await datasetOf(ctx, p.name, s.bundle);
+      if (p.backend === 'zfs' && !ds) throw notFound(`container ${p.name}: its rootfs is not on a ZFS dataset (create it with zfs=true)`);
+      let name: string;
+      if (ds) name = await zfsCheckpoint(ctx, rt, p.name, ds, s.status === 'running');
+      else name = await criuCheckpoint(ctx, rt, p.name, s.bundle, p.leave_running, p.timeout);
+      const kind = ds ? 'zfs' : 'criu';
+      return { result: name, vars: { SNAPSHOT: name, KIND: kind, DATASET: ds ?? '', CHECKPOINT_MS: Math.round(performance.now() - t0) } };
+    });
   },
 });
 
@@ -66,33 +70,37 @@ export const restore = defineVerb({
   vars: { SNAPSHOT: 'the checkpoint restored', KIND: 'zfs or criu', DESTROYED: { stem: 'newer checkpoints destroyed (discard_newer=true)' }, NEWER: { stem: 'on refusal: the newer checkpoints in the way' }, STATUS: 'the container status afterwards', RESTORE_MS: 'ms it took' },
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
-    const t0 = performance.now();
-    const s = await getState(ctx, rt, p.name);
-    const bundle = p.bundle ?? s?.bundle;
-    if (!bundle) throw notFound(`container ${p.name} not found; give bundle= to restore its rootfs and run it`);
-    const { ds, list } = await allCheckpoints(ctx, p.name, bundle);
-    const target: Checkpoint | undefined = p.snapshot ? list.find((c) => c.name === p.snapshot) : list[list.length - 1];
-    if (!target) throw notFound(p.snapshot ? `container ${p.name} has no checkpoint ${p.snapshot}` : `container ${p.name} has no checkpoints`);
-    let destroyed: string[] = [];
-    let started: { status: string } | undefined;
-    if (target.kind === 'zfs') {
-      const snaps = await listSnapshots(ctx, ds!);
-      const newer = snaps.slice(snaps.findIndex((x) => x.snapshot === target.name) + 1).map((x) => x.name);
-      if (newer.length && !p.discard_newer) {
-        throw refused(`${target.name} is not the newest snapshot of ${ds}; discard_newer=true destroys these: ${newer.join(', ')}`, { vars: { NEWER: stem(newer) } });
+    // delete → rollback → run again is one step for this id: no parallel run or delete in between.
+    return withContainerLock(ctx, rt, p.name, p.timeout, async () => {
+      const t0 = performance.now();
+      const s = await getState(ctx, rt, p.name);
+      const bundle = p.bundle ?? s?.bundle;
+      if (!bundle) throw notFound(`container ${p.name} not found; give bundle= to restore its rootfs and run it`);
+      const { ds, list } = await allCheckpoints(ctx, p.name, bundle);
+      const target: Checkpoint | undefined = p.snapshot ? list.find((c) => c.name === p.snapshot) : list[list.length - 1];
+      if (!target) throw notFound(p.snapshot ? `container ${p.name} has no checkpoint ${p.snapshot}` : `container ${p.name} has no checkpoints`);
+      let destroyed: string[] = [];
+      let started: { status: string } | undefined;
+      if (target.kind === 'zfs') {
+        const snaps = await listSnapshots(ctx, ds!);
+        const newer = snaps.slice(snaps.findIndex((x) => x.snapshot === target.name) + 1).map((x) => x.name);
+        if (newer.length && !p.discard_newer) {
+          throw refused(`${target.name} is not the newest snapshot of ${ds}; discard_newer=true destroys these: ${newer.join(', ')}`, { vars: { NEWER: stem(newer) } });
+        }
+        if (s) await rtRun(ctx, rt, ['delete', '--force', p.name], { timeoutMs: 60_000 });
+        destroyed = await rollback(ctx, ds!, target.name, { discardNewer: p.discard_newer, snapshots: snaps });
+        if (p.start) started = await runDetached(ctx, rt, p.name, bundle, p.timeout);
+      } else {
+        checkBundle(ctx, bundle);
+        if (s) await rtRun(ctx, rt, ['delete', '--force', p.name], { timeoutMs: 60_000 });
+        await rtDetached(ctx, rt, p.name, ['restore', '-d', '--image-path', target.where, '--bundle', bundle, p.name], p.timeout);
       }
-      if (s) await rtRun(ctx, rt, ['delete', '--force', p.name], { timeoutMs: 60_000 });
-      destroyed = await rollback(ctx, ds!, target.name, { discardNewer: p.discard_newer, snapshots: snaps });
-      if (p.start) started = await runDetached(ctx, rt, p.name, bundle, p.timeout);
-    } else {
-      if (s) await rtRun(ctx, rt, ['delete', '--force', p.name], { timeoutMs: 60_000 });
-      await rtDetached(ctx, rt, p.name, ['restore', '-d', '--image-path', target.where, '--bundle', bundle, p.name], p.timeout);
-    }
-    const st = target.kind === 'criu' ? (await waitState(ctx, rt, p.name, ['running', 'stopped'], p.timeout)).value : started;
-    return {
-      result: [target.name, ...destroyed].join('\n'),
-      vars: { SNAPSHOT: target.name, KIND: target.kind, DESTROYED: stem(destroyed), STATUS: st?.status ?? '', RESTORE_MS: Math.round(performance.now() - t0) },
-    };
+      const st = target.kind === 'criu' ? (await waitState(ctx, rt, p.name, ['running', 'stopped'], p.timeout)).value : started;
+      return {
+        result: [target.name, ...destroyed].join('\n'),
+        vars: { SNAPSHOT: target.name, KIND: target.kind, DESTROYED: stem(destroyed), STATUS: st?.status ?? '', RESTORE_MS: Math.round(performance.now() - t0) },
+      };
+    });
   },
 });
 

@@ -4,11 +4,13 @@
  * `arg=` or `shell=never` runs an exact argv. RC is the command's exit status, RESULT
  * its stdout, LINES its lines, STDERR its stderr; when the command never ran, RC is
  * negative (-3 container, cwd or program not found, -1 container not running, -5 timed
- * out, -6 no runtime).
+ * out: the command and what it started are killed, exec-kill.ts; -6 no runtime).
  */
+import * as fs from 'node:fs';
 import { AddressError, classify } from '../../../shared/errors';
 import { commandNotFound, cwdNotFound, EXEC_VARS, execOutput, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
 import { defineVerb } from '../../../shared/verb';
+import { execPidFile, killTimedOutExec } from '../exec-kill';
 import { NAME, RUNTIME, timeout } from '../params';
 import { pickRuntime } from '../runtime';
 import { OCI_ERRORS, rtArgv } from '../runtime-cli';
@@ -28,11 +30,15 @@ export const exec = defineVerb({
     ...NAME,
     ...GUEST_COMMAND_PARAMS,
     ...RUNTIME,
-    ...timeout(60_000, 'kill the runtime after this long (RC -5)'),
+    ...timeout(60_000, 'kill the command (and what it started) after this long (RC -5)'),
   },
   positional: ['name', 'command'],
   examples: ['exec name=web command="echo hi > /tmp/x && cat /tmp/x"', 'exec name=web arg=cat arg=/etc/hostname'],
-  vars: EXEC_VARS,
+  vars: {
+    ...EXEC_VARS,
+    KILLED: 'after RC -5: how many processes of the command were killed',
+    LEFT_RUNNING: "after RC -5: host pids of the command still running ('' normally; unknown when the runtime died before saying)",
+  },
   exitStatus: true,
   async run(p, ctx) {
     const g = guestArgv('exec', p);
@@ -41,10 +47,15 @@ export const exec = defineVerb({
     for (const e of p.env) args.push('--env', e);
     if (p.cwd) args.push('--cwd', p.cwd);
     if (p.user !== undefined) args.push('--user', String(p.user));
+    // The command's host pid, so a timeout can kill it (exec-kill.ts).
+    const pidFile = execPidFile(rt, p.name);
+    args.push('--pid-file', pidFile);
     // No "--": runc takes the first word after the id as the command (Go flag parsing stops there).
     args.push(p.name, ...g.argv);
     const r = await ctx.run(rtArgv(rt, args), { timeoutMs: p.timeout, input: p.input });
-    if (r.missing || r.timedOut || r.exitCode === null || (r.exitCode !== 0 && RT_OWN.test(r.stderr))) {
+    if (r.timedOut) throw await killTimedOutExec(ctx, rt, p.name, pidFile, r);
+    if (!ctx.dryrun) fs.rmSync(pidFile, { force: true });
+    if (r.missing || r.exitCode === null || (r.exitCode !== 0 && RT_OWN.test(r.stderr))) {
       if (p.cwd && NO_CWD.test(r.stderr)) throw cwdNotFound('exec', p.cwd);
       if (NO_PROGRAM.test(r.stderr)) throw commandNotFound('exec', g, r.stderr.trim().split('\n').pop());
       const e = classify(r, OCI_ERRORS);

@@ -4,15 +4,13 @@
  * reads that index, image_delete removes an image (and its ZFS dataset when no bundle
  * is a clone of it). Making a bundle from an image is bundle.ts.
  */
-import * as fs from 'node:fs';
 import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
 import { ociImageRef, regexRule, zfsPoolName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { datasetExists, destroyDataset } from '../../zfs/dataset';
-import { ociDir } from '../checkpoints';
 import { tool } from '../image-cli';
-import { entryFromLayout, findImage, imageDataset, layoutDir, readIndex, skopeoSource, writeIndex } from '../images';
+import { entryFromLayout, findImage, imageDataset, layoutDir, readIndex, skopeoSource, withStore, writeIndex } from '../images';
 import { absHostPath, IMAGE } from '../params';
 import { usablePool } from '../rootfs';
 
@@ -35,16 +33,20 @@ export const imageImport = defineVerb({
   examples: ['image_import source=/tmp/busybox-oci name=busybox:1.36', 'image_import source=/tmp/app.tar name=app'],
   vars: { DIGEST: 'manifest digest (sha256:…)', SIZE: 'bytes: manifest, config and compressed layers', LAYERS: 'how many layers' },
   async run(p, ctx) {
-    const { name, tag, entry } = findImage(ctx, p.name);
-    if (entry && !p.force) throw alreadyExists(`image ${name}:${tag} is already imported (force=true replaces it)`);
-    const layout = layoutDir(ctx);
-    if (!ctx.dryrun) fs.mkdirSync(ociDir(ctx), { recursive: true });
-    const src = skopeoSource(p.source, p.source_ref);
-    await tool(ctx, ['skopeo', 'copy', '--quiet', src, `oci:${layout}:${name}:${tag}`]);
-    if (ctx.dryrun) return { result: `${name}:${tag}` };
-    const e = entryFromLayout(layout, name, tag, src);
-    writeIndex(ctx, [...readIndex(ctx).filter((x) => !(x.name === name && x.tag === tag)), e]);
-    return { result: `${name}:${tag}`, vars: { DIGEST: e.digest, SIZE: e.size, LAYERS: e.layers.length } };
+    // The check, the copy into the shared layout and the index update are one step under
+    // the store lock: of parallel imports of one tag exactly one wins (the rest RC 4), and
+    // parallel imports of different tags never overwrite each other's index.json entries.
+    return withStore(ctx, async () => {
+      const { name, tag, entry } = findImage(ctx, p.name);
+      if (entry && !p.force) throw alreadyExists(`image ${name}:${tag} is already imported (force=true replaces it)`);
+      const layout = layoutDir(ctx);
+      const src = skopeoSource(p.source, p.source_ref);
+      await tool(ctx, ['skopeo', 'copy', '--quiet', src, `oci:${layout}:${name}:${tag}`]);
+      if (ctx.dryrun) return { result: `${name}:${tag}` };
+      const e = entryFromLayout(layout, name, tag, src);
+      writeIndex(ctx, [...readIndex(ctx).filter((x) => !(x.name === name && x.tag === tag)), e]);
+      return { result: `${name}:${tag}`, vars: { DIGEST: e.digest, SIZE: e.size, LAYERS: e.layers.length } };
+    });
   },
 });
 
@@ -77,24 +79,28 @@ export const imageDelete = defineVerb({
   positional: ['image'],
   vars: { KEPT_DATASET: 'the image dataset kept because bundles are still clones of it' },
   async run(p, ctx) {
-    const { name, tag, entry } = findImage(ctx, p.image);
-    if (!entry) throw notFound(`image ${name}:${tag} is not imported`);
-    const layout = layoutDir(ctx);
-    await tool(ctx, ['umoci', 'rm', '--image', `${layout}:${name}:${tag}`]);
-    await tool(ctx, ['umoci', 'gc', '--layout', layout]);
-    const rest = readIndex(ctx).filter((x) => !(x.name === name && x.tag === tag));
-    if (!ctx.dryrun) writeIndex(ctx, rest);
-    let kept = '';
-    const pool = await usablePool(ctx, 'auto', p.pool);
-    const img = pool ? imageDataset(pool, entry.digest) : '';
-    if (img && !rest.some((x) => x.digest === entry.digest) && (await datasetExists(ctx, img))) {
-      try {
-        await destroyDataset(ctx, img, { recursive: true });
-      } catch (e) {
-        if (!(e instanceof AddressError && e.kind === 'refused')) throw e;
-        kept = img;
+    // umoci rm and gc rewrite the layout's index.json and remove blobs: under the store
+    // lock, so a parallel import or unpack never sees a half-written index or loses blobs.
+    return withStore(ctx, async () => {
+      const { name, tag, entry } = findImage(ctx, p.image);
+      if (!entry) throw notFound(`image ${name}:${tag} is not imported`);
+      const layout = layoutDir(ctx);
+      await tool(ctx, ['umoci', 'rm', '--image', `${layout}:${name}:${tag}`]);
+      await tool(ctx, ['umoci', 'gc', '--layout', layout]);
+      const rest = readIndex(ctx).filter((x) => !(x.name === name && x.tag === tag));
+      if (!ctx.dryrun) writeIndex(ctx, rest);
+      let kept = '';
+      const pool = await usablePool(ctx, 'auto', p.pool);
+      const img = pool ? imageDataset(pool, entry.digest) : '';
+      if (img && !rest.some((x) => x.digest === entry.digest) && (await datasetExists(ctx, img))) {
+        try {
+          await destroyDataset(ctx, img, { recursive: true });
+        } catch (e) {
+          if (!(e instanceof AddressError && e.kind === 'refused')) throw e;
+          kept = img;
+        }
       }
-    }
-    return { result: `${name}:${tag}`, vars: { KEPT_DATASET: kept } };
+      return { result: `${name}:${tag}`, vars: { KEPT_DATASET: kept } };
+    });
   },
 });

@@ -1,13 +1,14 @@
 /** Read-only verbs: `state` (one container), `list` (all, one call) and `status` (runtime and tools). */
 import * as path from 'node:path';
 import { unavailable } from '../../../shared/errors';
+import { argvLine } from '../../../shared/runner';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
 import { mustState, type OciState } from '../container';
 import { NAME, RUNTIME } from '../params';
 import { hybridCgroups, pickRuntime } from '../runtime';
-import { rtRun } from '../runtime-cli';
+import { rtArgv, rtRun } from '../runtime-cli';
 
 export const state = defineVerb({
   name: 'state',
@@ -53,7 +54,7 @@ export const list = defineVerb({
 
 export const status = defineVerb({
   name: 'status',
-  summary: 'handler version, the runtime picked and its version, its --root, whether crun needs its namespace wrapper; RC 6 when no runtime works',
+  summary: 'handler version, the runtime picked and its version, its --root (ROOT: where this handler\'s containers live; plain `runc list` does not show them) and the command that lists them (LIST_COMMAND), whether crun needs its namespace wrapper; RC 6 when no runtime works',
   params: { ...RUNTIME },
   vars: {
     REACHABLE: '1 when a runtime answers, else 0',
@@ -64,6 +65,7 @@ export const status = defineVerb({
     HYBRID_CGROUPS: '1 on a hybrid cgroup v1+v2 host',
     CRUN_WRAPPED: '1 when crun runs in its own mount namespace',
     CRIU: 'criu version line, empty when missing',
+    LIST_COMMAND: 'the command that lists this handler\'s containers',
   },
   async run(p, ctx) {
     const version = packageVersion();
@@ -81,9 +83,16 @@ export const status = defineVerb({
       HYBRID_CGROUPS: hybridCgroups() ? 1 : 0,
       CRUN_WRAPPED: rt.wrapper.length ? 1 : 0,
       CRIU: criu.ok ? criu.stdout.split('\n')[0]!.trim() : '',
+      LIST_COMMAND: argvLine(rtArgv(rt, ['list'])),
     };
     return {
-      result: [`handler ${version}`, `runtime ${rt.name}`, `version ${rtVersion}`, `root ${rt.root}`, `criu ${vars.CRIU || 'missing'}`].join('\n'),
+      result: [
+        `handler ${version}`,
+        `runtime ${rt.name}`,
+        `version ${rtVersion}`,
+        `root ${rt.root} (this handler's containers live here: plain \`${rt.name} list\` does not show them; ${vars.LIST_COMMAND} does)`,
+        `criu ${vars.CRIU || 'missing'}`,
+      ].join('\n'),
       vars,
     };
   },

@@ -1,12 +1,14 @@
 /**
  * OCI lifecycle (runtime-spec "Operations"): create, start, run (create + start,
  * detached), kill, delete, pause, resume. State changes are waited for through the
- * shared poller on `<runtime> state ID`.
+ * shared poller on `<runtime> state ID`. create/run and delete of one id hold its lock
+ * (container.ts withContainerLock), so parallel scripts take turns.
  */
 import { AddressError, refused } from '../../../shared/errors';
 import { signalName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { getState, runDetached, waitState } from '../container';
+import { checkBundle } from '../bundle-policy';
+import { getState, mustNotExist, removeRunFiles, runDetached, waitState, withContainerLock } from '../container';
 import { BUNDLE, NAME, RUNTIME, timeout } from '../params';
 import { placeRootfsOnZfs, purgeContainerDataset, ZFS_OPTS } from '../rootfs';
 import { pickRuntime, type Runtime } from '../runtime';
@@ -25,12 +27,17 @@ async function createOrRun(
   verb: 'create' | 'run',
 ) {
   const rt = await pickRuntime(ctx, p.runtime);
-  const ds = await placeRootfsOnZfs(ctx, p);
-  const t0 = performance.now();
-  const s = await runDetached(ctx, rt, p.name, p.bundle, p.timeout, verb);
-  const ms = Math.round(performance.now() - t0);
-  const status = s?.status ?? (verb === 'run' ? 'running' : 'created');
-  return { result: status, vars: { ...created(rt, { pid: s?.pid ?? 0, status }), DATASET: ds ?? '', [`${verb.toUpperCase()}_MS`]: ms } };
+  // One id, one winner: of parallel calls the first creates it, the rest find it (RC 4).
+  return withContainerLock(ctx, rt, p.name, p.timeout, async () => {
+    await mustNotExist(ctx, rt, p.name);
+    checkBundle(ctx, p.bundle); // before the rootfs is moved onto ZFS (runDetached checks again)
+    const ds = await placeRootfsOnZfs(ctx, p);
+    const t0 = performance.now();
+    const s = await runDetached(ctx, rt, p.name, p.bundle, p.timeout, verb);
+    const ms = Math.round(performance.now() - t0);
+    const status = s?.status ?? (verb === 'run' ? 'running' : 'created');
+    return { result: status, vars: { ...created(rt, { pid: s?.pid ?? 0, status }), DATASET: ds ?? '', [`${verb.toUpperCase()}_MS`]: ms } };
+  });
 }
 
 export const create = defineVerb({
@@ -105,15 +112,18 @@ export const del = defineVerb({
   vars: { PURGED: 'the rootfs dataset destroyed (purge=true)' },
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
-    const s = await getState(ctx, rt, p.name);
-    if (s && !p.force && s.status !== 'stopped' && s.status !== 'created') {
-      throw refused(`container ${p.name} is ${s.status}; kill it first, or delete with force=true`);
-    }
-    if (s || ctx.dryrun) await rtRun(ctx, rt, p.force ? ['delete', '--force', p.name] : ['delete', p.name], { timeoutMs: 60_000 });
-    let purged = '';
-    if (p.purge) purged = (await purgeContainerDataset(ctx, p.name, p.pool)) ?? '';
-    if (!s && !purged && !ctx.dryrun) throw new AddressError('notFound', `container ${p.name} not found`);
-    return { result: p.name, vars: { PURGED: purged } };
+    return withContainerLock(ctx, rt, p.name, 60_000, async () => {
+      const s = await getState(ctx, rt, p.name);
+      if (s && !p.force && s.status !== 'stopped' && s.status !== 'created') {
+        throw refused(`container ${p.name} is ${s.status}; kill it first, or delete with force=true`);
+      }
+      if (s || ctx.dryrun) await rtRun(ctx, rt, p.force ? ['delete', '--force', p.name] : ['delete', p.name], { timeoutMs: 60_000 });
+      if (!ctx.dryrun) removeRunFiles(rt, p.name);
+      let purged = '';
+      if (p.purge) purged = (await purgeContainerDataset(ctx, p.name, p.pool)) ?? '';
+      if (!s && !purged && !ctx.dryrun) throw new AddressError('notFound', `container ${p.name} not found`);
+      return { result: p.name, vars: { PURGED: purged } };
+    });
   },
 });
 

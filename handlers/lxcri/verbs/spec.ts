@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { alreadyExists, notFound } from '../../../shared/errors';
 import { envPair, guestPath, ociContainerId } from '../../../shared/names';
+import { requireUnsafeAllowed } from '../../../shared/policy';
 import { defineVerb } from '../../../shared/verb';
 import { BUNDLE, RUNTIME } from '../params';
 import { pickRuntime } from '../runtime';
@@ -29,6 +30,15 @@ export function patchProcess(
   if (o.hostname) out.hostname = o.hostname;
   if (o.readonly !== undefined) out.root = { ...((config.root as object) ?? { path: 'rootfs' }), readonly: o.readonly };
   return out;
+}
+
+/** True when `file` is JSON with an `ociVersion`: a runtime config that spec force=true may replace. */
+function isOciConfig(file: string): boolean {
+  try {
+    return typeof (JSON.parse(fs.readFileSync(file, 'utf8')) as { ociVersion?: unknown }).ociVersion === 'string';
+  } catch {
+    return false;
+  }
 }
 
 export const spec = defineVerb({
@@ -54,6 +64,7 @@ export const spec = defineVerb({
       if (!fs.existsSync(p.bundle)) throw notFound(`bundle directory ${p.bundle} does not exist`);
       if (fs.existsSync(file)) {
         if (!p.force) throw alreadyExists(`${file} exists (force=true replaces it)`);
+        if (!isOciConfig(file)) requireUnsafeAllowed(ctx, `spec force=true over ${file}`, 'that file is not an OCI runtime config (no ociVersion), so it belongs to something else on the host');
         fs.rmSync(file);
       }
     }

@@ -3,42 +3,23 @@
  * (scripts/setup-host.sh). A busybox rootfs and an OCI image layout are built locally
  * (no registry). Every container, dataset and temp dir made here is removed in afterAll.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type AddressHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/lxcri';
+import { busyboxRootfs as rootfs, deleteAllRunc, destroyNewParents, destroyOurDatasets, existingParents, POOL, requireTools, sh, tinyLayout, tryRun } from '../../helpers/lxcri-env';
 import { RUN_ID } from '../../helpers/run-id';
 
-const POOL = process.env.REXX_ZFS_POOL || 'rexxpool';
 const P = `lxit${RUN_ID}`;
-const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const tryRun = (cmd: string, args: string[]) => {
-  try {
-    return sh(cmd, args);
-  } catch {
-    return '';
-  }
-};
 
 let tmp: string;
 let h: AddressHandler;
 let digest = '';
 /** Parent datasets that existed before this file ran (the ones it created are removed again). */
-const hadParent = new Set<string>();
+let hadParent = new Set<string>();
 const env = () => ({ ...process.env, REXX_OCI_DIR: `${tmp}/oci`, REXX_OCI_ROOT: `${tmp}/run`, REXX_ZFS_POOL: POOL });
-
-/** A busybox-static rootfs with a few applet links. */
-function rootfs(dir: string) {
-  fs.mkdirSync(`${dir}/bin`, { recursive: true });
-  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc']) fs.mkdirSync(`${dir}/${d}`, { recursive: true });
-  fs.copyFileSync('/bin/busybox', `${dir}/bin/busybox`);
-  fs.chmodSync(`${dir}/bin/busybox`, 0o755);
-  for (const a of ['sh', 'sleep', 'echo', 'cat', 'ls', 'touch', 'rm', 'mkdir']) fs.symlinkSync('busybox', `${dir}/bin/${a}`);
-  fs.writeFileSync(`${dir}/etc/marker`, 'original\n');
-}
 
 /** A plain bundle made through the handler's own spec verb. */
 async function plainBundle(name: string): Promise<string> {
@@ -50,43 +31,21 @@ async function plainBundle(name: string): Promise<string> {
 }
 
 beforeAll(() => {
-  for (const t of ['runc', 'zfs', 'umoci', 'skopeo', 'busybox']) {
-    if (!tryRun('sh', ['-c', `command -v ${t}`])) throw new Error(`${t} is not installed: run scripts/setup-host.sh`);
-  }
-  if (!tryRun('zfs', ['list', '-H', '-o', 'name', POOL])) throw new Error(`ZFS pool ${POOL} is not available (zfs-fuse down?): run scripts/setup-host.sh`);
-  for (const d of [`${POOL}/containers`, `${POOL}/images`]) if (tryRun('zfs', ['list', '-H', '-o', 'name', d])) hadParent.add(d);
+  requireTools(['runc', 'zfs', 'umoci', 'skopeo', 'busybox']);
+  hadParent = existingParents();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxcri-it-'));
   h = createHandler(table, { env: env() });
   // An OCI image layout from busybox, and the same image as a docker-archive tar.
-  rootfs(`${tmp}/img-rootfs`);
-  sh('umoci', ['init', '--layout', `${tmp}/layout`]);
-  sh('umoci', ['new', '--image', `${tmp}/layout:tiny`]);
-  sh('umoci', ['insert', '--image', `${tmp}/layout:tiny`, `${tmp}/img-rootfs`, '/']);
-  sh('umoci', ['config', '--image', `${tmp}/layout:tiny`, '--config.cmd', 'sleep', '--config.cmd', '1000']);
+  tinyLayout(tmp);
   sh('skopeo', ['copy', '--quiet', `oci:${tmp}/layout:tiny`, `docker-archive:${tmp}/tiny.tar:tiny:2`]);
 });
 
 afterAll(() => {
   if (!tmp) return;
-  const root = `${tmp}/run/runc`;
-  const list = tryRun('runc', ['--root', root, 'list', '-q']).split('\n').filter(Boolean);
-  for (const id of list) tryRun('runc', ['--root', root, 'delete', '-f', id]);
+  deleteAllRunc(`${tmp}/run/runc`);
   tryRun('unshare', ['-m', '--propagation', 'private', '--', 'sh', '-c', 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"', 'crun', '--root', `${tmp}/run/crun`, 'delete', '-f', `${P}-crun`]);
-  const ds = tryRun('zfs', ['list', '-H', '-o', 'name', '-t', 'filesystem', '-r', POOL]).split('\n');
-  const ours = ds.filter((d) => d.startsWith(`${POOL}/containers/${P}`) || (digest && d === `${POOL}/images/${digest.slice(7, 23)}`));
-  // Clones before their origins: repeat passes until nothing more goes (zfs-fuse may say "busy" once).
-  let left = ours;
-  for (let pass = 0; pass < 4 && left.length; pass++) {
-    for (const d of left) {
-      tryRun('zfs', ['unmount', d]);
-      tryRun('zfs', ['destroy', '-r', d]);
-    }
-    left = left.filter((d) => tryRun('zfs', ['list', '-H', '-o', 'name', d]));
-  }
-  for (const d of [`${POOL}/containers`, `${POOL}/images`]) {
-    if (hadParent.has(d) || tryRun('zfs', ['list', '-H', '-o', 'name', '-r', d]).trim() !== d) continue;
-    if (!tryRun('zfs', ['destroy', d]) && tryRun('zfs', ['list', '-H', d])) tryRun('zfs', ['destroy', d]);
-  }
+  destroyOurDatasets((d) => d.startsWith(`${POOL}/containers/${P}`) || (digest !== '' && d === `${POOL}/images/${digest.slice(7, 23)}`));
+  destroyNewParents(hadParent);
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -95,6 +54,10 @@ describe('ADDRESS LXCRI on runc', () => {
     const r = await h('status');
     expect(r.errorCode, r.errorMessage).toBe(0);
     expect(r.rexxVariables.RUNTIME).toBe('runc');
+    // Where the containers live, said plainly: a cleanup with plain `runc list` misses them.
+    expect(r.rexxVariables.ROOT).toBe(`${tmp}/run/runc`);
+    expect(r.rexxVariables.LIST_COMMAND).toBe(`runc --root ${tmp}/run/runc list`);
+    expect(r.output).toContain(`root ${tmp}/run/runc (this handler's containers live here: plain \`runc list\` does not show them; runc --root ${tmp}/run/runc list does)`);
   });
 
   it('full lifecycle: spec, create, start, state, list, exec, pause, resume, kill, delete', async () => {
@@ -243,6 +206,12 @@ describe('OCI images and bases', () => {
   it('register_base / clone_from_base count=2 start=true / list_bases / unregister_base', async () => {
     const rb = await h(`register_base name=${P}-base bundle=${tmp}/${P}-plain`);
     expect(rb.errorCode, rb.errorMessage).toBe(0);
+    // A clone is never mounted over a directory that has files.
+    fs.mkdirSync(`${tmp}/clones/${P}-busy`, { recursive: true });
+    fs.writeFileSync(`${tmp}/clones/${P}-busy/keep`, 'host file\n');
+    const busy = await h(`clone_from_base base=${P}-base name=${P}-busy bundle_dir=${tmp}/clones`);
+    expect(busy.errorCode, busy.errorMessage).toBe(4);
+    expect(fs.readFileSync(`${tmp}/clones/${P}-busy/keep`, 'utf8')).toBe('host file\n');
     const c = await h(`clone_from_base base=${P}-base name=${P}-cl count=2 start=true bundle_dir=${tmp}/clones runtime=runc`);
     expect(c.errorCode, c.errorMessage).toBe(0);
     expect(c.rexxVariables.CLONES).toEqual({ 0: 2, 1: `${P}-cl-1`, 2: `${P}-cl-2` });

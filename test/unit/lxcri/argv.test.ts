@@ -87,6 +87,31 @@ describe('CRIU checkpoint / restore (fake binary)', () => {
       fake.cleanup();
     }
   });
+
+  it('a damaged rexx-checkpoint.json (fake runc: CRIU cannot dump on this kernel) is RC 1 naming it, not a checkpoint that silently vanishes', async () => {
+    const state = JSON.stringify({ id: 'c2', pid: 42, status: 'running', bundle: `${tmp}/b2` });
+    const fake = fakeBin({ runc: { stdout: state }, zfs: { exit: 1, stderr: "cannot open 'rexxpool/containers/c2': dataset does not exist" } });
+    try {
+      const hf = createHandler(table, { env: { ...ENV, PATH: fake.env.PATH } });
+      const a = (await hf('checkpoint c2 backend=criu runtime=runc')).output;
+      const b = (await hf('checkpoint c2 backend=criu runtime=runc')).output;
+      const meta = `${tmp}/oci/checkpoints/c2/${a}/rexx-checkpoint.json`;
+      expect(fs.readdirSync(path.dirname(meta)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      fs.writeFileSync(meta, fs.readFileSync(meta, 'utf8').slice(0, 20));
+      const l = await hf('list_checkpoints c2 runtime=runc');
+      expect(l.errorCode).toBe(1);
+      expect(l.errorMessage).toContain(meta);
+      expect(l.errorMessage).toMatch(/rm -r /);
+      // prune must not act on a list it could not read.
+      expect((await hf('prune c2 keep=0 runtime=runc')).errorCode).toBe(1);
+      expect(fs.existsSync(`${tmp}/oci/checkpoints/c2/${b}`)).toBe(true);
+      // A directory without the file is an unfinished checkpoint: skipped.
+      fs.rmSync(meta);
+      expect((await hf('list_checkpoints c2 runtime=runc')).rexxVariables.CHECKPOINTS).toEqual({ 0: 1, 1: b });
+    } finally {
+      fake.cleanup();
+    }
+  });
 });
 
 describe('classification of runtime messages', () => {
