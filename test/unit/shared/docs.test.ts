@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TABLES } from '../../../handlers';
 import { main } from '../../../shared/cli';
-import { createHandler } from '../../../shared/dispatch';
+import { createHandler, findVerb } from '../../../shared/dispatch';
 import { formatMs, renderHelp, renderRcTable, renderVerbTable } from '../../../shared/docs';
 import { RC_DOCS } from '../../../shared/errors';
 import { renderReadme } from '../../../shared/readme';
@@ -130,4 +130,38 @@ describe('formatMs', () => {
     [7_200_000, '2h'],
     [0, '0s'],
   ])('%d → %s', (ms, s) => expect(formatMs(ms)).toBe(s));
+});
+
+describe("compatibility with RexxJS's own handlers (HandlerTable.compat)", () => {
+  const withCompat = Object.values(TABLES).filter((t) => t.compat?.length);
+
+  it('LXD and QEMU have one', () => {
+    expect(withCompat.map((t) => t.target).sort()).toEqual(['lxd', 'qemu']);
+  });
+
+  it('every original verb with a counterpart is a verb or alias here; every one without is not', () => {
+    for (const t of withCompat) {
+      for (const r of t.compat!) {
+        for (const v of r.verbs) expect(Boolean(findVerb(t, v)), `${t.target} ${v}`).toBe(r.ours !== '');
+      }
+    }
+  });
+
+  it('an original verb without a counterpart is RC 2 naming what to use, and runs nothing', async () => {
+    for (const t of withCompat) {
+      const h = createHandler(t, { env: { PATH: '/nonexistent' } });
+      for (const r of t.compat!.filter((x) => x.ours === '')) {
+        for (const v of r.verbs) {
+          const res = await h(`${v} name=x`);
+          expect(res.errorCode, `${t.target} ${v}`).toBe(2);
+          expect(res.errorMessage).toContain(r.note);
+        }
+      }
+    }
+  });
+
+  it('the README has the table', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    for (const t of withCompat) expect(readme).toContain(`#### Scripts written for RexxJS's own ADDRESS ${t.target.toUpperCase()}`);
+  });
 });
