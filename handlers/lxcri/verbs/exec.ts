@@ -18,7 +18,7 @@ import { OCI_ERRORS, rtArgv } from '../runtime-cli';
 // The runtime's own failures (not the command's): runc logs with level=error, crun names the container.
 const RT_OWN = /level=error msg="(?:container does not exist|cannot exec in a stopped|container .* is not running|exec failed|runc exec failed)|^crun: |container .* does not exist/m;
 /** runc 1.1 / crun: the program, or the shell, is not in the container. */
-const NO_PROGRAM = /executable file not found|exec: "[^"]*": stat [^:]*: no such file or directory|executable file `[^`]*` not found|No such file or directory: .*execvp/i;
+const NO_PROGRAM = /executable file not found|exec: \\?"[^"]*?\\?": stat [^:]*: no such file or directory|executable file `[^`]*` not found|No such file or directory: .*execvp/i;
 /** runc 1.1 / crun: the working directory is not in the container. */
 const NO_CWD = /chdir to cwd \([^)]*\)[^:]*: no such file or directory|chdir to `[^`]*`: No such file or directory/i;
 
