@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, from a shell: register a base container once, clone 3 instances from it
-# in one call (copy-on-write), start them, run a command in each, print RC/RESULT and
-# the clone time in ms, clean up. Uses only the rexx-address CLI. Run: npm run demo.
+# in one call (copy-on-write), start them and wait for their DHCP address, run a command
+# in each, print RC/RESULT and the clone time in ms, clean up. Uses only the
+# rexx-address CLI. Run: npm run demo.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 lxd() { node bin/rexx-address.js lxd "$@"; }
@@ -28,7 +29,10 @@ step "register the base (image tiny, prepared once)" register_base name=$BASE im
   prepare="echo 'provisioned by rexx-address' > /etc/motd" description="demo base"
 step "clone 3 instances in one call" clone_from_base base=$BASE name=$CLONE count=3
 echo "  clone time: $(field CLONE_MS <<<"$LAST") ms for 3 copy-on-write clones"
-for i in 1 2 3; do step "start $CLONE-$i" start name=$CLONE-$i; done
+for i in 1 2 3; do
+  step "start $CLONE-$i (wait for its DHCP address)" start name=$CLONE-$i wait=ip timeout=30s
+  echo "  $CLONE-$i has IPv4 $(field IPV4 <<<"$LAST")"
+done
 for i in 1 2 3; do
   step "exec in $CLONE-$i" exec name=$CLONE-$i command='echo "$(hostname): $(cat /etc/motd)"'
 done
