@@ -46,7 +46,6 @@ describe('argv of each verb (fake binary)', () => {
     ['clone name=web snapshot=s1 target=web2 property=atime=off', [['zfs', 'clone', '-o', 'atime=off', 'rexxpool/web@s1', 'rexxpool/web2']]],
     ['promote web2', [['zfs', 'promote', 'rexxpool/web2']]],
     ['register_base name=golden description="a b"', [['zfs', 'snapshot', 'rexxpool/golden@rexx-base'], ['zfs', 'set', 'org.rexxjs:base=on', 'rexxpool/golden'], ['zfs', 'set', 'org.rexxjs:base-snapshot=rexx-base', 'rexxpool/golden'], ['zfs', 'set', 'org.rexxjs:base-description=a b', 'rexxpool/golden']]],
-    ['clone_from_base base=golden name=web', [['zfs', 'clone', '-o', 'org.rexxjs:cloned-from=rexxpool/golden', 'rexxpool/golden@rexx-base', 'rexxpool/web']]],
     ['pool_destroy pool=scratch force=true', [['zpool', 'destroy', '-f', 'scratch']]],
     ['pool_create pool=scratch vdev=/dev/sdb vdev=/dev/sdc', [['zpool', 'create', '-o', 'ashift=12', '-o', 'autotrim=on', '-O', 'compression=lz4', '-O', 'xattr=sa', '-O', 'atime=off', 'scratch', '/dev/sdb', '/dev/sdc']]],
     ['pool_create pool=scratch vdev=/dev/sdb recommended=false mountpoint=/mnt/s', [['zpool', 'create', '-m', '/mnt/s', 'scratch', '/dev/sdb']]],
@@ -63,12 +62,31 @@ describe('argv of each verb (fake binary)', () => {
     expect(calls()).toEqual([['zfs', 'rollback', 'rexxpool/web@s1']]);
   });
 
-  it('clone_from_base count=3 makes NAME-1..3, one zfs clone each, no lookup (fake binary)', async () => {
-    const { h, calls } = withZfs();
+  /** What `zfs get … -d 1 rexxpool/golden` answers for a registered base (the fake prints it for every zfs call). */
+  const REGISTERED = 'rexxpool/golden\torg.rexxjs:base-snapshot\trexx-base\tlocal\nrexxpool/golden@rexx-base\tcreation\t1795240000\t-\n';
+
+  it('clone_from_base: one lookup of the base, then one zfs clone (fake binary)', async () => {
+    const { h, writes, calls } = withZfs({ zfs: { stdout: REGISTERED } });
+    expect((await h('clone_from_base base=golden name=web')).errorMessage).toBe('');
+    expect(writes()).toEqual([['zfs', 'clone', '-o', 'org.rexxjs:cloned-from=rexxpool/golden', 'rexxpool/golden@rexx-base', 'rexxpool/web']]);
+    expect(calls().filter((c) => c[1] === 'get').length).toBe(1);
+  });
+
+  it('clone_from_base count=3 makes NAME-1..3: one lookup of the base, then one zfs clone each (fake binary)', async () => {
+    const { h, calls } = withZfs({ zfs: { stdout: REGISTERED } });
     const r = await h('clone_from_base base=golden name=web count=3');
     expect(r.rexxVariables.CLONES).toEqual({ 0: 3, 1: 'rexxpool/web-1', 2: 'rexxpool/web-2', 3: 'rexxpool/web-3' });
-    expect(calls().map((c) => c.at(-1)).sort()).toEqual(['rexxpool/web-1', 'rexxpool/web-2', 'rexxpool/web-3']);
-    expect(calls().every((c) => c[1] === 'clone')).toBe(true);
+    const clones = calls().filter((c) => c[1] === 'clone');
+    expect(clones.map((c) => c.at(-1)).sort()).toEqual(['rexxpool/web-1', 'rexxpool/web-2', 'rexxpool/web-3']);
+    expect(calls().length).toBe(4);
+  });
+
+  it('clone_from_base of a half-registered base (properties, no snapshot) is RC 3 and clones nothing (fake binary)', async () => {
+    const { h, writes } = withZfs({ zfs: { stdout: 'rexxpool/golden\torg.rexxjs:base-snapshot\trexx-base\tlocal\n' } });
+    const r = await h('clone_from_base base=golden name=web');
+    expect(r.errorCode).toBe(3);
+    expect(r.errorMessage).toMatch(/snapshot rexxpool\/golden@rexx-base is missing.*register_base name=rexxpool\/golden repairs it/);
+    expect(writes()).toEqual([]);
   });
 
   it('pool_create on zfs-fuse keeps ashift and atime, skips what it lacks (fake binary)', async () => {
@@ -120,7 +138,7 @@ describe('argv of each verb (fake binary)', () => {
   });
 
   it('unregister_base clears the properties and defers the snapshot destroy (fake binary)', async () => {
-    const { h, writes } = withZfs({ zfs: { stdout: 'rexxpool/golden\torg.rexxjs:base-snapshot\trexx-base\n' } });
+    const { h, writes } = withZfs({ zfs: { stdout: REGISTERED } });
     expect((await h('unregister_base golden')).errorCode).toBe(0);
     expect(writes()).toEqual([
       ['zfs', 'inherit', 'org.rexxjs:base', 'rexxpool/golden'],
