@@ -66,9 +66,16 @@ done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   apt-get update -qq || die "apt-get update failed"
+  # Packaged services must not start (this script starts what it needs itself; the
+  # packaged sshd would listen on every interface): a policy-rc.d for the install only.
+  own_policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y \
     --no-install-recommends "${missing[@]}" >"$WORK/apt.log" 2>&1 \
-    || { tail -n 30 "$WORK/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+    || { [[ -z "$own_policy" ]] || rm -f /usr/sbin/policy-rc.d; tail -n 30 "$WORK/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+  [[ -z "$own_policy" ]] || rm -f /usr/sbin/policy-rc.d
   say packages "installed ${#missing[@]} (${missing[*]})"
 else
   say packages "ok"
