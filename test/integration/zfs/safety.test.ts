@@ -102,6 +102,17 @@ describe('all or nothing (item 3)', () => {
     expect((await h(`list name=${c}`)).errorCode).toBe(3); // the parent -p made is gone too
   });
 
+  it('pool_create that zpool refuses removes the vdev file it made (size=) and keeps one that was there', async () => {
+    const img = path.join(tmp, 'dup.img');
+    const r = await h(`pool_create pool=${P} vdev=${img} size=64M`);
+    expect(r.errorCode, r.errorMessage).toBe(4);
+    expect(r.errorMessage).toMatch(/undone: remove/);
+    expect(fs.existsSync(img)).toBe(false);
+    fs.writeFileSync(img, '');
+    expect((await h(`pool_create pool=${P} vdev=${img} size=64M`)).errorCode).toBe(4);
+    expect(fs.existsSync(img)).toBe(true);
+  });
+
   it('set of several properties: a later failure puts the earlier ones back, mountpoint and mount included', async () => {
     const a = uniq('a');
     const b = uniq('b');
