@@ -72,7 +72,7 @@ const read = (f: string): string | undefined => {
 };
 
 /** The mounts, in this process's mount namespace, of `datasets` and the datasets below them. */
-export function mountsOf(datasets: string[]): MountEntry[] {
+function mountsOf(datasets: string[]): MountEntry[] {
   return parseMountinfo(read('/proc/self/mountinfo') ?? '').filter((m) => holdsAny(m, datasets));
 }
 

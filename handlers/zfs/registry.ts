@@ -129,10 +129,12 @@ export async function getBase(ctx: Ctx, dataset: string): Promise<ZfsBase | unde
 }
 
 /**
- * RC 3 unless `base` is a registered base; the message says when it is only
- * half-registered and how to repair it.
+ * RC 3 unless `base` is a registered base with the snapshot `rexx-base`; the message
+ * says when it is only half-registered and how to repair it. Under dryrun a dataset
+ * without registry properties passes (nothing is cloned).
  */
-export async function requireBase(ctx: Ctx, base: string, snapshot = BASE_SNAPSHOT): Promise<void> {
+export async function requireBase(ctx: Ctx, base: string): Promise<void> {
+  const snapshot = BASE_SNAPSHOT;
   let b: BaseRecord | undefined;
   try {
     b = await readBase(ctx, base);
@@ -151,11 +153,10 @@ export async function requireBase(ctx: Ctx, base: string, snapshot = BASE_SNAPSH
  * properties set locally — not their children that inherit them — registered or not:
  * `zfs get -H -p -o name,property,value -s local ... [-r ROOT]`, then the creation time
  * of each base snapshot in one `zfs get` (a snapshot it does not print is missing).
- * With recursive=false only `root` itself.
  */
-export async function listBaseRecords(ctx: Ctx, root?: string, o: { recursive?: boolean } = {}): Promise<BaseRecord[]> {
+export async function listBaseRecords(ctx: Ctx, root?: string): Promise<BaseRecord[]> {
   const args = ['get', '-H', '-p', '-o', 'name,property,value', '-s', 'local', `${PROPS.baseSnapshot},${PROPS.description}`];
-  if (root) args.push(...(o.recursive === false ? [] : ['-r']), root);
+  if (root) args.push('-r', root);
   const r = await zfs(ctx, args, { readOnly: true });
   const by = new Map<string, Record<string, string>>();
   for (const [n, k, v] of rows(r.stdout)) if (n && !n.includes('@')) by.set(n, { ...by.get(n), [k!]: v ?? '' });
