@@ -39,9 +39,11 @@ ZFS_PIDFILE="/var/run/zfs-fuse.pid"
 LXD_LOG="/var/log/lxd-rexx.log"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+# openssh-server: the sshd the ZFS replication tests start on 127.0.0.1 (never the packaged
+# service); psmisc: fuser, which ADDRESS ZFS asks before unmounting a dataset.
 PACKAGES=(lxd lxd-client btrfs-progs busybox-static dnsmasq-base iptables zfs-fuse
           qemu-utils qemu-system-x86 runc crun criu umoci skopeo debootstrap cpio gzip
-          uidmap)
+          uidmap openssh-server psmisc)
 
 T0=$(date +%s%N)
 say() { printf '%-22s %s\n' "$1:" "$2"; }
@@ -67,9 +69,16 @@ done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   apt-get update -qq || die "apt-get update failed"
+  # Packaged services must not start (this script starts what it needs itself; the
+  # packaged sshd would listen on every interface): a policy-rc.d for the install only.
+  own_policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y \
     --no-install-recommends "${missing[@]}" >"$WORK/apt.log" 2>&1 \
-    || { tail -n 30 "$WORK/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+    || { [[ -z "$own_policy" ]] || rm -f /usr/sbin/policy-rc.d; tail -n 30 "$WORK/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
+  [[ -z "$own_policy" ]] || rm -f /usr/sbin/policy-rc.d
   say packages "installed ${#missing[@]} (${missing[*]})"
 else
   say packages "ok"

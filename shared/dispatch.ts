@@ -82,7 +82,7 @@ export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): A
       r = fromError(e);
       if (verb?.exitStatus && r.errorCode > 0) r = { ...r, errorCode: -r.errorCode };
     }
-    return withDeclaredVars(verb, r, strict);
+    return withDeclaredVars(table, verb, r, strict);
   };
 }
 
@@ -96,8 +96,8 @@ const blank = (spec: VarsSpec[string]) => (typeof spec === 'string' ? '' : stem(
  * shorter answer. With env REXX_ADDRESS_STRICT_VARS=1 (the test suites) a variable the
  * verb returns without declaring it is an internal error, so the declarations stay true.
  */
-function withDeclaredVars(verb: AnyVerb | undefined, r: RexxResult, strict: boolean): RexxResult {
-  const declared: VarsSpec = { ...(verb?.vars ?? {}), ...COMMON_VARS };
+function withDeclaredVars(table: HandlerTable, verb: AnyVerb | undefined, r: RexxResult, strict: boolean): RexxResult {
+  const declared: VarsSpec = { ...(verb ? (table.vars ?? {}) : {}), ...(verb?.vars ?? {}), ...COMMON_VARS };
   const given = r.rexxVariables;
   if (strict && verb) {
     const undeclared = Object.keys(given).filter((k) => k !== 'ERRORTEXT' && !Object.hasOwn(declared, k));

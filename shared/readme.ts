@@ -24,7 +24,9 @@ export function renderReadme(readme: string, tables: Record<string, HandlerTable
     const compatBlock = compat
       ? `\n\n#### Scripts written for RexxJS's own ADDRESS ${target.toUpperCase()}\n\nThe original handler's verbs and keys (RexxJS repository, \`extras/addresses/${target}-address/\`), and what they are here. Where the original answered RC 0 and this project is stricter, the stricter behaviour stays.\n\n${compat}`
       : '';
-    const body = `${prose}\n\n#### Verbs of ADDRESS ${target.toUpperCase()}\n\n${renderVerbTable(table)}\n\nEvery verb also takes \`dryrun=true\` and \`trace=true\`.${compatBlock}`;
+    const common = Object.entries(table.vars ?? {}).map(([k, v]) => `\`${k}\`${typeof v === 'string' ? `: ${v}` : ` (stem): ${v.stem}`}`);
+    const commonVars = common.length ? ` Any verb may also set ${common.join('; ')}.` : '';
+    const body = `${prose}\n\n#### Verbs of ADDRESS ${target.toUpperCase()}\n\n${renderVerbTable(table)}\n\nEvery verb also takes \`dryrun=true\` and \`trace=true\`.${commonVars}${compatBlock}`;
     out = re.test(out) ? out.replace(re, () => block(name, body)) : out;
   }
   return out;

@@ -115,10 +115,30 @@ export class Runner {
       execa(a[0]!, a.slice(1), i === 0 ? base : { ...base, input: undefined, inputFile: undefined, stdin: 'pipe' }),
     );
     for (let i = 1; i < stages.length; i++) stages[i - 1]!.stdout!.pipe(stages[i]!.stdin!);
+    // A stage that fails will read nothing more, and the stages before it would block on a
+    // full pipe until the timeout (`zfs send | dd of=/missing/dir/f` sat there for the
+    // whole hour): kill them and close what they write into, as a shell's SIGPIPE would.
+    const stoppedByUs = new Set<number>();
+    stages.forEach((s, i) => {
+      if (i === 0) return;
+      // (with reject:false the promise resolves for any end: exit code, signal, spawn failure)
+      void s.then((r) => {
+        if (!r.failed) return;
+        for (let j = 0; j < i; j++) {
+          const up = stages[j]!;
+          if (up.exitCode === null && up.signalCode === null) {
+            stoppedByUs.add(j);
+            up.kill('SIGKILL');
+          }
+          up.stdout?.destroy();
+        }
+      });
+    });
     const all = await Promise.all(stages);
     const last = all[all.length - 1]!;
-    // With reject:false every stage resolves; the first failing stage is the one to report.
-    const failed = all.find((r) => r.failed) ?? last;
+    // With reject:false every stage resolves; the first stage that failed by itself (not
+    // one killed above because a later one failed) is the one to report.
+    const failed = all.find((r, i) => r.failed && !stoppedByUs.has(i)) ?? all.find((r) => r.failed) ?? last;
     const res = this.finish(flat, failed, started);
     return { ...res, stdout: String(last.stdout ?? '') };
   };

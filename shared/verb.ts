@@ -99,6 +99,8 @@ export interface HandlerTable {
   /** The external tool(s) it drives, for docs ("lxc (LXD 5.x client)"). */
   tools: string;
   verbs: AnyVerb[];
+  /** Variables any verb of this handler may set (e.g. on a refusal raised by a shared helper); declared like Verb.vars. */
+  vars?: VarsSpec;
   /** How scripts written for RexxJS's own handler of this name run here (README table; RC 2 for those without a real one). */
   compat?: CompatRow[];
 }

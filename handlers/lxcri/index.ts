@@ -3,6 +3,7 @@
  * rootfs on ZFS, ZFS checkpoint/restore with a CRIU fallback, and local OCI images.
  */
 import type { HandlerTable } from '../../shared/verb';
+import { REFUSAL_VARS } from '../zfs/in-use';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
 import { bundleFromImage } from './verbs/bundle';
 import { checkpoint, listCheckpoints, prune, restore } from './verbs/checkpoint';
@@ -23,4 +24,5 @@ export const table: HandlerTable = {
     imageImport, imageList, bundleFromImage, imageDelete,
     status,
   ],
+  vars: REFUSAL_VARS,
 };

@@ -1,13 +1,75 @@
 /**
  * Dataset operations over the zfs CLI (handlers/zfs/zfs.ts), for the ZFS verbs and for
- * ADDRESS LXCRI and QEMU: existence and properties, the dataset under a path, destroy
- * and rename with zfs-fuse's "dataset is busy" handled, clones and dependents.
+ * ADDRESS LXCRI and QEMU: existence and properties, the dataset under a path, create or
+ * clone undone on failure, destroy and rename with zfs-fuse's "dataset is busy" handled
+ * and never while the dataset is in use (in-use.ts), clones and dependents.
  */
 import * as path from 'node:path';
-import { AddressError } from '../../shared/errors';
+import { AddressError, toolMessage } from '../../shared/errors';
 import { sleep } from '../../shared/poll';
 import type { Ctx } from '../../shared/verb';
+import { holdersOf, requireNotInUse } from './in-use';
 import { implementation, rows, zfs } from './zfs';
+
+/** One step that undoes a step already done (what: for the message when it fails). */
+export interface Undo {
+  what: string;
+  run: () => Promise<unknown>;
+}
+
+/**
+ * Run `undo` last-first after `error` stopped a multi-step operation, and return the
+ * error to throw: the original kind and RC, its message followed by what was undone, or
+ * by each undo that failed (so the state left behind is named).
+ */
+export async function undoAll(undo: Undo[], error: unknown): Promise<AddressError> {
+  const failed: string[] = [];
+  for (const u of [...undo].reverse()) {
+    try {
+      await u.run();
+    } catch (e) {
+      failed.push(`${u.what}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  const e = error instanceof AddressError ? error : new AddressError('toolFailed', error instanceof Error ? error.message : String(error), { cause: error });
+  if (!undo.length) return e;
+  const note = failed.length ? `; NOT undone — ${failed.join('; ')}` : `; undone: ${undo.map((u) => u.what).join(', ')}`;
+  return new AddressError(e.kind, `${e.message}${note}`, { cause: e, vars: e.vars, output: e.output });
+}
+
+/** The ancestors of `name` (below the pool) that do not exist, shallowest first; [] when that cannot be told. */
+async function missingAncestors(ctx: Ctx, name: string): Promise<string[]> {
+  const parts = name.split('/');
+  const anc = parts.slice(2).map((_, i) => parts.slice(0, i + 2).join('/'));
+  if (!anc.length) return [];
+  // zfs list prints the ones that exist and names each missing one on stderr (exit 1).
+  const r = await ctx.run(['zfs', 'list', '-H', '-o', 'name', ...anc], { readOnly: true, timeoutMs: 60_000 });
+  if (!r.ok && (r.missing || r.timedOut || r.stderr.split('\n').some((l) => l.trim() && !/does not exist/.test(l)))) return [];
+  const have = new Set(rows(r.stdout).map(([n]) => n));
+  return anc.filter((a) => !have.has(a));
+}
+
+/**
+ * Run a `zfs create`/`zfs clone` (`args`) that makes `name`. When it fails after zfs made
+ * the dataset (e.g. "filesystem successfully created, but not mounted"), the dataset is
+ * destroyed again, and so are the parents that `parents` (-p) made; RC 4 (it existed)
+ * undoes nothing. The error says what was undone.
+ */
+export async function createOrUndo(ctx: Ctx, name: string, args: string[], o: { parents?: boolean; timeoutMs?: number } = {}): Promise<void> {
+  const made = o.parents && !ctx.dryrun ? await missingAncestors(ctx, name) : [];
+  try {
+    await zfs(ctx, args, { timeoutMs: o.timeoutMs ?? 60_000 });
+  } catch (e) {
+    if (ctx.dryrun || (e instanceof AddressError && e.kind === 'exists')) throw e;
+    const undo: Undo[] = [...made, name].map((d) => ({
+      what: `destroy ${d}`,
+      run: async () => {
+        if (await datasetExists(ctx, d)) await destroyDataset(ctx, d);
+      },
+    }));
+    throw await undoAll(undo, e);
+  }
+}
 
 const isKind = (e: unknown, kind: string) => e instanceof AddressError && e.kind === kind;
 
@@ -51,17 +113,20 @@ export async function datasetForPath(ctx: Ctx, p: string): Promise<string | unde
 }
 
 /**
- * `zfs destroy [-r|-R] NAME`. zfs-fuse answers "dataset is busy" for a mounted
- * filesystem (OpenZFS unmounts by itself): the busy dataset named in the message is
- * unmounted and the destroy retried (up to 4 retries per dataset, the later ones after
- * 50/100/200 ms). RC 7 (with the tool's
- * list of dependents) when it has children/clones and no recursion was asked, RC 3 when missing.
+ * `zfs destroy [-r|-R] NAME`. A filesystem in use (it or a dataset below it, or one of
+ * `o.alsoInUse`, e.g. the clones -R takes along) is refused first with RC 7 naming its
+ * users (in-use.ts), since zfs destroy unmounts it. zfs-fuse answers "dataset is busy"
+ * for a mounted filesystem (OpenZFS unmounts by itself): the busy dataset named in the
+ * message is unmounted and the destroy retried (up to 4 retries per dataset, the later
+ * ones after 50/100/200 ms). RC 7 (with the tool's list of dependents) when it has
+ * children/clones and no recursion was asked, RC 3 when missing.
  */
 export async function destroyDataset(
   ctx: Ctx,
   name: string,
-  o: { recursive?: boolean; dependents?: boolean; defer?: boolean; timeoutMs?: number } = {},
+  o: { recursive?: boolean; dependents?: boolean; defer?: boolean; timeoutMs?: number; alsoInUse?: string[] } = {},
 ): Promise<void> {
+  if (!name.includes('@')) await requireNotInUse(ctx, [name, ...(o.alsoInUse ?? [])], 'destroy');
   const args = ['destroy'];
   if (o.dependents) args.push('-R');
   else if (o.recursive) args.push('-r');
@@ -112,12 +177,15 @@ export async function dependentsOf(ctx: Ctx, dataset: string): Promise<{ childre
 }
 
 /**
- * `zfs rename [-p] FROM TO`. zfs-fuse answers "dataset is busy" for a mounted
+ * `zfs rename [-p] FROM TO`. A filesystem in use is refused first (RC 7, in-use.ts):
+ * a rename unmounts it and its children. zfs-fuse answers "dataset is busy" for a mounted
  * filesystem (measured: every time here, not just once): the source is then unmounted,
- * the rename retried (up to 3 times, 100 ms apart), and the new name mounted again.
+ * the rename retried (up to 3 times, 100 ms apart), and the new name mounted again; if
+ * that mount fails, the rename is undone (renamed back and mounted) and the error says so.
  */
 export async function renameDataset(ctx: Ctx, from: string, to: string, o: { parents?: boolean } = {}): Promise<void> {
   const args = o.parents ? ['rename', '-p', from, to] : ['rename', from, to];
+  if (!from.includes('@')) await requireNotInUse(ctx, [from], 'rename');
   try {
     await zfs(ctx, args);
     return;
@@ -138,20 +206,37 @@ export async function renameDataset(ctx: Ctx, from: string, to: string, o: { par
       await sleep(100);
     }
   }
-  if (wasMounted) await zfs(ctx, ['mount', to]);
+  if (!wasMounted) return;
+  try {
+    await zfs(ctx, ['mount', to]);
+  } catch (e) {
+    const undo: Undo[] = [
+      { what: `rename ${to} back to ${from}`, run: () => zfs(ctx, ['rename', to, from]) },
+      { what: `mount ${from}`, run: () => zfs(ctx, ['mount', from]) },
+    ].reverse(); // undoAll runs last-first: rename back, then mount
+    throw await undoAll(undo, e);
+  }
 }
 
 /**
  * zfs-fuse does not invalidate the FUSE cache when a receive changes a mounted
  * filesystem (the old file contents stay visible until a remount; measured here).
- * On zfs-fuse, unmount and mount `dataset` again when it is mounted; elsewhere nothing.
- * A failed remount is logged (trace) and otherwise ignored: the data on disk is right.
+ * On zfs-fuse, unmount and mount `dataset` again when it is mounted and nobody uses it
+ * (in-use.ts); elsewhere nothing. Returns false when the remount was skipped or failed
+ * (logged under trace): the data on disk is right, the mount may show old contents until
+ * the next remount.
  */
-export async function refreshMount(ctx: Ctx, dataset: string): Promise<void> {
-  if (ctx.dryrun || (await implementation(ctx)).impl !== 'zfs-fuse') return;
+export async function refreshMount(ctx: Ctx, dataset: string): Promise<boolean> {
+  if (ctx.dryrun || (await implementation(ctx)).impl !== 'zfs-fuse') return true;
   const m = await getProps(ctx, dataset, ['mounted']).catch(() => ({}) as Record<string, string>);
-  if (m.mounted !== 'yes') return;
+  if (m.mounted !== 'yes') return true;
+  const users = await holdersOf(ctx, [dataset]).catch(() => [{ pid: 0, command: 'unknown' }]);
+  if (users.length) {
+    ctx.log(`remount of ${dataset} after receive skipped: in use by ${users.map((u) => u.pid).join(' ')}`);
+    return false;
+  }
   const u = await ctx.run(['zfs', 'unmount', dataset]);
   const r = u.ok ? await ctx.run(['zfs', 'mount', dataset]) : u;
-  if (!r.ok) ctx.log(`remount of ${dataset} after receive failed: ${(r.stderr || r.stdout).trim()}`);
+  if (!r.ok) ctx.log(`remount of ${dataset} after receive failed: ${toolMessage(r)}`);
+  return r.ok;
 }

@@ -1,5 +1,6 @@
 /** ADDRESS ZFS: datasets, zvols, snapshots, clones, bases, replication and retention through the `zfs` and `zpool` CLIs. */
 import type { HandlerTable } from '../../shared/verb';
+import { REFUSAL_VARS } from './in-use';
 import { clone, cloneFromBase, listBases, promote, registerBase, unregisterBase } from './verbs/clones';
 import { create, createVolume, destroy, mount, rename, resize, unmount } from './verbs/datasets';
 import { status } from './verbs/info';
@@ -21,4 +22,5 @@ export const table: HandlerTable = {
     send, receive, replicate,
     prune, stats, status,
   ],
+  vars: REFUSAL_VARS,
 };

@@ -1,5 +1,8 @@
 /** Snapshots of one dataset over the zfs CLI: list (oldest first), take, roll back. */
+import type { RunOptions } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
+import { requireNotInUse } from './in-use';
+import { refuseBaseSnapshots } from './registry';
 import { rows, zfs } from './zfs';
 
 /** One snapshot of a dataset, as listSnapshots reports it. */
@@ -21,8 +24,8 @@ export interface SnapshotInfo {
  * `zfs get -H -p -o name,property,value createtxg,creation,used -d 1 DATASET` (a read).
  * RC 3 when the dataset does not exist.
  */
-export async function listSnapshots(ctx: Ctx, dataset: string): Promise<SnapshotInfo[]> {
-  const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'name,property,value', 'createtxg,creation,used', '-d', '1', dataset], { readOnly: true });
+export async function listSnapshots(ctx: Ctx, dataset: string, o: Pick<RunOptions, 'timeoutMs'> = {}): Promise<SnapshotInfo[]> {
+  const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'name,property,value', 'createtxg,creation,used', '-d', '1', dataset], { readOnly: true, ...o });
   const by = new Map<string, Record<string, string>>();
   for (const [n, k, v] of rows(r.stdout)) {
     if (!n || !n.startsWith(`${dataset}@`)) continue;
@@ -40,17 +43,20 @@ export async function listSnapshots(ctx: Ctx, dataset: string): Promise<Snapshot
 }
 
 /** `zfs snapshot [-r] DATASET@SHORT`; returns the full snapshot name. RC 4 when it exists, RC 3 when the dataset is missing. */
-export async function snapshot(ctx: Ctx, dataset: string, short: string, o: { recursive?: boolean } = {}): Promise<string> {
+export async function snapshot(ctx: Ctx, dataset: string, short: string, o: { recursive?: boolean; timeoutMs?: number } = {}): Promise<string> {
   const full = `${dataset}@${short}`;
-  await zfs(ctx, o.recursive ? ['snapshot', '-r', full] : ['snapshot', full]);
+  await zfs(ctx, o.recursive ? ['snapshot', '-r', full] : ['snapshot', full], o.timeoutMs ? { timeoutMs: o.timeoutMs } : {});
   return full;
 }
 
 /**
  * `zfs rollback [-r] DATASET@SHORT`. Without discardNewer, a snapshot that is not the
  * latest is refused by zfs (RC 7, "more recent snapshots exist"); with it (`-r`) the
- * newer snapshots are destroyed. Returns the full names of the snapshots that were
- * destroyed (computed from listSnapshots before the rollback).
+ * newer snapshots are destroyed — refused (RC 7) when one of them is the snapshot of a
+ * registered base. A dataset in use is refused (RC 7, in-use.ts): the rollback would
+ * swap its files under its users (zfs-fuse rolls back without unmounting, measured, and
+ * its FUSE cache then keeps serving the old files). Returns the full names of the
+ * snapshots that were destroyed (computed from listSnapshots before the rollback).
  */
 export async function rollback(ctx: Ctx, dataset: string, short: string, o: { discardNewer?: boolean; snapshots?: SnapshotInfo[] } = {}): Promise<string[]> {
   let destroyed: string[] = [];
@@ -58,7 +64,9 @@ export async function rollback(ctx: Ctx, dataset: string, short: string, o: { di
     const snaps = o.snapshots ?? (await listSnapshots(ctx, dataset));
     const i = snaps.findIndex((s) => s.snapshot === short);
     destroyed = i < 0 ? [] : snaps.slice(i + 1).map((s) => s.name);
+    await refuseBaseSnapshots(ctx, destroyed, `rollback ${dataset}@${short} discard_newer=true`);
   }
+  await requireNotInUse(ctx, [dataset], `rollback ${dataset}`);
   await zfs(ctx, o.discardNewer ? ['rollback', '-r', `${dataset}@${short}`] : ['rollback', `${dataset}@${short}`], { timeoutMs: 300_000 });
   return destroyed;
 }

@@ -6,14 +6,25 @@
 import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames } from '../../../shared/bases';
 import { usageError } from '../../../shared/errors';
 import { zfsDatasetName } from '../../../shared/names';
+import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, PROPERTIES, SNAPSHOT } from '../params';
-import { BASE_SNAPSHOT, cloneFromBase as regClone, listBases as regList, registerBase as regRegister, unregisterBase as regUnregister } from '../registry';
+import { createOrUndo } from '../dataset';
+import { checkProperties } from '../mount-policy';
+import {
+  BASE_SNAPSHOT,
+  baseDescription,
+  cloneFromBase as regClone,
+  listBaseRecords,
+  registerBase as regRegister,
+  requireBase,
+  unregisterBase as regUnregister,
+} from '../registry';
 import { defaultPool, fullName, zfs } from '../zfs';
 
 export const clone = defineVerb({
   name: 'clone',
-  summary: 'copy-on-write clone of a snapshot into a new dataset (zfs clone [-p] [-o K=V]... NAME@SNAPSHOT TARGET)',
+  summary: 'copy-on-write clone of a snapshot into a new dataset (zfs clone [-p] [-o K=V]... NAME@SNAPSHOT TARGET); a mountpoint= over host files is RC 7; undone when zfs fails after making it',
   params: {
     ...NAME,
     ...SNAPSHOT,
@@ -28,10 +39,11 @@ export const clone = defineVerb({
   async run(p, ctx) {
     const src = `${fullName(ctx, p.pool, p.name)}@${p.snapshot}`;
     const target = fullName(ctx, p.pool, p.target);
+    await checkProperties(ctx, target, p.property, 'clone');
     const args = ['clone'];
     if (p.parents) args.push('-p');
     for (const kv of p.property) args.push('-o', kv);
-    await zfs(ctx, [...args, src, target]);
+    await createOrUndo(ctx, target, [...args, src, target], { parents: p.parents });
     return { result: target, vars: { DATASET: target, ORIGIN: src } };
   },
 });
@@ -51,10 +63,10 @@ export const promote = defineVerb({
 
 export const registerBase = defineVerb({
   name: 'register_base',
-  summary: `make a dataset or volume a base: take the fixed snapshot @${BASE_SNAPSHOT} and mark it (org.rexxjs:base=on, org.rexxjs:base-snapshot) so any later process finds it`,
+  summary: `make a dataset or volume a base: take the fixed snapshot @${BASE_SNAPSHOT} and mark it (org.rexxjs:base=on, org.rexxjs:base-snapshot) so any later process finds it; all or nothing; a half-registered dataset is registered again`,
   params: {
     ...NAME,
-    description: { type: 'string', free: true, doc: 'free text kept with the base' },
+    description: { type: 'string', rule: baseDescription, doc: 'free text kept with the base: at most 8191 bytes (UTF-8; the ZFS user property limit), no control characters' },
     refresh: { type: 'bool', default: false, doc: 're-take the snapshot of an already registered base (clones of the old one keep working)' },
     ...POOL,
   },
@@ -69,7 +81,7 @@ export const registerBase = defineVerb({
 
 export const cloneFromBase = defineVerb({
   name: 'clone_from_base',
-  summary: 'copy-on-write clone(s) of a registered base, one zfs clone each: count=N makes NAME-1..NAME-N in parallel; CLONES stem, CLONE_MS',
+  summary: 'copy-on-write clone(s) of a registered base (RC 3 when it is not, or only half-registered), one zfs clone each: count=N makes NAME-1..NAME-N in parallel; CLONES stem, CLONE_MS',
   params: {
     ...NAME,
     ...CLONE_PARAMS,
@@ -85,18 +97,23 @@ export const cloneFromBase = defineVerb({
     const base = fullName(ctx, p.pool, p.base);
     const names = cloneNames(fullName(ctx, p.pool, p.name), p.count, zfsDatasetName);
     if (names.includes(base)) throw usageError('clone_from_base: name= must differ from base=');
+    for (const n of names) await checkProperties(ctx, n, p.property, 'clone_from_base');
+    await requireBase(ctx, base);
     return cloneAll(names, p.concurrency, (n) => regClone(ctx, base, n, { properties: p.property, parents: p.parents }));
   },
 });
 
 export const listBases = defineVerb({
   name: 'list_bases',
-  summary: 'list registered bases in the pool (all pools with all=true): BASES, BASE_SNAPSHOTS stems; RESULT "name snapshot created" lines',
+  summary: 'list registered bases in the pool (all pools with all=true): BASES, BASE_SNAPSHOTS stems; RESULT "name snapshot created" lines; BROKEN_BASES: half-registered ones (properties set, snapshot missing; register_base refresh=true repairs them)',
   params: { ...POOL, all: { type: 'bool', default: false, doc: 'every imported pool, not just pool=' } },
-  vars: BASES_VARS,
+  vars: { ...BASES_VARS, BROKEN_BASES: { stem: 'half-registered datasets: properties set, snapshot missing (register_base refresh=true repairs them)' } },
   async run(p, ctx) {
     const root = p.all ? undefined : (p.pool ?? defaultPool(ctx));
-    return basesOutput(await regList(ctx, root));
+    const records = await listBaseRecords(ctx, root);
+    const out = basesOutput(records.filter((b) => b.intact));
+    const broken = records.filter((b) => !b.intact).map((b) => b.name).sort();
+    return { ...out, vars: { ...out.vars, BROKEN_BASES: stem(broken) } };
   },
 });
 

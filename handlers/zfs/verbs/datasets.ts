@@ -6,25 +6,28 @@ import { refused, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, PROPERTIES, zfsDatasetName, zfsSize } from '../params';
-import { getBase } from '../registry';
-import { dependentsOf, destroyDataset, getProps, renameDataset } from '../dataset';
+import { listBases } from '../registry';
+import { createOrUndo, dependentsOf, destroyDataset, getProps, renameDataset } from '../dataset';
+import { requireNotInUse } from '../in-use';
+import { checkProperties } from '../mount-policy';
 import { fullName, parseSize, requireOpenZfs, zfs } from '../zfs';
 
 const PARENTS = { parents: { type: 'bool', default: false, doc: 'create missing parent datasets (-p)' } } as const;
 
 export const create = defineVerb({
   name: 'create',
-  summary: 'create a filesystem dataset (zfs create [-p] [-o K=V]...); RC 4 when it exists',
+  summary: 'create a filesystem dataset (zfs create [-p] [-o K=V]...); RC 4 when it exists; a mountpoint= over host files is RC 7 (README: Security); undone when zfs fails after making it',
   params: { ...NAME, ...PROPERTIES, ...PARENTS, ...POOL },
   positional: ['name'],
   examples: ['create name=web property=compression=on property=atime=off', 'create name=rexxpool/ct/web parents=true'],
   vars: { DATASET: 'the new dataset' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
+    await checkProperties(ctx, name, p.property, 'create');
     const args = ['create'];
     if (p.parents) args.push('-p');
     for (const kv of p.property) args.push('-o', kv);
-    await zfs(ctx, [...args, name]);
+    await createOrUndo(ctx, name, [...args, name], { parents: p.parents });
     return { result: name, vars: { DATASET: name } };
   },
 });
@@ -52,13 +55,14 @@ export const createVolume = defineVerb({
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     await requireOpenZfs(ctx, 'create_volume (zvols)');
+    await checkProperties(ctx, name, p.property, 'create_volume');
     const args = ['create'];
     if (p.parents) args.push('-p');
     if (p.sparse) args.push('-s');
     args.push('-o', `volblocksize=${p.volblocksize}`);
     for (const kv of p.property) args.push('-o', kv);
     args.push('-V', p.size, name);
-    await zfs(ctx, args);
+    await createOrUndo(ctx, name, args, { parents: p.parents });
     return { result: name, vars: { VOLUME: name, DEVICE: `/dev/zvol/${name}` } };
   },
 });
@@ -83,11 +87,11 @@ export const resize = defineVerb({
 
 export const destroy = defineVerb({
   name: 'destroy',
-  summary: 'destroy a dataset or volume; refused (RC 7, DEPENDENTS stem) when it has children, snapshots or clones unless recursive=true; a registered base needs force=true',
+  summary: 'destroy a dataset or volume; refused (RC 7) while in use (IN_USE_BY stem), with children, snapshots or clones unless recursive=true (DEPENDENTS stem), and for a registered base (itself or below it) unless force=true',
   params: {
     ...NAME,
     recursive: { type: 'bool', default: false, doc: 'also destroy its children and snapshots, and clones of those (-r, or -R when clones exist)' },
-    force: { type: 'bool', default: false, doc: 'allow destroying a registered base' },
+    force: { type: 'bool', default: false, doc: 'allow destroying registered bases (it, or with recursive=true any below it)' },
     ...POOL,
   },
   positional: ['name'],
@@ -95,8 +99,10 @@ export const destroy = defineVerb({
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     if (name.indexOf('/') < 0) throw refused(`destroy: ${name} is a pool's root dataset; use pool_destroy`);
-    const base = await getBase(ctx, name);
-    if (base && !p.force) throw refused(`destroy: ${name} is a registered base; give force=true (or unregister_base first)`);
+    const bases = (await listBases(ctx, name)).map((b) => b.name);
+    if (bases.length && !p.force) {
+      throw refused(`destroy: ${bases.join(', ')} ${bases.length > 1 ? 'are registered bases' : 'is a registered base'}; give force=true (or unregister_base first)`, { vars: { BASES: stem(bases) } });
+    }
     const d = await dependentsOf(ctx, name);
     const all = [...d.children, ...d.snapshots, ...d.clones];
     if (all.length && !p.recursive) {
@@ -105,14 +111,14 @@ export const destroy = defineVerb({
         output: all.join('\n'),
       });
     }
-    await destroyDataset(ctx, name, { recursive: p.recursive, dependents: p.recursive && d.clones.length > 0 });
+    await destroyDataset(ctx, name, { recursive: p.recursive, dependents: p.recursive && d.clones.length > 0, alsoInUse: d.clones });
     return { result: [name, ...all].join('\n'), vars: { DESTROYED: stem([name, ...all]) } };
   },
 });
 
 export const rename = defineVerb({
   name: 'rename',
-  summary: 'rename a dataset or volume (zfs rename [-p]); on zfs-fuse\'s "dataset is busy" it unmounts, renames and mounts again',
+  summary: 'rename a dataset or volume (zfs rename [-p]); refused (RC 7) while in use; on zfs-fuse\'s "dataset is busy" it unmounts, renames and mounts again (renamed back if that mount fails)',
   params: { ...NAME, to: { type: 'string', required: true, rule: zfsDatasetName, doc: 'new name (full or relative to pool=)' }, ...PARENTS, ...POOL },
   positional: ['name', 'to'],
   vars: { DATASET: 'the new name' },
@@ -142,14 +148,15 @@ export const mount = defineVerb({
 export const unmount = defineVerb({
   name: 'unmount',
   aliases: ['umount'],
-  summary: 'unmount a filesystem (zfs unmount [-f]); not mounted is fine (ALREADY=1)',
-  params: { ...NAME, force: { type: 'bool', default: false, doc: 'force it even when busy (-f)' }, ...POOL },
+  summary: 'unmount a filesystem (zfs unmount [-f]); not mounted is fine (ALREADY=1); refused (RC 7, IN_USE_BY stem) while a container or process uses it, even with force=true',
+  params: { ...NAME, force: { type: 'bool', default: false, doc: 'zfs unmount -f, for a mount the kernel calls busy although no container or process uses it (one in use is still refused)' }, ...POOL },
   positional: ['name'],
   vars: { ALREADY: '1 when it was not mounted, else 0' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const cur = await getProps(ctx, name, ['mounted']);
     if (cur.mounted !== 'yes' && !ctx.dryrun) return { result: name, vars: { ALREADY: 1 } };
+    await requireNotInUse(ctx, [name], 'unmount');
     await zfs(ctx, p.force ? ['unmount', '-f', name] : ['unmount', name]);
     return { result: name, vars: { ALREADY: 0 } };
   },

@@ -10,7 +10,9 @@ import { argvLine } from '../../../shared/runner';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { POOL, zfsPoolName, zfsSize } from '../params';
-import { getProps, setProp } from '../dataset';
+import { getProps, setProp, undoAll, type Undo } from '../dataset';
+import { requireNotInUse } from '../in-use';
+import { checkMountpoint } from '../mount-policy';
 import { defaultPool, implementation, parseSize, rows, zpool } from '../zfs';
 
 /** Recommended pool settings for VM/container storage; `level` says which command sets it. */
@@ -115,13 +117,13 @@ export const poolCheck = defineVerb({
 
 export const poolCreate = defineVerb({
   name: 'pool_create',
-  summary: 'create a pool on vdev files or devices with the recommended options (those this implementation supports); size= first makes a missing vdev file as a sparse file',
+  summary: 'create a pool on vdev files or devices with the recommended options (those this implementation supports); size= first makes a missing vdev file as a sparse file (removed again if zpool create fails); a mountpoint (default /POOL) over host files is RC 7',
   params: {
     pool: { type: 'string', required: true, rule: zfsPoolName, doc: 'name of the new pool' },
     vdev: { type: 'list', rule: hostPath, doc: 'vdev file (absolute path) or device (repeat for a stripe)' },
     size: { type: 'string', rule: zfsSize, doc: 'create each missing vdev FILE with this size (sparse, truncate -s) first' },
     recommended: { type: 'bool', default: true, doc: 'apply the recommended options (ashift=12, autotrim=on, compression=lz4, xattr=sa, atime=off; only those supported)' },
-    mountpoint: { type: 'string', rule: hostPath, doc: 'mountpoint of the root dataset (zpool create -m; default /POOL)' },
+    mountpoint: { type: 'string', rule: hostPath, doc: 'mountpoint of the root dataset (zpool create -m; default /POOL): an absolute path, none or legacy; over a system path, a file, a non-empty directory or another mount it is RC 7 (README: Security)' },
   },
   positional: ['pool'],
   examples: ['pool_create pool=scratch vdev=/var/tmp/scratch.img size=1G'],
@@ -129,7 +131,7 @@ export const poolCreate = defineVerb({
   async run(p, ctx) {
     if (!p.vdev.length) throw usageError('pool_create: give at least one vdev= (file or device)');
     if (p.vdev.some((v) => !v.startsWith('/'))) throw usageError('pool_create: vdev= must be an absolute path');
-    if (p.mountpoint && !p.mountpoint.startsWith('/')) throw usageError('pool_create: mountpoint= must be an absolute path');
+    await checkMountpoint(ctx, p.pool, undefined, p.mountpoint ?? `/${p.pool}`, 'pool_create');
     const args = ['create'];
     const skipped: string[] = [];
     if (p.recommended) {
@@ -141,10 +143,19 @@ export const poolCreate = defineVerb({
     }
     if (p.mountpoint) args.push('-m', p.mountpoint);
     args.push(p.pool, ...p.vdev);
-    if (p.size) {
-      for (const v of p.vdev) if (ctx.dryrun || !fs.existsSync(v)) await ctxRunOk(ctx, ['truncate', '-s', p.size, v]);
+    const undo: Undo[] = [];
+    try {
+      if (p.size) {
+        for (const v of p.vdev) {
+          if (!ctx.dryrun && fs.existsSync(v)) continue;
+          await ctxRunOk(ctx, ['truncate', '-s', p.size, v]);
+          undo.push({ what: `remove ${v}`, run: async () => fs.rmSync(v, { force: true }) });
+        }
+      }
+      await zpool(ctx, args, { timeoutMs: 120_000 });
+    } catch (e) {
+      throw await undoAll(ctx.dryrun ? [] : undo, e);
     }
-    await zpool(ctx, args, { timeoutMs: 120_000 });
     return { result: p.pool, vars: { POOL: p.pool, SKIPPED: stem(skipped) } };
   },
 });
@@ -157,7 +168,7 @@ async function ctxRunOk(ctx: Ctx, argv: string[]) {
 
 export const poolDestroy = defineVerb({
   name: 'pool_destroy',
-  summary: 'destroy a pool and everything on it (zpool destroy -f); refused (RC 7) unless force=true',
+  summary: 'destroy a pool and everything on it (zpool destroy -f); refused (RC 7) unless force=true, and while any of its datasets is in use (IN_USE_BY stem)',
   params: {
     pool: { type: 'string', required: true, rule: zfsPoolName, doc: 'the pool to destroy' },
     force: { type: 'bool', default: false, doc: 'yes, destroy it and all its datasets' },
@@ -166,6 +177,8 @@ export const poolDestroy = defineVerb({
   vars: {},
   async run(p, ctx) {
     if (!p.force) throw refused(`pool_destroy: refusing to destroy pool ${p.pool} and all its data without force=true`);
+    // zpool destroy -f unmounts every dataset, busy or not.
+    await requireNotInUse(ctx, [p.pool], 'pool_destroy');
     await zpool(ctx, ['destroy', '-f', p.pool], { timeoutMs: 120_000 });
     return { result: p.pool };
   },

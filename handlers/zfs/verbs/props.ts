@@ -6,7 +6,9 @@ import { usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, PROPERTIES, zfsDatasetName, zfsPropName } from '../params';
-import { setProp } from '../dataset';
+import { getProps, setProp, undoAll, type Undo } from '../dataset';
+import { requireNotInUse } from '../in-use';
+import { checkProperties, remounts } from '../mount-policy';
 import { defaultPool, fullName, rows, zfs } from '../zfs';
 
 export const get = defineVerb({
@@ -35,7 +37,7 @@ export const get = defineVerb({
 
 export const set = defineVerb({
   name: 'set',
-  summary: 'set properties (one zfs set per PROPERTY=VALUE, as zfs-fuse requires); user properties need a colon (org.example:k)',
+  summary: 'set properties (one zfs set per PROPERTY=VALUE, as zfs-fuse requires; all or none: the ones set are put back when a later one fails); user properties need a colon (org.example:k); mountpoint= over host files, sharenfs, sharesmb, zoned are RC 7 (README: Security)',
   params: { ...NAME, ...PROPERTIES, ...POOL },
   positional: ['name', 'property'],
   examples: ['set name=web property=atime=off', 'set name=web property=org.example:owner=ops'],
@@ -43,9 +45,31 @@ export const set = defineVerb({
   async run(p, ctx) {
     if (!p.property.length) throw usageError('set: give at least one property=PROPERTY=VALUE');
     const name = fullName(ctx, p.pool, p.name);
-    for (const kv of p.property) {
-      const eq = kv.indexOf('=');
-      await setProp(ctx, name, kv.slice(0, eq), kv.slice(eq + 1));
+    await checkProperties(ctx, name, p.property, 'set');
+    // A new mountpoint (or canmount, zoned) unmounts the filesystem first.
+    if (remounts(p.property)) await requireNotInUse(ctx, [name], 'set');
+    const keys = [...new Set(p.property.map((kv) => kv.slice(0, kv.indexOf('='))))];
+    const before = await zfs(ctx, ['get', '-H', '-p', '-o', 'property,value,source', [...keys, 'mounted'].join(','), name], { readOnly: true });
+    const was = new Map(rows(before.stdout).map(([k, v, source]) => [k!, { value: v ?? '', local: source === 'local' }]));
+    const undo: Undo[] = [];
+    if (remounts(p.property) && was.get('mounted')?.value === 'yes') {
+      // Runs last: a failed remount leaves the filesystem unmounted under its old mountpoint.
+      undo.push({ what: `mount ${name}`, run: async () => (await getProps(ctx, name, ['mounted'])).mounted === 'yes' || zfs(ctx, ['mount', name]) });
+    }
+    try {
+      for (const kv of p.property) {
+        const key = kv.slice(0, kv.indexOf('='));
+        const old = was.get(key);
+        undo.push({
+          what: `${key} back to ${old?.local ? old.value : 'inherited'}`,
+          run: () => zfs(ctx, old?.local ? ['set', `${key}=${old.value}`, name] : ['inherit', key, name]),
+        });
+        await setProp(ctx, name, key, kv.slice(key.length + 1));
+      }
+    } catch (e) {
+      // The failed set is undone too: zfs may have set it and failed after ("property may
+      // be set but unable to remount filesystem").
+      throw await undoAll(undo, e);
     }
     return { result: name };
   },

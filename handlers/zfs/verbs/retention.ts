@@ -1,14 +1,16 @@
 /**
  * Retention: `prune` destroys old snapshots that match a prefix (default
  * `checkpoint-`), keeping the newest keep=N and/or those younger than older_than=.
- * It never touches a snapshot that has clones or holds (userrefs > 0).
+ * It never touches a snapshot that has clones or holds (userrefs > 0), nor the snapshot
+ * of a registered base.
  */
-import { usageError } from '../../../shared/errors';
+import { AddressError, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { selectForPrune, type RetentionOptions } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, snapPrefix } from '../params';
 import { clonesOf, destroyDataset } from '../dataset';
+import { getBase } from '../registry';
 import { listSnapshots, type SnapshotInfo } from '../snapshot';
 import { fullName, rows, zfs } from '../zfs';
 
@@ -23,7 +25,7 @@ export function pruneSelect(snaps: SnapshotInfo[], o: RetentionOptions & { prefi
 
 export const prune = defineVerb({
   name: 'prune',
-  summary: 'destroy old snapshots matching prefix= (default checkpoint-): keep=N newest and/or only older_than=; never one with clones or holds; PRUNED, KEPT, PROTECTED stems; dryrun=true lists the destroys',
+  summary: 'destroy old snapshots matching prefix= (default checkpoint-): keep=N newest and/or only older_than=; never one with clones or holds, nor a registered base\'s snapshot; PRUNED, KEPT, PROTECTED stems; dryrun=true lists the destroys',
   params: {
     ...NAME,
     keep: { type: 'int', min: 0, doc: 'keep this many newest matching snapshots' },
@@ -44,15 +46,27 @@ export const prune = defineVerb({
       for (const c of await clonesOf(ctx, name, name.split('/')[0])) protectedSet.add(c.origin);
       const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'name,value', 'userrefs', ...chosen.map((s) => s.name)], { readOnly: true });
       for (const [n, v] of rows(r.stdout)) if (Number(v) > 0) protectedSet.add(n!);
+      const base = await getBase(ctx, name);
+      if (base) protectedSet.add(`${name}@${base.snapshot}`);
     }
     const pruned: string[] = [];
+    const prot = chosen.filter((s) => protectedSet.has(s.name)).map((s) => s.snapshot);
+    const vars = () => ({
+      PRUNED: stem(pruned),
+      KEPT: stem(snaps.filter((s) => s.snapshot.startsWith(p.prefix) && !pruned.includes(s.snapshot)).map((s) => s.snapshot)),
+      PROTECTED: stem(prot),
+    });
     for (const s of chosen) {
       if (protectedSet.has(s.name)) continue;
-      await destroyDataset(ctx, s.name);
+      try {
+        await destroyDataset(ctx, s.name);
+      } catch (e) {
+        // Destroyed snapshots cannot come back: say which ones went before the failure.
+        const a = e instanceof AddressError ? e : new AddressError('toolFailed', String(e));
+        throw new AddressError(a.kind, `prune: ${s.name}: ${a.message} (pruned before it: ${pruned.join(', ') || 'none'})`, { cause: e, vars: vars(), output: pruned.join('\n') });
+      }
       pruned.push(s.snapshot);
     }
-    const prot = chosen.filter((s) => protectedSet.has(s.name)).map((s) => s.snapshot);
-    const kept = snaps.filter((s) => s.snapshot.startsWith(p.prefix) && !pruned.includes(s.snapshot)).map((s) => s.snapshot);
-    return { result: pruned.join('\n'), vars: { PRUNED: stem(pruned), KEPT: stem(kept), PROTECTED: stem(prot) } };
+    return { result: pruned.join('\n'), vars: vars() };
   },
 });

@@ -7,6 +7,7 @@ import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { holdTag, NAME, OPT_SNAPSHOT, POOL, SNAPSHOT } from '../params';
 import { clonesOf, destroyDataset, getProps } from '../dataset';
+import { listBases, refuseBaseSnapshots } from '../registry';
 import { listSnapshots, rollback as zrollback, snapshot as zsnapshot } from '../snapshot';
 import { fullName, zfs } from '../zfs';
 
@@ -47,7 +48,7 @@ export const listSnapshotsVerb = defineVerb({
 export const rollback = defineVerb({
   name: 'rollback',
   aliases: ['restore'],
-  summary: 'roll a dataset back to a snapshot (latest by default); an older one only with discard_newer=true (-r), and RESULT lists the snapshots it destroyed',
+  summary: 'roll a dataset back to a snapshot (latest by default); an older one only with discard_newer=true (-r), and RESULT lists the snapshots it destroyed; refused (RC 7) while in use or when it would destroy a registered base\'s snapshot',
   params: {
     ...NAME,
     ...OPT_SNAPSHOT,
@@ -83,13 +84,15 @@ export const rollback = defineVerb({
 export const destroySnapshot = defineVerb({
   name: 'destroy_snapshot',
   aliases: ['delete_snapshot'],
-  summary: 'destroy a snapshot; refused (RC 7, DEPENDENTS stem) when clones depend on it or it has holds',
+  summary: 'destroy a snapshot; refused (RC 7) when it is a registered base\'s snapshot (unregister_base first), when clones depend on it (DEPENDENTS stem) or it has holds',
   params: { ...NAME, ...SNAPSHOT, recursive: { type: 'bool', default: false, doc: 'also the same-named snapshot of every child (-r)' }, ...POOL },
   positional: ['name', 'snapshot'],
   vars: { DEPENDENTS: { stem: 'on refusal: the clones that depend on it' } },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const full = `${name}@${p.snapshot}`;
+    const bases = p.recursive ? (await listBases(ctx, name)).filter((b) => b.snapshot === p.snapshot).map((b) => `${b.name}@${b.snapshot}`) : [full];
+    await refuseBaseSnapshots(ctx, bases, 'destroy_snapshot');
     const refs = await getProps(ctx, full, ['userrefs']);
     if (Number(refs.userrefs ?? 0) > 0) throw refused(`destroy_snapshot: ${full} has ${refs.userrefs} hold(s); release them first`);
     const clones = (await clonesOf(ctx, name, name.split('/')[0])).filter((c) => c.origin === full);

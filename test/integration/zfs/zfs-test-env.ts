@@ -35,9 +35,14 @@ export function throwawayPool(tag: string) {
     async destroy(): Promise<void> {
       const r = await h(`pool_destroy pool=${name} force=true`);
       if (!r.success) {
+        // In use (RC 7): never force it. `zpool destroy -f` unmounts on the host while a
+        // container's namespace still holds the mount, and deleting that container later
+        // wedges zfs-fuse (host-notes). The test must end its users first.
+        if (r.errorCode === 7) throw new Error(`pool ${name} left in place, still in use: ${r.errorMessage}`);
         // zfs-fuse may call a pool busy right after heavy use: one retry, then by hand.
         await new Promise((res) => setTimeout(res, 500));
         const again = await h(`pool_destroy pool=${name} force=true`);
+        if (again.errorCode === 7) throw new Error(`pool ${name} left in place, still in use: ${again.errorMessage}`);
         if (!again.success) await execa('zpool', ['destroy', '-f', name], { reject: false });
       }
       fs.rmSync(img, { force: true });

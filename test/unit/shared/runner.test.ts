@@ -147,6 +147,16 @@ describe('Runner.runPipeline', () => {
     expect(res).toMatchObject({ ok: false, exitCode: 5 });
   });
 
+  it('a later stage that fails stops the earlier ones at once instead of leaving them blocked until the timeout', async () => {
+    // `yes` never ends by itself: before the fix it blocked on the full pipe for the whole 20 s.
+    const t0 = performance.now();
+    const res = await r.runPipeline([['yes'], ['/bin/sh', '-c', 'echo cannot write >&2; exit 3']], { timeoutMs: 20_000 });
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(res).toMatchObject({ ok: false, exitCode: 3, timedOut: false, stderr: 'cannot write' });
+    const missing = await r.runPipeline([['yes'], ['rexx-no-such-binary']], { timeoutMs: 20_000 });
+    expect(missing).toMatchObject({ ok: false, missing: true, timedOut: false });
+  });
+
   it('a missing stage binary is missing: true', async () => {
     const res = await r.runPipeline([['/bin/echo', 'x'], ['rexx-no-such-binary']]);
     expect(res.ok).toBe(false);

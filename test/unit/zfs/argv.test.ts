@@ -46,7 +46,6 @@ describe('argv of each verb (fake binary)', () => {
     ['clone name=web snapshot=s1 target=web2 property=atime=off', [['zfs', 'clone', '-o', 'atime=off', 'rexxpool/web@s1', 'rexxpool/web2']]],
     ['promote web2', [['zfs', 'promote', 'rexxpool/web2']]],
     ['register_base name=golden description="a b"', [['zfs', 'snapshot', 'rexxpool/golden@rexx-base'], ['zfs', 'set', 'org.rexxjs:base=on', 'rexxpool/golden'], ['zfs', 'set', 'org.rexxjs:base-snapshot=rexx-base', 'rexxpool/golden'], ['zfs', 'set', 'org.rexxjs:base-description=a b', 'rexxpool/golden']]],
-    ['clone_from_base base=golden name=web', [['zfs', 'clone', '-o', 'org.rexxjs:cloned-from=rexxpool/golden', 'rexxpool/golden@rexx-base', 'rexxpool/web']]],
     ['pool_destroy pool=scratch force=true', [['zpool', 'destroy', '-f', 'scratch']]],
     ['pool_create pool=scratch vdev=/dev/sdb vdev=/dev/sdc', [['zpool', 'create', '-o', 'ashift=12', '-o', 'autotrim=on', '-O', 'compression=lz4', '-O', 'xattr=sa', '-O', 'atime=off', 'scratch', '/dev/sdb', '/dev/sdc']]],
     ['pool_create pool=scratch vdev=/dev/sdb recommended=false mountpoint=/mnt/s', [['zpool', 'create', '-m', '/mnt/s', 'scratch', '/dev/sdb']]],
@@ -63,12 +62,31 @@ describe('argv of each verb (fake binary)', () => {
     expect(calls()).toEqual([['zfs', 'rollback', 'rexxpool/web@s1']]);
   });
 
-  it('clone_from_base count=3 makes NAME-1..3, one zfs clone each, no lookup (fake binary)', async () => {
-    const { h, calls } = withZfs();
+  /** What `zfs get … -d 1 rexxpool/golden` answers for a registered base (the fake prints it for every zfs call). */
+  const REGISTERED = 'rexxpool/golden\torg.rexxjs:base-snapshot\trexx-base\tlocal\nrexxpool/golden@rexx-base\tcreation\t1795240000\t-\n';
+
+  it('clone_from_base: one lookup of the base, then one zfs clone (fake binary)', async () => {
+    const { h, writes, calls } = withZfs({ zfs: { stdout: REGISTERED } });
+    expect((await h('clone_from_base base=golden name=web')).errorMessage).toBe('');
+    expect(writes()).toEqual([['zfs', 'clone', '-o', 'org.rexxjs:cloned-from=rexxpool/golden', 'rexxpool/golden@rexx-base', 'rexxpool/web']]);
+    expect(calls().filter((c) => c[1] === 'get').length).toBe(1);
+  });
+
+  it('clone_from_base count=3 makes NAME-1..3: one lookup of the base, then one zfs clone each (fake binary)', async () => {
+    const { h, calls } = withZfs({ zfs: { stdout: REGISTERED } });
     const r = await h('clone_from_base base=golden name=web count=3');
     expect(r.rexxVariables.CLONES).toEqual({ 0: 3, 1: 'rexxpool/web-1', 2: 'rexxpool/web-2', 3: 'rexxpool/web-3' });
-    expect(calls().map((c) => c.at(-1)).sort()).toEqual(['rexxpool/web-1', 'rexxpool/web-2', 'rexxpool/web-3']);
-    expect(calls().every((c) => c[1] === 'clone')).toBe(true);
+    const clones = calls().filter((c) => c[1] === 'clone');
+    expect(clones.map((c) => c.at(-1)).sort()).toEqual(['rexxpool/web-1', 'rexxpool/web-2', 'rexxpool/web-3']);
+    expect(calls().length).toBe(4);
+  });
+
+  it('clone_from_base of a half-registered base (properties, no snapshot) is RC 3 and clones nothing (fake binary)', async () => {
+    const { h, writes } = withZfs({ zfs: { stdout: 'rexxpool/golden\torg.rexxjs:base-snapshot\trexx-base\tlocal\n' } });
+    const r = await h('clone_from_base base=golden name=web');
+    expect(r.errorCode).toBe(3);
+    expect(r.errorMessage).toMatch(/snapshot rexxpool\/golden@rexx-base is missing.*register_base name=rexxpool\/golden repairs it/);
+    expect(writes()).toEqual([]);
   });
 
   it('pool_create on zfs-fuse keeps ashift and atime, skips what it lacks (fake binary)', async () => {
@@ -120,7 +138,7 @@ describe('argv of each verb (fake binary)', () => {
   });
 
   it('unregister_base clears the properties and defers the snapshot destroy (fake binary)', async () => {
-    const { h, writes } = withZfs({ zfs: { stdout: 'rexxpool/golden\torg.rexxjs:base-snapshot\trexx-base\n' } });
+    const { h, writes } = withZfs({ zfs: { stdout: REGISTERED } });
     expect((await h('unregister_base golden')).errorCode).toBe(0);
     expect(writes()).toEqual([
       ['zfs', 'inherit', 'org.rexxjs:base', 'rexxpool/golden'],
@@ -152,12 +170,14 @@ describe('argv of each verb (fake binary)', () => {
 describe('replication argv (dryrun, fake binary for the lookups)', () => {
   const txgs = 'rexxpool/web@s1\tcreatetxg\t10\nrexxpool/web@s2\tcreatetxg\t20\n';
 
-  it('send to a file: zfs send | dd of=FILE, no shell', async () => {
+  it('send to a file: zfs send | dd of=a hidden file beside FILE (moved into place afterwards), no shell', async () => {
     const { h } = withZfs();
-    const r = await h('send name=web snapshot=s1 file=/backup/web.zfs dryrun=true');
-    expect(r.output).toBe('zfs send rexxpool/web@s1 \'|\' dd of=/backup/web.zfs bs=1M status=none');
-    const i = await h('send name=web snapshot=s2 from=s1 file=/backup/web-i.zfs dryrun=true');
-    expect(i.output).toBe('zfs send -i rexxpool/web@s1 rexxpool/web@s2 \'|\' dd of=/backup/web-i.zfs bs=1M status=none');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-send-argv-'));
+    const r = await h(`send name=web snapshot=s1 file=${dir}/web.zfs dryrun=true`);
+    expect(r.output).toMatch(new RegExp(`^zfs send rexxpool/web@s1 '\\|' dd of=${dir}/\\.web\\.zfs\\.rexx-partial-\\d+-[0-9a-f]{8} bs=1M conv=fsync status=none$`));
+    const i = await h(`send name=web snapshot=s2 from=s1 file=${dir}/web-i.zfs dryrun=true`);
+    expect(i.output).toMatch(/^zfs send -i rexxpool\/web@s1 rexxpool\/web@s2 '\|' dd of=\S+\/\.web-i\.zfs\.rexx-partial-/);
+    fs.rmSync(dir, { recursive: true });
   });
 
   it('send into a missing target over ssh: full stream into ssh HOST zfs receive', async () => {
@@ -165,20 +185,55 @@ describe('replication argv (dryrun, fake binary for the lookups)', () => {
     const r = await h('send name=web snapshot=s1 target=web target_pool=tank ssh=root@backup1 dryrun=true');
     expect(r.errorMessage).toBe('');
     expect(r.output).toBe('zfs send rexxpool/web@s1 \'|\' ssh -o BatchMode=yes root@backup1 zfs receive tank/web');
-    expect(calls()[0]).toEqual(['ssh', '-o', 'BatchMode=yes', 'root@backup1', 'zfs', 'get', '-H', '-p', '-o', 'name,value', 'createtxg', '-d', '1', 'tank/web']);
+    expect(calls()[0]).toEqual(['ssh', '-o', 'BatchMode=yes', 'root@backup1', 'zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', 'createtxg,org.rexxjs:base-snapshot', '-d', '1', 'tank/web']);
   });
 
   it('send into a target with a common snapshot: incremental from it, received with -F', async () => {
-    const { h } = withZfs({ ssh: { stdout: 'tank/web\t5\ntank/web@s1\t10\n' }, zfs: { stdout: txgs } });
+    const { h } = withZfs({ ssh: { stdout: 'tank/web\tcreatetxg\t5\t-\ntank/web@s1\tcreatetxg\t10\t-\n' }, zfs: { stdout: txgs } });
     const r = await h('send name=web snapshot=s2 target=tank/web target_pool=tank ssh=backup1 dryrun=true');
     expect(r.output).toBe('zfs send -i rexxpool/web@s1 rexxpool/web@s2 \'|\' ssh -o BatchMode=yes backup1 zfs receive -F tank/web');
   });
 
-  it('a local target with no common snapshot is refused (RC 7) unless force=true, which destroys it first', async () => {
+  it('a local target with no common snapshot is refused (RC 7) unless force=true, which receives aside, then destroys the old one and renames', async () => {
     const { h } = withZfs({ zfs: { stdout: 'backup/web\tcreatetxg\t5\nbackup/web@other\tcreatetxg\t9\n' } });
     expect((await h('send name=web snapshot=s1 target=web target_pool=backup dryrun=true')).errorCode).toBe(7);
     const f = await h('send name=web snapshot=s1 target=web target_pool=backup force=true dryrun=true');
-    expect(f.output.split('\n')).toEqual(['zfs destroy -r backup/web', "zfs send rexxpool/web@s1 '|' zfs receive backup/web"]);
+    const [recv, destroy, rename, ...rest] = f.output.split('\n');
+    const aside = /zfs receive (backup\/web-rexx-recv-[0-9a-f]{6})$/.exec(recv!)?.[1];
+    expect(recv).toBe(`zfs send rexxpool/web@s1 '|' zfs receive ${aside}`);
+    expect([destroy, rename, ...rest]).toEqual(['zfs destroy -r backup/web', `zfs rename ${aside} backup/web`]);
+  });
+
+  it('the same over ssh: the remote steps, with -F CONFIG from env REXX_ZFS_SSH_CONFIG', async () => {
+    const fake = fakeBin({ zfs: { stdout: 'rexxpool/web@s1\tcreatetxg\t10\n' }, ssh: { stdout: 'tank/web\tcreatetxg\t5\t-\ntank/web@other\tcreatetxg\t9\t-\n' } });
+    fakes.push(fake);
+    const h = createHandler(table, { env: { ...fake.env, REXX_ZFS_IMPL: 'zfs-fuse', REXX_ZFS_SSH_CONFIG: '/etc/rexx/ssh_config' } });
+    const f = await h('send name=web snapshot=s1 target=tank/web target_pool=tank ssh=backup1 force=true');
+    expect(f.errorMessage).toBe('');
+    const ssh = fake.calls().filter((c) => c[0] === 'ssh').map((c) => c.slice(1));
+    const aside = ssh[1]!.at(-1)!;
+    expect(aside).toMatch(/^tank\/web-rexx-recv-[0-9a-f]{6}$/);
+    expect(ssh).toEqual([
+      ['-o', 'BatchMode=yes', '-F', '/etc/rexx/ssh_config', 'backup1', 'zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', 'createtxg,org.rexxjs:base-snapshot', '-d', '1', 'tank/web'],
+      ['-o', 'BatchMode=yes', '-F', '/etc/rexx/ssh_config', 'backup1', 'zfs', 'receive', aside],
+      ['-o', 'BatchMode=yes', '-F', '/etc/rexx/ssh_config', 'backup1', 'zfs', 'destroy', '-r', 'tank/web'],
+      ['-o', 'BatchMode=yes', '-F', '/etc/rexx/ssh_config', 'backup1', 'zfs', 'rename', aside, 'tank/web'],
+    ]);
+  });
+
+  it('force=true never replaces a target that is a registered base, and an incremental that would destroy its base snapshot is refused (RC 7)', async () => {
+    let t = withZfs({ ssh: { stdout: 'tank/web\tcreatetxg\t5\t-\ntank/web\torg.rexxjs:base-snapshot\trexx-base\tlocal\ntank/web@rexx-base\tcreatetxg\t9\t-\n' } });
+    const r = await t.h('send name=web snapshot=s1 target=tank/web target_pool=tank ssh=backup1 force=true');
+    expect(r.errorCode).toBe(7);
+    expect(r.errorMessage).toMatch(/registered base/);
+    expect(t.calls().filter((c) => c[0] === 'ssh').length).toBe(1);
+    t = withZfs({
+      zfs: { stdout: txgs },
+      ssh: { stdout: 'tank/web\torg.rexxjs:base-snapshot\trexx-base\tlocal\ntank/web@s1\tcreatetxg\t10\t-\ntank/web@rexx-base\tcreatetxg\t15\t-\n' },
+    });
+    const i = await t.h('send name=web snapshot=s2 target=tank/web target_pool=tank ssh=backup1');
+    expect(i.errorCode).toBe(7);
+    expect(i.errorMessage).toMatch(/tank\/web@rexx-base is the snapshot of a registered base and newer than s1/);
   });
 
   it('send needs exactly one of file= and target= (RC 2)', async () => {
