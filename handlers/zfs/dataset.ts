@@ -50,15 +50,20 @@ async function missingAncestors(ctx: Ctx, name: string): Promise<string[]> {
 }
 
 /**
- * Run a `zfs create`/`zfs clone` (`args`) that makes `name`. When it fails after zfs made
- * the dataset (e.g. "filesystem successfully created, but not mounted"), the dataset is
- * destroyed again, and so are the parents that `parents` (-p) made; RC 4 (it existed)
- * undoes nothing. The error says what was undone.
+ * Run a `zfs create`/`zfs clone` (`args`) that makes `name`. With `parents` (-p in
+ * `args`), the missing parents are made first (`zfs create -p PARENT`) and `name` itself
+ * without -p: `zfs create -p` and `zfs clone -p` answer 0 when the target already exists,
+ * so parallel creates of one name would all succeed; this way exactly one does and the
+ * rest are RC 4. When it fails after zfs made the dataset (e.g. "filesystem successfully
+ * created, but not mounted"), the dataset is destroyed again, and so are the parents
+ * made for it; RC 4 (it existed) undoes nothing. The error says what was undone.
  */
 export async function createOrUndo(ctx: Ctx, name: string, args: string[], o: { parents?: boolean; timeoutMs?: number } = {}): Promise<void> {
   const made = o.parents && !ctx.dryrun ? await missingAncestors(ctx, name) : [];
+  const strict = o.parents ? args.filter((a, i) => !(a === '-p' && i > 0)) : args;
   try {
-    await zfs(ctx, args, { timeoutMs: o.timeoutMs ?? 60_000 });
+    if (o.parents && (ctx.dryrun || made.length)) await zfs(ctx, ['create', '-p', name.slice(0, name.lastIndexOf('/'))], { timeoutMs: o.timeoutMs ?? 60_000 });
+    await zfs(ctx, strict, { timeoutMs: o.timeoutMs ?? 60_000 });
   } catch (e) {
     if (ctx.dryrun || (e instanceof AddressError && e.kind === 'exists')) throw e;
     const undo: Undo[] = [...made, name].map((d) => ({

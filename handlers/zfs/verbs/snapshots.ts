@@ -1,9 +1,11 @@
 /**
  * Snapshots: `snapshot`, `list_snapshots`, `rollback`, `destroy_snapshot`, `hold`,
- * `release`. A checkpoint is a snapshot named `checkpoint-<unix seconds>` by default.
+ * `release`. A checkpoint is a snapshot named `checkpoint-<unix seconds>` by default
+ * (`-2`, `-3` … when that is taken, shared/snapshot-names.ts).
  */
 import { notFound, refused } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
+import { createUnderFreeName, epochName } from '../../../shared/snapshot-names';
 import { defineVerb } from '../../../shared/verb';
 import { holdTag, NAME, OPT_SNAPSHOT, POOL, SNAPSHOT } from '../params';
 import { clonesOf, destroyDataset, getProps } from '../dataset';
@@ -11,21 +13,18 @@ import { listBases, refuseBaseSnapshots } from '../registry';
 import { listSnapshots, rollback as zrollback, snapshot as zsnapshot } from '../snapshot';
 import { fullName, zfs } from '../zfs';
 
-/** `checkpoint-<unix seconds>`: the default snapshot name. */
-export const checkpointName = () => `checkpoint-${Math.floor(Date.now() / 1000)}`;
-
 export const snapshot = defineVerb({
   name: 'snapshot',
   aliases: ['checkpoint'],
-  summary: 'take a snapshot (zfs snapshot [-r]); name defaults to checkpoint-<unix seconds>; RESULT the full name, SNAPSHOT the short one',
+  summary: 'take a snapshot (zfs snapshot [-r]); name defaults to checkpoint-<unix seconds> (-2, -3 … when taken); RESULT the full name, SNAPSHOT the short one',
   params: { ...NAME, ...OPT_SNAPSHOT, recursive: { type: 'bool', default: false, doc: 'also snapshot every child dataset (-r)' }, ...POOL },
   positional: ['name', 'snapshot'],
   examples: ['snapshot name=web', 'snapshot name=web snapshot=before-upgrade'],
   vars: { SNAPSHOT: 'the short name (after @)', FULLNAME: 'dataset@snapshot' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
-    const short = p.snapshot ?? checkpointName();
-    const full = await zsnapshot(ctx, name, short, { recursive: p.recursive });
+    const take = (short: string) => zsnapshot(ctx, name, short, { recursive: p.recursive });
+    const { name: short, value: full } = p.snapshot ? { name: p.snapshot, value: await take(p.snapshot) } : await createUnderFreeName(epochName('checkpoint'), take);
     return { result: full, vars: { SNAPSHOT: short, FULLNAME: full } };
   },
 });

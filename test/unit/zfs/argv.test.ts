@@ -33,7 +33,8 @@ function withZfs(specs: Record<string, FakeSpec> = {}, impl: 'openzfs' | 'zfs-fu
 describe('argv of each verb (fake binary)', () => {
   it.each([
     ['create name=web', [['zfs', 'create', 'rexxpool/web']]],
-    ['create name=rexxpool/a/b parents=true property=compression=on property=org.example:k=v', [['zfs', 'create', '-p', '-o', 'compression=on', '-o', 'org.example:k=v', 'rexxpool/a/b']]],
+    // parents first, then the dataset itself without -p (zfs create -p answers 0 when it exists)
+    ['create name=rexxpool/a/b parents=true property=compression=on property=org.example:k=v', [['zfs', 'create', '-p', 'rexxpool/a'], ['zfs', 'create', '-o', 'compression=on', '-o', 'org.example:k=v', 'rexxpool/a/b']]],
     ['create name=web pool=tank', [['zfs', 'create', 'tank/web']]],
     ['create_volume name=vm size=10G', [['zfs', 'create', '-s', '-o', 'volblocksize=16k', '-V', '10G', 'rexxpool/vm']]],
     ['create_volume name=vm size=10G sparse=false volblocksize=8k property=compression=lz4', [['zfs', 'create', '-o', 'volblocksize=8k', '-o', 'compression=lz4', '-V', '10G', 'rexxpool/vm']]],
