@@ -338,7 +338,7 @@ drop_dead_zfs_mounts() {
     m="$(printf '%b' "$m")"   # /proc/mounts writes a space as \040
     # readdir, not stat: stat may answer from the attribute cache. Only a dead
     # connection's own errors count; a slow but live daemon's mount is left alone.
-    err="$(LC_ALL=C timeout 5 ls -A -- "$m" 2>&1 >/dev/null)" && continue
+    err="$(LC_ALL=C timeout -s KILL 5 ls -A -- "$m" 2>&1 >/dev/null)" && continue
     if [[ "$err" == *"Transport endpoint is not connected"* || "$err" == *"Software caused connection abort"* ]]; then
       umount -l "$m" 2>/dev/null && say "zfs mount" "detached dead mount $m"
     else
@@ -347,8 +347,52 @@ drop_dead_zfs_mounts() {
   done < <(awk '$3 == "fuse.zfs" { print $2 }' /proc/mounts | sort -r)
 }
 zfs_pids() { pgrep -x zfs-fuse || true; }
+# A live daemon can wedge: one thread loops in sync(2) (a FUSE unmount of a dataset ZFS
+# still finds busy), every read and write on its mounts hangs, and yet `zpool list`
+# answers. Only real I/O on a mount shows it: a readdir bounded by SIGKILL (a process
+# waiting on FUSE dies of SIGKILL). Prints the mounts that do not answer within 3 s
+# (a dead connection answers at once, with an error: not counted here).
+unanswering_zfs_mounts() {
+  local m rc
+  while read -r m; do
+    m="$(printf '%b' "$m")"
+    LC_ALL=C timeout -s KILL 3 ls -A -- "$m" >/dev/null 2>&1
+    rc=$?
+    ((rc == 137)) && printf '%s\n' "$m"
+  done < <(awk '$3 == "fuse.zfs" { print $2 }' /proc/mounts | sort -r)
+  return 0
+}
+# Recover a wedged daemon without losing data: kill -9 (ZFS is transactional: what a
+# finished transaction group holds survives), detach its now-dead mounts deepest first,
+# start it again (the pools come back from its cache) and mount everything. Bounded:
+# about 15 s, 30 s at most.
+recover_wedged_zfs() {
+  local pids m
+  pids="$(zfs_pids | tr '\n' ' ')"
+  say zfs-fuse "wedged: mounts do not answer while zpool does ($1); kill -9 ${pids}and restart"
+  [[ -n "$pids" ]] && kill -9 $pids 2>/dev/null
+  for _ in $(seq 1 50); do [[ -z "$(zfs_pids)" ]] && break; sleep 0.2; done
+  [[ -z "$(zfs_pids)" ]] || die "zfs-fuse (pid $(zfs_pids | tr '\n' ' ')) did not exit after kill -9"
+  while read -r m; do
+    m="$(printf '%b' "$m")"
+    umount -l "$m" 2>/dev/null && say "zfs mount" "detached $m"
+  done < <(awk '$3 == "fuse.zfs" { print $2 }' /proc/mounts | sort -r)
+  rm -f "$ZFS_PIDFILE"
+  zfs-fuse --pidfile "$ZFS_PIDFILE" </dev/null >/dev/null 2>&1 9>&- || die "zfs-fuse failed to start"
+  for _ in $(seq 1 100); do zfs_up && break; sleep 0.1; done
+  zfs_up || die "zfs-fuse was restarted but 'zpool list' does not answer after 10 s"
+  timeout -s KILL 20 zfs mount -a 2>/dev/null || true
+  say zfs-fuse "recovered (restarted; pools remounted)"
+}
 if zfs_up; then
-  say zfs-fuse "ok"
+  wedged="$(unanswering_zfs_mounts)"
+  if [[ -n "$wedged" ]]; then
+    recover_wedged_zfs "$(tr '\n' ' ' <<<"$wedged")"
+    wedged="$(unanswering_zfs_mounts)"
+    [[ -z "$wedged" ]] || die "zfs-fuse was restarted but these mounts still do not answer: $(tr '\n' ' ' <<<"$wedged")"
+  else
+    say zfs-fuse "ok"
+  fi
 else
   # A killed zfs-fuse stops answering at once but needs a few seconds to exit (it
   # flushes): wait until it answers or is gone.
@@ -385,14 +429,15 @@ else
     || { cat "$WORK/zpool.log" >&2; die "zpool create $ZFS_POOL $ZFS_IMG failed"; }
   state="created"
 fi
-# after a daemon restart the pool comes back from the cache but unmounted
-zfs mount -a 2>/dev/null || true
+# after a daemon restart the pool comes back from the cache but unmounted (bounded: on a
+# daemon that wedges meanwhile it would hang)
+timeout -s KILL 20 zfs mount -a 2>/dev/null || true
 health="$(zpool list -H -o health "$ZFS_POOL" 2>/dev/null || echo unknown)"
 [[ "$health" == ONLINE ]] || die "zfs pool $ZFS_POOL is $health"
 mp="$(zfs get -H -o value mountpoint "$ZFS_POOL")"
 if [[ "$mp" == /* ]]; then
-  [[ "$(zfs get -H -o value mounted "$ZFS_POOL")" == yes ]] && timeout 5 ls -A -- "$mp" >/dev/null 2>&1 \
-    || die "zfs pool $ZFS_POOL is not usable at its mountpoint $mp (zfs mount -a: $(zfs mount -a 2>&1 | head -n1))"
+  [[ "$(zfs get -H -o value mounted "$ZFS_POOL")" == yes ]] && timeout -s KILL 5 ls -A -- "$mp" >/dev/null 2>&1 \
+    || die "zfs pool $ZFS_POOL is not usable at its mountpoint $mp (zfs mount -a: $(timeout -s KILL 20 zfs mount -a 2>&1 | head -n1))"
 fi
 say "zfs pool $ZFS_POOL" "$state ($ZFS_IMG, mounted at $(zfs get -H -o value mountpoint "$ZFS_POOL"))"
 

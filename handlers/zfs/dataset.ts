@@ -9,7 +9,7 @@ import { AddressError, toolMessage } from '../../shared/errors';
 import { sleep } from '../../shared/poll';
 import type { Ctx } from '../../shared/verb';
 import { holdersOf, requireNotInUse } from './in-use';
-import { implementation, rows, zfs } from './zfs';
+import { implementation, rows, zfs, zfsTimeout } from './zfs';
 
 /** One step that undoes a step already done (what: for the message when it fails). */
 export interface Undo {
@@ -23,6 +23,10 @@ export interface Undo {
  * by each undo that failed (so the state left behind is named).
  */
 export async function undoAll(undo: Undo[], error: unknown): Promise<AddressError> {
+  if (error instanceof AddressError && error.kind === 'unavailable' && undo.length) {
+    // Every undo would wait out its own timeout on a daemon that does not answer.
+    return new AddressError('unavailable', `${error.message}; nothing was undone (ZFS is not answering): after set-up, check ${undo.map((u) => u.what.replace(/^\S+ /, '')).join(', ')}`, { cause: error });
+  }
   const failed: string[] = [];
   for (const u of [...undo].reverse()) {
     try {
@@ -43,7 +47,7 @@ async function missingAncestors(ctx: Ctx, name: string): Promise<string[]> {
   const anc = parts.slice(2).map((_, i) => parts.slice(0, i + 2).join('/'));
   if (!anc.length) return [];
   // zfs list prints the ones that exist and names each missing one on stderr (exit 1).
-  const r = await ctx.run(['zfs', 'list', '-H', '-o', 'name', ...anc], { readOnly: true, timeoutMs: 60_000 });
+  const r = await ctx.run(['zfs', 'list', '-H', '-o', 'name', ...anc], { readOnly: true, timeoutMs: zfsTimeout(ctx, 60_000) });
   if (!r.ok && (r.missing || r.timedOut || r.stderr.split('\n').some((l) => l.trim() && !/does not exist/.test(l)))) return [];
   const have = new Set(rows(r.stdout).map(([n]) => n));
   return anc.filter((a) => !have.has(a));
@@ -62,8 +66,8 @@ export async function createOrUndo(ctx: Ctx, name: string, args: string[], o: { 
   const made = o.parents && !ctx.dryrun ? await missingAncestors(ctx, name) : [];
   const strict = o.parents ? args.filter((a, i) => !(a === '-p' && i > 0)) : args;
   try {
-    if (o.parents && (ctx.dryrun || made.length)) await zfs(ctx, ['create', '-p', name.slice(0, name.lastIndexOf('/'))], { timeoutMs: o.timeoutMs ?? 60_000 });
-    await zfs(ctx, strict, { timeoutMs: o.timeoutMs ?? 60_000 });
+    if (o.parents && (ctx.dryrun || made.length)) await zfs(ctx, ['create', '-p', name.slice(0, name.lastIndexOf('/'))], { timeoutMs: o.timeoutMs ?? zfsTimeout(ctx, 60_000) });
+    await zfs(ctx, strict, { timeoutMs: o.timeoutMs ?? zfsTimeout(ctx, 60_000) });
   } catch (e) {
     if (ctx.dryrun || (e instanceof AddressError && e.kind === 'exists')) throw e;
     const undo: Undo[] = [...made, name].map((d) => ({
@@ -140,7 +144,7 @@ export async function destroyDataset(
   const tries = new Map<string, number>();
   for (;;) {
     try {
-      await zfs(ctx, args, { timeoutMs: o.timeoutMs ?? 120_000 });
+      await zfs(ctx, args, { timeoutMs: o.timeoutMs ?? zfsTimeout(ctx, 120_000) });
       return;
     } catch (e) {
       const busy = /cannot destroy '([^']+)': dataset is busy/.exec(e instanceof Error ? e.message : '');
@@ -150,7 +154,7 @@ export async function destroyDataset(
       tries.set(which, n + 1);
       // First time: unmount it. After that zfs-fuse sometimes needs a moment (seen right
       // after parallel clones): wait 50, 100, 200 ms.
-      if (n === 0) await ctx.run(['zfs', 'unmount', which], { timeoutMs: 60_000 });
+      if (n === 0) await ctx.run(['zfs', 'unmount', which], { timeoutMs: zfsTimeout(ctx, 60_000) });
       else await sleep(50 * 2 ** (n - 1));
     }
   }

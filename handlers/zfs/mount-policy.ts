@@ -37,7 +37,7 @@ import { dotSegments } from '../../shared/names';
 import { requireUnsafeAllowed, unsafeAllowed } from '../../shared/policy';
 import type { Ctx } from '../../shared/verb';
 import { parseMountinfo } from './in-use';
-import { zfs } from './zfs';
+import { zfs, zfsTimeout } from './zfs';
 
 /** Top-level host directories that are never a mountpoint outside the pool's tree (nor anything below them). */
 export const SYSTEM_DIRS = ['/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/opt', '/proc', '/root', '/run', '/sbin', '/snap', '/sys', '/usr', '/var'] as const;
@@ -102,7 +102,7 @@ async function hazard(resolved: string, dataset: string): Promise<string | undef
 
 /** The pool root dataset's mountpoint, resolved; undefined when the pool does not exist or has none. */
 async function poolTree(ctx: Ctx, pool: string): Promise<string | undefined> {
-  const r = await ctx.run(['zfs', 'get', '-H', '-o', 'value', 'mountpoint', pool], { readOnly: true, timeoutMs: 60_000 });
+  const r = await ctx.run(['zfs', 'get', '-H', '-o', 'value', 'mountpoint', pool], { readOnly: true, timeoutMs: zfsTimeout(ctx) });
   const mp = r.ok ? r.stdout.trim() : '';
   if (!r.ok && !/does not exist/.test(r.stderr)) await zfs(ctx, r.argv.slice(1), { readOnly: true }); // throws the classified error
   if (!mp.startsWith('/')) return undefined;

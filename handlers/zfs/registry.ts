@@ -26,7 +26,7 @@ import { withLock } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { createOrUndo, destroyDataset, getProps, undoAll, type Undo } from './dataset';
 import { MAX_PROP_VALUE_BYTES } from './params';
-import { rows, zfs } from './zfs';
+import { rows, zfs, zfsTimeout } from './zfs';
 
 /** User properties of the registry (namespace `org.rexxjs:`). */
 export const PROPS = {
@@ -283,7 +283,7 @@ export async function cloneFromBase(
   for (const kv of opts.properties ?? []) args.push('-o', kv);
   args.push(`${base}@${opts.snapshot ?? BASE_SNAPSHOT}`, target);
   try {
-    await createOrUndo(ctx, target, args, { parents: opts.parents, timeoutMs: opts.timeoutMs ?? 120_000 });
+    await createOrUndo(ctx, target, args, { parents: opts.parents, timeoutMs: opts.timeoutMs ?? zfsTimeout(ctx, 120_000) });
   } catch (e) {
     if (e instanceof AddressError && e.kind === 'notFound' && new RegExp(`'${escape(base)}@`).test(e.message)) {
       throw notFound(`base '${base}' is not registered (no snapshot ${base}@${opts.snapshot ?? BASE_SNAPSHOT}): ${e.message}`, { cause: e });

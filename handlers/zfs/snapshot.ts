@@ -3,7 +3,7 @@ import type { RunOptions } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
 import { requireNotInUse } from './in-use';
 import { refuseBaseSnapshots } from './registry';
-import { rows, zfs } from './zfs';
+import { rows, zfs, zfsTimeout } from './zfs';
 
 /** One snapshot of a dataset, as listSnapshots reports it. */
 export interface SnapshotInfo {
@@ -67,6 +67,6 @@ export async function rollback(ctx: Ctx, dataset: string, short: string, o: { di
     await refuseBaseSnapshots(ctx, destroyed, `rollback ${dataset}@${short} discard_newer=true`);
   }
   await requireNotInUse(ctx, [dataset], `rollback ${dataset}`);
-  await zfs(ctx, o.discardNewer ? ['rollback', '-r', `${dataset}@${short}`] : ['rollback', `${dataset}@${short}`], { timeoutMs: 300_000 });
+  await zfs(ctx, o.discardNewer ? ['rollback', '-r', `${dataset}@${short}`] : ['rollback', `${dataset}@${short}`], { timeoutMs: zfsTimeout(ctx, 300_000) });
   return destroyed;
 }

@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AddressError, classify, type Classifier } from '../../shared/errors';
+import { parseDuration } from '../../shared/params';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
 
@@ -26,15 +27,63 @@ export const ZFS_ERRORS: Classifier = {
   ],
 };
 
-/** Run `zfs ARGS`; throws the classified AddressError when it fails. */
+/**
+ * How long one zfs or zpool command may take unless the verb gives its own timeout= (ms):
+ * env REXX_ZFS_TIMEOUT (a duration: 500ms, 30s, 2m) when set, else `defaultMs` (what
+ * that kind of command normally needs: 60 s, 2 min for destroy and clone, 5 min for a
+ * rollback). A zfs-fuse that stops answering is then reported (RC 6) that much sooner.
+ */
+export function zfsTimeout(ctx: Pick<Ctx, 'env'>, defaultMs = 60_000): number {
+  return (ctx.env.REXX_ZFS_TIMEOUT && parseDuration(ctx.env.REXX_ZFS_TIMEOUT)) || defaultMs;
+}
+
+/** Run `zfs ARGS`; throws the classified AddressError when it fails (RC 6 when zfs-fuse is wedged). */
 export async function zfs(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const r = await ctx.run(['zfs', ...args], { timeoutMs: 60_000, ...opts });
-  if (!r.ok) throw failure(r);
+  const r = await ctx.run(['zfs', ...args], { timeoutMs: zfsTimeout(ctx), ...opts });
+  if (!r.ok) throw await failure(ctx, r);
   return r;
 }
 
-/** The classified error for a failed zfs/zpool run, with the dead-mount hint when it applies. */
-function failure(r: RunResult): AddressError {
+/** How long a readdir of a zfs-fuse mount may take before the daemon counts as wedged (ms). */
+const PROBE_MS = 3_000;
+
+/**
+ * The zfs-fuse mounts (type fuse.zfs in /proc/mounts) whose readdir does not return
+ * within 3 s: a wedged daemon (one thread looping in sync(2)) hangs every read on its
+ * mounts while `zpool list` still answers. Each probe is its own `ls` process, killed
+ * at the deadline, so nothing of this process waits on FUSE.
+ */
+export async function unansweringMounts(ctx: Ctx): Promise<string[]> {
+  let mounts: string[];
+  try {
+    mounts = fs
+      .readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f[2] === 'fuse.zfs' && f[1])
+      .map((f) => f[1]!.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  } catch {
+    return [];
+  }
+  const probes = await Promise.all(mounts.slice(0, 16).map((m) => ctx.run(['ls', '-A', '--', m], { readOnly: true, timeoutMs: PROBE_MS })));
+  return mounts.filter((_, i) => probes[i]?.timedOut);
+}
+
+/**
+ * The classified error for a failed zfs/zpool run, with the dead-mount hint when it
+ * applies; a command that timed out while zfs-fuse's mounts do not answer is RC 6.
+ */
+async function failure(ctx: Ctx, r: RunResult): Promise<AddressError> {
+  if (r.timedOut) {
+    const stuck = await unansweringMounts(ctx);
+    if (stuck.length) {
+      return new AddressError(
+        'unavailable',
+        `zfs-fuse is not answering: ${r.argv.slice(0, 3).join(' ')} timed out after ${Math.round(r.durationMs)} ms and a read of ${stuck[0]} did not return within ${PROBE_MS} ms (a wedged daemon): run scripts/setup-host.sh, which restarts it without losing data`,
+        { cause: r },
+      );
+    }
+  }
   const e = classify(r, ZFS_ERRORS);
   const hint = deadMountHint(r.stderr);
   return hint ? new AddressError(e.kind, `${e.message} (${hint})`, { cause: e, vars: e.vars, output: e.output }) : e;
@@ -64,8 +113,8 @@ export function deadMountHint(stderr: string): string | undefined {
 
 /** Run `zpool ARGS`; throws the classified AddressError when it fails. */
 export async function zpool(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const r = await ctx.run(['zpool', ...args], { timeoutMs: 60_000, ...opts });
-  if (!r.ok) throw failure(r);
+  const r = await ctx.run(['zpool', ...args], { timeoutMs: zfsTimeout(ctx), ...opts });
+  if (!r.ok) throw await failure(ctx, r);
   return r;
 }
 

@@ -13,7 +13,7 @@ import { POOL, zfsPoolName, zfsSize } from '../params';
 import { getProps, setProp, undoAll, type Undo } from '../dataset';
 import { requireNotInUse } from '../in-use';
 import { checkMountpoint } from '../mount-policy';
-import { defaultPool, implementation, parseSize, rows, zpool } from '../zfs';
+import { defaultPool, implementation, parseSize, rows, zfsTimeout, zpool } from '../zfs';
 
 /** Recommended pool settings for VM/container storage; `level` says which command sets it. */
 export const RECOMMENDED = [
@@ -152,7 +152,7 @@ export const poolCreate = defineVerb({
           undo.push({ what: `remove ${v}`, run: async () => fs.rmSync(v, { force: true }) });
         }
       }
-      await zpool(ctx, args, { timeoutMs: 120_000 });
+      await zpool(ctx, args, { timeoutMs: zfsTimeout(ctx, 120_000) });
     } catch (e) {
       throw await undoAll(ctx.dryrun ? [] : undo, e);
     }
@@ -179,7 +179,7 @@ export const poolDestroy = defineVerb({
     if (!p.force) throw refused(`pool_destroy: refusing to destroy pool ${p.pool} and all its data without force=true`);
     // zpool destroy -f unmounts every dataset, busy or not.
     await requireNotInUse(ctx, [p.pool], 'pool_destroy');
-    await zpool(ctx, ['destroy', '-f', p.pool], { timeoutMs: 120_000 });
+    await zpool(ctx, ['destroy', '-f', p.pool], { timeoutMs: zfsTimeout(ctx, 120_000) });
     return { result: p.pool };
   },
 });
