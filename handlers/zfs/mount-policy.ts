@@ -32,12 +32,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { timedOut, usageError } from '../../shared/errors';
+import { timedOut, toolFailed, usageError } from '../../shared/errors';
 import { dotSegments } from '../../shared/names';
 import { requireUnsafeAllowed, unsafeAllowed } from '../../shared/policy';
 import type { Ctx } from '../../shared/verb';
 import { parseMountinfo } from './in-use';
-import { zfs, zfsTimeout } from './zfs';
+import { deadMountAbove, zfs, zfsTimeout } from './zfs';
 
 /** Top-level host directories that are never a mountpoint outside the pool's tree (nor anything below them). */
 export const SYSTEM_DIRS = ['/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/opt', '/proc', '/root', '/run', '/sbin', '/snap', '/sys', '/usr', '/var'] as const;
@@ -63,6 +63,9 @@ async function resolveExisting(p: string): Promise<string> {
       return path.join(real, ...rest.reverse());
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOTCONN' || code === 'ECONNABORTED') {
+        throw toolFailed(`cannot check mountpoint ${p}: ${code} (${deadMountAbove(path.join(cur, 'x')) ?? `${cur} does not answer`})`);
+      }
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
       if (cur === '/') return p;
       rest.push(path.basename(cur));

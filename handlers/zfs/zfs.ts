@@ -96,19 +96,28 @@ async function failure(ctx: Ctx, r: RunResult): Promise<AddressError> {
  */
 export function deadMountHint(stderr: string): string | undefined {
   const m = /cannot mount '([^']+)': failed to create mountpoint/.exec(stderr);
-  if (!m) return undefined;
-  // The nearest ancestor that is not simply missing decides.
-  for (let dir = path.dirname(m[1]!); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+  return m ? deadMountAbove(m[1]!) : undefined;
+}
+
+/**
+ * When the nearest ancestor of `p` that is not simply missing is a FUSE mount whose
+ * zfs-fuse is gone (opendir fails with ENOTCONN or ECONNABORTED), the hint naming it and
+ * the fix; else undefined.
+ */
+export function deadMountAbove(p: string): string | undefined {
+  // Every directory from the mount down fails alike: the topmost failing one is the mount.
+  let dead: string | undefined;
+  for (let dir = path.dirname(p); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     try {
       fs.opendirSync(dir).closeSync(); // stat may answer from the attribute cache; opendir asks the daemon
-      return undefined;
+      break;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOTCONN' || code === 'ECONNABORTED') return `${dir} is a dead mount left by a zfs-fuse that stopped: umount -l ${dir} && zfs mount -a, or run scripts/setup-host.sh`;
-      if (code !== 'ENOENT') return undefined;
+      if (code === 'ENOTCONN' || code === 'ECONNABORTED') dead = dir;
+      else if (code !== 'ENOENT') break;
     }
   }
-  return undefined;
+  return dead ? `${dead} is a dead mount left by a zfs-fuse that stopped: umount -l ${dead} && zfs mount -a, or run scripts/setup-host.sh` : undefined;
 }
 
 /** Run `zpool ARGS`; throws the classified AddressError when it fails. */

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames } from '../../../shared/bases';
+import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
 import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
 import { ociContainerId, zfsPoolName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
@@ -48,7 +48,7 @@ export const registerBase = defineVerb({
   params: {
     ...NAME,
     ...BUNDLE,
-    description: { type: 'string', free: true, doc: 'free text kept with the base' },
+    ...DESCRIPTION_PARAM,
     refresh: { type: 'bool', default: false, doc: 're-take the snapshot of an already registered base' },
     ...POOL,
   },

@@ -3,7 +3,7 @@
  * `clone_from_base` (count=N in parallel), `list_bases`, `unregister_base` — the
  * same words as ADDRESS LXD, kept in ZFS user properties (see ../registry.ts).
  */
-import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames } from '../../../shared/bases';
+import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
 import { usageError } from '../../../shared/errors';
 import { zfsDatasetName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
@@ -13,7 +13,6 @@ import { createOrUndo } from '../dataset';
 import { checkProperties } from '../mount-policy';
 import {
   BASE_SNAPSHOT,
-  baseDescription,
   cloneFromBase as regClone,
   listBaseRecords,
   registerBase as regRegister,
@@ -66,7 +65,7 @@ export const registerBase = defineVerb({
   summary: `make a dataset or volume a base: take the fixed snapshot @${BASE_SNAPSHOT} and mark it (org.rexxjs:base=on, org.rexxjs:base-snapshot) so any later process finds it; all or nothing; a half-registered dataset is registered again`,
   params: {
     ...NAME,
-    description: { type: 'string', rule: baseDescription, doc: 'free text kept with the base: at most 8191 bytes (UTF-8; the ZFS user property limit), no control characters' },
+    description: { ...DESCRIPTION_PARAM.description, doc: 'free text kept with the base, no control characters (ZFS keeps it in a user property)' },
     refresh: { type: 'bool', default: false, doc: 're-take the snapshot of an already registered base (clones of the old one keep working)' },
     ...POOL,
   },

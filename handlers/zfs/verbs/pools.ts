@@ -4,7 +4,7 @@
  * `pool_destroy` (zpool destroy, refused unless force=true).
  */
 import * as fs from 'node:fs';
-import { classify, refused, usageError } from '../../../shared/errors';
+import { alreadyExists, classify, refused, usageError } from '../../../shared/errors';
 import { hostPath } from '../../../shared/names';
 import { argvLine } from '../../../shared/runner';
 import { stem } from '../../../shared/result';
@@ -131,6 +131,9 @@ export const poolCreate = defineVerb({
   async run(p, ctx) {
     if (!p.vdev.length) throw usageError('pool_create: give at least one vdev= (file or device)');
     if (p.vdev.some((v) => !v.startsWith('/'))) throw usageError('pool_create: vdev= must be an absolute path');
+    // zfs-fuse checks the mountpoint before the name: an existing pool would be "mountpoint exists".
+    const existing = await ctx.run(['zpool', 'list', '-H', '-o', 'name', p.pool], { readOnly: true, timeoutMs: zfsTimeout(ctx, 10_000) });
+    if (existing.ok) throw alreadyExists(`pool_create: pool ${p.pool} already exists`);
     await checkMountpoint(ctx, p.pool, undefined, p.mountpoint ?? `/${p.pool}`, 'pool_create');
     const args = ['create'];
     const skipped: string[] = [];

@@ -20,7 +20,9 @@ const READS = new Set(['get', 'list', 'version']);
 
 /** A handler whose zfs/zpool/ssh/dd are fakes; impl forces the implementation detection. */
 function withZfs(specs: Record<string, FakeSpec> = {}, impl: 'openzfs' | 'zfs-fuse' = 'openzfs') {
-  const fake = fakeBin({ zfs: {}, zpool: {}, ssh: {}, dd: {}, truncate: {}, ...specs });
+  // pool `scratch` does not exist yet (pool_create asks first)
+  const zpool: FakeSpec = { when: [{ match: 'list -H -o name scratch', exit: 1, stderr: "cannot open 'scratch': no such pool" }] };
+  const fake = fakeBin({ zfs: {}, zpool, ssh: {}, dd: {}, truncate: {}, ...specs });
   fakes.push(fake);
   return {
     h: createHandler(table, { env: { ...fake.env, REXX_ZFS_IMPL: impl } }),
