@@ -12,3 +12,12 @@ export function qemuProcesses(fragment: string): number[] {
     }
   });
 }
+
+/** Delete every VM a test's handler knows (force: QEMU quits first), then its state folder. */
+export async function removeQemuState(h: (cmd: string) => Promise<{ rexxVariables: Record<string, unknown> }>, dir: string | undefined): Promise<void> {
+  if (!dir) return;
+  const l = await h('list');
+  const vms = Object.entries((l.rexxVariables.VMS ?? {}) as Record<string, string>).filter(([k]) => k !== '0').map(([, v]) => v);
+  for (const vm of vms) await h(`delete ${vm} force=true`);
+  fs.rmSync(dir, { recursive: true, force: true });
+}

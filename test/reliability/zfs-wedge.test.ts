@@ -103,7 +103,9 @@ describe('a wedged zfs-fuse, made the way it happened', () => {
       }
     }
     const last = n - 1;
-    recordCounts('zfs: the known steps wedge zfs-fuse (attempts → wedged)', last, wedged ? 1 : 0);
+    // how many attempts it took goes to the log; the count says whether it wedged at all
+    console.log(`zfs-wedge: wedged=${wedged} after ${last} attempt(s)`);
+    recordCounts(`zfs: the issue-15 steps wedge zfs-fuse within ${ATTEMPTS} attempts`, 1, wedged ? 1 : 0);
     expect(wedged, `zfs-fuse did not wedge in ${ATTEMPTS} attempts: the reproduction steps no longer do it`).toBe(true);
     expect((await execa('zpool', ['list', '-H', '-o', 'name'], { reject: false, timeout: 10_000 })).exitCode).toBe(0);
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type AddressHandler } from '../../../shared/dispatch';
 import { sleep } from '../../../shared/poll';
 import { table } from '../../../handlers/qemu';
+import { removeQemuState } from '../../helpers/qemu';
 
 const G = '/var/lib/rexx-address/qemu-guest';
 const SHELL = `kernel=${G}/vmlinuz initrd=${G}/initrd.img append="console=ttyS0 quiet" accel=tcg`;
@@ -29,13 +30,7 @@ beforeAll(async () => {
   h = createHandler(table, { env: { ...process.env, REXX_QEMU_DIR: dir } });
   await ok('create_disk name=src size=16M');
 });
-afterAll(async () => {
-  if (!dir) return;
-  const l = await h('list');
-  const vms = Object.entries((l.rexxVariables.VMS ?? {}) as Record<string, string>).filter(([k]) => k !== '0').map(([, v]) => v);
-  for (const vm of vms) await h(`delete ${vm} force=true`);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => removeQemuState(h, dir));
 
 describe("RexxJS's own ADDRESS QEMU verbs and keys", () => {
   it('register_base disk= memory= cpus=, then clone (no_start=true) takes the base\'s memory and cpus; remove deletes it', async () => {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type AddressHandler } from '../../../shared/dispatch';
 import { sleep } from '../../../shared/poll';
 import { table } from '../../../handlers/qemu';
+import { removeQemuState } from '../../helpers/qemu';
 
 const G = '/var/lib/rexx-address/qemu-guest';
 const MARKER = 'REXX-GUEST-READY';
@@ -36,13 +37,7 @@ beforeAll(async () => {
   await ok('create_disk name=gold size=16M');
   await ok('register_base gold');
 });
-afterAll(async () => {
-  if (!dir) return;
-  const l = await h('list');
-  const vms = Object.entries((l.rexxVariables.VMS ?? {}) as Record<string, string>).filter(([k]) => k !== '0').map(([, v]) => v);
-  for (const vm of vms) await h(`delete ${vm} force=true`);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => removeQemuState(h, dir));
 
 describe('a booted VM', () => {
   it('starts to QMP running, pauses, resumes, snapshots while running, prints its marker, stops', async () => {
