@@ -21,8 +21,13 @@ export const LXC_ERRORS: Classifier = {
 /** `remote:name` when a remote is given, else `name`. */
 export const ref = (remote: string | undefined, name: string) => (remote ? `${remote}:${name}` : name);
 
-/** LXD runs one operation per instance at a time and refuses the next with this. */
-const BUSY = /is busy running a "[^"]*" operation/i;
+/**
+ * LXD runs one operation per instance at a time and refuses the next ("busy"); and with
+ * snapshots of one instance taken at once, LXD 5.0's up-front consistency check can see
+ * the other call's half-made snapshot and refuse ("record count doesn't match",
+ * canonical/lxd#11407). Either way nothing was done, so the call is worth repeating.
+ */
+const BUSY = /is busy running a "[^"]*" operation|snapshot record count doesn't match instance snapshot volume record count/i;
 /** How long `lxc()` keeps retrying an instance that is busy with another call's operation (ms). */
 const BUSY_WAIT_MS = 30_000;
 
@@ -38,7 +43,7 @@ export async function lxc(ctx: Ctx, args: string[], opts: RunOptions = {}): Prom
     const r = await ctx.run(['lxc', ...args], opts);
     if (r.ok) return r;
     if (!BUSY.test(r.stderr) || performance.now() + pause > deadline) throw classify(r, LXC_ERRORS);
-    ctx.log(`lxc ${args[0]}: the instance is busy with another operation; again in ${Math.round(pause)} ms`);
+    ctx.log(`lxc ${args[0]}: the instance is busy with another call's operation; again in ${Math.round(pause)} ms`);
     await sleep(pause);
   }
 }
