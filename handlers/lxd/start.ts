@@ -21,9 +21,14 @@ export async function startAndWait(ctx: Ctx, remote: string | undefined, name: s
   const left = () => Math.max(1000, timeoutMs - (performance.now() - t0));
   let ips: string[] = [];
   try {
+    // LXD finishes the start operation (and lxc start exits 0) once the instance is
+    // Running, about 4 ms after the status shows it (host-notes): no probe is needed for
+    // wait=running. A probe right then is slow (60-70 ms while LXD sets up the nic).
     await lxc(ctx, ['start', ref(remote, name)], { timeoutMs });
-    if (wait !== 'none') await waitStatus(ctx, remote, name, 'Running', left());
-    if (wait === 'ip') ips = (await waitIpv4(ctx, remote, name, left())).value ?? [];
+    if (wait === 'ip') {
+      await waitStatus(ctx, remote, name, 'Running', left());
+      ips = (await waitIpv4(ctx, remote, name, left())).value ?? [];
+    }
   } catch (e) {
     if (e instanceof AddressError && e.kind === 'timedOut' && !ctx.dryrun) throw await undoStart(ctx, remote, name, e);
     throw e;
