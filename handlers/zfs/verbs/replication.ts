@@ -176,7 +176,14 @@ async function destroyOn(ctx: Ctx, peer: Peer, name: string, o: { ifExists?: boo
     await destroyDataset(ctx, name, { recursive: true, timeoutMs: o.timeoutMs ?? FINISH_MS });
     return;
   }
-  const r = await ctx.run(remote(peer, ['destroy', '-r', name]), { timeoutMs: o.timeoutMs ?? FINISH_MS });
+  const run = (args: string[]) => ctx.run(remote(peer, args), { timeoutMs: o.timeoutMs ?? FINISH_MS });
+  let r = await run(['destroy', '-r', name]);
+  if (!r.ok && /dataset is busy/.test(r.stderr)) {
+    // zfs-fuse calls a mounted dataset busy on the first destroy (host-notes): unmount it
+    // (never -f: a dataset really in use stays mounted, and the destroy fails), then again.
+    await run(['unmount', name]);
+    r = await run(['destroy', '-r', name]);
+  }
   if (!r.ok) {
     const e = classify(r, REPL_ERRORS);
     if (!(o.ifExists && e.kind === 'notFound')) throw e;
