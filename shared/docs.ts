@@ -7,7 +7,7 @@ import { COMMON_PARAMS, typeLabel, type ParamSpec, type ParamsSpec } from './par
 import { findVerb, type AnyVerb, type HandlerTable, type VarsSpec } from './verb';
 
 /** One declared variable as `NAME: doc`, a stem as `NAME (stem): doc`. */
-const varLines = (vars: VarsSpec): string[] =>
+export const varLines = (vars: VarsSpec): string[] =>
   Object.entries(vars).map(([k, s]) => (typeof s === 'string' ? `${k}: ${s}` : `${k} (stem): ${s.stem}`));
 
 /** " (at most N bytes)" for a length-limited parameter. */

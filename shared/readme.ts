@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { renderCompatTable, renderRcTable, renderVerbTable } from './docs';
+import { renderCompatTable, renderRcTable, renderVerbTable, varLines } from './docs';
 import type { HandlerTable } from './verb';
 
 const block = (name: string, body: string) => `<!-- BEGIN ${name} -->\n${body.trim()}\n<!-- END ${name} -->`;
@@ -24,7 +24,7 @@ export function renderReadme(readme: string, tables: Record<string, HandlerTable
     const compatBlock = compat
       ? `\n\n#### Scripts written for RexxJS's own ADDRESS ${target.toUpperCase()}\n\nThe original handler's verbs and keys (RexxJS repository, \`extras/addresses/${target}-address/\`), and what they are here. Where the original answered RC 0 and this project is stricter, the stricter behaviour stays.\n\n${compat}`
       : '';
-    const common = Object.entries(table.vars ?? {}).map(([k, v]) => `\`${k}\`${typeof v === 'string' ? `: ${v}` : ` (stem): ${v.stem}`}`);
+    const common = varLines(table.vars ?? {}).map((l) => `\`${l.replace(/:/, '`:')}`);
     const commonVars = common.length ? ` Any verb may also set ${common.join('; ')}.` : '';
     const body = `${prose}\n\n#### Verbs of ADDRESS ${target.toUpperCase()}\n\n${renderVerbTable(table)}\n\nEvery verb also takes \`dryrun=true\` and \`trace=true\`.${commonVars}${compatBlock}`;
     out = re.test(out) ? out.replace(re, () => block(name, body)) : out;

@@ -6,40 +6,11 @@
  */
 import * as path from 'node:path';
 import { AddressError, toolMessage } from '../../shared/errors';
+import { undoAll, type Undo } from '../../shared/undo';
 import { sleep } from '../../shared/poll';
 import type { Ctx } from '../../shared/verb';
 import { holdersOf, requireNotInUse } from './in-use';
 import { implementation, rows, zfs, zfsTimeout } from './zfs';
-
-/** One step that undoes a step already done (what: for the message when it fails). */
-export interface Undo {
-  what: string;
-  run: () => Promise<unknown>;
-}
-
-/**
- * Run `undo` last-first after `error` stopped a multi-step operation, and return the
- * error to throw: the original kind and RC, its message followed by what was undone, or
- * by each undo that failed (so the state left behind is named).
- */
-export async function undoAll(undo: Undo[], error: unknown): Promise<AddressError> {
-  if (error instanceof AddressError && error.kind === 'unavailable' && undo.length) {
-    // Every undo would wait out its own timeout on a daemon that does not answer.
-    return new AddressError('unavailable', `${error.message}; nothing was undone (ZFS is not answering): after set-up, check ${undo.map((u) => u.what.replace(/^\S+ /, '')).join(', ')}`, { cause: error });
-  }
-  const failed: string[] = [];
-  for (const u of [...undo].reverse()) {
-    try {
-      await u.run();
-    } catch (e) {
-      failed.push(`${u.what}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-  const e = error instanceof AddressError ? error : new AddressError('toolFailed', error instanceof Error ? error.message : String(error), { cause: error });
-  if (!undo.length) return e;
-  const note = failed.length ? `; NOT undone — ${failed.join('; ')}` : `; undone: ${undo.map((u) => u.what).join(', ')}`;
-  return new AddressError(e.kind, `${e.message}${note}`, { cause: e, vars: e.vars, output: e.output });
-}
 
 /** The ancestors of `name` (below the pool) that do not exist, shallowest first; [] when that cannot be told. */
 async function missingAncestors(ctx: Ctx, name: string): Promise<string[]> {

@@ -24,7 +24,8 @@ import { stem } from '../../shared/result';
 import { createUnderFreeName, epochName } from '../../shared/snapshot-names';
 import { withLock } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
-import { createOrUndo, destroyDataset, getProps, undoAll, type Undo } from './dataset';
+import { undoAll, type Undo } from '../../shared/undo';
+import { createOrUndo, destroyDataset, getProps } from './dataset';
 import { MAX_PROP_VALUE_BYTES } from './params';
 import { rows, zfs, zfsTimeout } from './zfs';
 

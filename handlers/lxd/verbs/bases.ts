@@ -10,6 +10,7 @@ import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames
 import { EXEC_VARS, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
 import { configPair, cpuValue, lxdImageRef, lxdInstanceName, lxdObjectName, memoryValue } from '../../../shared/names';
 import { epochName } from '../../../shared/snapshot-names';
+import { allOrNothing, type Step } from '../../../shared/undo';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { checkConfigPairs } from '../config-policy';
 import { execInInstance } from '../guest';
@@ -21,20 +22,6 @@ async function ensureStopped(ctx: Ctx, remote: string | undefined, name: string,
   const inst = await getInstance(ctx, remote, name);
   if (inst && inst.status !== 'Stopped') {
     await lxc(ctx, ['stop', ref(remote, name), ...shutdownFlags(false, timeoutMs)], { timeoutMs: timeoutMs + 30_000 });
-  }
-}
-
-/** Run `steps` in order; when one fails, run the undo of every step that completed, newest first, then rethrow. */
-async function allOrNothing(steps: Array<{ run: () => Promise<unknown>; undo?: () => Promise<unknown> }>): Promise<void> {
-  const done: Array<() => Promise<unknown>> = [];
-  try {
-    for (const s of steps) {
-      await s.run();
-      if (s.undo) done.push(s.undo);
-    }
-  } catch (e) {
-    for (const undo of done.reverse()) await undo().catch(() => undefined);
-    throw e;
   }
 }
 
@@ -64,7 +51,7 @@ export const registerBase = defineVerb({
       throw usageError('register_base: memory=, cpus=, storage=, profile= and config= apply only when image= creates the instance');
     }
     checkConfigPairs(ctx, 'register_base', p.config);
-    const steps: Array<{ run: () => Promise<unknown>; undo?: () => Promise<unknown> }> = [];
+    const steps: Step[] = [];
     let inst: Instance | undefined;
     if (p.image) {
       steps.push({
@@ -80,7 +67,7 @@ export const registerBase = defineVerb({
             throw e;
           });
         },
-        undo: () => lxc(ctx, ['delete', target, '--force'], { timeoutMs: 120_000 }),
+        undo: { what: `delete ${target}`, run: () => lxc(ctx, ['delete', target, '--force'], { timeoutMs: 120_000 }) },
       });
     }
     steps.push({
@@ -98,11 +85,14 @@ export const registerBase = defineVerb({
       if (before) {
         steps.push({
           run: () => lxc(ctx, ['snapshot', target, before!], { timeoutMs: 600_000 }),
-          undo: async () => {
-            await lxc(ctx, ['stop', target, '--force'], { timeoutMs: 120_000 }).catch(() => undefined);
-            await lxc(ctx, ['restore', target, before!], { timeoutMs: 600_000 });
-            await lxc(ctx, ['delete', ref(p.remote, `${p.name}/${before}`)]).catch(() => undefined);
-            if (wasRunning) await startAndWait(ctx, p.remote, p.name, 'running', p.timeout);
+          undo: {
+            what: `restore ${target} to ${before} (what prepare changed)`,
+            run: async () => {
+              await lxc(ctx, ['stop', target, '--force'], { timeoutMs: 120_000 }).catch(() => undefined);
+              await lxc(ctx, ['restore', target, before!], { timeoutMs: 600_000 });
+              await lxc(ctx, ['delete', ref(p.remote, `${p.name}/${before}`)]).catch(() => undefined);
+              if (wasRunning) await startAndWait(ctx, p.remote, p.name, 'running', p.timeout);
+            },
           },
         });
       }
@@ -132,14 +122,17 @@ export const registerBase = defineVerb({
           oldAside = true;
         }
       },
-      undo: async () => {
-        if (oldAside) await lxc(ctx, ['rename', ref(p.remote, `${p.name}/${aside}`), ref(p.remote, `${p.name}/${BASE_SNAPSHOT}`)]);
-        if (old()) await lxc(ctx, ['config', 'set', target, `${KEYS.baseSnapshot}=${old()!.config[KEYS.baseSnapshot]}`]);
+      undo: {
+        what: `put the old ${BASE_SNAPSHOT} of ${target} back`,
+        run: async () => {
+          if (oldAside) await lxc(ctx, ['rename', ref(p.remote, `${p.name}/${aside}`), ref(p.remote, `${p.name}/${BASE_SNAPSHOT}`)]);
+          if (old()) await lxc(ctx, ['config', 'set', target, `${KEYS.baseSnapshot}=${old()!.config[KEYS.baseSnapshot]}`]);
+        },
       },
     });
     steps.push({
       run: () => lxc(ctx, ['snapshot', target, BASE_SNAPSHOT], { timeoutMs: 600_000 }),
-      undo: () => deleteBaseSnapshot(ctx, p.remote, p.name),
+      undo: { what: `delete ${target}/${BASE_SNAPSHOT}`, run: () => deleteBaseSnapshot(ctx, p.remote, p.name) },
     });
     steps.push({
       run: async () => {
