@@ -9,7 +9,9 @@ import { COMMON_PARAMS, coerceParams, resolveAliases, type ParamsSpec } from './
 import { parseCommand, type ParsedCommand } from './parse';
 import { poll } from './poll';
 import { fromError, fromOutput, stem, type RexxResult } from './result';
-import { Runner } from './runner';
+import { createEffects, type Clock, type Signals } from './effects';
+import { qmpEffect } from './qmp';
+import { Runner, type RunnerOptions, type Run, type RunPipeline } from './runner';
 import { findVerb, unavailableVerb, type AnyVerb, type Ctx, type HandlerTable, type VarsSpec, type VerbOutput } from './verb';
 
 export { COMMON_PARAMS, findVerb };
@@ -19,6 +21,24 @@ export interface HandlerOptions {
   env?: Record<string, string | undefined>;
   /** Where trace lines go (default stderr). */
   traceSink?: (line: string) => void;
+  /**
+   * Make the runner of one call (default `new Runner(o)`): a unit test passes a fake that
+   * answers argv without running anything. It must record under `o.dryrun` like Runner.
+   */
+  runner?: (o: RunnerOptions) => CallRunner;
+  /** The clock the verbs see (default the real one). */
+  clock?: Clock;
+  /** How the verbs signal processes (default process.kill). */
+  signal?: Signals;
+}
+
+/** What the dispatcher needs of a runner for one call (see Runner). */
+export interface CallRunner {
+  run: Run;
+  runPipeline: RunPipeline;
+  log(line: string): void;
+  /** Command lines recorded under dryrun, in order. */
+  readonly planned: string[];
 }
 
 /** What RexxJS reads from METHODS: one entry per verb name and alias. */
@@ -67,6 +87,8 @@ export function methodsOf(table: HandlerTable): Methods {
 export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): AddressHandler {
   const env = opts.env ?? process.env;
   const strict = env.REXX_ADDRESS_STRICT_VARS === '1';
+  // What this handler instance learns once (installed runtime, KVM verdict) lives here.
+  const cache = new Map<string, unknown>();
   return async (command, variables, sourceContext) => {
     const shadowed = shadowingVariable(command, variables, sourceContext);
     if (shadowed) return shadowed.value as RexxResult;
@@ -77,7 +99,7 @@ export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): A
       if (typeof command === 'string') verb = findVerb(table, command.trim().split(/\s/, 1)[0] ?? '');
       const parsed = toParsed(table, command, variables, sourceContext);
       verb = findVerb(table, parsed.verb);
-      r = await dispatchParsed(table, parsed, env, opts.traceSink);
+      r = await dispatchParsed(table, parsed, env, opts, cache);
     } catch (e) {
       r = fromError(e);
       if (verb?.exitStatus && r.errorCode > 0) r = { ...r, errorCode: -r.errorCode };
@@ -139,7 +161,8 @@ async function dispatchParsed(
   table: HandlerTable,
   parsed: ParsedCommand,
   env: Record<string, string | undefined>,
-  traceSink?: (line: string) => void,
+  opts: HandlerOptions,
+  cache: Map<string, unknown>,
 ): Promise<RexxResult> {
   if (parsed.verb === '' ) throw usageError(`no verb given — verbs: ${verbNames(table)}`);
   if (parsed.verb === 'help') {
@@ -172,11 +195,15 @@ async function dispatchParsed(
   delete p.trace;
   delete p.dryrun;
 
-  const runner = new Runner({ dryrun, trace, env, traceSink });
+  const ro: RunnerOptions = { dryrun, trace, env, traceSink: opts.traceSink };
+  const runner = opts.runner ? opts.runner(ro) : new Runner(ro);
   const ctx: Ctx = {
+    ...createEffects({ dryrun, log: runner.log, clock: opts.clock, signal: opts.signal }),
     run: runner.run,
     runPipeline: runner.runPipeline,
     poll: async (probe, o) => (dryrun ? { value: undefined, elapsedMs: 0, probes: 0 } : poll(probe, o)),
+    qmp: qmpEffect(dryrun, runner.log),
+    cache,
     dryrun,
     trace,
     env,

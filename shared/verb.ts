@@ -3,8 +3,10 @@
  * summary, examples) plus a run function that receives validated params and a
  * context carrying its dependencies (runner, poller, environment).
  */
+import type { Effects } from './effects';
 import type { ParamsOf, ParamsSpec } from './params';
 import type { Polled, PollOptions } from './poll';
+import type { QmpEffect } from './qmp';
 import type { Run, RunPipeline } from './runner';
 
 /** What a verb's run function returns; the dispatcher maps it to the RexxJS result. */
@@ -19,12 +21,26 @@ export interface VerbOutput {
   errorText?: string;
 }
 
-/** Everything a verb may use from the outside world. */
-export interface Ctx {
+/**
+ * Everything a verb may use from the outside world: commands (`run`, `runPipeline`),
+ * waiting (`poll`), host files (`fs`), the handler's state files (`state`), the QMP
+ * socket (`qmp`), the clock, signals, and `effect` for a step whose outcome later steps
+ * use (see `effects.ts`). Each one knows dryrun, so a verb never asks whether it is one.
+ */
+export interface Ctx extends Effects {
+  /** Run one command (under dryrun: recorded in COMMANDS, unless `readOnly`). */
   run: Run;
   runPipeline: RunPipeline;
   /** The shared poller; under dryrun it returns at once with `undefined` as value. */
   poll<T>(probe: () => Promise<T | undefined>, o: PollOptions): Promise<Polled<T | undefined>>;
+  /** Connect to a QMP socket, run `fn`, close (under dryrun only `query-*` commands reach QEMU). */
+  qmp: QmpEffect;
+  /**
+   * Process-wide facts this handler instance has learnt (which runtime is installed, is
+   * KVM usable): kept for the handler's lifetime, so a new handler (a test) starts clean.
+   */
+  cache: Map<string, unknown>;
+  /** @deprecated being removed (issue 14): use the effects, which know dryrun. */
   dryrun: boolean;
   trace: boolean;
   /** Environment the handler was created with (defaults to process.env). */

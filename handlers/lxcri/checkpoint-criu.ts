@@ -11,7 +11,7 @@ import type { Ctx } from '../../shared/verb';
 import { criuDir, criuLogErrors, CRIU_META, uniqueName } from './checkpoints';
 import { getState } from './container';
 import type { Runtime } from './runtime';
-import { rtArgv } from './runtime-cli';
+import { rtArgv } from './tool';
 
 /** `<runtime> checkpoint --image-path DIR [--leave-running] ID`; on failure CRIU's own log lines join ERRORTEXT. */
 export async function criuCheckpoint(ctx: Ctx, rt: Runtime, id: string, bundle: string, leaveRunning: boolean, timeoutMs: number): Promise<string> {

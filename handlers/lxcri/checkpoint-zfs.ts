@@ -5,10 +5,10 @@
  */
 import { AddressError } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
-import { zfs } from '../zfs/zfs';
+import { zfs } from '../zfs/tool';
 import { KIND_PROP, uniqueName } from './checkpoints';
 import type { Runtime } from './runtime';
-import { rtRun } from './runtime-cli';
+import { rtRun } from './tool';
 
 /** pause → zfs snapshot -o kind=zfs → resume (in finally); `-N` suffix when the second's name is taken. */
 export async function zfsCheckpoint(ctx: Ctx, rt: Runtime, id: string, ds: string, running: boolean): Promise<string> {

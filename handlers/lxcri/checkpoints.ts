@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { readState } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { listSnapshots } from '../zfs/snapshot';
-import { rows, zfs } from '../zfs/zfs';
+import { rows, zfs } from '../zfs/tool';
 import { datasetOf } from './rootfs';
 
 /** User property on a checkpoint snapshot naming its backend. */

@@ -11,7 +11,7 @@ import { withLock } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { checkBundle } from './bundle-policy';
 import { rootParent, type Runtime } from './runtime';
-import { logFile, rtDetached, rtRun } from './runtime-cli';
+import { logFile, rtDetached, rtRun } from './tool';
 
 /** `state` JSON (runtime-spec): status is creating | created | running | stopped (runc adds paused). */
 export interface OciState {

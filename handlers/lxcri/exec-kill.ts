@@ -16,7 +16,7 @@ import type { RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
 import { getState } from './container';
 import type { Runtime } from './runtime';
-import { rtRun } from './runtime-cli';
+import { rtRun } from './tool';
 
 /** How long to wait for the killed processes to disappear (ms). */
 const GONE_WAIT_MS = 2_000;

@@ -45,7 +45,7 @@ export const indexFile = (ctx: Pick<Ctx, 'env'>) => path.join(ociDir(ctx), 'imag
 
 /**
  * How long a store operation waits for another one's lock (ms): as long as the longest
- * skopeo/umoci call may take (image-cli.ts), since that is what the holder may be doing.
+ * skopeo/umoci call may take (tool.ts), since that is what the holder may be doing.
  */
 export const STORE_WAIT_MS = 600_000;
 

@@ -1,5 +1,5 @@
 /**
- * Container rootfs on ZFS, through the ZFS handler's client (handlers/zfs/zfs.ts, dataset.ts).
+ * Container rootfs on ZFS, through the ZFS handler's client (handlers/zfs/tool.ts, dataset.ts).
  * A container's dataset is `<pool>/containers/<id>`. Two shapes are recognised by the
  * dataset's mountpoint, whoever made it: the dataset is the bundle's `rootfs`
  * (create zfs=true, register_base of a plain bundle), or it is the whole bundle
@@ -12,7 +12,7 @@ import { AddressError, alreadyExists, notFound, toolFailed } from '../../shared/
 import { zfsPoolName } from '../../shared/names';
 import type { Ctx } from '../../shared/verb';
 import { datasetExists, datasetForPath, destroyDataset, getProps } from '../zfs/dataset';
-import { defaultPool, zfs } from '../zfs/zfs';
+import { defaultPool, zfs } from '../zfs/tool';
 
 export const ZFS_OPTS = {
   zfs: { type: 'bool', doc: 'put the rootfs on ZFS dataset <pool>/containers/<id> (default: env REXX_LXCRI_ZFS=1)' },

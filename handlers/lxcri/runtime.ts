@@ -2,7 +2,7 @@
  * Which OCI runtime the LXCRI verbs drive: the runtimes `runtime=auto` tries, the
  * `Runtime` they resolve to (name, `--root` state directory, and for crun on a hybrid
  * cgroup host the private mount namespace wrapper), and the cached auto choice.
- * Running it is runtime-cli.ts; container state is container.ts.
+ * Running it is tool.ts; container state is container.ts.
  */
 import * as fs from 'node:fs';
 import { unavailable, usageError } from '../../shared/errors';

@@ -6,7 +6,7 @@
 import { classify } from '../../shared/errors';
 import { commandNotFound, cwdNotFound, execOutput, GUEST_SHELL, type GuestArgv } from '../../shared/guest-exec';
 import type { Ctx, VerbOutput } from '../../shared/verb';
-import { LXC_ERRORS, ref } from './lxc';
+import { LXC_ERRORS, ref } from './tool';
 
 // lxc's own failures (not the command's) exit 1 with one of these as the last stderr line;
 // anything else with exit 1 is the command's own exit code and stderr.

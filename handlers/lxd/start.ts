@@ -5,7 +5,7 @@
  */
 import { AddressError, usageError } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
-import { getInstance, lxc, query, ref, requireInstance, waitIpv4, waitStatus } from './lxc';
+import { getInstance, lxc, query, ref, requireInstance, waitIpv4, waitStatus } from './tool';
 
 /**
  * `lxc start`, then wait as `wait` says (running | ip | none) within one `timeoutMs`

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { alreadyExists, notFound, refused } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
 import { checkImage } from './hostfiles';
-import { formatByName, imageChain } from './img';
+import { formatByName, imageChain } from './tool';
 import { baseOfFile } from './registry';
 
 /** Create `file` exclusively (RC 4 when it exists) so two callers never both write it. */

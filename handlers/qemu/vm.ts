@@ -9,8 +9,8 @@ import { pollUntil } from '../../shared/poll';
 import { writeState } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { QEMU_SYSTEM } from './accel';
-import { QEMU_ERRORS } from './img';
-import { withQmp, type Qmp } from './qmp';
+import { QEMU_ERRORS } from './tool';
+import { withQmp, type Qmp } from '../../shared/qmp';
 import { isVmProcess, liveness, serialNote, vmPaths, type Liveness, type RunInfo, type VmDef } from './state';
 
 /** QMP statuses that mean the guest can no longer run (qapi/run-state.json). */

@@ -1,5 +1,5 @@
 /**
- * Dataset operations over the zfs CLI (handlers/zfs/zfs.ts), for the ZFS verbs and for
+ * Dataset operations over the zfs CLI (handlers/zfs/tool.ts), for the ZFS verbs and for
  * ADDRESS LXCRI and QEMU: existence and properties, the dataset under a path, create or
  * clone undone on failure, destroy and rename with zfs-fuse's "dataset is busy" handled
  * and never while the dataset is in use (in-use.ts), clones and dependents.
@@ -10,7 +10,7 @@ import { undoAll, type Undo } from '../../shared/undo';
 import { sleep } from '../../shared/poll';
 import type { Ctx } from '../../shared/verb';
 import { holdersOf, requireNotInUse } from './in-use';
-import { implementation, rows, zfs, zfsTimeout } from './zfs';
+import { implementation, rows, zfs, zfsTimeout } from './tool';
 
 /** The ancestors of `name` (below the pool) that do not exist, shallowest first; [] when that cannot be told. */
 async function missingAncestors(ctx: Ctx, name: string): Promise<string[]> {

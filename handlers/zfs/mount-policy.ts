@@ -37,7 +37,7 @@ import { dotSegments } from '../../shared/names';
 import { requireUnsafeAllowed, unsafeAllowed } from '../../shared/policy';
 import type { Ctx } from '../../shared/verb';
 import { parseMountinfo } from './in-use';
-import { deadMountAbove, zfs, zfsTimeout } from './zfs';
+import { deadMountAbove, zfs, zfsTimeout } from './tool';
 
 /** Top-level host directories that are never a mountpoint outside the pool's tree (nor anything below them). */
 export const SYSTEM_DIRS = ['/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/opt', '/proc', '/root', '/run', '/sbin', '/snap', '/sys', '/usr', '/var'] as const;

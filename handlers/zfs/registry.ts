@@ -27,7 +27,7 @@ import type { Ctx } from '../../shared/verb';
 import { undoAll, type Undo } from '../../shared/undo';
 import { createOrUndo, destroyDataset, getProps } from './dataset';
 import { MAX_PROP_VALUE_BYTES } from './params';
-import { rows, zfs, zfsTimeout } from './zfs';
+import { rows, zfs, zfsTimeout } from './tool';
 
 /** User properties of the registry (namespace `org.rexxjs:`). */
 export const PROPS = {

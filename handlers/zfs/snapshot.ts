@@ -3,7 +3,7 @@ import type { RunOptions } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
 import { requireNotInUse } from './in-use';
 import { refuseBaseSnapshots } from './registry';
-import { rows, zfs, zfsTimeout } from './zfs';
+import { rows, zfs, zfsTimeout } from './tool';
 
 /** One snapshot of a dataset, as listSnapshots reports it. */
 export interface SnapshotInfo {

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { execa } from 'execa';
 import { createHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/qemu';
-import { Qmp } from '../../handlers/qemu/qmp';
+import { Qmp } from '../../shared/qmp';
 import { qemuArgv } from '../../handlers/qemu/vm';
 import { loadVm, vmPaths } from '../../handlers/qemu/state';
 import { fmt, median, ms, ratio, strict } from './stats';

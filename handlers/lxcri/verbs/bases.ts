@@ -14,7 +14,7 @@ import { ociContainerId, zfsPoolName } from '../../../shared/names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { getBase, cloneFromBase as zfsClone, listBases as zfsListBases, registerBase as zfsRegister, unregisterBase as zfsUnregister, type ZfsBase } from '../../zfs/registry';
 import { getProps } from '../../zfs/dataset';
-import { defaultPool } from '../../zfs/zfs';
+import { defaultPool } from '../../zfs/tool';
 import { ociDir } from '../checkpoints';
 import { mustNotExist, runDetached, withContainerLock } from '../container';
 import { absHostPath, BUNDLE, NAME, RUNTIME, timeout } from '../params';

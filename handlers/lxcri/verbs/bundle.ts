@@ -11,8 +11,8 @@ import { ociContainerId, zfsPoolName } from '../../../shared/names';
 import { defineVerb } from '../../../shared/verb';
 import { getBase, registerBase, cloneFromBase } from '../../zfs/registry';
 import { datasetExists, getProps } from '../../zfs/dataset';
-import { zfs } from '../../zfs/zfs';
-import { tool } from '../image-cli';
+import { zfs } from '../../zfs/tool';
+import { imageTool } from '../tool';
 import { findImage, imageDataset, layoutDir, withStore } from '../images';
 import { absHostPath, IMAGE } from '../params';
 import { containerDataset, usablePool } from '../rootfs';
@@ -54,14 +54,14 @@ export const bundleFromImage = defineVerb({
       if (!entry) throw notFound(`image ${name}:${tag} is not imported (image_list shows the index)`);
       const ref = `${layoutDir(ctx)}:${name}:${tag}`;
       if (!pool) {
-        await tool(ctx, ['umoci', 'unpack', '--image', ref, p.bundle]);
+        await imageTool(ctx, ['umoci', 'unpack', '--image', ref, p.bundle]);
         return undefined;
       }
       const ds = imageDataset(pool, entry.digest);
       if (!(await datasetExists(ctx, ds))) {
         await zfs(ctx, ['create', '-p', ds]);
         const mp = ctx.dryrun ? `/${ds}` : (await getProps(ctx, ds, ['mountpoint'])).mountpoint!;
-        await tool(ctx, ['umoci', 'unpack', '--image', ref, mp]);
+        await imageTool(ctx, ['umoci', 'unpack', '--image', ref, mp]);
         if (!ctx.dryrun) patchBundle(mp, [], false);
       }
       if (ctx.dryrun || !(await getBase(ctx, ds))) await registerBase(ctx, ds, { description: `OCI image ${name}:${tag}` });

@@ -12,7 +12,7 @@ import { stem } from '../../../shared/result';
 import { selectForPrune } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
 import { listSnapshots, rollback } from '../../zfs/snapshot';
-import { zfs } from '../../zfs/zfs';
+import { zfs } from '../../zfs/tool';
 import { checkBundle } from '../bundle-policy';
 import { criuCheckpoint } from '../checkpoint-criu';
 import { zfsCheckpoint } from '../checkpoint-zfs';
@@ -21,7 +21,7 @@ import { getState, mustState, runDetached, waitState, withContainerLock } from '
 import { BUNDLE_OPT, NAME, RUNTIME, SNAPSHOT_OPT, timeout } from '../params';
 import { datasetOf } from '../rootfs';
 import { pickRuntime } from '../runtime';
-import { rtDetached, rtRun } from '../runtime-cli';
+import { rtDetached, rtRun } from '../tool';
 
 export const checkpoint = defineVerb({
   name: 'checkpoint',

@@ -13,7 +13,7 @@ import { defineVerb } from '../../../shared/verb';
 import { execPidFile, killTimedOutExec } from '../exec-kill';
 import { NAME, RUNTIME, timeout } from '../params';
 import { pickRuntime } from '../runtime';
-import { OCI_ERRORS, rtArgv } from '../runtime-cli';
+import { OCI_ERRORS, rtArgv } from '../tool';
 
 // The runtime's own failures (not the command's): runc logs with level=error, crun names the container.
 const RT_OWN = /level=error msg="(?:container does not exist|cannot exec in a stopped|container .* is not running|exec failed|runc exec failed)|^crun: |container .* does not exist/m;

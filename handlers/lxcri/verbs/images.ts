@@ -9,7 +9,7 @@ import { ociImageRef, regexRule, zfsPoolName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { datasetExists, destroyDataset } from '../../zfs/dataset';
-import { tool } from '../image-cli';
+import { imageTool } from '../tool';
 import { entryFromLayout, findImage, imageDataset, layoutDir, readIndex, skopeoSource, withStore, writeIndex } from '../images';
 import { absHostPath, IMAGE } from '../params';
 import { usablePool } from '../rootfs';
@@ -41,7 +41,7 @@ export const imageImport = defineVerb({
       if (entry && !p.force) throw alreadyExists(`image ${name}:${tag} is already imported (force=true replaces it)`);
       const layout = layoutDir(ctx);
       const src = skopeoSource(p.source, p.source_ref);
-      await tool(ctx, ['skopeo', 'copy', '--quiet', src, `oci:${layout}:${name}:${tag}`]);
+      await imageTool(ctx, ['skopeo', 'copy', '--quiet', src, `oci:${layout}:${name}:${tag}`]);
       if (ctx.dryrun) return { result: `${name}:${tag}` };
       const e = entryFromLayout(layout, name, tag, src);
       writeIndex(ctx, [...readIndex(ctx).filter((x) => !(x.name === name && x.tag === tag)), e]);
@@ -85,8 +85,8 @@ export const imageDelete = defineVerb({
       const { name, tag, entry } = findImage(ctx, p.image);
       if (!entry) throw notFound(`image ${name}:${tag} is not imported`);
       const layout = layoutDir(ctx);
-      await tool(ctx, ['umoci', 'rm', '--image', `${layout}:${name}:${tag}`]);
-      await tool(ctx, ['umoci', 'gc', '--layout', layout]);
+      await imageTool(ctx, ['umoci', 'rm', '--image', `${layout}:${name}:${tag}`]);
+      await imageTool(ctx, ['umoci', 'gc', '--layout', layout]);
       const rest = readIndex(ctx).filter((x) => !(x.name === name && x.tag === tag));
       if (!ctx.dryrun) writeIndex(ctx, rest);
       let kept = '';

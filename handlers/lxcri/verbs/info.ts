@@ -8,7 +8,7 @@ import { defineVerb } from '../../../shared/verb';
 import { mustState, type OciState } from '../container';
 import { NAME, RUNTIME } from '../params';
 import { hybridCgroups, pickRuntime } from '../runtime';
-import { rtArgv, rtRun } from '../runtime-cli';
+import { rtArgv, rtRun } from '../tool';
 
 export const state = defineVerb({
   name: 'state',

@@ -12,7 +12,7 @@ import { getState, mustNotExist, removeRunFiles, runDetached, waitState, withCon
 import { BUNDLE, NAME, RUNTIME, timeout } from '../params';
 import { placeRootfsOnZfs, purgeContainerDataset, ZFS_OPTS } from '../rootfs';
 import { pickRuntime, type Runtime } from '../runtime';
-import { rtRun } from '../runtime-cli';
+import { rtRun } from '../tool';
 
 /** What create, run and start report. */
 const CONTAINER_VARS = { STATUS: 'created or running (stopped when it exited at once)', PID: 'init pid on the host', RUNTIME: 'the runtime used' } as const;

@@ -11,7 +11,7 @@ import { requireUnsafeAllowed } from '../../../shared/policy';
 import { defineVerb } from '../../../shared/verb';
 import { BUNDLE, RUNTIME } from '../params';
 import { pickRuntime } from '../runtime';
-import { rtRun } from '../runtime-cli';
+import { rtRun } from '../tool';
 
 /** Patch process.* of a runtime-spec config object (pure, unit-tested). */
 export function patchProcess(

@@ -14,7 +14,7 @@ import { allOrNothing, type Step } from '../../../shared/undo';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { checkConfigPairs } from '../config-policy';
 import { execInInstance } from '../guest';
-import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, KEYS, lxc, query, ref, requireInstance, shutdownFlags, type Instance } from '../lxc';
+import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, KEYS, lxc, query, ref, requireInstance, shutdownFlags, type Instance } from '../tool';
 import { NAME, REMOTE, timeout, WAIT } from '../params';
 import { startAndWait } from '../start';
 

@@ -7,7 +7,7 @@ import { lxdInstanceName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
-import { ipv4Of, KEYS, query, requireInstance, type Instance, type InstanceState } from '../lxc';
+import { ipv4Of, KEYS, query, requireInstance, type Instance, type InstanceState } from '../tool';
 import { NAME, REMOTE } from '../params';
 
 export const info = defineVerb({

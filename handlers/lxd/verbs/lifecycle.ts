@@ -6,7 +6,7 @@ import { AddressError, refused } from '../../../shared/errors';
 import { configPair, cpuValue, lxdImageRef, lxdObjectName, memoryValue } from '../../../shared/names';
 import { defineVerb } from '../../../shared/verb';
 import { checkConfigPairs } from '../config-policy';
-import { getInstance, KEYS, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../lxc';
+import { getInstance, KEYS, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../tool';
 import { requireNic, startAndWait } from '../start';
 import { FORCE, NAME, REMOTE, timeout, WAIT } from '../params';
 

@@ -7,7 +7,7 @@ import { guestPath, hostPath, lxdInstanceName, lxdObjectName, lxdSnapshotName, r
 import { stem } from '../../../shared/result';
 import { createUnderFreeName, epochName } from '../../../shared/snapshot-names';
 import { defineVerb } from '../../../shared/verb';
-import { BASE_SNAPSHOT, getInstance, KEYS, lxc, query, ref } from '../lxc';
+import { BASE_SNAPSHOT, getInstance, KEYS, lxc, query, ref } from '../tool';
 import { NAME, REMOTE, SNAPSHOT } from '../params';
 
 /** `instance` or `instance/snapshot`, as `lxc copy` takes a source. */

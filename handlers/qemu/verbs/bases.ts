@@ -4,7 +4,7 @@
  * a ZFS volume (`zfs snapshot VOL@rexx-base`). clone_from_base is one
  * `qemu-img create -f qcow2 -F qcow2 -b BASE NAME.qcow2` (or `zfs clone`) plus the
  * clone's VM definition, which records the base. zfs runs through the ZFS handler's
- * client (../../zfs/zfs.ts), so its failures map to the same RCs as in ADDRESS ZFS.
+ * client (../../zfs/tool.ts), so its failures map to the same RCs as in ADDRESS ZFS.
  * register_base and unregister_base hold the base record's lock (see ../registry.ts).
  */
 import * as fs from 'node:fs';
@@ -15,9 +15,9 @@ import { qemuName, zfsDatasetName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { snapshot } from '../../zfs/snapshot';
-import { zfs } from '../../zfs/zfs';
+import { zfs } from '../../zfs/tool';
 import { existing, formatOf } from '../disks';
-import { imageChain, qemuImg } from '../img';
+import { imageChain, qemuImg } from '../tool';
 import { absPath, BASE_HARDWARE, FORCE, HARDWARE, timeout } from '../params';
 import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, withBaseLock, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
 import { diskPath, loadVm, vmNames } from '../state';

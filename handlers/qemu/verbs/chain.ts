@@ -7,7 +7,7 @@ import { refused, usageError } from '../../../shared/errors';
 import { defineVerb } from '../../../shared/verb';
 import { existing, FORMAT, formatOf, reserve, unreserve, writable } from '../disks';
 import { checkNewImage } from '../hostfiles';
-import { imageChain, qemuImg } from '../img';
+import { imageChain, qemuImg } from '../tool';
 import { diskRef, DISK } from '../params';
 import { baseOfFile } from '../registry';
 import { diskPath, resolveDisk } from '../state';

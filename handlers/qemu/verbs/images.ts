@@ -10,7 +10,7 @@ import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { existing, FORMAT, formatOf, reserve, unreserve, writable } from '../disks';
 import { checkNewImage } from '../hostfiles';
-import { imageChain, qemuImg, toBytes } from '../img';
+import { imageChain, qemuImg, toBytes } from '../tool';
 import { DISK } from '../params';
 import { baseOfFile } from '../registry';
 import { diskPath, resolveDisk } from '../state';

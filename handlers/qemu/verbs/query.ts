@@ -6,7 +6,7 @@ import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
 import { kvmVerdict, QEMU_SYSTEM } from '../accel';
 import { NAME } from '../params';
-import { withQmp } from '../qmp';
+import { withQmp } from '../../../shared/qmp';
 import { liveness, loadRun, loadVm, serialTail, stateDir, vmNames, vmPaths } from '../state';
 import { qmpStatus, settle, vmDied } from '../vm';
 

@@ -9,7 +9,7 @@ import { defineVerb, type Ctx, type VerbOutput } from '../../../shared/verb';
 import { chooseAccel } from '../accel';
 import { checkVmFiles } from '../hostfiles';
 import { FORCE, NAME, timeout } from '../params';
-import { withQmp } from '../qmp';
+import { withQmp } from '../../../shared/qmp';
 import { liveness, loadRun, loadVm, vmPaths, withVmLock } from '../state';
 import { clearStale, launch, qmpStatus, settle, stopVm, vmDied, waitRunning, waitSerial } from '../vm';
 

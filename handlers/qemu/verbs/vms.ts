@@ -10,8 +10,8 @@ import { CorruptStateError, createStateExclusive } from '../../../shared/state-f
 import { qemuName } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { zfs } from '../../zfs/zfs';
-import { qemuImg, toBytes } from '../img';
+import { zfs } from '../../zfs/tool';
+import { qemuImg, toBytes } from '../tool';
 import { diskRef, FORCE, HARDWARE, NAME } from '../params';
 import { checkVmFiles } from '../hostfiles';
 import { baseOfFile, findBase, loadBase, withBaseLock, zvolClone, type BaseRecord } from '../registry';

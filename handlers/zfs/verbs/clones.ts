@@ -19,7 +19,7 @@ import {
   requireBase,
   unregisterBase as regUnregister,
 } from '../registry';
-import { defaultPool, fullName, zfs } from '../zfs';
+import { defaultPool, fullName, zfs } from '../tool';
 
 export const clone = defineVerb({
   name: 'clone',

@@ -7,7 +7,7 @@ import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
 import { POOL } from '../params';
-import { defaultPool, implementation, type Implementation, rows, zpool } from '../zfs';
+import { defaultPool, implementation, type Implementation, rows, zpool } from '../tool';
 
 /** What each implementation lacks compared with OpenZFS 2.x (zfs-fuse 0.7 measured on this host; see host-notes.md). */
 export const LACKS: Record<Implementation, string[]> = {

@@ -10,7 +10,7 @@ import { undoAll, type Undo } from '../../../shared/undo';
 import { getProps, setProp } from '../dataset';
 import { requireNotInUse } from '../in-use';
 import { checkProperties, remounts } from '../mount-policy';
-import { defaultPool, fullName, rows, zfs } from '../zfs';
+import { defaultPool, fullName, rows, zfs } from '../tool';
 
 export const get = defineVerb({
   name: 'get',

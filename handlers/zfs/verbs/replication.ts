@@ -28,7 +28,7 @@ import { datasetExists, destroyDataset, refreshMount, renameDataset } from '../d
 import { requireNotInUse } from '../in-use';
 import { listBases } from '../registry';
 import { listSnapshots, snapshot } from '../snapshot';
-import { fullName, rows, zfs, ZFS_ERRORS } from '../zfs';
+import { fullName, rows, zfs, ZFS_ERRORS } from '../tool';
 
 /** ZFS messages plus ssh's own for the remote end. */
 export const REPL_ERRORS: Classifier = {

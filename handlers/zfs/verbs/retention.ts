@@ -12,7 +12,7 @@ import { NAME, POOL, snapPrefix } from '../params';
 import { clonesOf, destroyDataset } from '../dataset';
 import { getBase } from '../registry';
 import { listSnapshots, type SnapshotInfo } from '../snapshot';
-import { fullName, rows, zfs } from '../zfs';
+import { fullName, rows, zfs } from '../tool';
 
 /**
  * Which of `snaps` (oldest first) prune destroys: those matching `prefix`, not among the

@@ -11,7 +11,7 @@ import { holdTag, NAME, OPT_SNAPSHOT, POOL, SNAPSHOT } from '../params';
 import { clonesOf, destroyDataset, getProps } from '../dataset';
 import { listBases, refuseBaseSnapshots } from '../registry';
 import { listSnapshots, rollback as zrollback, snapshot as zsnapshot } from '../snapshot';
-import { fullName, zfs } from '../zfs';
+import { fullName, zfs } from '../tool';
 
 export const snapshot = defineVerb({
   name: 'snapshot',

@@ -10,8 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AddressError } from '../../../shared/errors';
-import { Qmp, withQmp } from '../../../handlers/qemu/qmp';
-import { toBytes } from '../../../handlers/qemu/img';
+import { Qmp, withQmp } from '../../../shared/qmp';
+import { toBytes } from '../../../handlers/qemu/tool';
 import { qcow2Backing } from '../../../handlers/qemu/registry';
 import { cleanSerial } from '../../../handlers/qemu/state';
 

@@ -10,7 +10,7 @@ import { classify } from '../../../shared/errors';
 import type { RunResult } from '../../../shared/runner';
 import { table } from '../../../handlers/zfs';
 import { pruneSelect } from '../../../handlers/zfs/verbs/retention';
-import { fullName, parseSize, ZFS_ERRORS } from '../../../handlers/zfs/zfs';
+import { fullName, parseSize, ZFS_ERRORS } from '../../../handlers/zfs/tool';
 import { fakeBin, type FakeBin, type FakeSpec } from '../../helpers/fakebin';
 
 const fakes: FakeBin[] = [];

@@ -10,7 +10,7 @@
  * QMP client per socket at a time, so each verb connects, works, and closes.
  */
 import * as net from 'node:net';
-import { AddressError, timedOut, toolFailed } from '../../shared/errors';
+import { AddressError, timedOut, toolFailed } from './errors';
 
 /** One QMP event as QEMU sends it. */
 export interface QmpEvent {
@@ -163,4 +163,26 @@ export async function withQmp<T>(path: string, fn: (q: Qmp) => Promise<T>, timeo
   } finally {
     q.close();
   }
+}
+
+/**
+ * The QMP effect a verb gets on its context: {@link withQmp}, and under dryrun a
+ * session whose queries (`query-*`) are real but whose other commands do nothing
+ * (resolving to `{}`, logged as `# would qmp ...`) and whose waited-for events arrive at once.
+ */
+export type QmpEffect = <T>(socket: string, fn: (q: Qmp) => Promise<T>, timeoutMs?: number) => Promise<T>;
+
+export function qmpEffect(dryrun: boolean, log: (line: string) => void): QmpEffect {
+  if (!dryrun) return withQmp;
+  return (socket, fn, timeoutMs) =>
+    withQmp(socket, (q) => {
+      const planned = Object.create(q) as Qmp;
+      planned.execute = (<T>(command: string, args?: Record<string, unknown>, t?: number): Promise<T> => {
+        if (command.startsWith('query-')) return q.execute<T>(command, args, t);
+        log(`# would qmp ${socket} ${JSON.stringify(args ? { execute: command, arguments: args } : { execute: command })}`);
+        return Promise.resolve({} as T);
+      }) as Qmp['execute'];
+      planned.waitEvent = async (name: string) => ({ event: name });
+      return fn(planned);
+    }, timeoutMs);
 }

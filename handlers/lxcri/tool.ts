@@ -1,4 +1,6 @@
 /**
+ * The tools of ADDRESS LXCRI: the OCI runtime CLI, and skopeo/umoci for images.
+ *
  * The OCI runtime CLI as the LXCRI verbs use it. Every runtime here speaks the
  * runtime-spec command line (`create`, `start`, `state`, `kill`, `delete`, …), so the
  * verbs build one argv and this module prefixes the binary, its `--root` state
@@ -69,5 +71,20 @@ export async function rtDetached(ctx: Ctx, rt: Runtime, id: string, args: string
     }
     throw classify({ ...r, stderr }, OCI_ERRORS);
   }
+  return r;
+}
+
+/** skopeo/umoci messages mapped to the RC table. */
+export const IMAGE_ERRORS: Classifier = {
+  patterns: [
+    ['notFound', /no such file or directory|does not exist|not found|no descriptor found|unable to find/i],
+    ['exists', /already exists/i],
+  ],
+};
+
+/** Run skopeo or umoci (default timeout 600 000 ms); throws the classified AddressError when it fails. */
+export async function imageTool(ctx: Ctx, argv: string[], timeoutMs = 600_000) {
+  const r = await ctx.run(argv, { timeoutMs });
+  if (!r.ok) throw classify(r, IMAGE_ERRORS);
   return r;
 }
