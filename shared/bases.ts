@@ -12,6 +12,9 @@ import { mapLimit } from './poll';
 import { stem } from './result';
 import type { VerbOutput } from './verb';
 
+/** The fixed snapshot every base's clones are made from, in every backend (LXD, ZFS, QEMU zvols). */
+export const BASE_SNAPSHOT = 'rexx-base';
+
 /** What list_bases reports for one base. */
 export interface BaseInfo {
   /** The base's name (instance, dataset, disk). */

@@ -44,9 +44,24 @@ export const RC_DOCS: ReadonlyArray<[number, string]> = [
   [RC.refused, 'refused for safety (e.g. deleting a registered base without force=true)'],
 ];
 
+/**
+ * What a handler's errors.ts may say of a failed tool call, beyond the RC kinds: `busy`
+ * (in use right now: a retry may succeed) and `already` (it is already in the state the
+ * verb asked for). Each reports the RC of {@link REASON_RC_KIND} unless the verb handles it.
+ */
+export type Reason = ErrorKind | 'busy' | 'already';
+
+/** The RC kind a reason reports when the verb lets it through: busy and already are refusals (RC 7). */
+export const REASON_RC_KIND: Readonly<Record<Reason, ErrorKind>> = {
+  toolFailed: 'toolFailed', usage: 'usage', notFound: 'notFound', exists: 'exists', timedOut: 'timedOut',
+  unavailable: 'unavailable', refused: 'refused', busy: 'refused', already: 'refused',
+};
+
 /** An error that maps to one RC; `cause` keeps the tool's result when there is one. */
 export class AddressError extends Error {
   readonly kind: ErrorKind;
+  /** What the handler's classifier decided (the kind, or busy/already); verbs branch on this, never on message text. */
+  readonly reason: Reason;
   readonly rc: number;
   /** REXX variables to return alongside the failure (e.g. DEPENDENTS stem). */
   readonly vars: Record<string, unknown>;
@@ -56,11 +71,12 @@ export class AddressError extends Error {
   constructor(
     kind: ErrorKind,
     message: string,
-    opts: { cause?: unknown; vars?: Record<string, unknown>; output?: string } = {},
+    opts: { cause?: unknown; vars?: Record<string, unknown>; output?: string; reason?: Reason } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'AddressError';
     this.kind = kind;
+    this.reason = opts.reason ?? kind;
     this.rc = RC[kind];
     this.vars = opts.vars ?? {};
     this.output = opts.output ?? '';
@@ -91,9 +107,12 @@ export function toolMessage(r: RunResult): string {
  * missing, timeout) are handled here once.
  */
 export interface Classifier {
-  /** Ordered [kind, pattern] pairs matched against the tool's stderr+stdout. */
-  patterns: ReadonlyArray<readonly [ErrorKind, RegExp]>;
+  /** Ordered [reason, pattern] pairs matched against the tool's stderr+stdout. */
+  patterns: ReadonlyArray<readonly [Reason, RegExp]>;
 }
+
+/** True when `e` is an AddressError that its classifier gave `reason` (or one of them). */
+export const isReason = (e: unknown, ...reasons: Reason[]): e is AddressError => e instanceof AddressError && reasons.includes(e.reason);
 
 /** Build the AddressError for a failed run using the handler's classifier. */
 export function classify(r: RunResult, c: Classifier): AddressError {
@@ -105,6 +124,6 @@ export function classify(r: RunResult, c: Classifier): AddressError {
   }
   if (r.timedOut) return timedOut(`${r.argv.slice(0, 3).join(' ')} timed out after ${Math.round(r.durationMs)} ms`, { cause: r });
   const text = `${r.stderr}\n${r.stdout}`;
-  for (const [kind, re] of c.patterns) if (re.test(text)) return new AddressError(kind, msg, { cause: r });
+  for (const [reason, re] of c.patterns) if (re.test(text)) return new AddressError(REASON_RC_KIND[reason], msg, { cause: r, reason });
   return toolFailed(msg, { cause: r });
 }

@@ -172,3 +172,6 @@ function coerceOne(verb: string, key: string, s: ParamSpec, v: string): unknown 
     }
   }
 }
+
+/** The `timeout=` param of a verb that waits: a duration (`30s`, `2m`, ms when bare), `defaultMs` when not given; RC 5 when it runs out. */
+export const timeoutParam = (defaultMs: number, doc: string) => ({ timeout: { type: 'duration', default: defaultMs, doc } }) as const;

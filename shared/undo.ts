@@ -33,7 +33,7 @@ export async function undoAll(undo: Undo[], error: unknown): Promise<AddressErro
   const e = error instanceof AddressError ? error : new AddressError('toolFailed', error instanceof Error ? error.message : String(error), { cause: error });
   if (!undo.length) return e;
   const note = failed.length ? `; NOT undone — ${failed.join('; ')}` : `; undone: ${undo.map((u) => u.what).join(', ')}`;
-  return new AddressError(e.kind, `${e.message}${note}`, { cause: e, vars: e.vars, output: e.output });
+  return new AddressError(e.kind, `${e.message}${note}`, { cause: e, vars: e.vars, output: e.output, reason: e.reason });
 }
 
 /** One step of {@link allOrNothing}: what it does, and how to undo it once done. */

@@ -32,4 +32,4 @@ export const SNAPSHOT_OPT = {
 /** image= naming an imported image (image_delete, bundle_from_image). */
 export const IMAGE = { image: { type: 'string', required: true, rule: ociImageRef, doc: 'image name[:tag] in the local index (tag default latest)' } } as const;
 
-export const timeout = (defaultMs: number, doc: string) => ({ timeout: { type: 'duration', default: defaultMs, doc } }) as const;
+export { timeoutParam as timeout } from '../../shared/params';

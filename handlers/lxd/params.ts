@@ -21,5 +21,4 @@ export const WAIT = {
   wait: { type: 'enum', values: ['running', 'ip', 'none'], default: 'running', doc: 'after start, wait until the instance is Running, has a global IPv4, or not at all' },
 } as const;
 
-export const timeout = (defaultMs: number, doc: string) =>
-  ({ timeout: { type: 'duration', default: defaultMs, doc } }) as const;
+export { timeoutParam as timeout } from '../../shared/params';

@@ -134,8 +134,8 @@ export const KEYS = {
   clonedFrom: 'user.rexx.cloned_from',
 } as const;
 
-/** The fixed snapshot every base's clones are copied from. */
-export const BASE_SNAPSHOT = 'rexx-base';
+import { BASE_SNAPSHOT } from '../../shared/bases';
+export { BASE_SNAPSHOT };
 
 /** `lxc stop|restart` flags: `--force` stops at once, else `--timeout S` allows a clean shutdown of `timeoutMs` (whole seconds, at least 1). */
 export const shutdownFlags = (force: boolean, timeoutMs: number): string[] =>

@@ -38,7 +38,7 @@ export const DISK = {
 
 export const FORCE = { force: { type: 'bool', default: false, doc: 'force it (see the verb)' } } as const;
 
-export const timeout = (defaultMs: number, doc: string) => ({ timeout: { type: 'duration', default: defaultMs, doc } }) as const;
+export { timeoutParam as timeout } from '../../shared/params';
 
 /** The VM hardware keys create and clone_from_base share (memory= and cpus= default to 256M and 1). */
 export const HARDWARE = {

@@ -19,8 +19,8 @@ import type { Ctx } from '../../shared/verb';
 import { qcow2Refs } from './qcow2';
 import { diskPath, imagesDir, ruled } from './state';
 
-/** The fixed snapshot a zvol base's clones are made from. */
-export const ZVOL_BASE_SNAPSHOT = 'rexx-base';
+import { BASE_SNAPSHOT as ZVOL_BASE_SNAPSHOT } from '../../shared/bases';
+export { ZVOL_BASE_SNAPSHOT };
 
 /** What `NAME.base.json` holds. */
 export const BaseRecordSchema = z.object({

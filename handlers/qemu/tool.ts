@@ -3,7 +3,7 @@
  * into the shared error family, sizes converted to bytes, and the image info JSON
  * (`qemu-img info --output=json --backing-chain`, an array from the image down).
  */
-import { classify, usageError, type Classifier } from '../../shared/errors';
+import { classify, type Classifier } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
 import { checkImage } from './hostfiles';
@@ -56,19 +56,4 @@ export async function imageChain(ctx: Ctx, file: string, opts: { forceShare?: bo
   const r = await qemuImg(ctx, [...args, file], { readOnly: true, timeoutMs: 30_000 });
   const j = JSON.parse(r.stdout) as ImageInfo | ImageInfo[];
   return Array.isArray(j) ? j : [j];
-}
-
-const UNITS: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50, E: 2 ** 60 };
-
-/**
- * A size (`1024`, `512M`, `512MiB`, `2G`, `2GB`) in bytes. Units are binary (K = 1024,
- * as qemu-img reads them); `defaultUnit` applies to a bare number. RC 2 when malformed.
- */
-export function toBytes(v: string, defaultUnit = ''): number {
-  const m = /^(\d+(?:\.\d+)?)([KMGTPE]?)(?:i?B)?$/i.exec(v.trim());
-  if (!m) throw usageError(`size ${JSON.stringify(v)}: expected a number with an optional unit (512M, 2G)`);
-  const unit = (m[2] || (/B$/i.test(v) ? 'B' : defaultUnit)).toUpperCase();
-  const n = Math.round(Number(m[1]) * UNITS[unit]!);
-  if (!Number.isSafeInteger(n) || n <= 0) throw usageError(`size ${JSON.stringify(v)} is out of range`);
-  return n;
 }

@@ -41,8 +41,8 @@ export const PROPS = {
   clonedFrom: 'org.rexxjs:cloned-from',
 } as const;
 
-/** The fixed snapshot every base's clones are made from. */
-export const BASE_SNAPSHOT = 'rexx-base';
+import { BASE_SNAPSHOT } from '../../shared/bases';
+export { BASE_SNAPSHOT };
 
 /**
  * A base description: free text of at most 8191 bytes (UTF-8; MAX_PROP_VALUE_BYTES),

@@ -183,12 +183,3 @@ export async function requireOpenZfs(ctx: Ctx, what: string): Promise<void> {
     );
   }
 }
-
-const UNITS: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50, E: 2 ** 60 };
-
-/** Bytes of a zfs size (`16k`, `3.97G`, `512MiB`, `1024`; units are powers of 1024 as zfs prints them); NaN when not a size. */
-export function parseSize(v: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGTPE]?)(?:i?B)?$/i.exec(v.trim());
-  if (!m) return Number.NaN;
-  return Math.round(Number(m[1]) * UNITS[m[2]!.toUpperCase()]!);
-}

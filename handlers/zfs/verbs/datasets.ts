@@ -10,7 +10,8 @@ import { listBases } from '../registry';
 import { createOrUndo, dependentsOf, destroyDataset, getProps, renameDataset } from '../dataset';
 import { requireNotInUse } from '../in-use';
 import { checkProperties } from '../mount-policy';
-import { fullName, parseSize, requireOpenZfs, zfs } from '../tool';
+import { parseSize } from '../../../shared/size';
+import { fullName, requireOpenZfs, zfs } from '../tool';
 
 const PARENTS = { parents: { type: 'bool', default: false, doc: 'create missing parent datasets (-p)' } } as const;
 

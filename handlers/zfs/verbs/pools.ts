@@ -14,7 +14,8 @@ import { undoAll, type Undo } from '../../../shared/undo';
 import { getProps, setProp } from '../dataset';
 import { requireNotInUse } from '../in-use';
 import { checkMountpoint } from '../mount-policy';
-import { defaultPool, implementation, parseSize, rows, zfsTimeout, zpool } from '../tool';
+import { parseSize } from '../../../shared/size';
+import { defaultPool, implementation, rows, zfsTimeout, zpool } from '../tool';
 
 /** Recommended pool settings for VM/container storage; `level` says which command sets it. */
 export const RECOMMENDED = [

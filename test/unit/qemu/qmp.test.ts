@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AddressError } from '../../../shared/errors';
 import { Qmp, withQmp } from '../../../shared/qmp';
-import { toBytes } from '../../../handlers/qemu/tool';
+import { toBytes } from '../../../shared/size';
 import { qcow2Backing } from '../../../handlers/qemu/registry';
 import { cleanSerial } from '../../../handlers/qemu/state';
 

@@ -10,7 +10,8 @@ import { classify } from '../../../shared/errors';
 import type { RunResult } from '../../../shared/runner';
 import { table } from '../../../handlers/zfs';
 import { pruneSelect } from '../../../handlers/zfs/verbs/retention';
-import { fullName, parseSize, ZFS_ERRORS } from '../../../handlers/zfs/tool';
+import { parseSize } from '../../../shared/size';
+import { fullName, ZFS_ERRORS } from '../../../handlers/zfs/tool';
 import { fakeBin, type FakeBin, type FakeSpec } from '../../helpers/fakebin';
 
 const fakes: FakeBin[] = [];
