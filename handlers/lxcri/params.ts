@@ -1,5 +1,7 @@
 /** Parameter specs the LXCRI verbs share, spelled like the LXD handler's (name=, bundle=, base=, snapshot=). */
-import { absHostPath, ociContainerId, ociImageRef, zfsSnapshotName } from '../../shared/names';
+import { absHostPath } from '../../shared/names';
+import { ociContainerId, ociImageRef } from './names';
+import { zfsSnapshotName } from '../zfs/names';
 import { RUNTIMES } from './runtime';
 
 /** An absolute bundle/host directory (the shared rule). */

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AddressError, alreadyExists, notFound, toolFailed } from '../../shared/errors';
-import { zfsPoolName } from '../../shared/names';
+import { zfsPoolName } from '../zfs/names';
 import type { Ctx } from '../../shared/verb';
 import { datasetExists, datasetForPath, destroyDataset, getProps } from '../zfs/dataset';
 import { defaultPool, zfs } from '../zfs/tool';

@@ -1,5 +1,5 @@
 /** Parameter specs the LXD verbs share, so every verb spells them the same way. */
-import { lxdInstanceName, lxdObjectName, lxdSnapshotName } from '../../shared/names';
+import { lxdInstanceName, lxdObjectName, lxdSnapshotName } from './names';
 
 export const REMOTE = {
   remote: { type: 'string', rule: lxdObjectName, doc: 'LXD remote: the verb acts on REMOTE:NAME (default: the local daemon)' },

@@ -1,5 +1,6 @@
 /** Parameter specs and value rules the QEMU verbs share, so every verb spells them alike. */
-import { dotSegments, qemuName, regexRule, type NameRule } from '../../shared/names';
+import { dotSegments, regexRule, type NameRule } from '../../shared/names';
+import { qemuName } from './names';
 
 /**
  * An explicit host path for disk=, kernel=, initrd=, source=, target=: absolute,

@@ -1,5 +1,6 @@
 /** Parameter specs the ZFS verbs share, so every verb spells them the same way (and like LXD). */
-import { regexRule, zfsDatasetName, zfsPoolName, zfsProperty, zfsSnapshotName, type NameRule } from '../../shared/names';
+import { regexRule, type NameRule } from '../../shared/names';
+import { zfsDatasetName, zfsPoolName, zfsProperty, zfsSnapshotName } from './names';
 
 export const POOL = {
   pool: { type: 'string', rule: zfsPoolName, doc: 'pool (default: env REXX_ZFS_POOL, else rexxpool); name= may be relative to it' },

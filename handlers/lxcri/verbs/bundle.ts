@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { alreadyExists, notFound, usageError } from '../../../shared/errors';
-import { ociContainerId, zfsPoolName } from '../../../shared/names';
+import { ociContainerId } from '../names';
+import { zfsPoolName } from '../../zfs/names';
 import { defineVerb } from '../../../shared/verb';
 import { getBase, registerBase, cloneFromBase } from '../../zfs/registry';
 import { datasetExists, getProps } from '../../zfs/dataset';

@@ -5,7 +5,9 @@
  * is a clone of it). Making a bundle from an image is bundle.ts.
  */
 import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
-import { ociImageRef, regexRule, zfsPoolName } from '../../../shared/names';
+import { regexRule } from '../../../shared/names';
+import { ociImageRef } from '../names';
+import { zfsPoolName } from '../../zfs/names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { datasetExists, destroyDataset } from '../../zfs/dataset';

@@ -5,7 +5,7 @@
  * (container.ts withContainerLock), so parallel scripts take turns.
  */
 import { AddressError, refused } from '../../../shared/errors';
-import { signalName } from '../../../shared/names';
+import { signalName } from '../names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { checkBundle } from '../bundle-policy';
 import { getState, mustNotExist, removeRunFiles, runDetached, waitState, withContainerLock } from '../container';

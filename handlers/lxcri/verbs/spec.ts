@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { alreadyExists, notFound } from '../../../shared/errors';
-import { envPair, guestPath, ociContainerId } from '../../../shared/names';
+import { envPair, guestPath } from '../../../shared/names';
+import { ociContainerId } from '../names';
 import { requireUnsafeAllowed } from '../../../shared/policy';
 import { defineVerb } from '../../../shared/verb';
 import { BUNDLE, RUNTIME } from '../params';

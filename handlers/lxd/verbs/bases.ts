@@ -8,7 +8,7 @@
 import { AddressError, alreadyExists, notFound, usageError } from '../../../shared/errors';
 import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
 import { EXEC_VARS, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
-import { configPair, cpuValue, lxdImageRef, lxdInstanceName, lxdObjectName, memoryValue } from '../../../shared/names';
+import { configPair, cpuValue, lxdImageRef, lxdInstanceName, lxdObjectName, memoryValue } from '../names';
 import { epochName } from '../../../shared/snapshot-names';
 import { allOrNothing, type Step } from '../../../shared/undo';
 import { defineVerb, type Ctx } from '../../../shared/verb';

@@ -3,7 +3,7 @@
  * `GET /1.0/instances?recursion=1`) and `status` (handler and LXD server).
  */
 import { AddressError, unavailable } from '../../../shared/errors';
-import { lxdInstanceName } from '../../../shared/names';
+import { lxdInstanceName } from '../names';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';

@@ -3,7 +3,7 @@
  * stop, restart, delete. Start/stop/restart share one state helper, as pylxd does.
  */
 import { AddressError, refused } from '../../../shared/errors';
-import { configPair, cpuValue, lxdImageRef, lxdObjectName, memoryValue } from '../../../shared/names';
+import { configPair, cpuValue, lxdImageRef, lxdObjectName, memoryValue } from '../names';
 import { defineVerb } from '../../../shared/verb';
 import { checkConfigPairs } from '../config-policy';
 import { getInstance, KEYS, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../tool';

@@ -3,7 +3,8 @@
  * `lxc delete NAME/SNAP`, `lxc file push|pull`.
  */
 import { refused, usageError } from '../../../shared/errors';
-import { guestPath, hostPath, lxdInstanceName, lxdObjectName, lxdSnapshotName, regexRule } from '../../../shared/names';
+import { guestPath, hostPath, regexRule } from '../../../shared/names';
+import { lxdInstanceName, lxdObjectName, lxdSnapshotName } from '../names';
 import { stem } from '../../../shared/result';
 import { createUnderFreeName, epochName } from '../../../shared/snapshot-names';
 import { defineVerb } from '../../../shared/verb';

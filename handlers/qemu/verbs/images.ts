@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { alreadyExists } from '../../../shared/errors';
-import { sizeValue } from '../../../shared/names';
+import { sizeValue } from '../names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { existing, FORMAT, formatOf, reserve, unreserve, writable } from '../disks';

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
 import { CorruptStateError, createStateExclusive } from '../../../shared/state-file';
-import { qemuName } from '../../../shared/names';
+import { qemuName } from '../names';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { zfs } from '../../zfs/tool';

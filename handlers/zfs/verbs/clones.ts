@@ -5,7 +5,7 @@
  */
 import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
 import { usageError } from '../../../shared/errors';
-import { zfsDatasetName } from '../../../shared/names';
+import { zfsDatasetName } from '../names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, PROPERTIES, SNAPSHOT } from '../params';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHandler, findVerb, methodsOf } from '../../../shared/dispatch';
 import { notFound } from '../../../shared/errors';
-import { lxdInstanceName } from '../../../shared/names';
+import { lxdInstanceName } from '../../../handlers/lxd/names';
 import { defineVerb, type HandlerTable } from '../../../shared/verb';
 import { table as lxd } from '../../../handlers/lxd';
 import { TABLES } from '../../../handlers';

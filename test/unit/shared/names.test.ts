@@ -1,8 +1,16 @@
-/** Naming rules (shared/names.ts): valid and invalid examples for each rule. */
+/** Naming rules (shared/names.ts and each handler's names.ts): valid and invalid examples for each rule. */
 import { describe, expect, it } from 'vitest';
-import * as N from '../../../shared/names';
+import * as shared from '../../../shared/names';
+import * as lxcri from '../../../handlers/lxcri/names';
+import * as lxd from '../../../handlers/lxd/names';
+import * as qemu from '../../../handlers/qemu/names';
+import * as zfs from '../../../handlers/zfs/names';
 
-type Case = [rule: N.NameRule, valid: string[], invalid: string[]];
+// The rules live with their backend (handlers/<target>/names.ts) and in shared/names.ts.
+const N = { ...shared, ...lxd, ...zfs, ...lxcri, ...qemu };
+type NameRule = shared.NameRule;
+
+type Case = [rule: NameRule, valid: string[], invalid: string[]];
 
 const CASES: Record<string, Case> = {
   lxdInstanceName: [

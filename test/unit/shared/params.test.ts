@@ -1,7 +1,7 @@
 /** Parameter coercion and validation (shared/params.ts). */
 import { describe, expect, it } from 'vitest';
 import { AddressError } from '../../../shared/errors';
-import { lxdInstanceName } from '../../../shared/names';
+import { lxdInstanceName } from '../../../handlers/lxd/names';
 import { coerceParams, parseDuration, typeLabel, type ParamsSpec } from '../../../shared/params';
 
 const SPEC: ParamsSpec = {

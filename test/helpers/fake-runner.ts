@@ -1,0 +1,63 @@
+/**
+ * A fake runner for unit tests of argument building and of failures the real tool
+ * can't be made to produce: passed to `createHandler(table, { runner })`, it answers
+ * each argv from a function instead of running anything, records every call, and
+ * records under dryrun exactly as the real Runner does (so COMMANDS is the same).
+ */
+import type { CallRunner } from '../../shared/dispatch';
+import { argvLine, type RunOptions, type RunResult, type RunnerOptions } from '../../shared/runner';
+
+/** What the fake answers for one argv (default: exit 0, no output). */
+export interface FakeReply {
+  exitCode?: number;
+  stdout?: string;
+  stderr?: string;
+  /** The binary is not installed (ENOENT). */
+  missing?: boolean;
+  timedOut?: boolean;
+}
+
+export interface FakeRunner {
+  /** The factory to pass as `createHandler(table, { runner })`. */
+  runner: (o: RunnerOptions) => CallRunner;
+  /** Every argv that was run (not those only recorded under dryrun), in order. */
+  calls: string[][];
+  /** The options of each call, in the same order. */
+  options: RunOptions[];
+}
+
+/** A runner answering each argv with `reply(argv)` (undefined: exit 0, no output). */
+export function fakeRunner(reply: (argv: string[], opts: RunOptions) => FakeReply | undefined = () => undefined): FakeRunner {
+  const calls: string[][] = [];
+  const options: RunOptions[] = [];
+  const answer = (argv: string[], opts: RunOptions): RunResult => {
+    calls.push(argv);
+    options.push(opts);
+    const r = reply(argv, opts) ?? {};
+    const exitCode = r.missing || r.timedOut ? null : (r.exitCode ?? 0);
+    return {
+      argv, ok: exitCode === 0, exitCode, signal: r.timedOut ? 'SIGKILL' : null, timedOut: Boolean(r.timedOut),
+      missing: Boolean(r.missing), stdout: r.stdout ?? '', stderr: r.stderr ?? (r.missing ? `spawn ${argv[0]} ENOENT` : ''), durationMs: 0,
+    };
+  };
+  const runner = (o: RunnerOptions): CallRunner => {
+    const planned: string[] = [];
+    const record = (argv: string[]): RunResult => {
+      planned.push(argvLine(argv));
+      return { argv, ok: true, exitCode: 0, signal: null, timedOut: false, missing: false, stdout: '', stderr: '', durationMs: 0, dryrun: true };
+    };
+    return {
+      planned,
+      log: (line) => (o.trace ? o.traceSink?.(line) : undefined),
+      run: async (argv, opts = {}) => (o.dryrun && !opts.readOnly ? record(argv) : answer(argv, opts)),
+      runPipeline: async (argvs, opts = {}) => {
+        const flat = argvs.flatMap((a, i) => (i === 0 ? a : ['|', ...a]));
+        if (o.dryrun && !opts.readOnly) return record(flat);
+        const results = argvs.map((a) => answer(a, opts));
+        const failed = results.find((r) => !r.ok) ?? results[results.length - 1]!;
+        return { ...failed, argv: flat, stdout: results[results.length - 1]!.stdout };
+      },
+    };
+  };
+  return { runner, calls, options };
+}
