@@ -6,11 +6,12 @@
  * `RESUME`, `JOB_STATUS_CHANGE` …) it sees on the way.
  *
  * Every call has a deadline: a QMP that does not answer in time is RC 5; a socket
- * that is missing, refuses, or closes under us (the VM died) is RC 1. QEMU serves one
+ * that is missing or that nobody listens on is RC 6 (unavailable: QEMU is not there);
+ * one that closes under us (the VM died) is RC 1. QEMU serves one
  * QMP client per socket at a time, so each verb connects, works, and closes.
  */
 import * as net from 'node:net';
-import { AddressError, timedOut, toolFailed } from './errors';
+import { AddressError, timedOut, toolFailed, unavailable } from './errors';
 
 /** One QMP event as QEMU sends it. */
 export interface QmpEvent {
@@ -63,7 +64,7 @@ export class Qmp {
 
   /**
    * Connect to `path`, read the greeting and negotiate capabilities within `timeoutMs`.
-   * Throws RC 1 (socket missing or refused: QEMU is not there) or RC 5 (no greeting).
+   * Throws RC 6 (socket missing or refused: QEMU is not there), RC 1 (another socket error) or RC 5 (no greeting).
    */
   static async connect(path: string, timeoutMs = QMP_TIMEOUT_MS): Promise<Qmp> {
     const sock = await new Promise<net.Socket>((resolve, reject) => {
@@ -76,9 +77,11 @@ export class Qmp {
         clearTimeout(t);
         resolve(s);
       });
-      s.once('error', (e) => {
+      s.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(t);
-        reject(toolFailed(`QMP ${path}: ${e.message}`, { cause: e }));
+        // No socket, or nobody listening on it: QEMU is not there (RC 6), not a QMP failure.
+        if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') reject(unavailable(`QMP ${path}: no QEMU is listening (${e.code}): the VM is not running`, { cause: e }));
+        else reject(toolFailed(`QMP ${path}: ${e.message}`, { cause: e }));
       });
     });
     const q = new Qmp(sock, path);

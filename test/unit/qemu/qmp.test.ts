@@ -77,12 +77,12 @@ describe('QMP client', () => {
     expect(await rcOf(Qmp.connect(fakeQmp(() => undefined, false), 100))).toBe(5);
   });
 
-  it('the socket closing under a command (QEMU died) is RC 1; a missing socket is RC 1', async () => {
+  it('the socket closing under a command (QEMU died) is RC 1; a missing socket is RC 6 (unavailable: QEMU is not there, issue 14)', async () => {
     const sock = fakeQmp((_c, s) => s.destroy());
     const q = await Qmp.connect(sock);
     expect(await rcOf(q.execute('query-status', undefined, 5000))).toBe(1);
     expect(q.isClosed).toBe(true);
-    expect(await rcOf(Qmp.connect('/nonexistent/qmp.sock'))).toBe(1);
+    expect(await rcOf(Qmp.connect('/nonexistent/qmp.sock'))).toBe(6);
   });
 
   it('commands on one session run one at a time, in order', async () => {
