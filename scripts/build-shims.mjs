@@ -1,8 +1,8 @@
 // Writes dist/address-<target>.js for every handler in handlers/index.ts: the small
 // CommonJS file RexxJS loads with REQUIRE (see ../shared/rexxjs-contract.md). Its
 // pre-pass runs the file with no module/exports/require, so the META function is
-// plain top-level code and the compiled handler is only required inside the
-// `module.exports` branch, by absolute path.
+// plain top-level code and the handler's bundle (dist/handler-<target>.js) is only
+// required inside the `module.exports` branch, by absolute path.
 import { createRequire } from 'node:module';
 import { writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -34,12 +34,12 @@ function ADDRESS_${T}_META() {
 
 if (typeof module !== 'undefined' && module.exports) {
   const path = require('path');
-  const dispatch = require(path.join(__dirname, 'shared', 'dispatch.js'));
-  const { table } = require(path.join(__dirname, 'handlers', '${target}', 'index.js'));
+  // One bundle per target (scripts/build-bundles.mjs): the handler, the dispatcher and their libraries.
+  const { table, createHandler, methodsOf } = require(path.join(__dirname, 'handler-${target}.js'));
   module.exports = {
     ADDRESS_${T}_META,
-    ADDRESS_${T}_HANDLER: dispatch.createHandler(table),
-    ADDRESS_${T}_METHODS: dispatch.methodsOf(table),
+    ADDRESS_${T}_HANDLER: createHandler(table),
+    ADDRESS_${T}_METHODS: methodsOf(table),
   };
 }
 `;

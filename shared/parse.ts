@@ -90,3 +90,11 @@ export function parseCommand(command: string): ParsedCommand {
   }
   return { verb, params, positional };
 }
+
+const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/** Render an argv as one line a POSIX shell would split back into the same words (trace, dryrun, messages). */
+export function argvLine(argv: readonly string[]): string {
+  // POSIX single quotes keep everything literal; an embedded ' becomes '\''.
+  return argv.map((a) => (PLAIN_WORD.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+}

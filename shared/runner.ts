@@ -3,7 +3,16 @@
  * (never a shell string, never `shell: true`, never sudo), a timeout, captured
  * stdout/stderr/exit code. A failure is returned as a RunResult, never thrown.
  */
-import { execa, type Options } from 'execa';
+import type { Options } from 'execa';
+
+/**
+ * execa, loaded on the first command: a call that runs nothing (help, usage errors,
+ * dryrun) does not pay for reading it (most of a CLI start-up).
+ */
+const execa = (file: string, args: readonly string[], options: Options) =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (require('execa') as typeof import('execa')).execa(file, args, options);
+import { argvLine } from './parse';
 
 /** What running one command produced, success or not. */
 export interface RunResult {
@@ -62,13 +71,7 @@ export type RunPipeline = (argvs: string[][], opts?: RunOptions) => Promise<RunR
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
-const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
-
-/** Render an argv as one line a POSIX shell would split back into the same words (trace, dryrun, messages). */
-export function argvLine(argv: readonly string[]): string {
-  // POSIX single quotes keep everything literal; an embedded ' becomes '\''.
-  return argv.map((a) => (PLAIN_WORD.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
-}
+export { argvLine };
 
 /** A runner bound to one verb call: it knows dryrun/trace and records what it ran. */
 export class Runner {

@@ -8,7 +8,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as lockfile from 'proper-lockfile';
+import type * as Lockfile from 'proper-lockfile';
+
+/** proper-lockfile, loaded on the first lock (and graceful-fs with it), not at start-up. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lockfile = { lock: (...a: Parameters<typeof Lockfile.lock>) => (require('proper-lockfile') as typeof Lockfile).lock(...a) };
 import type { z } from 'zod';
 import { AddressError, timedOut } from './errors';
 

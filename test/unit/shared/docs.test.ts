@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TABLES } from '../../../handlers';
-import { main } from '../../../shared/cli';
+import { main as cliMain } from '../../../cli/main';
+import { loadFromTree } from '../../../cli/tree';
 import { createHandler, findVerb } from '../../../shared/dispatch';
 import { formatMs, renderHelp, renderRcTable, renderVerbTable } from '../../../shared/docs';
 import { RC_DOCS } from '../../../shared/errors';
@@ -61,6 +62,9 @@ describe('README.md', () => {
     expect(renderRcTable().split('\n').filter((l) => l.startsWith('| '))).toHaveLength(2 + RC_DOCS.length);
   });
 });
+
+/** The CLI, loading its targets from the source tree (the bundles are tested in cli-bundle.test.ts). */
+const main = (args: string[], io: Parameters<typeof cliMain>[1]) => cliMain(args, io, loadFromTree);
 
 describe.each(Object.keys(TABLES))('help for %s', (target) => {
   const table = TABLES[target]!;

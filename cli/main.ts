@@ -4,23 +4,49 @@
  * result, variables included). With no command it reads commands line by line:
  * an interactive prompt on a terminal, a script on a pipe.
  */
+import * as path from 'node:path';
 import * as readline from 'node:readline';
-import { TABLES } from '../handlers';
-import { createHandler, type AddressHandler } from './dispatch';
-import { renderHelp } from './docs';
-import { argvLine } from './runner';
-import type { RexxResult } from './result';
+import type { AddressHandler, HandlerOptions } from '../shared/dispatch';
+import { argvLine } from '../shared/parse';
+import type { RexxResult } from '../shared/result';
+import type { HandlerTable } from '../shared/verb';
+
+/** The ADDRESS targets, known without loading any of them (handlers/index.ts has their tables). */
+export const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri'] as const;
+
+/**
+ * What the CLI needs of one target, loaded only when that target is asked for: its
+ * table, the dispatcher and the help renderer (one bundle per target: dist/handler-T.js).
+ */
+export interface TargetModule {
+  table: HandlerTable;
+  createHandler(table: HandlerTable, opts?: HandlerOptions): AddressHandler;
+  renderHelp(table: HandlerTable, verb?: string): string;
+}
+
+/** Load a target's bundle (dist/handler-T.js, beside the CLI bundle dist/cli.js): only that handler's code is read. */
+export function loadBundle(target: string): TargetModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(path.join(__dirname, `handler-${target}.js`)) as TargetModule;
+}
 
 const USAGE = `usage: rexx-address TARGET [--json] "verb key=value ..."
        rexx-address TARGET [--json] verb key=value ...
        rexx-address TARGET            (interactive prompt; one command per line)
        rexx-address TARGET --help
 
-targets: ${Object.keys(TABLES).join(', ')}
+targets: ${TARGETS.join(', ')}
 Prints RESULT, writes ERRORTEXT to stderr, exits with the RC.`;
 
-/** Run the CLI; resolves to the process exit code. */
-export async function main(args: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+/**
+ * Run the CLI; resolves to the process exit code (0, the RC, or 256 + a negative RC).
+ * `load` brings in the one target asked for (default: its bundle; tests pass loadFromTree from cli/tree.ts).
+ */
+export async function main(
+  args: string[],
+  io = { out: process.stdout, err: process.stderr },
+  load: (target: string) => TargetModule = loadBundle,
+): Promise<number> {
   const json = args.includes('--json');
   const rest = args.filter((a) => a !== '--json');
   const target = rest.shift();
@@ -28,11 +54,12 @@ export async function main(args: string[], io = { out: process.stdout, err: proc
     io.out.write(`${USAGE}\n`);
     return target ? 0 : 2;
   }
-  const table = TABLES[target.toLowerCase()];
-  if (!table) {
-    io.err.write(`rexx-address: unknown target '${target}' (targets: ${Object.keys(TABLES).join(', ')})\n`);
+  const t = target.toLowerCase();
+  if (!(TARGETS as readonly string[]).includes(t)) {
+    io.err.write(`rexx-address: unknown target '${target}' (targets: ${TARGETS.join(', ')})\n`);
     return 2;
   }
+  const { table, createHandler, renderHelp } = load(t);
   if (rest[0] === '--help' || rest[0] === '-h') {
     io.out.write(`${renderHelp(table, rest[1])}\n`);
     return 0;
