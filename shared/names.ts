@@ -1,5 +1,5 @@
 /**
- * Naming rules of each backend, checked before anything runs. A value that breaks
+ * The generic naming rules (each backend's own are in handlers/<target>/names.ts), checked before anything runs. A value that breaks
  * one gets RC 2 and nothing is executed. Every rule refuses a leading `-` so no value
  * can reach a CLI as an option, and refuses NUL and line breaks.
  */

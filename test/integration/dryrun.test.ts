@@ -1,0 +1,220 @@
+/**
+ * dryrun=true changes nothing, for every verb of every handler (issue 14 §1): the verbs
+ * come from the tables, never from a list here, so a new verb is covered the day it
+ * lands. Each handler gets real fixtures (an instance, a dataset with a snapshot, a
+ * registered base, a disk, a VM definition, a running container ...); every verb is
+ * called with dryrun=true in several shapes — its own examples, and its required keys
+ * (then required + known optional keys) filled with every fixture value for that key,
+ * existing or new — and what the backend and the state folders hold is compared before
+ * and after: LXD instances, snapshots, config, images, volumes; ZFS datasets, snapshots,
+ * user properties, holds, pools; the QEMU and LXCRI state folders, runc containers,
+ * qemu processes, and every file in the test's temporary folder.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TABLES } from '../../handlers';
+import { createHandler, type AddressHandler } from '../../shared/dispatch';
+import { argvLine } from '../../shared/parse';
+import type { AnyVerb } from '../../shared/verb';
+import { busyboxContainer, removeBusyboxContainer, deleteAllRunc } from '../helpers/lxcri-env';
+import { RUN_ID } from '../helpers/run-id';
+
+const TAG = `dry${RUN_ID}`;
+const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const trySh = (cmd: string, args: string[]) => {
+  try {
+    return sh(cmd, args);
+  } catch {
+    return '';
+  }
+};
+const mine = (text: string) => text.split('\n').filter((l) => l.includes(TAG)).sort().join('\n');
+
+/** Every file and folder under `dir`: path, type, mode, size, mtime, and a hash of each file's content. */
+function tree(dir: string): string {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, e.name);
+      const st = fs.lstatSync(p);
+      let sum = '';
+      if (e.isFile() && st.size < 64 * 2 ** 20) sum = createHash('sha1').update(fs.readFileSync(p)).digest('hex');
+      if (e.isSymbolicLink()) sum = fs.readlinkSync(p);
+      out.push(`${path.relative(dir, p)} ${e.isDirectory() ? 'd' : e.isFile() ? 'f' : 'o'} ${st.mode.toString(8)} ${e.isDirectory() ? '' : st.size} ${e.isDirectory() ? '' : st.mtimeMs} ${sum}`);
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  if (fs.existsSync(dir)) walk(dir);
+  return out.join('\n');
+}
+
+/** The commands to try for one verb: its examples, and its keys filled from `values` in every combination. */
+function commandsFor(verb: AnyVerb, values: Record<string, string[]>): string[] {
+  const keys = Object.entries(verb.params);
+  const required = keys.filter(([, s]) => s.required).map(([k]) => k);
+  const optional = keys.filter(([k, s]) => !s.required && values[k]).map(([k]) => k);
+  const cmds = new Set<string>((verb.examples ?? []).map((e) => e));
+  for (const set of [required, [...required, ...optional]]) {
+    if (set.some((k) => !values[k])) continue;
+    let combos: string[][] = [[]];
+    for (const k of set) combos = combos.flatMap((c) => values[k]!.map((v) => [...c, `${k}=${v}`]));
+    for (const c of combos) cmds.add(argvLine([verb.name, ...c]));
+  }
+  return [...cmds].map((c) => `${c} dryrun=true`);
+}
+
+/** Call every verb of `target` with dryrun=true in every shape; RC of each, by verb. */
+async function dryrunAll(target: string, h: AddressHandler, values: Record<string, string[]>) {
+  const rcs: Record<string, number[]> = {};
+  for (const verb of TABLES[target]!.verbs) {
+    for (const cmd of commandsFor(verb, values)) {
+      const r = await h(cmd);
+      (rcs[verb.name] ??= []).push(r.errorCode);
+    }
+  }
+  return rcs;
+}
+
+/** Verbs none of whose shapes got as far as RC 0, for the log (fixtures can't reach every path). */
+const neverOk = (rcs: Record<string, number[]>) => Object.entries(rcs).filter(([, v]) => !v.includes(0)).map(([k, v]) => `${k}(${[...new Set(v)].join('/')})`);
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), `rexx-${TAG}-`));
+});
+afterAll(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('dryrun=true changes nothing: every verb of every handler, from the tables', () => {
+  it('LXD: instances, snapshots, config, images, volumes and files unchanged', async () => {
+    const h = createHandler(TABLES.lxd!);
+    const A = `${TAG}-a`, B = `${TAG}-b`, NEW = `${TAG}-new`;
+    const must = async (c: string) => {
+      const r = await h(c);
+      if (!r.success) throw new Error(`${c}: RC ${r.errorCode} ${r.errorMessage}`);
+    };
+    try {
+      await must(`create name=${A} image=tiny`);
+      await must(`snapshot name=${A} snapshot=s1`);
+      await must(`create name=${B} image=tiny`);
+      await must(`register_base name=${B}`);
+      fs.writeFileSync(`${tmp}/push.txt`, 'x\n');
+      const world = () =>
+        [
+          mine(trySh('lxc', ['list', '-f', 'csv', '-c', 'ns'])),
+          ...[A, B].map((n) => trySh('lxc', ['query', `/1.0/instances/${n}?recursion=1`]).replace(/"(last_used_at|state)":[^,}]*[,]?/g, '')),
+          ...[A, B].map((n) => trySh('lxc', ['query', `/1.0/instances/${n}/snapshots?recursion=1`])),
+          mine(trySh('lxc', ['image', 'alias', 'list', '-f', 'csv'])),
+          mine(trySh('lxc', ['storage', 'volume', 'list', 'default', '-f', 'csv'])),
+          tree(tmp),
+        ].join('\n---\n');
+      const before = world();
+      const rcs = await dryrunAll('lxd', h, {
+        name: [A, B, NEW], base: [B], image: ['tiny'], snapshot: ['s1', 'snew'], source: [A], destination: [NEW, `${tmp}/pulled`],
+        path: ['/etc/hostname'], command: ['touch /tmp/x'], count: ['2'], content: ['hello'],
+      });
+      console.log(`lxd dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
+      expect(world()).toEqual(before);
+      expect(Object.keys(rcs).sort()).toEqual(TABLES.lxd!.verbs.map((v) => v.name).sort());
+    } finally {
+      await h(`unregister_base name=${B}`);
+      for (const n of [A, B, NEW, `${NEW}-1`, `${NEW}-2`]) trySh('lxc', ['delete', '--force', n]);
+    }
+  });
+
+  it('ZFS: datasets, snapshots, user properties, holds, pools and files unchanged', async () => {
+    const pool = process.env.REXX_ZFS_POOL || 'rexxpool';
+    const h = createHandler(TABLES.zfs!, { env: { ...process.env, REXX_ZFS_POOL: pool } });
+    const D = `${pool}/${TAG}-d`, B = `${pool}/${TAG}-b`, NEW = `${pool}/${TAG}-new`;
+    const must = async (c: string) => {
+      const r = await h(c);
+      if (!r.success) throw new Error(`${c}: RC ${r.errorCode} ${r.errorMessage}`);
+    };
+    try {
+      await must(`create name=${D}`);
+      fs.writeFileSync(`${sh('zfs', ['get', '-H', '-o', 'value', 'mountpoint', D]).trim()}/f`, 'data\n');
+      await must(`snapshot name=${D} snapshot=s1`);
+      await must(`hold name=${D} snapshot=s1 tag=keep`);
+      await must(`create name=${B}`);
+      await must(`register_base name=${B}`);
+      await must(`send name=${D} snapshot=s1 file=${tmp}/stream`);
+      const world = () =>
+        [
+          mine(trySh('zfs', ['list', '-H', '-p', '-t', 'all', '-o', 'name,type,origin,mountpoint,mounted,canmount,readonly'])),
+          mine(trySh('zfs', ['get', '-H', '-o', 'name,property,value,source', '-s', 'local', 'all'])),
+          trySh('zfs', ['holds', '-H', `${D}@s1`]),
+          trySh('zpool', ['list', '-H', '-o', 'name']).split('\n').sort().join('\n'),
+          tree(tmp),
+        ].join('\n---\n');
+      const before = world();
+      const rcs = await dryrunAll('zfs', h, {
+        name: [D, B, NEW], pool: [pool, `${TAG}p`], vdev: [`${tmp}/vdev.img`], size: ['64M'], snapshot: ['s1', 'snew'],
+        to: [`${NEW}2`], target: [`${NEW}2`], base: [B], file: [`${tmp}/stream`, `${tmp}/out.stream`], tag: ['keep'],
+        keep: ['0'], count: ['2'],
+      });
+      console.log(`zfs dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
+      expect(world()).toEqual(before);
+      expect(Object.keys(rcs).sort()).toEqual(TABLES.zfs!.verbs.map((v) => v.name).sort());
+    } finally {
+      await h(`release name=${D} snapshot=s1 tag=keep`);
+      await h(`unregister_base name=${B}`);
+      for (const d of [D, B]) trySh('zfs', ['destroy', '-r', d]);
+    }
+  });
+
+  it('QEMU: disks, bases, VM definitions, the state folder and processes unchanged', async () => {
+    const dir = `${tmp}/qemu`;
+    const h = createHandler(TABLES.qemu!, { env: { ...process.env, REXX_QEMU_DIR: dir } });
+    const A = `${TAG}-a`, B = `${TAG}-b`, V = `${TAG}-v`, NEW = `${TAG}-new`;
+    const must = async (c: string) => {
+      const r = await h(c);
+      if (!r.success) throw new Error(`${c}: RC ${r.errorCode} ${r.errorMessage}`);
+    };
+    await must(`create_disk name=${A} size=16M`);
+    await must(`create_disk name=${B} size=16M`);
+    await must(`register_base name=${B}`);
+    await must(`create name=${V} disk=${dir}/images/${A}.qcow2 kernel=/bin/true`).catch(async () => must(`create name=${V} base=${B}`));
+    const world = () => [tree(tmp), trySh('pgrep', ['-af', 'qemu-system']).split('\n').filter((l) => l.includes(dir)).join('\n')].join('\n---\n');
+    const before = world();
+    const rcs = await dryrunAll('qemu', h, {
+      name: [A, B, V, NEW], disk: [`${dir}/images/${A}.qcow2`], size: ['32M'], target: [`${tmp}/out.qcow2`], base: [B],
+      snapshot: ['s1'], backing: [`${dir}/images/${B}.qcow2`], count: ['2'],
+    });
+    console.log(`qemu dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
+    expect(world()).toEqual(before);
+    expect(Object.keys(rcs).sort()).toEqual(TABLES.qemu!.verbs.map((v) => v.name).sort());
+  });
+
+  it('LXCRI: containers, bundles, images, checkpoints, datasets and the state folders unchanged', async () => {
+    const pool = process.env.REXX_ZFS_POOL || 'rexxpool';
+    const C = `${TAG}-c`;
+    const made = await busyboxContainer(`rexx-${TAG}-lxcri-`, C, '1000');
+    try {
+      const { h } = made;
+      const world = () =>
+        [
+          tree(made.tmp),
+          trySh('runc', ['--root', `${made.tmp}/run/runc`, 'list', '-q']),
+          mine(trySh('zfs', ['list', '-H', '-t', 'all', '-o', 'name,origin,mounted'])),
+          tree(tmp),
+        ].join('\n---\n');
+      const before = world();
+      const rcs = await dryrunAll('lxcri', h, {
+        name: [C, `${TAG}-new`], bundle: [`${made.tmp}/b`, `${tmp}/newbundle`], runtime: ['runc'], pool: [pool],
+        source: [`${tmp}/layout`], image: ['tiny'], base: [`${TAG}-base`], snapshot: ['s1'], count: ['2'], keep: ['0'],
+        command: ['touch /tmp/x'], signal: ['TERM'],
+      });
+      console.log(`lxcri dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
+      expect(world()).toEqual(before);
+      expect(Object.keys(rcs).sort()).toEqual(TABLES.lxcri!.verbs.map((v) => v.name).sort());
+    } finally {
+      deleteAllRunc(`${made.tmp}/run/runc`);
+      removeBusyboxContainer(made.tmp);
+    }
+  });
+});
