@@ -40,7 +40,7 @@ export const prune = defineVerb({
     if (p.keep === undefined && p.older_than === undefined) throw usageError('prune: give keep=N and/or older_than=DURATION');
     const name = fullName(ctx, p.pool, p.name);
     const snaps = await listSnapshots(ctx, name);
-    const chosen = pruneSelect(snaps, { prefix: p.prefix, keep: p.keep, olderThanMs: p.older_than, nowMs: Date.now() });
+    const chosen = pruneSelect(snaps, { prefix: p.prefix, keep: p.keep, olderThanMs: p.older_than, nowMs: ctx.clock.now() });
     const protectedSet = new Set<string>();
     if (chosen.length) {
       for (const c of await clonesOf(ctx, name, name.split('/')[0])) protectedSet.add(c.origin);
@@ -63,7 +63,7 @@ export const prune = defineVerb({
       } catch (e) {
         // Destroyed snapshots cannot come back: say which ones went before the failure.
         const a = e instanceof AddressError ? e : new AddressError('toolFailed', String(e));
-        throw new AddressError(a.kind, `prune: ${s.name}: ${a.message} (pruned before it: ${pruned.join(', ') || 'none'})`, { cause: e, vars: vars(), output: pruned.join('\n') });
+        throw new AddressError(a.kind, `prune: ${s.name}: ${a.message} (pruned before it: ${pruned.join(', ') || 'none'})`, { cause: e, vars: vars(), output: pruned.join('\n'), reason: a.reason });
       }
       pruned.push(s.snapshot);
     }

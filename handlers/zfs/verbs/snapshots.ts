@@ -68,15 +68,8 @@ export const rollback = defineVerb({
         if (!short) throw notFound(`rollback: ${name} has no snapshots`);
       }
     }
-    try {
-      const destroyed = await zrollback(ctx, name, short, { discardNewer: p.discard_newer, snapshots: snaps });
-      return { result: destroyed.join('\n'), vars: { SNAPSHOT: short, DESTROYED: stem(destroyed) } };
-    } catch (e) {
-      if (e instanceof Error && /more recent snapshots/.test(e.message)) {
-        throw refused(`rollback: ${name}@${short} is not the latest snapshot; give discard_newer=true to destroy the newer ones — ${e.message}`, { cause: e });
-      }
-      throw e;
-    }
+    const destroyed = await zrollback(ctx, name, short, { discardNewer: p.discard_newer, snapshots: snaps });
+    return { result: destroyed.join('\n'), vars: { SNAPSHOT: short, DESTROYED: stem(destroyed) } };
   },
 });
 
