@@ -1,5 +1,6 @@
-/** Snapshots of one dataset over the zfs CLI: list (oldest first), take, roll back. */
+/** Snapshots of one dataset over the zfs CLI: list (oldest first), take, roll back, choose what prune destroys. */
 import { isReason, refused } from '../../shared/errors';
+import { selectForPrune, type RetentionOptions } from '../../shared/retention';
 import type { RunOptions } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
 import { requireNotInUse } from './in-use';
@@ -81,3 +82,11 @@ export async function rollback(ctx: Ctx, dataset: string, short: string, o: { di
   return destroyed;
 }
 
+/**
+ * Which of `snaps` (oldest first) prune destroys: those matching `prefix`, not among the
+ * newest `keep` of them, and (with olderThanMs) created before nowMs − olderThanMs
+ * (the selection itself is ../../shared/retention.ts; the prefix is ZFS's own).
+ */
+export function pruneSelect(snaps: SnapshotInfo[], o: RetentionOptions & { prefix: string }): SnapshotInfo[] {
+  return selectForPrune(snaps.filter((s) => s.snapshot.startsWith(o.prefix)), o);
+}

@@ -6,22 +6,12 @@
  */
 import { AddressError, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
-import { selectForPrune, type RetentionOptions } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, snapPrefix } from '../params';
 import { clonesOf, destroyDataset } from '../dataset';
 import { getBase } from '../registry';
-import { listSnapshots, type SnapshotInfo } from '../snapshot';
+import { listSnapshots, pruneSelect } from '../snapshot';
 import { fullName, rows, zfs } from '../tool';
-
-/**
- * Which of `snaps` (oldest first) prune destroys: those matching `prefix`, not among the
- * newest `keep` of them, and (with olderThanMs) created before now − olderThanMs
- * (the selection itself is ../../../shared/retention.ts; the prefix is ZFS's own).
- */
-export function pruneSelect(snaps: SnapshotInfo[], o: RetentionOptions & { prefix: string }): SnapshotInfo[] {
-  return selectForPrune(snaps.filter((s) => s.snapshot.startsWith(o.prefix)), o);
-}
 
 export const prune = defineVerb({
   name: 'prune',
