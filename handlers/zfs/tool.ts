@@ -1,6 +1,6 @@
 /**
  * The `zfs` and `zpool` CLIs as the ZFS verbs (and ADDRESS LXCRI and QEMU) use them: run
- * through the shared runner, failures classified into the shared error family, names,
+ * through ctx.run, failures classified by errors.ts (with the dead-mount hint), names,
  * sizes and which implementation this is. Dataset and snapshot operations over it are in
  * dataset.ts and snapshot.ts. Every command here is understood by both OpenZFS 2.x and
  * zfs-fuse 0.7 (no `-p` on `zfs list`, one property per `zfs set`, `-t snapshot` not
