@@ -5,10 +5,10 @@
  * and never while the dataset is in use (in-use.ts), clones and dependents.
  */
 import * as path from 'node:path';
-import { AddressError, toolMessage } from '../../shared/errors';
+import { isReason, toolMessage } from '../../shared/errors';
 import { undoAll, type Undo } from '../../shared/undo';
-import { sleep } from '../../shared/poll';
 import type { Ctx } from '../../shared/verb';
+import { busyDataset, onlyMissing } from './errors';
 import { holdersOf, requireNotInUse } from './in-use';
 import { implementation, rows, zfs, zfsTimeout } from './tool';
 
@@ -19,7 +19,7 @@ async function missingAncestors(ctx: Ctx, name: string): Promise<string[]> {
   if (!anc.length) return [];
   // zfs list prints the ones that exist and names each missing one on stderr (exit 1).
   const r = await ctx.run(['zfs', 'list', '-H', '-o', 'name', ...anc], { readOnly: true, timeoutMs: zfsTimeout(ctx, 60_000) });
-  if (!r.ok && (r.missing || r.timedOut || r.stderr.split('\n').some((l) => l.trim() && !/does not exist/.test(l)))) return [];
+  if (!onlyMissing(r)) return [];
   const have = new Set(rows(r.stdout).map(([n]) => n));
   return anc.filter((a) => !have.has(a));
 }
@@ -34,13 +34,13 @@ async function missingAncestors(ctx: Ctx, name: string): Promise<string[]> {
  * made for it; RC 4 (it existed) undoes nothing. The error says what was undone.
  */
 export async function createOrUndo(ctx: Ctx, name: string, args: string[], o: { parents?: boolean; timeoutMs?: number } = {}): Promise<void> {
-  const made = o.parents && !ctx.dryrun ? await missingAncestors(ctx, name) : [];
+  const made = o.parents ? await missingAncestors(ctx, name) : [];
   const strict = o.parents ? args.filter((a, i) => !(a === '-p' && i > 0)) : args;
   try {
-    if (o.parents && (ctx.dryrun || made.length)) await zfs(ctx, ['create', '-p', name.slice(0, name.lastIndexOf('/'))], { timeoutMs: o.timeoutMs ?? zfsTimeout(ctx, 60_000) });
+    if (made.length) await zfs(ctx, ['create', '-p', name.slice(0, name.lastIndexOf('/'))], { timeoutMs: o.timeoutMs ?? zfsTimeout(ctx, 60_000) });
     await zfs(ctx, strict, { timeoutMs: o.timeoutMs ?? zfsTimeout(ctx, 60_000) });
   } catch (e) {
-    if (ctx.dryrun || (e instanceof AddressError && e.kind === 'exists')) throw e;
+    if (isReason(e, 'exists')) throw e;
     const undo: Undo[] = [...made, name].map((d) => ({
       what: `destroy ${d}`,
       run: async () => {
@@ -51,15 +51,13 @@ export async function createOrUndo(ctx: Ctx, name: string, args: string[], o: { 
   }
 }
 
-const isKind = (e: unknown, kind: string) => e instanceof AddressError && e.kind === kind;
-
 /** True when the dataset, volume or snapshot exists (`zfs list -H -o name`; a read). RC 6 when ZFS is down. */
 export async function datasetExists(ctx: Ctx, name: string): Promise<boolean> {
   try {
     await zfs(ctx, ['list', '-H', '-o', 'name', '-t', 'all', name], { readOnly: true });
     return true;
   } catch (e) {
-    if (isKind(e, 'notFound')) return false;
+    if (isReason(e, 'notFound')) return false;
     throw e;
   }
 }
@@ -118,15 +116,14 @@ export async function destroyDataset(
       await zfs(ctx, args, { timeoutMs: o.timeoutMs ?? zfsTimeout(ctx, 120_000) });
       return;
     } catch (e) {
-      const busy = /cannot destroy '([^']+)': dataset is busy/.exec(e instanceof Error ? e.message : '');
-      const which = busy?.[1];
+      const which = isReason(e, 'busy') ? busyDataset(e) : undefined;
       const n = which ? (tries.get(which) ?? 0) : 0;
       if (!which || which.includes('@') || n >= 4 || tries.size > 64) throw e;
       tries.set(which, n + 1);
       // First time: unmount it. After that zfs-fuse sometimes needs a moment (seen right
       // after parallel clones): wait 50, 100, 200 ms.
       if (n === 0) await ctx.run(['zfs', 'unmount', which], { timeoutMs: zfsTimeout(ctx, 60_000) });
-      else await sleep(50 * 2 ** (n - 1));
+      else await ctx.clock.sleep(50 * 2 ** (n - 1));
     }
   }
 }
@@ -170,7 +167,7 @@ export async function renameDataset(ctx: Ctx, from: string, to: string, o: { par
     await zfs(ctx, args);
     return;
   } catch (e) {
-    if (!(e instanceof AddressError) || !/dataset is busy/.test(e.message) || from.includes('@')) throw e;
+    if (!isReason(e, 'busy') || from.includes('@')) throw e;
   }
   const wasMounted = (await getProps(ctx, from, ['mounted'])).mounted === 'yes';
   if (wasMounted) await zfs(ctx, ['unmount', from]);
@@ -179,11 +176,11 @@ export async function renameDataset(ctx: Ctx, from: string, to: string, o: { par
       await zfs(ctx, args);
       break;
     } catch (e) {
-      if (i >= 3 || !(e instanceof AddressError) || !/dataset is busy/.test(e.message)) {
+      if (i >= 3 || !isReason(e, 'busy')) {
         if (wasMounted) await ctx.run(['zfs', 'mount', from]);
         throw e;
       }
-      await sleep(100);
+      await ctx.clock.sleep(100);
     }
   }
   if (!wasMounted) return;
@@ -204,19 +201,21 @@ export async function renameDataset(ctx: Ctx, from: string, to: string, o: { par
  * On zfs-fuse, unmount and mount `dataset` again when it is mounted and nobody uses it
  * (in-use.ts); elsewhere nothing. Returns false when the remount was skipped or failed
  * (logged under trace): the data on disk is right, the mount may show old contents until
- * the next remount.
+ * the next remount. Under dryrun nothing was received: nothing to refresh (true).
  */
 export async function refreshMount(ctx: Ctx, dataset: string): Promise<boolean> {
-  if (ctx.dryrun || (await implementation(ctx)).impl !== 'zfs-fuse') return true;
-  const m = await getProps(ctx, dataset, ['mounted']).catch(() => ({}) as Record<string, string>);
-  if (m.mounted !== 'yes') return true;
-  const users = await holdersOf(ctx, [dataset]).catch(() => [{ pid: 0, command: 'unknown' }]);
-  if (users.length) {
-    ctx.log(`remount of ${dataset} after receive skipped: in use by ${users.map((u) => u.pid).join(' ')}`);
-    return false;
-  }
-  const u = await ctx.run(['zfs', 'unmount', dataset]);
-  const r = u.ok ? await ctx.run(['zfs', 'mount', dataset]) : u;
-  if (!r.ok) ctx.log(`remount of ${dataset} after receive failed: ${toolMessage(r)}`);
-  return r.ok;
+  return ctx.effect(async () => {
+    if ((await implementation(ctx)).impl !== 'zfs-fuse') return true;
+    const m = await getProps(ctx, dataset, ['mounted']).catch(() => ({}) as Record<string, string>);
+    if (m.mounted !== 'yes') return true;
+    const users = await holdersOf(ctx, [dataset]).catch(() => [{ pid: 0, command: 'unknown' }]);
+    if (users.length) {
+      ctx.log(`remount of ${dataset} after receive skipped: in use by ${users.map((u) => u.pid).join(' ')}`);
+      return false;
+    }
+    const u = await ctx.run(['zfs', 'unmount', dataset]);
+    const r = u.ok ? await ctx.run(['zfs', 'mount', dataset]) : u;
+    if (!r.ok) ctx.log(`remount of ${dataset} after receive failed: ${toolMessage(r)}`);
+    return r.ok;
+  }, true);
 }

@@ -15,12 +15,12 @@
  * - a process whose root, cwd, executable, open file or mapping is on one of its mounts,
  *   as `fuser -m -M MOUNTPOINT...` (psmisc) reports it — run through the shared runner
  *   with a 10 s timeout, so a dead or wedged mount cannot hang the check.
- * Only /proc and the runtimes' state files are read here; nothing touches the dataset's
- * own files.
+ * Only /proc and the runtimes' state files are read here (through ctx.fs); nothing
+ * touches the dataset's own files.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import type { Files } from '../../shared/effects';
 import { refused, timedOut, toolFailed, unavailable } from '../../shared/errors';
 import { stem } from '../../shared/result';
 import type { Ctx } from '../../shared/verb';
@@ -63,30 +63,31 @@ const holdsAny = (m: MountEntry, datasets: string[]) => (m.fstype === 'zfs' || m
 /** One path is the other or lies below it. */
 const overlaps = (a: string, b: string) => a === b || a.startsWith(`${b === '/' ? '' : b}/`) || b.startsWith(`${a === '/' ? '' : a}/`);
 
-const read = (f: string): string | undefined => {
+/** `f`'s text, or undefined when it cannot be read (gone, not ours to read). */
+const read = (fs: Files, f: string): string | undefined => {
   try {
-    return fs.readFileSync(f, 'utf8');
+    return fs.readText(f);
   } catch {
     return undefined;
   }
 };
 
 /** The mounts, in this process's mount namespace, of `datasets` and the datasets below them. */
-function mountsOf(datasets: string[]): MountEntry[] {
-  return parseMountinfo(read('/proc/self/mountinfo') ?? '').filter((m) => holdsAny(m, datasets));
+function mountsOf(fs: Files, datasets: string[]): MountEntry[] {
+  return parseMountinfo(read(fs, '/proc/self/mountinfo') ?? '').filter((m) => holdsAny(m, datasets));
 }
 
 /** Start time of a process in clock ticks (field 22 of /proc/PID/stat), or undefined when it is gone. */
-function startTime(pid: number): number | undefined {
-  const s = read(`/proc/${pid}/stat`);
+function startTime(fs: Files, pid: number): number | undefined {
+  const s = read(fs, `/proc/${pid}/stat`);
   if (!s) return undefined;
   return Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[19]);
 }
 
 /** The command line of a process (80 characters at most), else its comm, else "?". */
-function commandOf(pid: number): string {
-  const cmd = (read(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ');
-  const text = cmd || (read(`/proc/${pid}/comm`) ?? '').trim() || '?';
+function commandOf(fs: Files, pid: number): string {
+  const cmd = (read(fs, `/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ');
+  const text = cmd || (read(fs, `/proc/${pid}/comm`) ?? '').trim() || '?';
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
@@ -114,33 +115,34 @@ interface ContainerRecord {
  * Containers under the project's runtime roots (env REXX_OCI_ROOT or /run/rexx-address,
  * one folder per runtime) and the runtimes' default roots /run/runc and /run/crun.
  */
-function containerRecords(env: Record<string, string | undefined>): ContainerRecord[] {
+function containerRecords(fs: Files, env: Record<string, string | undefined>): ContainerRecord[] {
   const parents = [...new Set([env.REXX_OCI_ROOT || '/run/rexx-address', '/run/rexx-address'])];
   const roots: Array<{ runtime: string; dir: string }> = [
     { runtime: 'runc', dir: '/run/runc' },
     { runtime: 'crun', dir: '/run/crun' },
   ];
-  for (const p of parents) for (const rt of list(p)) roots.push({ runtime: rt, dir: path.join(p, rt) });
+  for (const p of parents) for (const rt of list(fs, p)) roots.push({ runtime: rt, dir: path.join(p, rt) });
   const out: ContainerRecord[] = [];
   for (const { runtime, dir } of roots) {
-    for (const id of list(dir)) {
+    for (const id of list(fs, dir)) {
       const name = `${runtime}/${id}`;
-      const runc = parseJson(read(path.join(dir, id, 'state.json')), RuncState);
+      const runc = parseJson(read(fs, path.join(dir, id, 'state.json')), RuncState);
       if (runc) {
         const bundle = runc.config.labels?.find((l) => l.startsWith('bundle='))?.slice('bundle='.length);
         out.push({ name, pid: runc.init_process_pid, start: runc.init_process_start, paths: [runc.config.rootfs, ...(bundle ? [bundle] : [])] });
         continue;
       }
-      const crun = parseJson(read(path.join(dir, id, 'status')), CrunStatus);
+      const crun = parseJson(read(fs, path.join(dir, id, 'status')), CrunStatus);
       if (crun) out.push({ name, pid: crun.pid, start: crun['process-start-time'], paths: [crun.rootfs, crun.bundle].filter((x): x is string => !!x) });
     }
   }
   return out;
 }
 
-function list(dir: string): string[] {
+/** The entries of a folder; [] when it cannot be read. */
+function list(fs: Files, dir: string): string[] {
   try {
-    return fs.readdirSync(dir);
+    return fs.list(dir);
   } catch {
     return [];
   }
@@ -156,18 +158,28 @@ function parseJson<S extends z.ZodType>(text: string | undefined, schema: S): z.
   }
 }
 
-/** Every process's mount namespace (readlink /proc/PID/ns/mnt), grouped. */
-function namespaces(): Map<string, number[]> {
+/**
+ * The mount namespace of a process: the identity (device:inode) of the namespace
+ * /proc/PID/ns/mnt leads to — the number readlink shows as `mnt:[4026531841]`;
+ * undefined when the process is gone or not ours to read.
+ */
+function mountNamespace(fs: Files, pid: number | 'self'): string | undefined {
+  try {
+    const st = fs.stat(`/proc/${pid}/ns/mnt`);
+    return st && `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process's mount namespace (mountNamespace), grouped. */
+function namespaces(fs: Files): Map<string, number[]> {
   const by = new Map<string, number[]>();
-  for (const e of list('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    let ns: string;
-    try {
-      ns = fs.readlinkSync(`/proc/${e}/ns/mnt`);
-    } catch {
-      continue; // gone, or not ours to read
-    }
-    by.set(ns, [...(by.get(ns) ?? []), Number(e)]);
+  const pids = list(fs, '/proc').filter((e) => /^\d+$/.test(e)).map(Number).sort((a, b) => a - b);
+  for (const pid of pids) {
+    const ns = mountNamespace(fs, pid);
+    if (ns === undefined) continue; // gone, or not ours to read
+    by.set(ns, [...(by.get(ns) ?? []), pid]);
   }
   return by;
 }
@@ -179,29 +191,25 @@ function namespaces(): Map<string, number[]> {
 export async function holdersOf(ctx: Ctx, datasets: string[]): Promise<Holder[]> {
   const fsets = datasets.filter((d) => !d.includes('@'));
   if (!fsets.length) return [];
+  const fs = ctx.fs;
   const holders = new Map<number, Holder>();
-  const mine = mountsOf(fsets).map((m) => m.mountpoint);
-  const nsHolds = (pid: number) => parseMountinfo(read(`/proc/${pid}/mountinfo`) ?? '').some((m) => holdsAny(m, fsets));
+  const mine = mountsOf(fs, fsets).map((m) => m.mountpoint);
+  const nsHolds = (pid: number) => parseMountinfo(read(fs, `/proc/${pid}/mountinfo`) ?? '').some((m) => holdsAny(m, fsets));
 
-  for (const c of containerRecords(ctx.env)) {
-    const now = startTime(c.pid);
+  for (const c of containerRecords(fs, ctx.env)) {
+    const now = startTime(fs, c.pid);
     if (now === undefined || (c.start !== undefined && now !== c.start)) continue; // not running
     if (mine.some((m) => c.paths.some((p) => overlaps(m, path.resolve(p)))) || nsHolds(c.pid)) {
-      holders.set(c.pid, { pid: c.pid, command: commandOf(c.pid), container: c.name });
+      holders.set(c.pid, { pid: c.pid, command: commandOf(fs, c.pid), container: c.name });
     }
   }
 
-  let self = '';
-  try {
-    self = fs.readlinkSync('/proc/self/ns/mnt');
-  } catch {
-    /* no /proc: nothing more to learn from it */
-  }
-  for (const [ns, pids] of namespaces()) {
+  const self = mountNamespace(fs, 'self') ?? ''; // '': no /proc, nothing more to learn from it
+  for (const [ns, pids] of namespaces(fs)) {
     if (ns === self) continue;
-    const reader = pids.find((p) => read(`/proc/${p}/mountinfo`) !== undefined);
+    const reader = pids.find((p) => read(fs, `/proc/${p}/mountinfo`) !== undefined);
     if (reader === undefined || !nsHolds(reader)) continue;
-    for (const pid of pids.slice(0, 10)) if (!holders.has(pid)) holders.set(pid, { pid, command: commandOf(pid) });
+    for (const pid of pids.slice(0, 10)) if (!holders.has(pid)) holders.set(pid, { pid, command: commandOf(fs, pid) });
   }
 
   if (mine.length) {
@@ -215,7 +223,7 @@ export async function holdersOf(ctx: Ctx, datasets: string[]): Promise<Holder[]>
     for (const tok of r.stdout.split(/\s+/)) {
       if (!/^\d+$/.test(tok)) continue;
       const pid = Number(tok);
-      if (!holders.has(pid)) holders.set(pid, { pid, command: commandOf(pid) });
+      if (!holders.has(pid)) holders.set(pid, { pid, command: commandOf(fs, pid) });
     }
   }
   return [...holders.values()].sort((a, b) => Number(!a.container) - Number(!b.container) || a.pid - b.pid);

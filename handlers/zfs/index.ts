@@ -1,7 +1,8 @@
 /** ADDRESS ZFS: datasets, zvols, snapshots, clones, bases, replication and retention through the `zfs` and `zpool` CLIs. */
 import type { HandlerTable } from '../../shared/verb';
 import { REFUSAL_VARS } from './in-use';
-import { clone, cloneFromBase, listBases, promote, registerBase, unregisterBase } from './verbs/clones';
+import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
+import { clone, promote } from './verbs/clones';
 import { create, createVolume, destroy, mount, rename, resize, unmount } from './verbs/datasets';
 import { status } from './verbs/info';
 import { poolCheck, poolCreate, poolDestroy, poolStatus } from './verbs/pools';

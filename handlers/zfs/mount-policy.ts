@@ -30,14 +30,14 @@
  * `setuid`, `devices`, `exec` (on is their ZFS default), `canmount`, `readonly`, quotas
  * and the rest do not widen what a script can reach, given the mountpoint rule: allowed.
  */
-import * as fs from 'node:fs';
+import type { Stats } from 'node:fs';
 import * as path from 'node:path';
-import { timedOut, toolFailed, usageError } from '../../shared/errors';
+import { isReason, timedOut, toolFailed, usageError } from '../../shared/errors';
 import { dotSegments } from '../../shared/names';
 import { requireUnsafeAllowed, unsafeAllowed } from '../../shared/policy';
 import type { Ctx } from '../../shared/verb';
 import { parseMountinfo } from './in-use';
-import { deadMountAbove, zfs, zfsTimeout } from './tool';
+import { deadMountAbove, zfs } from './tool';
 
 /** Top-level host directories that are never a mountpoint outside the pool's tree (nor anything below them). */
 export const SYSTEM_DIRS = ['/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/opt', '/proc', '/root', '/run', '/sbin', '/snap', '/sys', '/usr', '/var'] as const;
@@ -53,18 +53,18 @@ export function isSystemPath(p: string): boolean {
   return SYSTEM_DIRS.some((d) => under(p, d));
 }
 
-/** `p` with the symlinks of its longest existing prefix resolved (fs.realpath), the rest appended; 10 s at most (RC 5). */
-async function resolveExisting(p: string): Promise<string> {
+/** `p` with the symlinks of its longest existing prefix resolved (realpath), the rest appended; 10 s at most (RC 5). */
+async function resolveExisting(ctx: Ctx, p: string): Promise<string> {
   const rest: string[] = [];
   let cur = p;
   for (;;) {
     try {
-      const real = await withTimeout(fs.promises.realpath(cur), 10_000, `resolving ${cur}`);
+      const real = await withTimeout(ctx.fs.promises.realpath(cur), 10_000, `resolving ${cur}`);
       return path.join(real, ...rest.reverse());
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOTCONN' || code === 'ECONNABORTED') {
-        throw toolFailed(`cannot check mountpoint ${p}: ${code} (${deadMountAbove(path.join(cur, 'x')) ?? `${cur} does not answer`})`);
+        throw toolFailed(`cannot check mountpoint ${p}: ${code} (${(await deadMountAbove(ctx, path.join(cur, 'x'))) ?? `${cur} does not answer`})`);
       }
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
       if (cur === '/') return p;
@@ -74,7 +74,11 @@ async function resolveExisting(p: string): Promise<string> {
   }
 }
 
-/** A path on a dead or wedged FUSE mount would block for ever: give up after `ms`. */
+/**
+ * A path on a dead or wedged FUSE mount would block for ever: give up after `ms`. A
+ * deadline raced against the read and cleared when the read answers (not a sleep: a
+ * pending ctx.clock.sleep would keep a CLI process alive for the whole `ms`).
+ */
 function withTimeout<T>(pr: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -86,30 +90,33 @@ function withTimeout<T>(pr: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** Why `resolved` (outside the pool tree) may not be a mountpoint, or undefined when it may. */
-async function hazard(resolved: string, dataset: string): Promise<string | undefined> {
+async function hazard(ctx: Ctx, resolved: string, dataset: string): Promise<string | undefined> {
   if (isSystemPath(resolved)) return `${resolved} is a system path`;
-  const mounted = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).find((m) => m.mountpoint === resolved);
+  const mountinfo = ctx.fs.readText('/proc/self/mountinfo');
+  if (mountinfo === undefined) throw toolFailed('cannot read /proc/self/mountinfo (is /proc mounted?)');
+  const mounted = parseMountinfo(mountinfo).find((m) => m.mountpoint === resolved);
   if (mounted && mounted.source !== dataset) return `${resolved} is the mountpoint of ${mounted.source} (${mounted.fstype})`;
-  let st: fs.Stats;
+  let st: Stats;
   try {
-    st = await withTimeout(fs.promises.stat(resolved), 10_000, `stat ${resolved}`);
+    st = await withTimeout(ctx.fs.promises.stat(resolved), 10_000, `stat ${resolved}`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
   if (!st.isDirectory()) return `${resolved} is an existing file`;
   if (mounted) return undefined; // this dataset's own mount: its files are its own
-  const entries = await withTimeout(fs.promises.readdir(resolved), 10_000, `reading ${resolved}`);
+  const entries = await withTimeout(ctx.fs.promises.readdir(resolved), 10_000, `reading ${resolved}`);
   return entries.length ? `${resolved} is a directory that is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''})` : undefined;
 }
 
 /** The pool root dataset's mountpoint, resolved; undefined when the pool does not exist or has none. */
 async function poolTree(ctx: Ctx, pool: string): Promise<string | undefined> {
-  const r = await ctx.run(['zfs', 'get', '-H', '-o', 'value', 'mountpoint', pool], { readOnly: true, timeoutMs: zfsTimeout(ctx) });
-  const mp = r.ok ? r.stdout.trim() : '';
-  if (!r.ok && !/does not exist/.test(r.stderr)) await zfs(ctx, r.argv.slice(1), { readOnly: true }); // throws the classified error
+  const mp = await zfs(ctx, ['get', '-H', '-o', 'value', 'mountpoint', pool], { readOnly: true }).then(
+    (r) => r.stdout.trim(),
+    (e) => (isReason(e, 'notFound') ? '' : Promise.reject(e)),
+  );
   if (!mp.startsWith('/')) return undefined;
-  const tree = await resolveExisting(path.normalize(mp));
+  const tree = await resolveExisting(ctx, path.normalize(mp));
   return isSystemPath(tree) ? undefined : tree;
 }
 
@@ -126,10 +133,10 @@ export async function checkMountpoint(ctx: Ctx, dataset: string, pool: string | 
   const dots = dotSegments(value);
   if (dots) throw usageError(`${what}: mountpoint=${JSON.stringify(value)} ${dots}`);
   if (unsafeAllowed(ctx)) return;
-  const resolved = await resolveExisting(path.normalize(value));
+  const resolved = await resolveExisting(ctx, path.normalize(value));
   const tree = pool ? await poolTree(ctx, pool) : undefined;
   if (tree && under(resolved, tree)) return;
-  const why = await hazard(resolved, dataset);
+  const why = await hazard(ctx, resolved, dataset);
   if (why) {
     requireUnsafeAllowed(
       ctx,

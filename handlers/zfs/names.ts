@@ -34,5 +34,3 @@ export const zfsProperty = regexRule(
   /^[a-z][a-z0-9_]*$|^[a-z0-9_.-]+:[a-z0-9_.:-]+$/,
   'a native property (compression) or a user property with a colon (org.example:base)',
 );
-
-// ---- OCI runtime (runc/crun accept ^[\w+-.]+$)

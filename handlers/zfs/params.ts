@@ -2,8 +2,17 @@
 import { regexRule, type NameRule } from '../../shared/names';
 import { zfsDatasetName, zfsPoolName, zfsProperty, zfsSnapshotName } from './names';
 
+/**
+ * pool= of the handlers that keep data in a ZFS pool (ADDRESS LXCRI's rootfs datasets,
+ * bundles, images and bases): the one spec they share, documented for them.
+ */
+export const ZFS_POOL = {
+  pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' },
+} as const;
+
+/** pool= of the ZFS verbs: ZFS_POOL, where name= may be relative to the pool. */
 export const POOL = {
-  pool: { type: 'string', rule: zfsPoolName, doc: 'pool (default: env REXX_ZFS_POOL, else rexxpool); name= may be relative to it' },
+  pool: { ...ZFS_POOL.pool, doc: 'pool (default: env REXX_ZFS_POOL, else rexxpool); name= may be relative to it' },
 } as const;
 
 export const NAME = {

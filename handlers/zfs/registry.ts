@@ -17,15 +17,15 @@
  * ctx and plain full dataset names.
  */
 import * as path from 'node:path';
-import { AddressError, alreadyExists, notFound, refused, usageError } from '../../shared/errors';
+import { alreadyExists, isReason, notFound, refused, usageError } from '../../shared/errors';
 import type { BaseInfo } from '../../shared/bases';
 import type { NameRule } from '../../shared/names';
 import { stem } from '../../shared/result';
 import { createUnderFreeName, epochName } from '../../shared/snapshot-names';
-import { withLock } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { undoAll, type Undo } from '../../shared/undo';
 import { createOrUndo, destroyDataset, getProps } from './dataset';
+import { namesIn, onlyMissing } from './errors';
 import { MAX_PROP_VALUE_BYTES } from './params';
 import { rows, zfs, zfsTimeout } from './tool';
 
@@ -131,8 +131,7 @@ export async function getBase(ctx: Ctx, dataset: string): Promise<ZfsBase | unde
 
 /**
  * RC 3 unless `base` is a registered base with the snapshot `rexx-base`; the message
- * says when it is only half-registered and how to repair it. Under dryrun a dataset
- * without registry properties passes (nothing is cloned).
+ * says when it is only half-registered and how to repair it. A read: under dryrun too.
  */
 export async function requireBase(ctx: Ctx, base: string): Promise<void> {
   const snapshot = BASE_SNAPSHOT;
@@ -140,10 +139,9 @@ export async function requireBase(ctx: Ctx, base: string): Promise<void> {
   try {
     b = await readBase(ctx, base);
   } catch (e) {
-    if (e instanceof AddressError && e.kind === 'notFound') throw notFound(`base '${base}' is not registered: the dataset does not exist`, { cause: e });
+    if (isReason(e, 'notFound')) throw notFound(`base '${base}' is not registered: the dataset does not exist`, { cause: e });
     throw e;
   }
-  if (ctx.dryrun && !b) return;
   if (!b) throw notFound(`base '${base}' is not registered (register_base name=${base} makes it one)`);
   if (!b.intact) throw notFound(`base '${base}' is not registered: its snapshot ${base}@${b.snapshot} is missing (register_base name=${base} repairs it)`);
   if (b.snapshot !== snapshot) throw notFound(`base '${base}' is registered with snapshot ${b.snapshot}, not ${snapshot}`);
@@ -165,8 +163,7 @@ export async function listBaseRecords(ctx: Ctx, root?: string): Promise<BaseReco
   if (!candidates.length) return [];
   const c = await ctx.run(['zfs', 'get', '-H', '-p', '-o', 'name,value', 'creation', ...candidates.map(([n, p]) => `${n}@${p[PROPS.baseSnapshot]}`)], { readOnly: true });
   // zfs prints the snapshots that exist and names each missing one on stderr (exit 1).
-  const odd = c.stderr.split('\n').filter((l) => l.trim() && !/does not exist/.test(l));
-  if (!c.ok && (c.missing || c.timedOut || odd.length)) await zfs(ctx, c.argv.slice(1), { readOnly: true }); // throws the classified error
+  if (!onlyMissing(c)) await zfs(ctx, c.argv.slice(1), { readOnly: true }); // throws the classified error
   const created = new Map(rows(c.stdout).map(([n, v]) => [n!, Number(v)]));
   return candidates.map(([name, p]) => record(name, p, created.get(`${name}@${p[PROPS.baseSnapshot]}`))!);
 }
@@ -184,7 +181,7 @@ export async function refuseBaseSnapshots(ctx: Ctx, snapshots: string[], action:
   const datasets = [...new Set(snapshots.map((s) => s.split('@')[0]!))];
   const hits: string[] = [];
   for (const d of datasets) {
-    const b = await getBase(ctx, d).catch((e) => (e instanceof AddressError && e.kind === 'notFound' ? undefined : Promise.reject(e)));
+    const b = await getBase(ctx, d).catch((e) => (isReason(e, 'notFound') ? undefined : Promise.reject(e)));
     if (b && snapshots.includes(`${d}@${b.snapshot}`)) hits.push(`${d}@${b.snapshot}`);
   }
   if (hits.length) {
@@ -212,7 +209,7 @@ export async function registerBase(
   const why = opts.description === undefined ? undefined : baseDescription.check(opts.description);
   if (why) throw usageError(`register_base: description ${why}`);
   const snap = opts.snapshot ?? BASE_SNAPSHOT;
-  return withLock(lockFile(ctx, dataset), async () => {
+  return ctx.state.lock(lockFile(ctx, dataset), async () => {
     const { own, snaps } = await readDataset(ctx, dataset);
     const cur = local(own[PROPS.baseSnapshot]);
     const intact = !!cur && snaps.has(cur);
@@ -228,14 +225,14 @@ export async function registerBase(
           throw alreadyExists(`${dataset}@${s} exists but is not the snapshot of a registered base; register_base refresh=true replaces it (clones of it keep working)`);
         }
         // Renamed, not destroyed: clones made from it keep working.
-        const { name } = await createUnderFreeName(epochName(s), (n) => zfs(ctx, ['rename', `${dataset}@${s}`, `${dataset}@${n}`]));
+        const { name } = await createUnderFreeName(epochName(s, ctx.clock.now()), (n) => zfs(ctx, ['rename', `${dataset}@${s}`, `${dataset}@${n}`]));
         undo.push({ what: `rename ${dataset}@${name} back to @${s}`, run: () => zfs(ctx, ['rename', `${dataset}@${name}`, `${dataset}@${s}`]) });
         if (!info.deferred) aside.push(name);
       }
       try {
         await zfs(ctx, ['snapshot', `${dataset}@${snap}`]);
       } catch (e) {
-        if (e instanceof AddressError && e.kind === 'exists') throw alreadyExists(`${dataset}@${snap} was just made by another call: ${e.message}`, { cause: e });
+        if (isReason(e, 'exists')) throw alreadyExists(`${dataset}@${snap} was just made by another call: ${e.message}`, { cause: e });
         throw e;
       }
       undo.push({ what: `destroy ${dataset}@${snap}`, run: () => destroyDataset(ctx, `${dataset}@${snap}`) });
@@ -250,7 +247,7 @@ export async function registerBase(
     for (const a of aside) {
       await destroyDataset(ctx, `${dataset}@${a}`, { defer: true }).catch((e) => ctx.log(`register_base: ${dataset}@${a} stays: ${(e as Error).message}`));
     }
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(ctx.clock.now() / 1000);
     return { name: dataset, snapshot: snap, created: new Date(now * 1000).toISOString(), description: opts.description, createdEpoch: now };
   });
 }
@@ -286,7 +283,7 @@ export async function cloneFromBase(
   try {
     await createOrUndo(ctx, target, args, { parents: opts.parents, timeoutMs: opts.timeoutMs ?? zfsTimeout(ctx, 120_000) });
   } catch (e) {
-    if (e instanceof AddressError && e.kind === 'notFound' && new RegExp(`'${escape(base)}@`).test(e.message)) {
+    if (isReason(e, 'notFound') && namesIn(e).some((n) => n.startsWith(`${base}@`))) {
       throw notFound(`base '${base}' is not registered (no snapshot ${base}@${opts.snapshot ?? BASE_SNAPSHOT}): ${e.message}`, { cause: e });
     }
     throw e;
@@ -301,15 +298,15 @@ export async function cloneFromBase(
  * Returns the snapshot name.
  */
 export async function unregisterBase(ctx: Ctx, dataset: string): Promise<string> {
-  return withLock(lockFile(ctx, dataset), async () => {
+  return ctx.state.lock(lockFile(ctx, dataset), async () => {
     const { own, snaps } = await readDataset(ctx, dataset);
     const cur = local(own[PROPS.baseSnapshot]);
-    if (!cur && !ctx.dryrun) throw notFound(`${dataset} is not a registered base`);
-    const snap = cur ?? BASE_SNAPSHOT;
+    if (!cur) throw notFound(`${dataset} is not a registered base`);
+    const snap = cur;
     const undo: Undo[] = [{ what: `restore the org.rexxjs: properties of ${dataset}`, run: () => restoreProps(ctx, dataset, own) }];
     try {
       for (const k of [PROPS.base, PROPS.baseSnapshot, PROPS.description]) await zfs(ctx, ['inherit', k, dataset]);
-      if (snaps.has(snap) || ctx.dryrun) await destroyDataset(ctx, `${dataset}@${snap}`, { defer: true });
+      if (snaps.has(snap)) await destroyDataset(ctx, `${dataset}@${snap}`, { defer: true });
     } catch (e) {
       throw await undoAll(undo, e);
     }
@@ -322,5 +319,3 @@ export async function clonedFrom(ctx: Ctx, dataset: string): Promise<string> {
   const p = await getProps(ctx, dataset, [PROPS.clonedFrom]);
   return local(p[PROPS.clonedFrom]) ?? '';
 }
-
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

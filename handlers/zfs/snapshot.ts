@@ -1,4 +1,6 @@
-/** Snapshots of one dataset over the zfs CLI: list (oldest first), take, roll back. */
+/** Snapshots of one dataset over the zfs CLI: list (oldest first), take, roll back, choose what prune destroys. */
+import { isReason, refused } from '../../shared/errors';
+import { selectForPrune, type RetentionOptions } from '../../shared/retention';
 import type { RunOptions } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
 import { requireNotInUse } from './in-use';
@@ -51,7 +53,8 @@ export async function snapshot(ctx: Ctx, dataset: string, short: string, o: { re
 
 /**
  * `zfs rollback [-r] DATASET@SHORT`. Without discardNewer, a snapshot that is not the
- * latest is refused by zfs (RC 7, "more recent snapshots exist"); with it (`-r`) the
+ * latest is refused by zfs (RC 7, "more recent snapshots exist", told as "not the latest
+ * snapshot; give discard_newer=true"); with it (`-r`) the
  * newer snapshots are destroyed — refused (RC 7) when one of them is the snapshot of a
  * registered base. A dataset in use is refused (RC 7, in-use.ts): the rollback would
  * swap its files under its users (zfs-fuse rolls back without unmounting, measured, and
@@ -67,6 +70,23 @@ export async function rollback(ctx: Ctx, dataset: string, short: string, o: { di
     await refuseBaseSnapshots(ctx, destroyed, `rollback ${dataset}@${short} discard_newer=true`);
   }
   await requireNotInUse(ctx, [dataset], `rollback ${dataset}`);
-  await zfs(ctx, o.discardNewer ? ['rollback', '-r', `${dataset}@${short}`] : ['rollback', `${dataset}@${short}`], { timeoutMs: zfsTimeout(ctx, 300_000) });
+  try {
+    await zfs(ctx, o.discardNewer ? ['rollback', '-r', `${dataset}@${short}`] : ['rollback', `${dataset}@${short}`], { timeoutMs: zfsTimeout(ctx, 300_000) });
+  } catch (e) {
+    // Without -r the one refusal of zfs rollback is "more recent snapshots exist" (errors.ts).
+    if (!o.discardNewer && isReason(e, 'refused')) {
+      throw refused(`rollback: ${dataset}@${short} is not the latest snapshot; give discard_newer=true to destroy the newer ones — ${e.message}`, { cause: e });
+    }
+    throw e;
+  }
   return destroyed;
+}
+
+/**
+ * Which of `snaps` (oldest first) prune destroys: those matching `prefix`, not among the
+ * newest `keep` of them, and (with olderThanMs) created before nowMs − olderThanMs
+ * (the selection itself is ../../shared/retention.ts; the prefix is ZFS's own).
+ */
+export function pruneSelect(snaps: SnapshotInfo[], o: RetentionOptions & { prefix: string }): SnapshotInfo[] {
+  return selectForPrune(snaps.filter((s) => s.snapshot.startsWith(o.prefix)), o);
 }

@@ -1,31 +1,20 @@
 /**
  * The `zfs` and `zpool` CLIs as the ZFS verbs (and ADDRESS LXCRI and QEMU) use them: run
- * through the shared runner, failures classified into the shared error family, names,
+ * through ctx.run, failures classified by errors.ts (with the dead-mount hint), names,
  * sizes and which implementation this is. Dataset and snapshot operations over it are in
  * dataset.ts and snapshot.ts. Every command here is understood by both OpenZFS 2.x and
  * zfs-fuse 0.7 (no `-p` on `zfs list`, one property per `zfs set`, `-t snapshot` not
  * `-t snap`); see ../../../shared/host-notes.md.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AddressError, classify, type Classifier } from '../../shared/errors';
+import { AddressError } from '../../shared/errors';
 import { parseDuration } from '../../shared/params';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
+import { unmadeMountpoint, zfsError, ZFS_ERRORS } from './errors';
 
-/** zfs/zpool messages (OpenZFS 2.x and zfs-fuse 0.7) mapped to the RC table. */
-export const ZFS_ERRORS: Classifier = {
-  patterns: [
-    // zfs-fuse daemon down: "connect: No such file or directory / Please make sure that
-    // the zfs-fuse daemon is running. / internal error: failed to initialize ZFS library";
-    // OpenZFS without its module: "The ZFS modules are not loaded" / "/dev/zfs".
-    ['unavailable', /zfs-fuse daemon is running|failed to initialize ZFS library|The ZFS modules are not loaded|\/dev\/zfs and \/proc\/self\/mounts|Function not implemented/i],
-    ['exists', /already exists|dataset exists|pool already exists|is part of (?:active|exported) pool/i],
-    ['notFound', /does not exist|no such pool|no such dataset|could not find any snapshots to destroy|no such device|cannot open '[^']*': (?:No such file|no such)/i],
-    ['refused', /has children|has dependent clones|more recent snapshots|snapshot is cloned|use '-[rRf]' to/i],
-    ['timedOut', /timed out/i],
-  ],
-};
+/** The classifier now lives in errors.ts; kept here for the handlers that import it from the tool client. */
+export { ZFS_ERRORS };
 
 /**
  * How long one zfs or zpool command may take unless the verb gives its own timeout= (ms):
@@ -56,8 +45,7 @@ const PROBE_MS = 3_000;
 export async function unansweringMounts(ctx: Ctx): Promise<string[]> {
   let mounts: string[];
   try {
-    mounts = fs
-      .readFileSync('/proc/mounts', 'utf8')
+    mounts = (ctx.fs.readText('/proc/mounts') ?? '')
       .split('\n')
       .map((l) => l.split(' '))
       .filter((f) => f[2] === 'fuse.zfs' && f[1])
@@ -84,9 +72,9 @@ async function failure(ctx: Ctx, r: RunResult): Promise<AddressError> {
       );
     }
   }
-  const e = classify(r, ZFS_ERRORS);
-  const hint = deadMountHint(r.stderr);
-  return hint ? new AddressError(e.kind, `${e.message} (${hint})`, { cause: e, vars: e.vars, output: e.output }) : e;
+  const e = zfsError(r);
+  const hint = await deadMountHint(ctx, r.stderr);
+  return hint ? new AddressError(e.kind, `${e.message} (${hint})`, { cause: e, vars: e.vars, output: e.output, reason: e.reason }) : e;
 }
 
 /**
@@ -94,9 +82,9 @@ async function failure(ctx: Ctx, r: RunResult): Promise<AddressError> {
  * reason is a FUSE mount left by a zfs-fuse that died (access fails with ENOTCONN,
  * "Transport endpoint is not connected"), name it and the fix. Undefined otherwise.
  */
-export function deadMountHint(stderr: string): string | undefined {
-  const m = /cannot mount '([^']+)': failed to create mountpoint/.exec(stderr);
-  return m ? deadMountAbove(m[1]!) : undefined;
+export async function deadMountHint(ctx: Pick<Ctx, 'fs'>, stderr: string): Promise<string | undefined> {
+  const mp = unmadeMountpoint(stderr);
+  return mp ? deadMountAbove(ctx, mp) : undefined;
 }
 
 /**
@@ -104,12 +92,12 @@ export function deadMountHint(stderr: string): string | undefined {
  * zfs-fuse is gone (opendir fails with ENOTCONN or ECONNABORTED), the hint naming it and
  * the fix; else undefined.
  */
-export function deadMountAbove(p: string): string | undefined {
+export async function deadMountAbove(ctx: Pick<Ctx, 'fs'>, p: string): Promise<string | undefined> {
   // Every directory from the mount down fails alike: the topmost failing one is the mount.
   let dead: string | undefined;
   for (let dir = path.dirname(p); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     try {
-      fs.opendirSync(dir).closeSync(); // stat may answer from the attribute cache; opendir asks the daemon
+      await ctx.fs.promises.readdir(dir); // stat may answer from the attribute cache; opening the folder asks the daemon
       break;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -152,26 +140,26 @@ export type Implementation = 'openzfs' | 'zfs-fuse' | 'unknown';
 /**
  * Detect the implementation: env REXX_ZFS_IMPL (openzfs|zfs-fuse) wins; else `zfs
  * version` succeeding means OpenZFS; else a `zfs-fuse` binary on PATH means zfs-fuse
- * (the daemon is not run to ask). Cached per PATH for the process.
+ * (the daemon is not run to ask). Cached per PATH in the handler instance (ctx.cache).
  */
 export async function implementation(ctx: Ctx): Promise<{ impl: Implementation; version: string }> {
   const forced = ctx.env.REXX_ZFS_IMPL;
   if (forced === 'openzfs' || forced === 'zfs-fuse') return { impl: forced, version: '' };
   const key = ctx.env.PATH ?? '';
-  const hit = implCache.get(key);
+  const cacheKey = `zfs.implementation:${key}`;
+  const hit = ctx.cache.get(cacheKey) as { impl: Implementation; version: string } | undefined;
   if (hit) return hit;
   const v = await ctx.run(['zfs', 'version'], { readOnly: true, timeoutMs: 10_000 });
   let out: { impl: Implementation; version: string };
   if (v.ok) out = { impl: 'openzfs', version: v.stdout.split('\n')[0]?.trim() ?? '' };
   else if (v.missing) return { impl: 'unknown', version: '' };
   else {
-    const fuse = (key || '/usr/bin:/bin').split(':').some((d) => d && fs.existsSync(path.join(d, 'zfs-fuse')));
+    const fuse = (key || '/usr/bin:/bin').split(':').some((d) => d && ctx.fs.exists(path.join(d, 'zfs-fuse')));
     out = fuse ? { impl: 'zfs-fuse', version: 'zfs-fuse (pool version 23)' } : { impl: 'unknown', version: '' };
   }
-  implCache.set(key, out);
+  ctx.cache.set(cacheKey, out);
   return out;
 }
-const implCache = new Map<string, { impl: Implementation; version: string }>();
 
 /** Throw RC 6 with a clear ERRORTEXT when a verb needs OpenZFS and this is zfs-fuse. */
 export async function requireOpenZfs(ctx: Ctx, what: string): Promise<void> {

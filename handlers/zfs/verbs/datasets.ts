@@ -77,7 +77,7 @@ export const resize = defineVerb({
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const cur = await getProps(ctx, name, ['type', 'volsize']);
-    if (cur.type !== 'volume' && !ctx.dryrun) throw usageError(`resize: ${name} is a ${cur.type ?? 'dataset'}, not a volume (use set property=quota=... for filesystems)`);
+    if (cur.type !== 'volume') throw usageError(`resize: ${name} is a ${cur.type ?? 'dataset'}, not a volume (use set property=quota=... for filesystems)`);
     const now = Number(cur.volsize);
     const want = parseSize(p.size);
     if (want < now && !p.force) throw refused(`resize: ${name} would shrink from ${now} to ${want} bytes; give force=true to shrink`);
@@ -156,7 +156,7 @@ export const unmount = defineVerb({
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const cur = await getProps(ctx, name, ['mounted']);
-    if (cur.mounted !== 'yes' && !ctx.dryrun) return { result: name, vars: { ALREADY: 1 } };
+    if (cur.mounted !== 'yes') return { result: name, vars: { ALREADY: 1 } };
     await requireNotInUse(ctx, [name], 'unmount');
     await zfs(ctx, p.force ? ['unmount', '-f', name] : ['unmount', name]);
     return { result: name, vars: { ALREADY: 0 } };

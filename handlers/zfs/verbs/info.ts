@@ -2,7 +2,7 @@
  * `status`: which ZFS implementation this is (OpenZFS or zfs-fuse), whether it answers,
  * its pools, and what it lacks that the verbs would otherwise use.
  */
-import { AddressError, unavailable } from '../../../shared/errors';
+import { isReason, unavailable } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
@@ -50,7 +50,7 @@ export const status = defineVerb({
     try {
       pools = rows((await zpool(ctx, ['list', '-H', '-o', 'name,health'], { readOnly: true, timeoutMs: 10_000 })).stdout);
     } catch (e) {
-      if (!(e instanceof AddressError) || (e.kind !== 'unavailable' && e.kind !== 'timedOut')) throw e;
+      if (!isReason(e, 'unavailable', 'timedOut')) throw e;
       throw unavailable(`ZFS is not answering (${impl}): ${e.message}`, {
         vars: { ...base, REACHABLE: 0 },
         output: `handler ${version}\nimplementation ${impl}\nreachable no`,

@@ -3,7 +3,6 @@
  * container storage), `pool_create` (zpool create with those settings) and
  * `pool_destroy` (zpool destroy, refused unless force=true).
  */
-import * as fs from 'node:fs';
 import { alreadyExists, classify, refused, usageError } from '../../../shared/errors';
 import { hostPath } from '../../../shared/names';
 import { argvLine } from '../../../shared/runner';
@@ -152,14 +151,14 @@ export const poolCreate = defineVerb({
     try {
       if (p.size) {
         for (const v of p.vdev) {
-          if (!ctx.dryrun && fs.existsSync(v)) continue;
+          if (ctx.fs.exists(v)) continue;
           await ctxRunOk(ctx, ['truncate', '-s', p.size, v]);
-          undo.push({ what: `remove ${v}`, run: async () => fs.rmSync(v, { force: true }) });
+          undo.push({ what: `remove ${v}`, run: async () => ctx.fs.remove(v) });
         }
       }
       await zpool(ctx, args, { timeoutMs: zfsTimeout(ctx, 120_000) });
     } catch (e) {
-      throw await undoAll(ctx.dryrun ? [] : undo, e);
+      throw await undoAll(undo, e);
     }
     return { result: p.pool, vars: { POOL: p.pool, SKIPPED: stem(skipped) } };
   },

@@ -14,9 +14,9 @@
  * and never touches a file that was there before.
  */
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { alreadyExists, AddressError, classify, notFound, refused, timedOut, usageError, type Classifier } from '../../../shared/errors';
+import { alreadyExists, AddressError, isReason, notFound, refused, timedOut, toolFailed, usageError } from '../../../shared/errors';
+import type { Files } from '../../../shared/effects';
 import { hostPath, sshHost } from '../../../shared/names';
 import { requireUnsafeAllowed } from '../../../shared/policy';
 import type { RunResult } from '../../../shared/runner';
@@ -25,21 +25,14 @@ import { defineVerb, type Ctx } from '../../../shared/verb';
 import { NAME, OPT_SNAPSHOT, POOL, zfsDatasetName, zfsPoolName, zfsSnapshotName } from '../params';
 import { undoAll, type Undo } from '../../../shared/undo';
 import { datasetExists, destroyDataset, refreshMount, renameDataset } from '../dataset';
+import { REPL_ERRORS, zfsError } from '../errors';
 import { requireNotInUse } from '../in-use';
 import { listBases } from '../registry';
 import { listSnapshots, snapshot } from '../snapshot';
-import { fullName, rows, zfs, ZFS_ERRORS } from '../tool';
-
-/** ZFS messages plus ssh's own for the remote end. */
-export const REPL_ERRORS: Classifier = {
-  patterns: [
-    ['unavailable', /ssh: connect to host|Could not resolve hostname|Permission denied \(|Host key verification failed|Connection refused|Connection timed out/i],
-    ...ZFS_ERRORS.patterns,
-  ],
-};
+import { fullName, rows, zfs } from '../tool';
 
 const ok = (r: RunResult) => {
-  if (!r.ok) throw classify(r, REPL_ERRORS);
+  if (!r.ok) throw zfsError(r, REPL_ERRORS);
   return r;
 };
 
@@ -84,8 +77,8 @@ async function targetInfo(ctx: Ctx, target: string, peer: Peer, left: TimeLeft):
     timeoutMs: left(),
   });
   if (!r.ok) {
-    const e = classify(r, REPL_ERRORS);
-    if (e.kind === 'notFound') return undefined;
+    const e = zfsError(r, REPL_ERRORS);
+    if (isReason(e, 'notFound')) return undefined;
     throw e;
   }
   let baseSnapshot: string | undefined;
@@ -153,7 +146,7 @@ export async function sendInto(
   try {
     ok(await ctx.runPipeline([send, recv], { timeoutMs: left(Number.POSITIVE_INFINITY) }));
   } catch (e) {
-    if (!replace || ctx.dryrun) throw e;
+    if (!replace) throw e;
     throw await undoAll([{ what: `destroy the partial ${into}`, run: () => destroyOn(ctx, peer, into, { ifExists: true }) }], e);
   }
   if (replace) await swapIn(ctx, peer, into, target, left);
@@ -179,15 +172,15 @@ async function destroyOn(ctx: Ctx, peer: Peer, name: string, o: { ifExists?: boo
   }
   const run = (args: string[]) => ctx.run(remote(peer, args), { timeoutMs: o.timeoutMs ?? FINISH_MS });
   let r = await run(['destroy', '-r', name]);
-  if (!r.ok && /dataset is busy/.test(r.stderr)) {
+  if (!r.ok && isReason(zfsError(r, REPL_ERRORS), 'busy')) {
     // zfs-fuse calls a mounted dataset busy on the first destroy (host-notes): unmount it
     // (never -f: a dataset really in use stays mounted, and the destroy fails), then again.
     await run(['unmount', name]);
     r = await run(['destroy', '-r', name]);
   }
   if (!r.ok) {
-    const e = classify(r, REPL_ERRORS);
-    if (!(o.ifExists && e.kind === 'notFound')) throw e;
+    const e = zfsError(r, REPL_ERRORS);
+    if (!(o.ifExists && isReason(e, 'notFound'))) throw e;
   }
 }
 
@@ -211,7 +204,7 @@ async function swapIn(ctx: Ctx, peer: Peer, into: string, target: string, left: 
     ok(await run(['mount', target]));
   } catch (e) {
     const a = e instanceof AddressError ? e : new AddressError('toolFailed', String(e));
-    throw new AddressError(a.kind, `send: the old ${target} was replaced, but renaming the new copy ${into} to it failed: ${a.message} (the data is in ${into})`, { cause: e });
+    throw new AddressError(a.kind, `send: the old ${target} was replaced, but renaming the new copy ${into} to it failed: ${a.message} (the data is in ${into})`, { cause: e, reason: a.reason });
   }
 }
 
@@ -237,41 +230,50 @@ const outVars = (o: SendOutcome) => ({ result: `${o.mode} ${o.from ? `${o.from}.
 
 /**
  * `zfs send … | dd of=TMP` into a new hidden file beside `file`, then moved into place:
- * linked (so a file that appeared meanwhile is not replaced: RC 4) or, with force,
- * renamed over it. RC 3 when the folder does not exist, RC 4 when the file exists and
- * force is not given; on any failure the temporary file is removed and `file` is as before.
- * Returns the stream's size in bytes.
+ * hard-linked (`ln -T`, which never replaces a file, so one that appeared meanwhile is
+ * RC 4) or, with force, renamed over it. RC 3 when the folder does not exist, RC 4 when
+ * the file exists and force is not given; on any failure the temporary file is removed
+ * and `file` is as before. Returns the stream's size in bytes (0 under dryrun).
  */
 async function sendToFile(ctx: Ctx, sendArgv: string[], file: string, force: boolean, timeoutMs: number): Promise<number> {
   const dir = path.dirname(file);
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.statSync(dir);
-  } catch {
-    throw notFound(`send: folder ${dir} does not exist (file=${file})`);
-  }
+  const st = statOrUndefined(ctx.fs, dir);
+  if (!st) throw notFound(`send: folder ${dir} does not exist (file=${file})`);
   if (!st.isDirectory()) throw notFound(`send: ${dir} is not a folder (file=${file})`);
-  const existing = fs.existsSync(file);
-  if (existing && fs.statSync(file).isDirectory()) throw usageError(`send: file=${file} is a folder`);
+  const existing = ctx.fs.stat(file);
+  if (existing?.isDirectory()) throw usageError(`send: file=${file} is a folder`);
   if (existing && !force) throw alreadyExists(`send: ${file} exists; give force=true to replace it`);
   const tmp = path.join(dir, `.${path.basename(file)}.rexx-partial-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
   try {
     ok(await ctx.runPipeline([sendArgv, ['dd', `of=${tmp}`, 'bs=1M', 'conv=fsync', 'status=none']], { timeoutMs }));
-    if (ctx.dryrun) return 0;
-    const bytes = fs.statSync(tmp).size;
-    if (force) fs.renameSync(tmp, file);
-    else {
-      try {
-        fs.linkSync(tmp, file);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`send: ${file} appeared while the stream was written; give force=true to replace it`);
-        throw e;
-      }
-    }
+    const bytes = ctx.fs.stat(tmp)?.size ?? 0;
+    if (force) ctx.fs.rename(tmp, file);
+    else await linkNew(ctx, tmp, file);
     return bytes;
   } finally {
-    if (!ctx.dryrun) fs.rmSync(tmp, { force: true });
+    ctx.fs.remove(tmp);
   }
+}
+
+/** stat(2) of `p`, or undefined when it cannot be had (missing, or unreadable). */
+function statOrUndefined(fs: Files, p: string) {
+  try {
+    return fs.stat(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Hard-link `from` as `to`, which must not exist (`ln -T`: link(2) fails with EEXIST
+ * rather than replace it): RC 4 when it does. ctx.fs has no link, so it is a command;
+ * a step of the real send only (under dryrun the stream was not written).
+ */
+async function linkNew(ctx: Ctx, from: string, to: string): Promise<void> {
+  const r = await ctx.effect<RunResult | undefined>(() => ctx.run(['ln', '-T', from, to], { timeoutMs: 30_000 }), undefined);
+  if (!r || r.ok) return;
+  if (ctx.fs.lstat(to)) throw alreadyExists(`send: ${to} appeared while the stream was written; give force=true to replace it`);
+  throw toolFailed(`send: cannot move the stream into place: ${r.stderr.trim() || `ln exited with ${r.exitCode}`}`, { cause: r });
 }
 
 export const send = defineVerb({
@@ -311,14 +313,9 @@ const STREAM_MAGIC = 0x2f5bacbacn;
  * (DMU_COMPOUNDSTREAM; a plain `zfs send` stream has 1). Either byte order. False for
  * anything else (zfs itself then judges the file).
  */
-export function carriesProperties(file: string): boolean {
-  const b = Buffer.alloc(24);
-  const fd = fs.openSync(file, 'r');
-  try {
-    if (fs.readSync(fd, b, 0, 24, 0) < 24) return false;
-  } finally {
-    fs.closeSync(fd);
-  }
+export function carriesProperties(fs: Files, file: string): boolean {
+  const b = fs.readHead(file, 24);
+  if (!b || b.length < 24) return false;
   for (const le of [true, false]) {
     const magic = le ? b.readBigUInt64LE(8) : b.readBigUInt64BE(8);
     if (magic !== STREAM_MAGIC) continue;
@@ -343,8 +340,8 @@ export const receive = defineVerb({
   vars: { DATASET: 'the receiving dataset' },
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
-    if (!ctx.dryrun && !fs.existsSync(p.file)) throw notFound(`receive: no such file ${p.file}`);
-    if (!ctx.dryrun && carriesProperties(p.file)) {
+    if (!ctx.fs.exists(p.file)) throw notFound(`receive: no such file ${p.file}`);
+    if (carriesProperties(ctx.fs, p.file)) {
       requireUnsafeAllowed(
         ctx,
         `receive file=${p.file}`,
@@ -368,8 +365,8 @@ async function dropSnapshot(ctx: Ctx, full: string): Promise<void> {
     try {
       return await destroyDataset(ctx, full, { timeoutMs: FINISH_MS });
     } catch (e) {
-      if (i >= 5 || !(e instanceof AddressError) || !/busy/.test(e.message)) throw e;
-      await new Promise((r) => setTimeout(r, 200));
+      if (i >= 5 || !isReason(e, 'busy')) throw e;
+      await ctx.clock.sleep(200);
     }
   }
 }
@@ -384,14 +381,15 @@ export const replicate = defineVerb({
   async run(p, ctx) {
     const source = fullName(ctx, p.pool, p.name);
     const left = deadline(p.timeout, `replicate ${source}`);
-    const made = p.snapshot ? undefined : (await createUnderFreeName(epochName('repl'), (n) => snapshot(ctx, source, n, { timeoutMs: left() }))).name;
+    const made = p.snapshot ? undefined : (await createUnderFreeName(epochName('repl', ctx.clock.now()), (n) => snapshot(ctx, source, n, { timeoutMs: left() }))).name;
     const snap = p.snapshot ?? made!;
     try {
       return outVars(await sendInto(ctx, source, snap, fullName(ctx, p.target_pool ?? p.pool, p.target), { peer: peerOf(ctx, p.ssh), force: p.force, left }));
     } catch (e) {
-      if (!made || ctx.dryrun) throw e;
+      if (!made) throw e;
       const undo: Undo[] = [{ what: `destroy ${source}@${made}`, run: () => dropSnapshot(ctx, `${source}@${made}`) }];
-      throw await undoAll(undo, e);
+      // Under dryrun no snapshot was taken: nothing to undo, the error as it is.
+      throw await ctx.effect<unknown>(() => undoAll(undo, e), e);
     }
   },
 });

@@ -6,22 +6,12 @@
  */
 import { AddressError, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
-import { selectForPrune, type RetentionOptions } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, snapPrefix } from '../params';
 import { clonesOf, destroyDataset } from '../dataset';
 import { getBase } from '../registry';
-import { listSnapshots, type SnapshotInfo } from '../snapshot';
+import { listSnapshots, pruneSelect } from '../snapshot';
 import { fullName, rows, zfs } from '../tool';
-
-/**
- * Which of `snaps` (oldest first) prune destroys: those matching `prefix`, not among the
- * newest `keep` of them, and (with olderThanMs) created before now − olderThanMs
- * (the selection itself is ../../../shared/retention.ts; the prefix is ZFS's own).
- */
-export function pruneSelect(snaps: SnapshotInfo[], o: RetentionOptions & { prefix: string }): SnapshotInfo[] {
-  return selectForPrune(snaps.filter((s) => s.snapshot.startsWith(o.prefix)), o);
-}
 
 export const prune = defineVerb({
   name: 'prune',
@@ -40,7 +30,7 @@ export const prune = defineVerb({
     if (p.keep === undefined && p.older_than === undefined) throw usageError('prune: give keep=N and/or older_than=DURATION');
     const name = fullName(ctx, p.pool, p.name);
     const snaps = await listSnapshots(ctx, name);
-    const chosen = pruneSelect(snaps, { prefix: p.prefix, keep: p.keep, olderThanMs: p.older_than, nowMs: Date.now() });
+    const chosen = pruneSelect(snaps, { prefix: p.prefix, keep: p.keep, olderThanMs: p.older_than, nowMs: ctx.clock.now() });
     const protectedSet = new Set<string>();
     if (chosen.length) {
       for (const c of await clonesOf(ctx, name, name.split('/')[0])) protectedSet.add(c.origin);
@@ -63,7 +53,7 @@ export const prune = defineVerb({
       } catch (e) {
         // Destroyed snapshots cannot come back: say which ones went before the failure.
         const a = e instanceof AddressError ? e : new AddressError('toolFailed', String(e));
-        throw new AddressError(a.kind, `prune: ${s.name}: ${a.message} (pruned before it: ${pruned.join(', ') || 'none'})`, { cause: e, vars: vars(), output: pruned.join('\n') });
+        throw new AddressError(a.kind, `prune: ${s.name}: ${a.message} (pruned before it: ${pruned.join(', ') || 'none'})`, { cause: e, vars: vars(), output: pruned.join('\n'), reason: a.reason });
       }
       pruned.push(s.snapshot);
     }

@@ -68,15 +68,8 @@ export const rollback = defineVerb({
         if (!short) throw notFound(`rollback: ${name} has no snapshots`);
       }
     }
-    try {
-      const destroyed = await zrollback(ctx, name, short, { discardNewer: p.discard_newer, snapshots: snaps });
-      return { result: destroyed.join('\n'), vars: { SNAPSHOT: short, DESTROYED: stem(destroyed) } };
-    } catch (e) {
-      if (e instanceof Error && /more recent snapshots/.test(e.message)) {
-        throw refused(`rollback: ${name}@${short} is not the latest snapshot; give discard_newer=true to destroy the newer ones — ${e.message}`, { cause: e });
-      }
-      throw e;
-    }
+    const destroyed = await zrollback(ctx, name, short, { discardNewer: p.discard_newer, snapshots: snaps });
+    return { result: destroyed.join('\n'), vars: { SNAPSHOT: short, DESTROYED: stem(destroyed) } };
   },
 });
 
@@ -113,30 +106,26 @@ const HOLD_PARAMS = {
   ...POOL,
 } as const;
 
-export const hold = defineVerb({
-  name: 'hold',
-  summary: 'put a hold on a snapshot so it cannot be destroyed (zfs hold TAG SNAP); HOLDS = how many holds it has now (userrefs)',
-  params: HOLD_PARAMS,
-  positional: ['name', 'snapshot'],
-  vars: { HOLDS: 'how many holds the snapshot has now' },
-  async run(p, ctx) {
-    const full = `${fullName(ctx, p.pool, p.name)}@${p.snapshot}`;
-    await zfs(ctx, ['hold', ...(p.recursive ? ['-r'] : []), p.tag, full]);
-    const refs = await getProps(ctx, full, ['userrefs']);
-    return { result: full, vars: { HOLDS: Number(refs.userrefs ?? 0) } };
-  },
-});
+/**
+ * `hold` and `release`, one verb each over the same parameters: `zfs hold|release [-r]
+ * TAG DATASET@SNAPSHOT`, then HOLDS = the snapshot's userrefs.
+ */
+function holdVerb(verb: 'hold' | 'release', summary: string, holdsDoc: string) {
+  return defineVerb({
+    name: verb,
+    summary,
+    params: HOLD_PARAMS,
+    positional: ['name', 'snapshot'],
+    vars: { HOLDS: holdsDoc },
+    async run(p, ctx) {
+      const full = `${fullName(ctx, p.pool, p.name)}@${p.snapshot}`;
+      await zfs(ctx, [verb, ...(p.recursive ? ['-r'] : []), p.tag, full]);
+      const refs = await getProps(ctx, full, ['userrefs']);
+      return { result: full, vars: { HOLDS: Number(refs.userrefs ?? 0) } };
+    },
+  });
+}
 
-export const release = defineVerb({
-  name: 'release',
-  summary: 'release a hold on a snapshot (zfs release TAG SNAP); HOLDS = holds left',
-  params: HOLD_PARAMS,
-  positional: ['name', 'snapshot'],
-  vars: { HOLDS: 'how many holds the snapshot has left' },
-  async run(p, ctx) {
-    const full = `${fullName(ctx, p.pool, p.name)}@${p.snapshot}`;
-    await zfs(ctx, ['release', ...(p.recursive ? ['-r'] : []), p.tag, full]);
-    const refs = await getProps(ctx, full, ['userrefs']);
-    return { result: full, vars: { HOLDS: Number(refs.userrefs ?? 0) } };
-  },
-});
+export const hold = holdVerb('hold', 'put a hold on a snapshot so it cannot be destroyed (zfs hold TAG SNAP); HOLDS = how many holds it has now (userrefs)', 'how many holds the snapshot has now');
+
+export const release = holdVerb('release', 'release a hold on a snapshot (zfs release TAG SNAP); HOLDS = holds left', 'how many holds the snapshot has left');

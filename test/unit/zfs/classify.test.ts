@@ -9,7 +9,7 @@ import { createHandler } from '../../../shared/dispatch';
 import { classify } from '../../../shared/errors';
 import type { RunResult } from '../../../shared/runner';
 import { table } from '../../../handlers/zfs';
-import { pruneSelect } from '../../../handlers/zfs/verbs/retention';
+import { pruneSelect } from '../../../handlers/zfs/snapshot';
 import { parseSize } from '../../../shared/size';
 import { fullName, ZFS_ERRORS } from '../../../handlers/zfs/tool';
 import { fakeBin, type FakeBin, type FakeSpec } from '../../helpers/fakebin';
