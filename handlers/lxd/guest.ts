@@ -55,7 +55,8 @@ export interface ExecOptions {
  */
 export async function execInInstance(ctx: Ctx, remote: string | undefined, name: string, g: GuestArgv, o: ExecOptions): Promise<VerbOutput> {
   // LXD runs the command in / when --cwd does not exist; a shell would refuse to start there.
-  if (o.cwd && !ctx.dryrun && (await guestPathKind(ctx, remote, name, o.cwd)) !== 'dir') throw cwdNotFound('exec', o.cwd);
+  // Under dryrun the check is skipped, as the exec itself is (the answer is planned to be 'dir').
+  if (o.cwd && (await ctx.effect(() => guestPathKind(ctx, remote, name, o.cwd!), 'dir')) !== 'dir') throw cwdNotFound('exec', o.cwd);
   const args = ['exec', ref(remote, name), '--mode=non-interactive'];
   for (const e of o.env) args.push('--env', e);
   if (o.cwd) args.push('--cwd', o.cwd);

@@ -4,7 +4,6 @@
  * (`lxc query /1.0/instances/NAME`, ~11 ms) that the poller and lookups use.
  */
 import { AddressError, classify, notFound, type Classifier } from '../../shared/errors';
-import { sleep } from '../../shared/poll';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
 
@@ -38,13 +37,13 @@ const BUSY_WAIT_MS = 30_000;
  * 30 s: a parallel create of the same name then gets "already exists" (RC 4).
  */
 export async function lxc(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const deadline = performance.now() + BUSY_WAIT_MS;
+  const deadline = ctx.clock.now() + BUSY_WAIT_MS;
   for (let pause = 20; ; pause = Math.min(500, pause * 1.5)) {
     const r = await ctx.run(['lxc', ...args], opts);
     if (r.ok) return r;
-    if (!BUSY.test(r.stderr) || performance.now() + pause > deadline) throw classify(r, LXC_ERRORS);
+    if (!BUSY.test(r.stderr) || ctx.clock.now() + pause > deadline) throw classify(r, LXC_ERRORS);
     ctx.log(`lxc ${args[0]}: the instance is busy with another call's operation; again in ${Math.round(pause)} ms`);
-    await sleep(pause);
+    await ctx.clock.sleep(pause);
   }
 }
 

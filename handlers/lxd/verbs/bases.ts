@@ -18,9 +18,14 @@ import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, KEYS, lxc, query, ref, 
 import { NAME, REMOTE, timeout, WAIT } from '../params';
 import { startAndWait } from '../start';
 
-async function ensureStopped(ctx: Ctx, remote: string | undefined, name: string, timeoutMs: number) {
-  const inst = await getInstance(ctx, remote, name);
-  if (inst && inst.status !== 'Stopped') {
+/**
+ * Stop the instance cleanly (within `timeoutMs`) unless it is stopped or gone. `running`:
+ * this call has made it run, so under dryrun, where it did not, it is taken to be Running.
+ */
+async function ensureStopped(ctx: Ctx, remote: string | undefined, name: string, timeoutMs: number, running: boolean) {
+  const read = async () => (await getInstance(ctx, remote, name))?.status;
+  const status = running ? await ctx.effect(read, 'Running') : await read();
+  if (status !== undefined && status !== 'Stopped') {
     await lxc(ctx, ['stop', ref(remote, name), ...shutdownFlags(false, timeoutMs)], { timeoutMs: timeoutMs + 30_000 });
   }
 }
@@ -53,6 +58,8 @@ export const registerBase = defineVerb({
     checkConfigPairs(ctx, 'register_base', p.config);
     const steps: Step[] = [];
     let inst: Instance | undefined;
+    // A read of the instance that image= makes: under dryrun it is not there, so the planned answer.
+    const readNew = <T>(read: () => Promise<T>, planned: T) => (p.image ? ctx.effect(read, planned) : read());
     if (p.image) {
       steps.push({
         run: async () => {
@@ -72,8 +79,8 @@ export const registerBase = defineVerb({
     }
     steps.push({
       run: async () => {
-        inst = await getInstance(ctx, p.remote, p.name);
-        if (!inst && !ctx.dryrun) throw notFound(`instance ${target} not found (give image= to create it)`);
+        inst = await readNew(() => getInstance(ctx, p.remote, p.name), { name: p.name, status: 'Stopped', status_code: 102, type: 'container', config: {}, profiles: p.profile, created_at: '' });
+        if (!inst) throw notFound(`instance ${target} not found (give image= to create it)`);
         if (inst?.config[KEYS.baseSnapshot] && !p.refresh) throw alreadyExists(`${p.name} is already a registered base (refresh=true re-takes its snapshot)`);
       },
     });
@@ -105,7 +112,7 @@ export const registerBase = defineVerb({
         },
       });
     }
-    steps.push({ run: () => ensureStopped(ctx, p.remote, p.name, p.timeout) });
+    steps.push({ run: () => ensureStopped(ctx, p.remote, p.name, p.timeout, p.prepare !== undefined) });
     const created = new Date().toISOString();
     const old = () => (inst?.config[KEYS.baseSnapshot] ? inst : undefined);
     const aside = epochName(`${BASE_SNAPSHOT}-old`);
@@ -116,7 +123,7 @@ export const registerBase = defineVerb({
     steps.push({
       run: async () => {
         if (old()) await lxc(ctx, ['config', 'unset', target, KEYS.baseSnapshot]);
-        const snaps = await query<string[]>(ctx, p.remote, `/1.0/instances/${encodeURIComponent(p.name)}/snapshots`);
+        const snaps = await readNew(() => query<string[]>(ctx, p.remote, `/1.0/instances/${encodeURIComponent(p.name)}/snapshots`), []);
         if (snaps.some((u) => u.endsWith(`/${BASE_SNAPSHOT}`))) {
           await lxc(ctx, ['rename', ref(p.remote, `${p.name}/${BASE_SNAPSHOT}`), ref(p.remote, `${p.name}/${aside}`)]);
           oldAside = true;
