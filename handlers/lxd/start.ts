@@ -3,7 +3,7 @@
  * start=true` and `register_base prepare=`: the wait for Running or an IPv4, the
  * fast refusal of wait=ip without a network device, and the undo after a timeout.
  */
-import { AddressError, usageError } from '../../shared/errors';
+import { AddressError, isReason, usageError } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
 import { getInstance, lxc, query, ref, requireInstance, waitIpv4, waitStatus } from './tool';
 
@@ -31,7 +31,7 @@ export async function startAndWait(ctx: Ctx, remote: string | undefined, name: s
       ips = (await waitIpv4(ctx, remote, name, left())).value ?? [];
     }
   } catch (e) {
-    if (e instanceof AddressError && e.kind === 'timedOut') throw await ctx.effect(() => undoStart(ctx, remote, name, e), e);
+    if (isReason(e, 'timedOut')) throw await ctx.effect(() => undoStart(ctx, remote, name, e), e);
     throw e;
   }
   return { status: wait === 'none' ? 'Started' : 'Running', ips, ms: Math.round(ctx.clock.now() - t0) };

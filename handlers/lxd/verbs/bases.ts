@@ -5,7 +5,7 @@
  * lookup first (copy-on-write on btrfs: a subvolume snapshot). Any later process
  * finds the base by those keys.
  */
-import { AddressError, alreadyExists, notFound, usageError } from '../../../shared/errors';
+import { AddressError, alreadyExists, isReason, notFound, usageError } from '../../../shared/errors';
 import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
 import { EXEC_VARS, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
 import { configPair, cpuValue, lxdImageRef, lxdInstanceName, lxdObjectName, memoryValue } from '../names';
@@ -70,7 +70,7 @@ export const registerBase = defineVerb({
           if (p.cpus) args.push('--config', `limits.cpu=${p.cpus}`);
           for (const c of p.config) args.push('--config', c);
           await lxc(ctx, args, { timeoutMs: 300_000 }).catch((e) => {
-            if (e instanceof AddressError && e.kind === 'exists') throw alreadyExists(`instance ${target} already exists: leave image= out to register it as it is`, { cause: e });
+            if (isReason(e, 'exists')) throw alreadyExists(`instance ${target} already exists: leave image= out to register it as it is`, { cause: e });
             throw e;
           });
         },
@@ -195,7 +195,7 @@ export const cloneFromBase = defineVerb({
       try {
         await lxc(ctx, args, { timeoutMs: p.timeout });
       } catch (e) {
-        if (e instanceof AddressError && e.kind === 'notFound') throw await whyNoBase(ctx, p.remote, p.base, e);
+        if (isReason(e, 'notFound')) throw await whyNoBase(ctx, p.remote, p.base, e);
         throw e;
       }
       if (p.start) await startAndWait(ctx, p.remote, name, p.wait, p.timeout);

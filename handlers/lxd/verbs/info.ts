@@ -2,7 +2,7 @@
  * Read-only verbs: `info` (one instance), `list` (one request for all instances,
  * `GET /1.0/instances?recursion=1`) and `status` (handler and LXD server).
  */
-import { AddressError, unavailable } from '../../../shared/errors';
+import { isReason, unavailable } from '../../../shared/errors';
 import { lxdInstanceName } from '../names';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
@@ -105,7 +105,7 @@ export const status = defineVerb({
     try {
       server = await query<Server>(ctx, p.remote, '/1.0', 10_000);
     } catch (e) {
-      if (!(e instanceof AddressError) || e.kind !== 'unavailable') throw e;
+      if (!isReason(e, 'unavailable')) throw e;
       throw unavailable(`LXD is not reachable: ${e.message}`, {
         vars: { REACHABLE: 0, HANDLER_VERSION: version, SERVER_VERSION: '', STORAGE_DRIVERS: '' },
         output: `handler ${version}\nreachable no`,

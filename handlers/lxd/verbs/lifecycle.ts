@@ -2,10 +2,11 @@
  * Instance lifecycle: create (`lxc init`, never `lxc launch`), start with a wait,
  * stop, restart, delete. Start/stop/restart share one state helper, as pylxd does.
  */
-import { AddressError, refused } from '../../../shared/errors';
+import { AddressError, isReason, refused } from '../../../shared/errors';
 import { configPair, cpuValue, lxdImageRef, lxdObjectName, memoryValue } from '../names';
 import { defineVerb } from '../../../shared/verb';
 import { checkConfigPairs } from '../config-policy';
+import { LXC_STOP_ERRORS } from '../errors';
 import { getInstance, KEYS, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../tool';
 import { requireNic, startAndWait } from '../start';
 import { FORCE, NAME, REMOTE, timeout, WAIT } from '../params';
@@ -44,8 +45,6 @@ export const create = defineVerb({
   },
 });
 
-const already = (e: unknown, what: RegExp) => e instanceof AddressError && what.test(e.message);
-
 export const start = defineVerb({
   name: 'start',
   summary: 'start an instance and wait until it is Running (or has an IPv4 with wait=ip); already running is RC 0; on RC 5 it is stopped again',
@@ -58,7 +57,7 @@ export const start = defineVerb({
       const s = await startAndWait(ctx, p.remote, p.name, p.wait, p.timeout);
       return { result: s.status, vars: { STATUS: s.status, IPV4: s.ips[0] ?? '', START_MS: s.ms } };
     } catch (e) {
-      if (!already(e, /already running/i)) throw e;
+      if (!isReason(e, 'already')) throw e;
       if (p.wait !== 'ip') return { result: 'Running', vars: { STATUS: 'Running', IPV4: '', START_MS: 0 } };
       await requireNic(ctx, p.remote, p.name);
       const ips = (await waitIpv4(ctx, p.remote, p.name, p.timeout)).value ?? [];
@@ -77,11 +76,10 @@ export const stop = defineVerb({
   async run(p, ctx) {
     const args = ['stop', ref(p.remote, p.name), ...shutdownFlags(p.force, p.timeout)];
     try {
-      await lxc(ctx, args, { timeoutMs: p.timeout + 30_000 });
+      await lxc(ctx, args, { timeoutMs: p.timeout + 30_000, errors: LXC_STOP_ERRORS });
     } catch (e) {
-      if (already(e, /already stopped|not running/i)) return { result: 'Stopped', vars: { STATUS: 'Stopped' } };
-      // LXD 5.0 answers a clean stop that ran out of time with "Failed shutting down instance".
-      if (e instanceof AddressError && (e.kind === 'timedOut' || /Failed shutting down instance/i.test(e.message))) {
+      if (isReason(e, 'already')) return { result: 'Stopped', vars: { STATUS: 'Stopped' } };
+      if (isReason(e, 'timedOut')) {
         const now = (await getInstance(ctx, p.remote, p.name).catch(() => undefined))?.status ?? '';
         throw new AddressError('timedOut', `${p.name} did not shut down within ${p.timeout} ms and is still ${now || 'running'} (use force=true): ${e.message}`, { cause: e, vars: { STATUS: now } });
       }
