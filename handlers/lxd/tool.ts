@@ -124,6 +124,29 @@ export const KEYS = {
 import { BASE_SNAPSHOT } from '../../shared/bases';
 export { BASE_SNAPSHOT };
 
+/** The `lxc init` options that create and register_base image= share. */
+export interface InitOptions {
+  profile: readonly string[];
+  storage?: string;
+  /** limits.memory, e.g. 256MiB. */
+  memory?: string;
+  /** limits.cpu: a count or a CPU set. */
+  cpus?: string;
+  /** KEY=VALUE pairs (checked by config-policy.ts first). */
+  config: readonly string[];
+}
+
+/** The argv (after `lxc`) of `lxc init IMAGE TARGET` with `o`: profiles, pool, limits, config, in that order. */
+export function initArgs(image: string, target: string, o: InitOptions): string[] {
+  const args = ['init', image, target];
+  for (const pr of o.profile) args.push('--profile', pr);
+  if (o.storage) args.push('--storage', o.storage);
+  if (o.memory) args.push('--config', `limits.memory=${o.memory}`);
+  if (o.cpus) args.push('--config', `limits.cpu=${o.cpus}`);
+  for (const c of o.config) args.push('--config', c);
+  return args;
+}
+
 /** `lxc stop|restart` flags: `--force` stops at once, else `--timeout S` allows a clean shutdown of `timeoutMs` (whole seconds, at least 1). */
 export const shutdownFlags = (force: boolean, timeoutMs: number): string[] =>
   force ? ['--force'] : ['--timeout', String(Math.max(1, Math.ceil(timeoutMs / 1000)))];

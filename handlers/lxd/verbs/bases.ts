@@ -14,7 +14,7 @@ import { allOrNothing, type Step } from '../../../shared/undo';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { checkConfigPairs } from '../config-policy';
 import { execInInstance } from '../guest';
-import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, KEYS, lxc, query, ref, requireInstance, shutdownFlags, type Instance } from '../tool';
+import { BASE_SNAPSHOT, deleteBaseSnapshot, getInstance, initArgs, KEYS, lxc, query, ref, requireInstance, shutdownFlags, type Instance } from '../tool';
 import { NAME, REMOTE, timeout, WAIT } from '../params';
 import { startAndWait } from '../start';
 
@@ -63,13 +63,7 @@ export const registerBase = defineVerb({
     if (p.image) {
       steps.push({
         run: async () => {
-          const args = ['init', p.image!, target];
-          for (const pr of p.profile) args.push('--profile', pr);
-          if (p.storage) args.push('--storage', p.storage);
-          if (p.memory) args.push('--config', `limits.memory=${p.memory}`);
-          if (p.cpus) args.push('--config', `limits.cpu=${p.cpus}`);
-          for (const c of p.config) args.push('--config', c);
-          await lxc(ctx, args, { timeoutMs: 300_000 }).catch((e) => {
+          await lxc(ctx, initArgs(p.image!, target, p), { timeoutMs: 300_000 }).catch((e) => {
             if (isReason(e, 'exists')) throw alreadyExists(`instance ${target} already exists: leave image= out to register it as it is`, { cause: e });
             throw e;
           });

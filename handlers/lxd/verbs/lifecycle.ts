@@ -7,7 +7,7 @@ import { configPair, cpuValue, lxdImageRef, lxdObjectName, memoryValue } from '.
 import { defineVerb } from '../../../shared/verb';
 import { checkConfigPairs } from '../config-policy';
 import { LXC_STOP_ERRORS } from '../errors';
-import { getInstance, KEYS, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../tool';
+import { getInstance, initArgs, KEYS, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../tool';
 import { requireNic, startAndWait } from '../start';
 import { FORCE, NAME, REMOTE, timeout, WAIT } from '../params';
 
@@ -32,12 +32,7 @@ export const create = defineVerb({
   vars: {},
   async run(p, ctx) {
     checkConfigPairs(ctx, 'create', p.config);
-    const args = ['init', p.image, ref(p.remote, p.name)];
-    for (const pr of p.profile) args.push('--profile', pr);
-    if (p.storage) args.push('--storage', p.storage);
-    if (p.memory) args.push('--config', `limits.memory=${p.memory}`);
-    if (p.cpus) args.push('--config', `limits.cpu=${p.cpus}`);
-    for (const c of p.config) args.push('--config', c);
+    const args = initArgs(p.image, ref(p.remote, p.name), p);
     if (p.type === 'virtual-machine') args.push('--vm');
     if (p.target) args.push('--target', p.target);
     await lxc(ctx, args, { timeoutMs: 300_000 });

@@ -71,6 +71,17 @@ describe('LXD verbs with an injected fake runner', () => {
     expect(f.calls).toEqual([['lxc', 'stop', 'web', '--timeout', '2'], ['lxc', 'query', '/1.0/instances/web']]);
   });
 
+  it('register_base image= creates the instance with the lxc init argv of create (fake runner)', async () => {
+    const inst = JSON.stringify({ name: 'web', status: 'Stopped', status_code: 102, type: 'container', config: {}, profiles: ['p1'], created_at: '' });
+    const f = fakeRunner((argv) => (argv[1] !== 'query' ? undefined : { stdout: argv[2]!.endsWith('/snapshots') ? '[]' : inst }));
+    const h = createHandler(table, { env, runner: f.runner });
+    const opts = 'profile=p1 storage=fast memory=256MiB cpus=2 config=user.a=1';
+    expect((await h(`create name=web image=tiny ${opts}`)).errorCode).toBe(0);
+    expect((await h(`register_base name=web image=tiny ${opts}`)).errorCode).toBe(0);
+    const inits = f.calls.filter((c) => c[1] === 'init');
+    expect(inits).toEqual(Array(2).fill(['lxc', 'init', 'tiny', 'web', '--profile', 'p1', '--storage', 'fast', '--config', 'limits.memory=256MiB', '--config', 'limits.cpu=2', '--config', 'user.a=1']));
+  });
+
   it('exec in a stopped instance never ran: RC -1, not an "already" refusal (fake runner)', async () => {
     const f = fakeRunner(() => ({ exitCode: 1, stderr: 'Error: Instance is not running' }));
     const r = await createHandler(table, { env, runner: f.runner })('exec web hostname');
