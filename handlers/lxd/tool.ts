@@ -109,21 +109,6 @@ export async function waitIpv4(ctx: Ctx, remote: string | undefined, name: strin
   );
 }
 
-/** user.* keys this package keeps in LXD (the base registry lives in LXD itself). */
-export const KEYS = {
-  /** On a base instance: the name of its fixed snapshot that clones are made from. */
-  baseSnapshot: 'user.rexx.base.snapshot',
-  /** On a base instance: ISO 8601 time of registration. */
-  baseCreated: 'user.rexx.base.created',
-  /** On a base instance: description given at registration. */
-  baseDescription: 'user.rexx.base.description',
-  /** On a clone: the base it came from. */
-  clonedFrom: 'user.rexx.cloned_from',
-} as const;
-
-import { BASE_SNAPSHOT } from '../../shared/bases';
-export { BASE_SNAPSHOT };
-
 /** The `lxc init` options that create and register_base image= share. */
 export interface InitOptions {
   profile: readonly string[];
@@ -150,10 +135,3 @@ export function initArgs(image: string, target: string, o: InitOptions): string[
 /** `lxc stop|restart` flags: `--force` stops at once, else `--timeout S` allows a clean shutdown of `timeoutMs` (whole seconds, at least 1). */
 export const shutdownFlags = (force: boolean, timeoutMs: number): string[] =>
   force ? ['--force'] : ['--timeout', String(Math.max(1, Math.ceil(timeoutMs / 1000)))];
-
-/** `lxc delete NAME/rexx-base`; a base snapshot that is already gone is fine. */
-export async function deleteBaseSnapshot(ctx: Ctx, remote: string | undefined, name: string): Promise<void> {
-  await lxc(ctx, ['delete', ref(remote, `${name}/${BASE_SNAPSHOT}`)]).catch((e) => {
-    if (!isReason(e, 'notFound')) throw e;
-  });
-}

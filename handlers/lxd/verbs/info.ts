@@ -7,7 +7,8 @@ import { lxdInstanceName } from '../names';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
-import { ipv4Of, KEYS, query, requireInstance, type Instance, type InstanceState } from '../tool';
+import { isBase, KEYS } from '../registry';
+import { ipv4Of, query, requireInstance, type Instance, type InstanceState } from '../tool';
 import { NAME, REMOTE } from '../params';
 
 export const info = defineVerb({
@@ -45,7 +46,7 @@ export const info = defineVerb({
         IPV4S: stem(ips),
         PID: pid,
         BASE: inst.config[KEYS.clonedFrom] ?? '',
-        IS_BASE: inst.config[KEYS.baseSnapshot] ? 1 : 0,
+        IS_BASE: isBase(inst) ? 1 : 0,
         CREATED: inst.created_at,
         PROFILES: stem(inst.profiles),
       },

@@ -7,7 +7,8 @@ import { configPair, cpuValue, lxdImageRef, lxdObjectName, memoryValue } from '.
 import { defineVerb } from '../../../shared/verb';
 import { checkConfigPairs } from '../config-policy';
 import { LXC_STOP_ERRORS } from '../errors';
-import { getInstance, initArgs, KEYS, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../tool';
+import { isBase } from '../registry';
+import { getInstance, initArgs, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../tool';
 import { requireNic, startAndWait } from '../start';
 import { FORCE, NAME, REMOTE, timeout, WAIT } from '../params';
 
@@ -108,7 +109,7 @@ export const del = defineVerb({
   async run(p, ctx) {
     if (!p.force) {
       const inst = await getInstance(ctx, p.remote, p.name);
-      if (inst?.config[KEYS.baseSnapshot]) {
+      if (isBase(inst)) {
         throw refused(`${p.name} is a registered base; unregister_base first, or delete with force=true`);
       }
       if (inst && inst.status !== 'Stopped') {
