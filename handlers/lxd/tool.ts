@@ -1,7 +1,8 @@
 /**
- * The `lxc` client as the LXD verbs use it: run through the shared runner, failures
- * classified into the shared error family, and the cheap single-instance probe
- * (`lxc query /1.0/instances/NAME`, ~11 ms) that the poller and lookups use.
+ * The `lxc` client as the LXD verbs use it: run through the shared runner with the
+ * busy retry, failures classified by errors.ts, the argv builders (init, stop flags),
+ * and the cheap single-instance probe (`lxc query /1.0/instances/NAME`, ~11 ms) that
+ * the poller and lookups use.
  */
 import { isReason, notFound, type Classifier } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
