@@ -3,17 +3,10 @@
  * `lxc exec` mapped to the exec verbs' RC convention. Used by `exec` and by
  * `register_base prepare=`.
  */
-import { classify } from '../../shared/errors';
 import { commandNotFound, cwdNotFound, execOutput, GUEST_SHELL, type GuestArgv } from '../../shared/guest-exec';
 import type { Ctx, VerbOutput } from '../../shared/verb';
-import { LXC_ERRORS, ref } from './tool';
-
-// lxc's own failures (not the command's) exit 1 with one of these as the last stderr line;
-// anything else with exit 1 is the command's own exit code and stderr.
-const LXC_OWN = /^Error: (?:Instance not found|Instance is not running|Failed checking instance|Failed to retrieve PID|Get "http[^"]*"|LXD unix socket|The remote "[^"]*" doesn't exist|Remote [^ ]+ doesn't exist)/;
-/** What `lxc exec` prints (exit 127) when LXD could not find the program to run. */
-const LXC_NOT_FOUND = 'Error: Command not found';
-const lastLine = (s: string) => s.trimEnd().split('\n').pop() ?? '';
+import { execNeverRan, execProgramMissing, guestPathMissing, lxcError } from './errors';
+import { ref } from './tool';
 
 /**
  * What LXD's file API says of `path` in the instance (`GET /1.0/instances/NAME/files?path=`,
@@ -25,8 +18,8 @@ export async function guestPathKind(ctx: Ctx, remote: string | undefined, name: 
   const api = `/1.0/instances/${encodeURIComponent(name)}/files?path=${path.split('/').map(encodeURIComponent).join('/')}`;
   const r = await ctx.run(['lxc', 'query', ref(remote, api)], { readOnly: true, timeoutMs: 30_000 });
   if (!r.ok) {
-    if (lastLine(r.stderr) === 'Error: Not Found') return undefined; // the path; a missing instance says "Instance not found"
-    throw classify(r, LXC_ERRORS);
+    if (guestPathMissing(r)) return undefined;
+    throw lxcError(r);
   }
   try {
     const v = JSON.parse(r.stdout) as unknown;
@@ -55,7 +48,8 @@ export interface ExecOptions {
  */
 export async function execInInstance(ctx: Ctx, remote: string | undefined, name: string, g: GuestArgv, o: ExecOptions): Promise<VerbOutput> {
   // LXD runs the command in / when --cwd does not exist; a shell would refuse to start there.
-  if (o.cwd && !ctx.dryrun && (await guestPathKind(ctx, remote, name, o.cwd)) !== 'dir') throw cwdNotFound('exec', o.cwd);
+  // Under dryrun the check is skipped, as the exec itself is (the answer is planned to be 'dir').
+  if (o.cwd && (await ctx.effect(() => guestPathKind(ctx, remote, name, o.cwd!), 'dir')) !== 'dir') throw cwdNotFound('exec', o.cwd);
   const args = ['exec', ref(remote, name), '--mode=non-interactive'];
   for (const e of o.env) args.push('--env', e);
   if (o.cwd) args.push('--cwd', o.cwd);
@@ -63,10 +57,8 @@ export async function execInInstance(ctx: Ctx, remote: string | undefined, name:
   if (o.group !== undefined) args.push('--group', String(o.group));
   args.push('--', ...g.argv);
   const r = await ctx.run(['lxc', ...args], { timeoutMs: o.timeoutMs, input: o.input });
-  if (r.missing || r.timedOut || r.exitCode === null || (r.exitCode === 1 && LXC_OWN.test(lastLine(r.stderr)))) {
-    throw classify(r, LXC_ERRORS);
-  }
-  if (r.exitCode === 127 && lastLine(r.stderr) === LXC_NOT_FOUND) {
+  if (execNeverRan(r)) throw lxcError(r);
+  if (execProgramMissing(r)) {
     // LXD's own answer, not a shell's "sh: x: not found": the program itself is missing.
     // A command can print that line too, so for the shell make sure it really is gone.
     if (!g.viaShell || (await guestPathKind(ctx, remote, name, GUEST_SHELL)) === undefined) throw commandNotFound('exec', g);

@@ -3,7 +3,7 @@
  * start=true` and `register_base prepare=`: the wait for Running or an IPv4, the
  * fast refusal of wait=ip without a network device, and the undo after a timeout.
  */
-import { AddressError, usageError } from '../../shared/errors';
+import { AddressError, isReason, usageError } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
 import { getInstance, lxc, query, ref, requireInstance, waitIpv4, waitStatus } from './tool';
 
@@ -16,9 +16,10 @@ import { getInstance, lxc, query, ref, requireInstance, waitIpv4, waitStatus } f
  * stop failed too).
  */
 export async function startAndWait(ctx: Ctx, remote: string | undefined, name: string, wait: string, timeoutMs: number) {
-  const t0 = performance.now();
-  if (wait === 'ip' && !ctx.dryrun) await requireNic(ctx, remote, name);
-  const left = () => Math.max(1000, timeoutMs - (performance.now() - t0));
+  const t0 = ctx.clock.now();
+  // Under dryrun the instance may be one this call only would have made (clone_from_base start=true).
+  if (wait === 'ip') await ctx.effect(() => requireNic(ctx, remote, name), undefined);
+  const left = () => Math.max(1000, timeoutMs - (ctx.clock.now() - t0));
   let ips: string[] = [];
   try {
     // LXD finishes the start operation (and lxc start exits 0) once the instance is
@@ -30,10 +31,10 @@ export async function startAndWait(ctx: Ctx, remote: string | undefined, name: s
       ips = (await waitIpv4(ctx, remote, name, left())).value ?? [];
     }
   } catch (e) {
-    if (e instanceof AddressError && e.kind === 'timedOut' && !ctx.dryrun) throw await undoStart(ctx, remote, name, e);
+    if (isReason(e, 'timedOut')) throw await ctx.effect(() => undoStart(ctx, remote, name, e), e);
     throw e;
   }
-  return { status: wait === 'none' ? 'Started' : 'Running', ips, ms: Math.round(performance.now() - t0) };
+  return { status: wait === 'none' ? 'Started' : 'Running', ips, ms: Math.round(ctx.clock.now() - t0) };
 }
 
 /** RC 2 unless the instance has a nic device (its own or from a profile). */
@@ -54,13 +55,13 @@ export async function requireNic(ctx: Ctx, remote: string | undefined, name: str
  */
 async function settledStatus(ctx: Ctx, remote: string | undefined, name: string, quietMs = 300): Promise<string> {
   const me = `/1.0/instances/${name}`;
-  let quietSince = performance.now();
+  let quietSince = ctx.clock.now();
   const polled = await ctx.poll(
     async () => {
       const ops = await query<{ running?: Array<{ resources?: { instances?: string[] } | null }> | null }>(ctx, remote, '/1.0/operations?recursion=1');
       const busy = (ops.running ?? []).some((o) => (o.resources?.instances ?? []).some((i) => i === me || i.startsWith(`${me}/`)));
-      if (busy) quietSince = performance.now();
-      if (busy || performance.now() - quietSince < quietMs) return undefined;
+      if (busy) quietSince = ctx.clock.now();
+      if (busy || ctx.clock.now() - quietSince < quietMs) return undefined;
       return (await getInstance(ctx, remote, name))?.status ?? 'gone';
     },
     { timeoutMs: 30_000, what: `LXD to finish what it was doing with ${name}`, initialMs: 25, maxMs: 100 },

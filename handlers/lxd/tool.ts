@@ -1,50 +1,38 @@
 /**
- * The `lxc` client as the LXD verbs use it: run through the shared runner, failures
- * classified into the shared error family, and the cheap single-instance probe
- * (`lxc query /1.0/instances/NAME`, ~11 ms) that the poller and lookups use.
+ * The `lxc` client as the LXD verbs use it: run through the shared runner with the
+ * busy retry, failures classified by errors.ts, the argv builders (init, stop flags),
+ * and the cheap single-instance probe (`lxc query /1.0/instances/NAME`, ~11 ms) that
+ * the poller and lookups use.
  */
-import { AddressError, classify, notFound, type Classifier } from '../../shared/errors';
-import { sleep } from '../../shared/poll';
+import { isReason, notFound, type Classifier } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
-
-/** lxc's messages (LXD 5.0) mapped to the RC table. */
-export const LXC_ERRORS: Classifier = {
-  patterns: [
-    ['unavailable', /unix\.socket|connect: connection refused|connect: no such file|daemon doesn't appear to be started|LXD unix socket|dial unix|not accessible/i],
-    ['exists', /already exists|already in use/i],
-    ['notFound', /not found|no such object|doesn't exist|does not exist|Remote .* doesn't exist/i],
-    ['timedOut', /context deadline exceeded|timed out|timeout/i],
-  ],
-};
+import { LXC_ERRORS, lxcError } from './errors';
 
 /** `remote:name` when a remote is given, else `name`. */
 export const ref = (remote: string | undefined, name: string) => (remote ? `${remote}:${name}` : name);
 
-/**
- * LXD runs one operation per instance at a time and refuses the next ("busy"); and with
- * snapshots of one instance taken at once, LXD 5.0's up-front consistency check can see
- * the other call's half-made snapshot and refuse ("record count doesn't match",
- * canonical/lxd#11407). Either way nothing was done, so the call is worth repeating.
- */
-const BUSY = /is busy running a "[^"]*" operation|snapshot record count doesn't match instance snapshot volume record count/i;
 /** How long `lxc()` keeps retrying an instance that is busy with another call's operation (ms). */
 const BUSY_WAIT_MS = 30_000;
 
 /**
- * Run `lxc ARGS`; throws the classified AddressError when it fails. When LXD answers
- * that the instance is busy with another operation (a parallel call's snapshot, or the
- * create of the same name), nothing was done, so it is retried with back-off for up to
- * 30 s: a parallel create of the same name then gets "already exists" (RC 4).
+ * Run `lxc ARGS`; throws the AddressError of errors.ts when it fails (classified by
+ * `opts.errors`, default LXC_ERRORS). When LXD answers that the instance is busy
+ * (reason `busy`: another call's operation, such as a parallel snapshot or the create of
+ * the same name), nothing was done, so it is retried with back-off (20 ms growing to
+ * 500 ms) for up to 30 s: a parallel create of the same name then gets "already exists"
+ * (RC 4); still busy after that is RC 1.
  */
-export async function lxc(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const deadline = performance.now() + BUSY_WAIT_MS;
+export async function lxc(ctx: Ctx, args: string[], opts: RunOptions & { errors?: Classifier } = {}): Promise<RunResult> {
+  const { errors = LXC_ERRORS, ...runOpts } = opts;
+  const deadline = ctx.clock.now() + BUSY_WAIT_MS;
   for (let pause = 20; ; pause = Math.min(500, pause * 1.5)) {
-    const r = await ctx.run(['lxc', ...args], opts);
+    const r = await ctx.run(['lxc', ...args], runOpts);
     if (r.ok) return r;
-    if (!BUSY.test(r.stderr) || performance.now() + pause > deadline) throw classify(r, LXC_ERRORS);
+    const e = lxcError(r, errors);
+    if (!isReason(e, 'busy') || ctx.clock.now() + pause > deadline) throw e;
     ctx.log(`lxc ${args[0]}: the instance is busy with another call's operation; again in ${Math.round(pause)} ms`);
-    await sleep(pause);
+    await ctx.clock.sleep(pause);
   }
 }
 
@@ -73,7 +61,7 @@ export async function getInstance(ctx: Ctx, remote: string | undefined, name: st
   try {
     return await query<Instance>(ctx, remote, `/1.0/instances/${encodeURIComponent(name)}`);
   } catch (e) {
-    if ((e as { kind?: string }).kind === 'notFound') return undefined;
+    if (isReason(e, 'notFound')) return undefined;
     throw e;
   }
 }
@@ -122,28 +110,29 @@ export async function waitIpv4(ctx: Ctx, remote: string | undefined, name: strin
   );
 }
 
-/** user.* keys this package keeps in LXD (the base registry lives in LXD itself). */
-export const KEYS = {
-  /** On a base instance: the name of its fixed snapshot that clones are made from. */
-  baseSnapshot: 'user.rexx.base.snapshot',
-  /** On a base instance: ISO 8601 time of registration. */
-  baseCreated: 'user.rexx.base.created',
-  /** On a base instance: description given at registration. */
-  baseDescription: 'user.rexx.base.description',
-  /** On a clone: the base it came from. */
-  clonedFrom: 'user.rexx.cloned_from',
-} as const;
+/** The `lxc init` options that create and register_base image= share. */
+export interface InitOptions {
+  profile: readonly string[];
+  storage?: string;
+  /** limits.memory, e.g. 256MiB. */
+  memory?: string;
+  /** limits.cpu: a count or a CPU set. */
+  cpus?: string;
+  /** KEY=VALUE pairs (checked by config-policy.ts first). */
+  config: readonly string[];
+}
 
-import { BASE_SNAPSHOT } from '../../shared/bases';
-export { BASE_SNAPSHOT };
+/** The argv (after `lxc`) of `lxc init IMAGE TARGET` with `o`: profiles, pool, limits, config, in that order. */
+export function initArgs(image: string, target: string, o: InitOptions): string[] {
+  const args = ['init', image, target];
+  for (const pr of o.profile) args.push('--profile', pr);
+  if (o.storage) args.push('--storage', o.storage);
+  if (o.memory) args.push('--config', `limits.memory=${o.memory}`);
+  if (o.cpus) args.push('--config', `limits.cpu=${o.cpus}`);
+  for (const c of o.config) args.push('--config', c);
+  return args;
+}
 
 /** `lxc stop|restart` flags: `--force` stops at once, else `--timeout S` allows a clean shutdown of `timeoutMs` (whole seconds, at least 1). */
 export const shutdownFlags = (force: boolean, timeoutMs: number): string[] =>
   force ? ['--force'] : ['--timeout', String(Math.max(1, Math.ceil(timeoutMs / 1000)))];
-
-/** `lxc delete NAME/rexx-base`; a base snapshot that is already gone is fine. */
-export async function deleteBaseSnapshot(ctx: Ctx, remote: string | undefined, name: string): Promise<void> {
-  await lxc(ctx, ['delete', ref(remote, `${name}/${BASE_SNAPSHOT}`)]).catch((e) => {
-    if (!(e instanceof AddressError && e.kind === 'notFound')) throw e;
-  });
-}

@@ -2,12 +2,13 @@
  * Read-only verbs: `info` (one instance), `list` (one request for all instances,
  * `GET /1.0/instances?recursion=1`) and `status` (handler and LXD server).
  */
-import { AddressError, unavailable } from '../../../shared/errors';
+import { isReason, unavailable } from '../../../shared/errors';
 import { lxdInstanceName } from '../names';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
-import { ipv4Of, KEYS, query, requireInstance, type Instance, type InstanceState } from '../tool';
+import { isBase, KEYS } from '../registry';
+import { ipv4Of, query, requireInstance, type Instance, type InstanceState } from '../tool';
 import { NAME, REMOTE } from '../params';
 
 export const info = defineVerb({
@@ -45,7 +46,7 @@ export const info = defineVerb({
         IPV4S: stem(ips),
         PID: pid,
         BASE: inst.config[KEYS.clonedFrom] ?? '',
-        IS_BASE: inst.config[KEYS.baseSnapshot] ? 1 : 0,
+        IS_BASE: isBase(inst) ? 1 : 0,
         CREATED: inst.created_at,
         PROFILES: stem(inst.profiles),
       },
@@ -105,7 +106,7 @@ export const status = defineVerb({
     try {
       server = await query<Server>(ctx, p.remote, '/1.0', 10_000);
     } catch (e) {
-      if (!(e instanceof AddressError) || e.kind !== 'unavailable') throw e;
+      if (!isReason(e, 'unavailable')) throw e;
       throw unavailable(`LXD is not reachable: ${e.message}`, {
         vars: { REACHABLE: 0, HANDLER_VERSION: version, SERVER_VERSION: '', STORAGE_DRIVERS: '' },
         output: `handler ${version}\nreachable no`,

@@ -2,11 +2,13 @@
  * Instance lifecycle: create (`lxc init`, never `lxc launch`), start with a wait,
  * stop, restart, delete. Start/stop/restart share one state helper, as pylxd does.
  */
-import { AddressError, refused } from '../../../shared/errors';
+import { AddressError, isReason, refused } from '../../../shared/errors';
 import { configPair, cpuValue, lxdImageRef, lxdObjectName, memoryValue } from '../names';
 import { defineVerb } from '../../../shared/verb';
 import { checkConfigPairs } from '../config-policy';
-import { getInstance, KEYS, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../tool';
+import { LXC_STOP_ERRORS } from '../errors';
+import { isBase } from '../registry';
+import { getInstance, initArgs, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../tool';
 import { requireNic, startAndWait } from '../start';
 import { FORCE, NAME, REMOTE, timeout, WAIT } from '../params';
 
@@ -31,20 +33,13 @@ export const create = defineVerb({
   vars: {},
   async run(p, ctx) {
     checkConfigPairs(ctx, 'create', p.config);
-    const args = ['init', p.image, ref(p.remote, p.name)];
-    for (const pr of p.profile) args.push('--profile', pr);
-    if (p.storage) args.push('--storage', p.storage);
-    if (p.memory) args.push('--config', `limits.memory=${p.memory}`);
-    if (p.cpus) args.push('--config', `limits.cpu=${p.cpus}`);
-    for (const c of p.config) args.push('--config', c);
+    const args = initArgs(p.image, ref(p.remote, p.name), p);
     if (p.type === 'virtual-machine') args.push('--vm');
     if (p.target) args.push('--target', p.target);
     await lxc(ctx, args, { timeoutMs: 300_000 });
     return { result: p.name };
   },
 });
-
-const already = (e: unknown, what: RegExp) => e instanceof AddressError && what.test(e.message);
 
 export const start = defineVerb({
   name: 'start',
@@ -58,7 +53,7 @@ export const start = defineVerb({
       const s = await startAndWait(ctx, p.remote, p.name, p.wait, p.timeout);
       return { result: s.status, vars: { STATUS: s.status, IPV4: s.ips[0] ?? '', START_MS: s.ms } };
     } catch (e) {
-      if (!already(e, /already running/i)) throw e;
+      if (!isReason(e, 'already')) throw e;
       if (p.wait !== 'ip') return { result: 'Running', vars: { STATUS: 'Running', IPV4: '', START_MS: 0 } };
       await requireNic(ctx, p.remote, p.name);
       const ips = (await waitIpv4(ctx, p.remote, p.name, p.timeout)).value ?? [];
@@ -77,11 +72,10 @@ export const stop = defineVerb({
   async run(p, ctx) {
     const args = ['stop', ref(p.remote, p.name), ...shutdownFlags(p.force, p.timeout)];
     try {
-      await lxc(ctx, args, { timeoutMs: p.timeout + 30_000 });
+      await lxc(ctx, args, { timeoutMs: p.timeout + 30_000, errors: LXC_STOP_ERRORS });
     } catch (e) {
-      if (already(e, /already stopped|not running/i)) return { result: 'Stopped', vars: { STATUS: 'Stopped' } };
-      // LXD 5.0 answers a clean stop that ran out of time with "Failed shutting down instance".
-      if (e instanceof AddressError && (e.kind === 'timedOut' || /Failed shutting down instance/i.test(e.message))) {
+      if (isReason(e, 'already')) return { result: 'Stopped', vars: { STATUS: 'Stopped' } };
+      if (isReason(e, 'timedOut')) {
         const now = (await getInstance(ctx, p.remote, p.name).catch(() => undefined))?.status ?? '';
         throw new AddressError('timedOut', `${p.name} did not shut down within ${p.timeout} ms and is still ${now || 'running'} (use force=true): ${e.message}`, { cause: e, vars: { STATUS: now } });
       }
@@ -115,7 +109,7 @@ export const del = defineVerb({
   async run(p, ctx) {
     if (!p.force) {
       const inst = await getInstance(ctx, p.remote, p.name);
-      if (inst?.config[KEYS.baseSnapshot]) {
+      if (isBase(inst)) {
         throw refused(`${p.name} is a registered base; unregister_base first, or delete with force=true`);
       }
       if (inst && inst.status !== 'Stopped') {

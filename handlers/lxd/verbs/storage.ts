@@ -8,7 +8,8 @@ import { lxdInstanceName, lxdObjectName, lxdSnapshotName } from '../names';
 import { stem } from '../../../shared/result';
 import { createUnderFreeName, epochName } from '../../../shared/snapshot-names';
 import { defineVerb } from '../../../shared/verb';
-import { BASE_SNAPSHOT, getInstance, KEYS, lxc, query, ref } from '../tool';
+import { BASE_KEYS, BASE_SNAPSHOT, isBase } from '../registry';
+import { getInstance, lxc, query, ref } from '../tool';
 import { NAME, REMOTE, SNAPSHOT } from '../params';
 
 /** `instance` or `instance/snapshot`, as `lxc copy` takes a source. */
@@ -35,7 +36,7 @@ export const copy = defineVerb({
   async run(p, ctx) {
     const args = ['copy', ref(p.remote, p.source), ref(p.remote, p.destination)];
     // The base keys would make the copy look registered (an empty value removes a key).
-    for (const k of [KEYS.baseSnapshot, KEYS.baseCreated, KEYS.baseDescription]) args.push('--config', `${k}=`);
+    for (const k of BASE_KEYS) args.push('--config', `${k}=`);
     if (p.instance_only) args.push('--instance-only');
     if (p.storage) args.push('--storage', p.storage);
     await lxc(ctx, args, { timeoutMs: 600_000 });
@@ -60,7 +61,7 @@ export const snapshot = defineVerb({
       if (p.stateful) args.push('--stateful');
       await lxc(ctx, args, { timeoutMs: 600_000 });
     };
-    const snap = p.snapshot ?? (await createUnderFreeName(epochName('checkpoint'), take)).name;
+    const snap = p.snapshot ?? (await createUnderFreeName(epochName('checkpoint', ctx.clock.now()), take)).name;
     if (p.snapshot) await take(p.snapshot);
     return { result: snap, vars: { SNAPSHOT: snap } };
   },
@@ -87,7 +88,7 @@ export const deleteSnapshot = defineVerb({
   positional: ['name', 'snapshot'],
   vars: {},
   async run(p, ctx) {
-    if (p.snapshot === BASE_SNAPSHOT && (await getInstance(ctx, p.remote, p.name))?.config[KEYS.baseSnapshot]) {
+    if (p.snapshot === BASE_SNAPSHOT && isBase(await getInstance(ctx, p.remote, p.name))) {
       throw refused(`${p.name}/${BASE_SNAPSHOT} is the snapshot clones of base ${p.name} are made from: unregister_base name=${p.name} first`);
     }
     await lxc(ctx, ['delete', ref(p.remote, `${p.name}/${p.snapshot}`)], { timeoutMs: 120_000 });

@@ -1,0 +1,65 @@
+/**
+ * What a failed `lxc` call means, decided here once: the messages of the lxc client
+ * (LXD 5.0) mapped to a reason (shared/errors.ts). Verbs and libraries branch on
+ * `e.reason` with `isReason`; no other file of this handler reads lxc's message text.
+ */
+import { AddressError, classify, type Classifier } from '../../shared/errors';
+import type { RunResult } from '../../shared/runner';
+
+/**
+ * lxc's messages mapped to reasons, first match wins. `busy`: LXD runs one operation
+ * per instance at a time and refuses the next; and with snapshots of one instance taken
+ * at once, LXD 5.0's up-front consistency check can see the other call's half-made
+ * snapshot and refuse ("record count doesn't match", canonical/lxd#11407). Either way
+ * nothing was done, so `lxc()` (tool.ts) repeats the call. `already`: start of a running
+ * instance, stop (or restart) of a stopped one; matched last, so it only names what
+ * would otherwise be a plain tool failure.
+ */
+export const LXC_ERRORS: Classifier = {
+  patterns: [
+    ['busy', /is busy running a "[^"]*" operation|snapshot record count doesn't match instance snapshot volume record count/i],
+    ['unavailable', /unix\.socket|connect: connection refused|connect: no such file|daemon doesn't appear to be started|LXD unix socket|dial unix|not accessible/i],
+    ['exists', /already exists|already in use/i],
+    ['notFound', /not found|no such object|doesn't exist|does not exist|Remote .* doesn't exist/i],
+    ['timedOut', /context deadline exceeded|timed out|timeout/i],
+    ['already', /already running|already stopped|not running/i],
+  ],
+};
+
+/**
+ * What `lxc stop` says beyond {@link LXC_ERRORS}: LXD 5.0 answers a clean stop that ran
+ * out of time with "Failed shutting down instance" (a timeout, RC 5, for the stop verb;
+ * elsewhere, as in `restart`, it stays a tool failure, RC 1).
+ */
+export const LXC_STOP_ERRORS: Classifier = {
+  patterns: [['timedOut', /Failed shutting down instance/i], ...LXC_ERRORS.patterns],
+};
+
+/**
+ * The AddressError for a failed `lxc` run, classified by `c`. `busy` and `already` keep
+ * the RC of a tool failure (1, as before they were told apart) with their reason set:
+ * the verbs that know what they mean (start, stop, the busy retry) handle them.
+ */
+export function lxcError(r: RunResult, c: Classifier = LXC_ERRORS): AddressError {
+  const e = classify(r, c);
+  if (e.reason !== 'busy' && e.reason !== 'already') return e;
+  return new AddressError('toolFailed', e.message, { cause: r, reason: e.reason, vars: e.vars, output: e.output });
+}
+
+const lastLine = (s: string) => s.trimEnd().split('\n').pop() ?? '';
+
+/** lxc's own failures of `lxc exec` exit 1 with one of these as the last stderr line (anything else with exit 1 is the command's own). */
+const LXC_EXEC_OWN = /^Error: (?:Instance not found|Instance is not running|Failed checking instance|Failed to retrieve PID|Get "http[^"]*"|LXD unix socket|The remote "[^"]*" doesn't exist|Remote [^ ]+ doesn't exist)/;
+
+/** True when an `lxc exec` run failed before the command ran (lxc's own failure, a timeout, a signal, no lxc): classify it with {@link lxcError}. */
+export const execNeverRan = (r: RunResult): boolean =>
+  r.missing || r.timedOut || r.exitCode === null || (r.exitCode === 1 && LXC_EXEC_OWN.test(lastLine(r.stderr)));
+
+/**
+ * True when `lxc exec` exited 127 with LXD's own "Error: Command not found" (LXD could
+ * not find the program; a command can print that line too, so the caller makes sure).
+ */
+export const execProgramMissing = (r: RunResult): boolean => r.exitCode === 127 && lastLine(r.stderr) === 'Error: Command not found';
+
+/** True when a failed `lxc query …/files?path=` says the path is not there (a missing instance says "Instance not found"). */
+export const guestPathMissing = (r: RunResult): boolean => lastLine(r.stderr) === 'Error: Not Found';
