@@ -34,6 +34,8 @@ export interface Files {
   list(dir: string): string[];
   /** realpath(3); throws ENOENT like fs.realpathSync when the path does not exist. */
   realpath(p: string): string;
+  /** readlink(2); undefined when `p` does not exist or is not a symlink. */
+  readlink(p: string): string | undefined;
   /** Bounded asynchronous reads, for paths on a mount that may not answer (a wedged FUSE daemon). */
   promises: Pick<typeof fs.promises, 'stat' | 'realpath' | 'readdir'>;
   /**
@@ -48,6 +50,8 @@ export interface Files {
   remove(p: string): void;
   /** rename(2). */
   rename(from: string, to: string): void;
+  /** link(2): a hard link `to` of `from`, never replacing `to` (false when `to` exists; under dryrun true). */
+  link(from: string, to: string): boolean;
 }
 
 /** The handler's JSON state files (see `state-file.ts`): validated reads, atomic locked writes. */
@@ -127,7 +131,7 @@ const orUndefined = <T>(f: () => T): T | undefined => {
 };
 
 /** Host reads, shared by the real and the dryrun {@link Files}. */
-const reads: Omit<Files, 'writeText' | 'mkdir' | 'remove' | 'rename'> = {
+const reads: Omit<Files, 'writeText' | 'mkdir' | 'remove' | 'rename' | 'link'> = {
   exists: (p) => fs.existsSync(p),
   readText: (p) => orUndefined(() => fs.readFileSync(p, 'utf8')),
   readHead: (p, bytes) => readPart(p, bytes, false),
@@ -136,6 +140,14 @@ const reads: Omit<Files, 'writeText' | 'mkdir' | 'remove' | 'rename'> = {
   lstat: (p) => orUndefined(() => fs.lstatSync(p)),
   list: (dir) => orUndefined(() => fs.readdirSync(dir).sort()) ?? [],
   realpath: (p) => fs.realpathSync(p),
+  readlink: (p) => {
+    try {
+      return fs.readlinkSync(p);
+    } catch (e) {
+      if (missing(e) || (e as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+      throw e;
+    }
+  },
   promises: { stat: fs.promises.stat, realpath: fs.promises.realpath, readdir: fs.promises.readdir },
 };
 
@@ -198,6 +210,15 @@ export function createEffects(o: { dryrun: boolean; log: (line: string) => void;
         mkdir: (p) => void fs.mkdirSync(p, { recursive: true }),
         remove: (p) => fs.rmSync(p, { recursive: true, force: true }),
         rename: (a, b) => fs.renameSync(a, b),
+        link: (a, b) => {
+          try {
+            fs.linkSync(a, b);
+            return true;
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+            throw e;
+          }
+        },
       },
       state: {
         read: (file, schema, repair) => readState(file, schema, repair),
@@ -220,6 +241,7 @@ export function createEffects(o: { dryrun: boolean; log: (line: string) => void;
       mkdir: (p) => would(`mkdir -p ${p}`),
       remove: (p) => would(`rm -rf ${p}`),
       rename: (a, b) => would(`mv ${a} ${b}`),
+      link: (a, b) => (would(`ln ${a} ${b}`), true),
     },
     state: {
       read: (file, schema, repair) => readState(file, schema, repair),

@@ -92,3 +92,18 @@ export async function mapLimit<I, O>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
   return out;
 }
+
+/**
+ * `pr`, or RC 5 (timedOut: "WHAT took over MS ms") when it has not settled within `ms`:
+ * for a read that may never answer (a path on a dead or wedged FUSE mount). The timer
+ * is cleared when `pr` settles, so it never keeps a process alive.
+ */
+export function withDeadline<T>(pr: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([
+    pr,
+    new Promise<never>((_, rej) => {
+      t = setTimeout(() => rej(timedOut(`${what} took over ${ms} ms (a dead or wedged mount?)`)), ms);
+    }),
+  ]).finally(() => clearTimeout(t));
+}

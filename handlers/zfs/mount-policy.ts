@@ -32,7 +32,8 @@
  */
 import type { Stats } from 'node:fs';
 import * as path from 'node:path';
-import { isReason, timedOut, toolFailed, usageError } from '../../shared/errors';
+import { isReason, toolFailed, usageError } from '../../shared/errors';
+import { withDeadline } from '../../shared/poll';
 import { dotSegments } from '../../shared/names';
 import { requireUnsafeAllowed, unsafeAllowed } from '../../shared/policy';
 import type { Ctx } from '../../shared/verb';
@@ -59,7 +60,7 @@ async function resolveExisting(ctx: Ctx, p: string): Promise<string> {
   let cur = p;
   for (;;) {
     try {
-      const real = await withTimeout(ctx.fs.promises.realpath(cur), 10_000, `resolving ${cur}`);
+      const real = await withDeadline(ctx.fs.promises.realpath(cur), 10_000, `resolving ${cur}`);
       return path.join(real, ...rest.reverse());
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -74,21 +75,6 @@ async function resolveExisting(ctx: Ctx, p: string): Promise<string> {
   }
 }
 
-/**
- * A path on a dead or wedged FUSE mount would block for ever: give up after `ms`. A
- * deadline raced against the read and cleared when the read answers (not a sleep: a
- * pending ctx.clock.sleep would keep a CLI process alive for the whole `ms`).
- */
-function withTimeout<T>(pr: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([
-    pr,
-    new Promise<never>((_, rej) => {
-      t = setTimeout(() => rej(timedOut(`${what} took over ${ms} ms (a dead or wedged mount?)`)), ms);
-    }),
-  ]).finally(() => clearTimeout(t));
-}
-
 /** Why `resolved` (outside the pool tree) may not be a mountpoint, or undefined when it may. */
 async function hazard(ctx: Ctx, resolved: string, dataset: string): Promise<string | undefined> {
   if (isSystemPath(resolved)) return `${resolved} is a system path`;
@@ -98,14 +84,14 @@ async function hazard(ctx: Ctx, resolved: string, dataset: string): Promise<stri
   if (mounted && mounted.source !== dataset) return `${resolved} is the mountpoint of ${mounted.source} (${mounted.fstype})`;
   let st: Stats;
   try {
-    st = await withTimeout(ctx.fs.promises.stat(resolved), 10_000, `stat ${resolved}`);
+    st = await withDeadline(ctx.fs.promises.stat(resolved), 10_000, `stat ${resolved}`);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
   if (!st.isDirectory()) return `${resolved} is an existing file`;
   if (mounted) return undefined; // this dataset's own mount: its files are its own
-  const entries = await withTimeout(ctx.fs.promises.readdir(resolved), 10_000, `reading ${resolved}`);
+  const entries = await withDeadline(ctx.fs.promises.readdir(resolved), 10_000, `reading ${resolved}`);
   return entries.length ? `${resolved} is a directory that is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''})` : undefined;
 }
 

@@ -248,7 +248,7 @@ async function sendToFile(ctx: Ctx, sendArgv: string[], file: string, force: boo
     ok(await ctx.runPipeline([sendArgv, ['dd', `of=${tmp}`, 'bs=1M', 'conv=fsync', 'status=none']], { timeoutMs }));
     const bytes = ctx.fs.stat(tmp)?.size ?? 0;
     if (force) ctx.fs.rename(tmp, file);
-    else await linkNew(ctx, tmp, file);
+    else linkNew(ctx, tmp, file);
     return bytes;
   } finally {
     ctx.fs.remove(tmp);
@@ -265,15 +265,11 @@ function statOrUndefined(fs: Files, p: string) {
 }
 
 /**
- * Hard-link `from` as `to`, which must not exist (`ln -T`: link(2) fails with EEXIST
- * rather than replace it): RC 4 when it does. ctx.fs has no link, so it is a command;
- * a step of the real send only (under dryrun the stream was not written).
+ * Hard-link `from` as `to`, which must not exist (link(2) fails with EEXIST rather than
+ * replace it): RC 4 when it does. Under dryrun nothing is linked.
  */
-async function linkNew(ctx: Ctx, from: string, to: string): Promise<void> {
-  const r = await ctx.effect<RunResult | undefined>(() => ctx.run(['ln', '-T', from, to], { timeoutMs: 30_000 }), undefined);
-  if (!r || r.ok) return;
-  if (ctx.fs.lstat(to)) throw alreadyExists(`send: ${to} appeared while the stream was written; give force=true to replace it`);
-  throw toolFailed(`send: cannot move the stream into place: ${r.stderr.trim() || `ln exited with ${r.exitCode}`}`, { cause: r });
+function linkNew(ctx: Ctx, from: string, to: string): void {
+  if (!ctx.fs.link(from, to)) throw alreadyExists(`send: ${to} appeared while the stream was written; give force=true to replace it`);
 }
 
 export const send = defineVerb({
