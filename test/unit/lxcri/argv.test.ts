@@ -14,7 +14,8 @@ import { table } from '../../../handlers/lxcri';
 import { uniqueName } from '../../../handlers/lxcri/checkpoints';
 import { entryFromLayout, skopeoSource, splitRef } from '../../../handlers/lxcri/images';
 import { CRUN_HYBRID_SCRIPT, hybridCgroups } from '../../../handlers/lxcri/runtime';
-import { OCI_ERRORS, rtArgv } from '../../../handlers/lxcri/tool';
+import { OCI_ERRORS } from '../../../handlers/lxcri/errors';
+import { rtArgv } from '../../../handlers/lxcri/tool';
 import { patchProcess } from '../../../handlers/lxcri/verbs/spec';
 import { fakeBin } from '../../helpers/fakebin';
 
