@@ -1,43 +1,21 @@
 /**
- * The base registry for OCI bundles, through the ZFS handler's registry
- * (handlers/zfs/registry.ts): a base is the rootfs dataset of a bundle with the fixed
- * snapshot `@rexx-base` and `org.rexxjs:*` user properties; a clone is one `zfs clone`
- * mounted at the new bundle (or its rootfs, with config.json copied from the base
- * bundle). Base names are container ids: `<pool>/containers/<id>`, or any registered
- * dataset whose last component is the id (image bases are `<pool>/images/<digest>`).
+ * The base verbs for OCI bundles (the registry itself is ../registry.ts over the ZFS
+ * handler's): a clone is one `zfs clone` mounted at the new bundle (or its rootfs, with
+ * config.json copied from the base bundle).
  */
 import * as path from 'node:path';
 import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
-import { isReason, notFound } from '../../../shared/errors';
 import { ociContainerId } from '../names';
-import { defineVerb, type Ctx } from '../../../shared/verb';
-import { getBase, cloneFromBase as zfsClone, listBases as zfsListBases, registerBase as zfsRegister, unregisterBase as zfsUnregister, type ZfsBase } from '../../zfs/registry';
+import { defineVerb } from '../../../shared/verb';
+import { cloneFromBase as zfsClone, registerBase as zfsRegister, unregisterBase as zfsUnregister } from '../../zfs/registry';
 import { getProps } from '../../zfs/dataset';
 import { defaultPool } from '../../zfs/tool';
 import { configFile } from '../bundle-config';
 import { mustNotExist, runDetached, withContainerLock } from '../container';
 import { absHostPath, BUNDLE, NAME, POOL, RUNTIME, timeout } from '../params';
+import { baseDataset, ociBases } from '../registry';
 import { bundleDataset, containerDataset, placeRootfsOnZfs, requireEmptyDir } from '../rootfs';
 import { ociDir, pickRuntime } from '../runtime';
-
-/** Bases this handler made: under `<pool>/containers/` and `<pool>/images/`. */
-async function ociBases(ctx: Ctx, pool: string): Promise<ZfsBase[]> {
-  return (await zfsListBases(ctx, pool)).filter((b) => b.name.startsWith(`${pool}/containers/`) || b.name.startsWith(`${pool}/images/`));
-}
-
-async function baseDataset(ctx: Ctx, pool: string, id: string): Promise<string> {
-  // The usual case in one call: <pool>/containers/<id> is itself the base.
-  const direct = containerDataset(ctx, id, pool);
-  try {
-    if (await getBase(ctx, direct)) return direct;
-  } catch (e) {
-    if (!isReason(e, 'notFound')) throw e;
-  }
-  const all = await ociBases(ctx, pool);
-  const hit = all.find((b) => b.name === containerDataset(ctx, id, pool)) ?? all.find((b) => b.name.split('/').pop() === id);
-  if (!hit) throw notFound(`base '${id}' is not registered in pool ${pool} (list_bases shows them)`);
-  return hit.name;
-}
 
 export const registerBase = defineVerb({
   name: 'register_base',
