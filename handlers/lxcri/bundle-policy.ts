@@ -15,10 +15,12 @@
  * another bundle's rootfs (a process in that container could rewrite config.json
  * between this check and the runtime reading it) or writable by anyone but root.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Files } from '../../shared/effects';
+import { toolFailed } from '../../shared/errors';
 import { requireUnsafeAllowed } from '../../shared/policy';
 import type { Ctx } from '../../shared/verb';
+import { configFile, readJson } from './bundle-config';
 
 /** Docker's default capability set (moby oci/caps/defaults.go): none of them reaches past the namespaces. */
 const SAFE_CAPS = new Set([
@@ -88,36 +90,34 @@ const within = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWit
 /**
  * Where the bundle is, as opposed to what it says: its rootfs must resolve inside it,
  * and nobody but root may be able to change config.json after the check (not inside
- * another bundle's rootfs, not writable by group or others, owned by root).
+ * another bundle's rootfs, not writable by group or others, owned by root). Reads the
+ * host through `files` (ctx.fs).
  */
-export function unsafePlacement(bundle: string, config: unknown): string[] {
+export function unsafePlacement(files: Files, bundle: string, config: unknown): string[] {
   const out: string[] = [];
-  const real = fs.realpathSync(bundle);
+  const real = files.realpath(bundle);
   const rootPath = String(obj(obj(config).root).path ?? 'rootfs');
   let rootfs = '';
   try {
-    rootfs = fs.realpathSync(path.resolve(real, rootPath));
+    rootfs = files.realpath(path.resolve(real, rootPath));
   } catch {
     /* missing: the runtime will say so */
   }
   if (rootfs && (rootfs === real || !within(rootfs, real))) out.push(`its rootfs ${rootPath} is ${rootfs}, outside the bundle directory`);
   for (let d = path.dirname(real); ; d = path.dirname(d)) {
-    const cfg = path.join(d, 'config.json');
-    if (fs.existsSync(cfg)) {
-      let other = path.join(d, 'rootfs');
-      try {
-        other = path.resolve(d, String(obj(obj(JSON.parse(fs.readFileSync(cfg, 'utf8'))).root).path ?? 'rootfs'));
-      } catch {
-        /* unreadable: assume the default rootfs */
-      }
+    const cfg = configFile(d);
+    if (files.exists(cfg)) {
+      // Unreadable: assume the default rootfs.
+      const other = path.resolve(d, String(obj(obj(readJson({ fs: files }, cfg)).root).path ?? 'rootfs'));
       if (within(real, other)) out.push(`it lies inside the rootfs of bundle ${d}, where that container can rewrite it`);
     }
     if (d === '/') break;
   }
-  const cfg = path.join(real, 'config.json');
-  if (fs.lstatSync(cfg).isSymbolicLink()) out.push(`${cfg} is a symlink (to ${fs.realpathSync(cfg)})`);
+  const cfg = configFile(real);
+  if (files.lstat(cfg)?.isSymbolicLink()) out.push(`${cfg} is a symlink (to ${files.realpath(cfg)})`);
   for (const f of [real, cfg]) {
-    const st = fs.statSync(f);
+    const st = files.stat(f);
+    if (!st) throw toolFailed(`${f} disappeared while the bundle was checked`);
     if (st.uid !== 0 || (st.mode & 0o022) !== 0) out.push(`${f} (owner uid ${st.uid}, mode ${(st.mode & 0o777).toString(8)}) can be changed by others than root`);
   }
   return out;
@@ -129,12 +129,8 @@ export function unsafePlacement(bundle: string, config: unknown): string[] {
  * environment. A bundle without a readable config.json is left to the runtime to refuse.
  */
 export function checkBundle(ctx: Ctx, bundle: string): void {
-  let config: unknown;
-  try {
-    config = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
-  } catch {
-    return;
-  }
-  const found = [...unsafeSettings(config), ...unsafePlacement(bundle, config)];
+  const config = readJson(ctx, configFile(bundle));
+  if (config === undefined) return;
+  const found = [...unsafeSettings(config), ...unsafePlacement(ctx.fs, bundle, config)];
   if (found.length) requireUnsafeAllowed(ctx, `bundle ${bundle}`, `${found.join('; ')} — any of these can hand the host to whoever wrote config.json`);
 }

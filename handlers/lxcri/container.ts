@@ -4,10 +4,8 @@
  * detached (`run -d` / `create` with `--pid-file`, then wait for its status); and the
  * per-id lock that makes creating, deleting and restoring one id take turns.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { alreadyExists, notFound } from '../../shared/errors';
-import { withLock } from '../../shared/state-file';
+import { alreadyExists, isReason, notFound } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
 import { checkBundle } from './bundle-policy';
 import { rootParent, type Runtime } from './runtime';
@@ -30,7 +28,7 @@ export async function getState(ctx: Ctx, rt: Runtime, id: string): Promise<OciSt
     const r = await rtRun(ctx, rt, ['state', id], { readOnly: true, timeoutMs: 10_000 });
     return JSON.parse(r.stdout) as OciState;
   } catch (e) {
-    if ((e as { kind?: string }).kind === 'notFound') return undefined;
+    if (isReason(e, 'notFound')) return undefined;
     throw e;
   }
 }
@@ -53,6 +51,9 @@ export async function waitState(ctx: Ctx, rt: Runtime, id: string, statuses: str
   );
 }
 
+/** The pid a runtime wrote to `file` (`--pid-file`), 0 when there is none (yet). */
+export const readPid = (ctx: Pick<Ctx, 'fs'>, file: string): number => Number(ctx.fs.readText(file)?.trim() ?? '') || 0;
+
 /**
  * After `run -d` / `create` with `--pid-file FILE`: wait (shared poller) until the pid
  * file names a live process — then the status is `expect` (running after run, created
@@ -62,19 +63,10 @@ export async function waitState(ctx: Ctx, rt: Runtime, id: string, statuses: str
 export async function waitPidOrState(ctx: Ctx, rt: Runtime, id: string, pidFile: string, expect: string, timeoutMs: number) {
   return ctx.poll(
     async () => {
-      let pid = 0;
-      try {
-        pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-      } catch {
-        return undefined;
-      }
+      const pid = readPid(ctx, pidFile);
       if (!pid) return undefined;
-      try {
-        process.kill(pid, 0);
-        return { status: expect, pid };
-      } catch {
-        return { status: (await mustState(ctx, rt, id)).status, pid };
-      }
+      if (ctx.signal.alive(pid)) return { status: expect, pid };
+      return { status: (await mustState(ctx, rt, id)).status, pid };
     },
     { timeoutMs, what: `container ${id} to be ${expect}` },
   );
@@ -84,7 +76,7 @@ export async function waitPidOrState(ctx: Ctx, rt: Runtime, id: string, pidFile:
 export const pidFile = (rt: Runtime, id: string) => `${rt.root}/${id}.pid`;
 
 /**
- * Run `fn` holding the lock of container `id` (proper-lockfile via shared/state-file.ts,
+ * Run `fn` holding the lock of container `id` (ctx.state.lock: proper-lockfile,
  * a directory `<REXX_OCI_ROOT>/locks/<runtime>/<id>.lock`, kept out of the runtime's
  * `--root` because `runc list` reads every directory there as a container). Calls that
  * create, delete, restore or checkpoint one id take turns: without it parallel
@@ -93,23 +85,22 @@ export const pidFile = (rt: Runtime, id: string) => `${rt.root}/${id}.pid`;
  * state while its process ran on with PPID 1. Waits up to `waitMs`, then RC 5.
  */
 export async function withContainerLock<R>(ctx: Ctx, rt: Runtime, id: string, waitMs: number, fn: () => Promise<R>): Promise<R> {
-  if (ctx.dryrun) return fn();
-  return withLock(path.join(rootParent(ctx.env), 'locks', rt.name, id), fn, waitMs);
+  return ctx.state.lock(path.join(rootParent(ctx.env), 'locks', rt.name, id), fn, waitMs);
 }
 
 /** RC 4 when container `id` exists (in any state). Call it under {@link withContainerLock} before creating one. */
 export async function mustNotExist(ctx: Ctx, rt: Runtime, id: string): Promise<void> {
   // runc and crun keep every container's state in ROOT/ID: no such folder, no container,
   // and no `state` process to start (it cost ~30 % of a run).
-  if ((rt.name === 'runc' || rt.name === 'crun') && !fs.existsSync(path.join(rt.root, id))) return;
+  if ((rt.name === 'runc' || rt.name === 'crun') && !ctx.fs.exists(path.join(rt.root, id))) return;
   const s = await getState(ctx, rt, id);
   if (s) throw alreadyExists(`container ${id} already exists (${s.status}; ${rt.name} --root ${rt.root}); delete it first`);
 }
 
 /** Remove a container's `ID.pid` and `ID.log` from the runtime root (after delete, or a run that made nothing). */
-export function removeRunFiles(rt: Runtime, id: string): void {
-  fs.rmSync(pidFile(rt, id), { force: true });
-  fs.rmSync(logFile(rt, id), { force: true });
+export function removeRunFiles(ctx: Pick<Ctx, 'fs'>, rt: Runtime, id: string): void {
+  ctx.fs.remove(pidFile(rt, id));
+  ctx.fs.remove(logFile(rt, id));
 }
 
 /**
@@ -121,13 +112,13 @@ export function removeRunFiles(rt: Runtime, id: string): void {
 export async function runDetached(ctx: Ctx, rt: Runtime, id: string, bundle: string, timeoutMs: number, verb: 'run' | 'create' = 'run') {
   checkBundle(ctx, bundle);
   const pid = pidFile(rt, id);
-  if (!ctx.dryrun) fs.rmSync(pid, { force: true });
+  ctx.fs.remove(pid);
   const args = verb === 'run' ? ['run', '-d', '--pid-file', pid, '--bundle', bundle, id] : ['create', '--pid-file', pid, '--bundle', bundle, id];
   try {
     await rtDetached(ctx, rt, id, args, timeoutMs);
   } catch (e) {
     // The log was read for ERRORTEXT; when nothing was created it has no other use.
-    if (!ctx.dryrun && !(await getState(ctx, rt, id).catch(() => true))) removeRunFiles(rt, id);
+    if (!(await getState(ctx, rt, id).catch(() => true))) removeRunFiles(ctx, rt, id);
     throw e;
   }
   return (await waitPidOrState(ctx, rt, id, pid, verb === 'run' ? 'running' : 'created', timeoutMs)).value;

@@ -10,11 +10,10 @@
  * can never hit a host process.
  */
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import { timedOut } from '../../shared/errors';
 import type { RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
-import { getState } from './container';
+import { getState, readPid } from './container';
 import type { Runtime } from './runtime';
 import { rtRun } from './tool';
 
@@ -24,43 +23,41 @@ const GONE_WAIT_MS = 2_000;
 /** A pid file for one exec call: `ROOT/ID.exec-<random>.pid` (never shared by two calls). */
 export const execPidFile = (rt: Runtime, id: string) => `${rt.root}/${id}.exec-${randomBytes(6).toString('hex')}.pid`;
 
-const readPid = (file: string): number => {
+/** `/proc/PID/stat` from the field after the parenthesised command name (state, ppid, …); undefined when the process is gone. */
+function procStat(ctx: Pick<Ctx, 'fs'>, pid: number | string): string | undefined {
   try {
-    return Number(fs.readFileSync(file, 'utf8').trim()) || 0;
+    const stat = ctx.fs.readText(`/proc/${pid}/stat`);
+    return stat?.slice(stat.lastIndexOf(')') + 2);
   } catch {
-    return 0;
+    return undefined; // exited meanwhile (ESRCH)
   }
-};
+}
 
 /** The parent pid of every live process, from /proc/PID/stat (field 4, after the parenthesised name). */
-function parentLinks(): Map<number, number> {
+function parentLinks(ctx: Pick<Ctx, 'fs'>): Map<number, number> {
   const m = new Map<number, number>();
-  for (const e of fs.readdirSync('/proc')) {
+  for (const e of ctx.fs.list('/proc')) {
     if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      m.set(Number(e), ppid);
-    } catch {
-      /* exited meanwhile */
-    }
+    const rest = procStat(ctx, e);
+    if (rest !== undefined) m.set(Number(e), Number(rest.split(' ')[1]));
   }
   return m;
 }
 
 /** `pid` and all its descendants that are alive now (host pids). */
-export function processTree(pid: number): number[] {
-  const links = parentLinks();
+export function processTree(ctx: Pick<Ctx, 'fs'>, pid: number): number[] {
+  const links = parentLinks(ctx);
   if (!links.has(pid)) return [];
   const tree = [pid];
   for (let i = 0; i < tree.length; i++) for (const [child, parent] of links) if (parent === tree[i]) tree.push(child);
   return tree;
 }
 
-/** The pid namespace of a process (`/proc/PID/ns/pid` link text), '' when it is gone. */
-const pidNs = (pid: number): string => {
+/** The pid namespace of a process (device and inode of `/proc/PID/ns/pid`, what `ls -L -i` shows), '' when it is gone. */
+const pidNs = (ctx: Pick<Ctx, 'fs'>, pid: number): string => {
   try {
-    return fs.readlinkSync(`/proc/${pid}/ns/pid`);
+    const st = ctx.fs.stat(`/proc/${pid}/ns/pid`);
+    return st ? `${st.dev}:${st.ino}` : '';
   } catch {
     return '';
   }
@@ -71,14 +68,10 @@ const pidNs = (pid: number): string => {
  * container whose init is not an init, e.g. `sleep`) stays a zombie: state Z in
  * /proc/PID/stat, nothing running, so it does not count.
  */
-const alive = (pids: number[]) =>
+const running = (ctx: Pick<Ctx, 'fs'>, pids: number[]) =>
   pids.filter((p) => {
-    try {
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-    } catch {
-      return false;
-    }
+    const rest = procStat(ctx, p);
+    return rest !== undefined && !/^[ZX]/.test(rest);
   });
 
 /**
@@ -89,8 +82,8 @@ const alive = (pids: number[]) =>
  * 'unknown' when the runtime died before it wrote the pid).
  */
 export async function killTimedOutExec(ctx: Ctx, rt: Runtime, id: string, pidFile: string, r: RunResult) {
-  const pid = readPid(pidFile);
-  fs.rmSync(pidFile, { force: true });
+  const pid = readPid(ctx, pidFile);
+  ctx.fs.remove(pidFile);
   const head = `exec in ${id} timed out after ${r.durationMs} ms`;
   if (!pid) {
     return timedOut(`${head}; ${rt.name} was killed before it reported the command's pid, so the command may still be running in the container (see: exec name=${id} command=ps)`, {
@@ -99,25 +92,25 @@ export async function killTimedOutExec(ctx: Ctx, rt: Runtime, id: string, pidFil
     });
   }
   const init = (await getState(ctx, rt, id).catch(() => undefined))?.pid ?? 0;
-  const ns = init ? pidNs(init) : '';
+  const ns = init ? pidNs(ctx, init) : '';
   const frozen = ns !== '' && (await rtRun(ctx, rt, ['pause', id], { timeoutMs: 10_000 }).then(() => true, () => false));
   let tree: number[] = [];
   try {
-    tree = processTree(pid).filter((p) => ns !== '' && pidNs(p) === ns);
+    tree = processTree(ctx, pid).filter((p) => ns !== '' && pidNs(ctx, p) === ns);
     for (const p of tree) {
       try {
-        process.kill(p, 'SIGKILL');
+        ctx.signal.kill(p, 'SIGKILL');
       } catch {
-        /* already gone */
+        /* not ours to kill after all (EPERM): counted as left running below */
       }
     }
   } finally {
     if (frozen) await rtRun(ctx, rt, ['resume', id], { timeoutMs: 10_000 }).catch(() => undefined);
   }
-  let left = alive(tree);
-  for (const t0 = Date.now(); left.length && Date.now() - t0 < GONE_WAIT_MS; left = alive(tree)) await new Promise((res) => setTimeout(res, 20));
+  let left = running(ctx, tree);
+  for (const t0 = ctx.clock.now(); left.length && ctx.clock.now() - t0 < GONE_WAIT_MS; left = running(ctx, tree)) await ctx.clock.sleep(20);
   // A process that died meanwhile may be replaced by a new one with its pid: only ours count.
-  left = left.filter((p) => pidNs(p) === ns);
+  left = left.filter((p) => pidNs(ctx, p) === ns);
   const what = left.length
     ? `; its command still runs in the container as host pid ${left.join(', ')} (kill failed; delete force=true stops everything)`
     : tree.length

@@ -7,16 +7,16 @@
  * Both are shared by every script on the host, and both are read-modify-write: `skopeo
  * copy` and `umoci rm`/`gc` rewrite the layout's index.json (not atomically), the verbs
  * rewrite images.json. So every change to the store, and every `umoci unpack` that
- * reads it, runs under one lock ({@link withStore}, shared/state-file.ts); images.json
- * is validated when read and written atomically.
+ * reads it, runs under one lock ({@link withStore}, ctx.state.lock); images.json is
+ * validated when read (ctx.state.read) and written atomically (ctx.state.write, a
+ * uniquely named temporary file renamed into place).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { toolFailed } from '../../shared/errors';
-import { readState, withLock, writeState } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
-import { ociDir } from './checkpoints';
+import { readJson } from './bundle-config';
+import { ociDir } from './runtime';
 
 const Digest = z.string().regex(/^[a-z0-9]+:[a-f0-9]{32,}$/);
 
@@ -60,12 +60,12 @@ export function splitRef(ref: string): [string, string] {
  * CORRUPT) naming the file when it is not a list of image entries, so nothing that
  * reads it goes on as if the store were empty.
  */
-export function readIndex(ctx: Pick<Ctx, 'env'>): ImageEntry[] {
+export function readIndex(ctx: Pick<Ctx, 'env' | 'state'>): ImageEntry[] {
   const f = indexFile(ctx);
   const repair =
     `move it away (mv ${f} ${f}.bad) and image_import again what it listed ` +
     `(umoci ls --layout ${layoutDir(ctx)} shows the tags still in the store)`;
-  return readState(f, IndexSchema, repair) ?? [];
+  return ctx.state.read(f, IndexSchema, repair) ?? [];
 }
 
 /** Look `name[:tag]` up in the index: its name, tag and entry (undefined when not imported). */
@@ -76,8 +76,8 @@ export function findImage(ctx: Ctx, image: string) {
 }
 
 /** Replace the index atomically (a uniquely named temporary file, then rename). Call it only inside {@link withStore}. */
-export function writeIndex(ctx: Pick<Ctx, 'env'>, entries: ImageEntry[]): void {
-  writeState(indexFile(ctx), entries);
+export function writeIndex(ctx: Pick<Ctx, 'env' | 'state'>, entries: ImageEntry[]): void {
+  ctx.state.write(indexFile(ctx), entries);
 }
 
 /**
@@ -86,29 +86,27 @@ export function writeIndex(ctx: Pick<Ctx, 'env'>, entries: ImageEntry[]): void {
  * waits up to {@link STORE_WAIT_MS}, then RC 5. Under dryrun nothing changes, so no lock.
  */
 export async function withStore<R>(ctx: Ctx, fn: () => Promise<R>): Promise<R> {
-  if (ctx.dryrun) return fn();
-  fs.mkdirSync(ociDir(ctx), { recursive: true });
-  return withLock(indexFile(ctx), fn, STORE_WAIT_MS);
+  return ctx.state.lock(indexFile(ctx), fn, STORE_WAIT_MS);
 }
 
 const blob = (layout: string, digest: string) => path.join(layout, 'blobs', ...digest.split(':'));
 
 /**
  * Read one tag's manifest from an OCI layout (index.json → manifest → config) into an
- * index entry. Throws RC 1 when the tag is missing or the JSON is not an image manifest.
+ * index entry stamped with the time now (ctx.clock). Throws RC 1 when the tag is
+ * missing or the JSON is not an image manifest.
  */
-export function entryFromLayout(layout: string, name: string, tag: string, source: string): ImageEntry {
+export function entryFromLayout(ctx: Pick<Ctx, 'fs' | 'clock'>, layout: string, name: string, tag: string, source: string): ImageEntry {
   const ref = `${name}:${tag}`;
-  const idx = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')) as {
-    manifests: Array<{ digest: string; size: number; annotations?: Record<string, string> }>;
-  };
-  const m = idx.manifests.find((d) => d.annotations?.['org.opencontainers.image.ref.name'] === ref);
+  const idx = readJson(ctx, path.join(layout, 'index.json')) as
+    | { manifests?: Array<{ digest: string; size: number; annotations?: Record<string, string> }> }
+    | undefined;
+  const m = (idx?.manifests ?? []).find((d) => d.annotations?.['org.opencontainers.image.ref.name'] === ref);
   if (!m) throw toolFailed(`${ref} is not in ${layout}/index.json after the copy`);
-  const manifest = JSON.parse(fs.readFileSync(blob(layout, m.digest), 'utf8')) as {
-    config: { digest: string; size: number };
-    layers: Array<{ digest: string; size: number }>;
-  };
-  if (!manifest.config || !Array.isArray(manifest.layers)) throw toolFailed(`${m.digest} is not an OCI image manifest`);
+  const manifest = readJson(ctx, blob(layout, m.digest)) as
+    | { config?: { digest: string; size: number }; layers?: Array<{ digest: string; size: number }> }
+    | undefined;
+  if (!manifest?.config || !Array.isArray(manifest.layers)) throw toolFailed(`${m.digest} is not an OCI image manifest`);
   return {
     name,
     tag,
@@ -117,17 +115,17 @@ export function entryFromLayout(layout: string, name: string, tag: string, sourc
     layers: manifest.layers.map((l) => l.digest),
     size: m.size + manifest.config.size + manifest.layers.reduce((a, l) => a + l.size, 0),
     source,
-    imported: new Date().toISOString(),
+    imported: new Date(ctx.clock.now()).toISOString(),
   };
 }
 
-/** The skopeo source for a path: an OCI layout directory (`oci:DIR[:REF]`) or a docker-archive tar. */
-export function skopeoSource(source: string, ref: string | undefined): string {
+/** The skopeo source for a path: an OCI layout directory (`oci:DIR[:REF]`) or a docker-archive tar (also when missing: skopeo says so). */
+export function skopeoSource(ctx: Pick<Ctx, 'fs'>, source: string, ref: string | undefined): string {
   let isDir = false;
   try {
-    isDir = fs.statSync(source).isDirectory();
+    isDir = ctx.fs.stat(source)?.isDirectory() ?? false;
   } catch {
-    /* missing: let skopeo say so */
+    /* unreadable: let skopeo say so */
   }
   if (isDir) return ref ? `oci:${source}:${ref}` : `oci:${source}`;
   return ref ? `docker-archive:${source}:${ref}` : `docker-archive:${source}`;

@@ -18,5 +18,3 @@ export const ociImageRef = regexRule(
   'name[:tag], lowercase name of letters, digits, ".", "_", "-", "/"',
   dotSegments,
 );
-
-// ---- QEMU (commas are option separators in QEMU's -drive/-blockdev syntax)

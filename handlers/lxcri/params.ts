@@ -1,7 +1,7 @@
 /** Parameter specs the LXCRI verbs share, spelled like the LXD handler's (name=, bundle=, base=, snapshot=). */
 import { absHostPath } from '../../shared/names';
 import { ociContainerId, ociImageRef } from './names';
-import { zfsSnapshotName } from '../zfs/names';
+import { zfsPoolName, zfsSnapshotName } from '../zfs/names';
 import { RUNTIMES } from './runtime';
 
 /** An absolute bundle/host directory (the shared rule). */
@@ -25,6 +25,17 @@ export const RUNTIME = {
     default: 'auto',
     doc: 'OCI runtime CLI; auto = env REXX_OCI_RUNTIME, else the first of proxmox-lxcri, lxcri, crun, runc that works directly here',
   },
+} as const;
+
+/** pool= for every verb that works on ZFS (one spec; the ZFS handler's POOL at merge). */
+export const POOL = {
+  pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' },
+} as const;
+
+/** zfs= and pool= of create/run: where the rootfs goes. */
+export const ZFS_OPTS = {
+  zfs: { type: 'bool', doc: 'put the rootfs on ZFS dataset <pool>/containers/<id> (default: env REXX_LXCRI_ZFS=1)' },
+  ...POOL,
 } as const;
 
 export const SNAPSHOT_OPT = {

@@ -6,18 +6,11 @@
  * (bundle_from_image: config.json + rootfs unpacked by umoci, then cloned). Verbs that
  * work without ZFS ask here which pool answers and which dataset a container has.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AddressError, alreadyExists, notFound, toolFailed } from '../../shared/errors';
-import { zfsPoolName } from '../zfs/names';
+import { alreadyExists, isReason, notFound, toolFailed } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
 import { datasetExists, datasetForPath, destroyDataset, getProps } from '../zfs/dataset';
 import { defaultPool, zfs } from '../zfs/tool';
-
-export const ZFS_OPTS = {
-  zfs: { type: 'bool', doc: 'put the rootfs on ZFS dataset <pool>/containers/<id> (default: env REXX_LXCRI_ZFS=1)' },
-  pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' },
-} as const;
 
 /** `<pool>/containers/<id>`. */
 export const containerDataset = (ctx: Ctx, id: string, pool?: string) => `${pool ?? defaultPool(ctx)}/containers/${id}`;
@@ -45,7 +38,7 @@ export async function datasetOf(ctx: Ctx, id: string, bundle: string | undefined
     const guess = containerDataset(ctx, id);
     return (await datasetExists(ctx, guess)) ? guess : undefined;
   } catch (e) {
-    if (e instanceof AddressError && (e.kind === 'unavailable' || e.kind === 'notFound')) return undefined;
+    if (isReason(e, 'unavailable', 'notFound')) return undefined;
     throw e;
   }
 }
@@ -78,37 +71,35 @@ export async function placeRootfsOnZfs(ctx: Ctx, p: { name: string; bundle: stri
   if (await datasetExists(ctx, ds)) throw alreadyExists(`dataset ${ds} already exists (delete purge=true removes it)`);
   const rootfs = path.join(p.bundle, 'rootfs');
   const aside = path.join(p.bundle, '.rootfs-pre-zfs');
-  if (!ctx.dryrun) fs.renameSync(rootfs, aside);
+  ctx.fs.rename(rootfs, aside);
   try {
     await zfs(ctx, ['create', '-p', '-o', `mountpoint=${rootfs}`, ds]);
     const r = await ctx.run(['cp', '-a', '--', `${aside}/.`, `${rootfs}/`], { timeoutMs: 600_000 });
     if (!r.ok) throw toolFailed(`copying the rootfs onto ${ds} failed: ${r.stderr.trim()}`);
   } catch (e) {
-    if (!ctx.dryrun) {
-      await destroyDataset(ctx, ds).catch(() => undefined);
-      fs.rmSync(rootfs, { recursive: true, force: true });
-      fs.renameSync(aside, rootfs);
-    }
+    await destroyDataset(ctx, ds).catch(() => undefined);
+    ctx.fs.remove(rootfs);
+    ctx.fs.rename(aside, rootfs);
     throw e;
   }
-  if (!ctx.dryrun) fs.rmSync(aside, { recursive: true, force: true });
+  ctx.fs.remove(aside);
   return ds;
 }
 
 /** delete purge=true: destroy `<pool>/containers/<id>` with its snapshots; returns it, or undefined when absent. */
 export async function purgeContainerDataset(ctx: Ctx, id: string, pool?: string): Promise<string | undefined> {
   const ds = containerDataset(ctx, id, pool);
-  if (!ctx.dryrun && !(await datasetExists(ctx, ds))) return undefined;
+  // Under dryrun the dataset is taken to be there (an earlier step of the script may make it).
+  if (!(await ctx.effect(() => datasetExists(ctx, ds), true))) return undefined;
   await destroyDataset(ctx, ds, { recursive: true });
   return ds;
 }
 
-/** The rootfs path of a bundle as config.json gives it (default "rootfs"). */
-export function rootfsOf(bundle: string): string {
-  try {
-    const c = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { root?: { path?: string } };
-    return path.resolve(bundle, c.root?.path ?? 'rootfs');
-  } catch {
-    return path.resolve(bundle, 'rootfs');
-  }
+/**
+ * RC 4 when `dir` exists and has entries: a new bundle (an unpacked image, a clone
+ * mounted there) is never put over a host directory's files. A read, so a dryrun says
+ * so too.
+ */
+export function requireEmptyDir(ctx: Pick<Ctx, 'fs'>, dir: string): void {
+  if (ctx.fs.list(dir).length) throw alreadyExists(`bundle directory ${dir} is not empty`);
 }

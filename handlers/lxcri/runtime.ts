@@ -1,10 +1,10 @@
 /**
  * Which OCI runtime the LXCRI verbs drive: the runtimes `runtime=auto` tries, the
  * `Runtime` they resolve to (name, `--root` state directory, and for crun on a hybrid
- * cgroup host the private mount namespace wrapper), and the cached auto choice.
- * Running it is tool.ts; container state is container.ts.
+ * cgroup host the private mount namespace wrapper), the auto choice kept in the handler
+ * instance's cache, and where this handler keeps its state on the host. Running it is
+ * tool.ts; container state is container.ts.
  */
-import * as fs from 'node:fs';
 import { unavailable, usageError } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
 
@@ -21,18 +21,13 @@ export type RuntimeName = (typeof RUNTIMES)[number];
  */
 export const CRUN_HYBRID_SCRIPT = 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"';
 
-/** True when /sys/fs/cgroup is v1 with a cgroup2 mount at /sys/fs/cgroup/unified (from /proc/self/mountinfo). */
-export function hybridCgroups(mountinfo?: string): boolean {
-  let text = mountinfo;
-  if (text === undefined) {
-    try {
-      text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
-    } catch {
-      return false;
-    }
-  }
-  return text.split('\n').some((l) => / \/sys\/fs\/cgroup\/unified .* - cgroup2 /.test(l));
+/** True when /sys/fs/cgroup is v1 with a cgroup2 mount at /sys/fs/cgroup/unified (text of /proc/self/mountinfo). Pure. */
+export function hybridCgroups(mountinfo: string): boolean {
+  return mountinfo.split('\n').some((l) => / \/sys\/fs\/cgroup\/unified .* - cgroup2 /.test(l));
 }
+
+/** {@link hybridCgroups} of this host (false when /proc/self/mountinfo can't be read). */
+export const hostHybridCgroups = (ctx: Pick<Ctx, 'fs'>): boolean => hybridCgroups(ctx.fs.readText('/proc/self/mountinfo') ?? '');
 
 /** A chosen runtime: its name and the argv prefix every call starts with. */
 export interface Runtime {
@@ -46,15 +41,17 @@ export interface Runtime {
 /** Parent of the per-runtime state directories: env REXX_OCI_ROOT, default /run/rexx-address. */
 export const rootParent = (env: Record<string, string | undefined>) => env.REXX_OCI_ROOT || '/run/rexx-address';
 
-const cache = new Map<string, RuntimeName>();
+/** State directory for images and CRIU checkpoints: env REXX_OCI_DIR, default /var/lib/rexx-address/oci. */
+export const ociDir = (ctx: Pick<Ctx, 'env'>) => ctx.env.REXX_OCI_DIR || '/var/lib/rexx-address/oci';
 
-/** Forget the cached auto choice (tests). */
-export const resetRuntimeCache = () => cache.clear();
+/** Where the auto choice is kept in `ctx.cache` (per handler instance), per PATH. */
+const cacheKey = (env: Record<string, string | undefined>) => `lxcri:runtime:${env.PATH ?? ''}`;
 
 /**
  * Resolve `runtime=` (auto = env REXX_OCI_RUNTIME, else the first of RUNTIMES whose
  * `--version` answers and that works directly here — crun on hybrid cgroups is only
- * used when asked for by name). The auto choice is cached per process and PATH.
+ * used when asked for by name). The auto choice is kept per handler instance and PATH
+ * (`ctx.cache`).
  * RC 6 when none (or the named one) is installed.
  */
 export async function pickRuntime(ctx: Ctx, wanted: string | undefined): Promise<Runtime> {
@@ -63,20 +60,20 @@ export async function pickRuntime(ctx: Ctx, wanted: string | undefined): Promise
   const make = (n: RuntimeName): Runtime => ({
     name: n,
     root: `${rootParent(env)}/${n}`,
-    wrapper: n === 'crun' && hybridCgroups() ? ['unshare', '-m', '--propagation', 'private', '--', 'sh', '-c', CRUN_HYBRID_SCRIPT, 'crun'] : [],
+    wrapper: n === 'crun' && hostHybridCgroups(ctx) ? ['unshare', '-m', '--propagation', 'private', '--', 'sh', '-c', CRUN_HYBRID_SCRIPT, 'crun'] : [],
   });
   if (name !== 'auto') {
     if (!(RUNTIMES as readonly string[]).includes(name)) throw usageError(`runtime=${JSON.stringify(name)} is not one of auto, ${RUNTIMES.join(', ')}`);
     return make(name as RuntimeName);
   }
-  const key = env.PATH ?? '';
-  const hit = cache.get(key);
+  const key = cacheKey(env);
+  const hit = ctx.cache.get(key) as RuntimeName | undefined;
   if (hit) return make(hit);
   for (const n of RUNTIMES) {
-    if (n === 'crun' && hybridCgroups()) continue;
+    if (n === 'crun' && hostHybridCgroups(ctx)) continue;
     const r = await ctx.run([n, '--version'], { readOnly: true, timeoutMs: 5000 });
     if (r.ok) {
-      cache.set(key, n);
+      ctx.cache.set(key, n);
       return make(n);
     }
   }

@@ -1,47 +1,21 @@
 /**
- * The base registry for OCI bundles, through the ZFS handler's registry
- * (handlers/zfs/registry.ts): a base is the rootfs dataset of a bundle with the fixed
- * snapshot `@rexx-base` and `org.rexxjs:*` user properties; a clone is one `zfs clone`
- * mounted at the new bundle (or its rootfs, with config.json copied from the base
- * bundle). Base names are container ids: `<pool>/containers/<id>`, or any registered
- * dataset whose last component is the id (image bases are `<pool>/images/<digest>`).
+ * The base verbs for OCI bundles (the registry itself is ../registry.ts over the ZFS
+ * handler's): a clone is one `zfs clone` mounted at the new bundle (or its rootfs, with
+ * config.json copied from the base bundle).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
-import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
 import { ociContainerId } from '../names';
-import { zfsPoolName } from '../../zfs/names';
-import { defineVerb, type Ctx } from '../../../shared/verb';
-import { getBase, cloneFromBase as zfsClone, listBases as zfsListBases, registerBase as zfsRegister, unregisterBase as zfsUnregister, type ZfsBase } from '../../zfs/registry';
+import { defineVerb } from '../../../shared/verb';
+import { cloneFromBase as zfsClone, registerBase as zfsRegister, unregisterBase as zfsUnregister } from '../../zfs/registry';
 import { getProps } from '../../zfs/dataset';
 import { defaultPool } from '../../zfs/tool';
-import { ociDir } from '../checkpoints';
+import { configFile } from '../bundle-config';
 import { mustNotExist, runDetached, withContainerLock } from '../container';
-import { absHostPath, BUNDLE, NAME, RUNTIME, timeout } from '../params';
-import { bundleDataset, containerDataset, placeRootfsOnZfs } from '../rootfs';
-import { pickRuntime } from '../runtime';
-
-const POOL = { pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' } } as const;
-
-/** Bases this handler made: under `<pool>/containers/` and `<pool>/images/`. */
-async function ociBases(ctx: Ctx, pool: string): Promise<ZfsBase[]> {
-  return (await zfsListBases(ctx, pool)).filter((b) => b.name.startsWith(`${pool}/containers/`) || b.name.startsWith(`${pool}/images/`));
-}
-
-async function baseDataset(ctx: Ctx, pool: string, id: string): Promise<string> {
-  // The usual case in one call: <pool>/containers/<id> is itself the base.
-  const direct = containerDataset(ctx, id, pool);
-  try {
-    if (await getBase(ctx, direct)) return direct;
-  } catch (e) {
-    if (!(e instanceof AddressError && e.kind === 'notFound')) throw e;
-  }
-  const all = await ociBases(ctx, pool);
-  const hit = all.find((b) => b.name === containerDataset(ctx, id, pool)) ?? all.find((b) => b.name.split('/').pop() === id);
-  if (!hit) throw notFound(`base '${id}' is not registered in pool ${pool} (list_bases shows them)`);
-  return hit.name;
-}
+import { absHostPath, BUNDLE, NAME, POOL, RUNTIME, timeout } from '../params';
+import { baseDataset, ociBases } from '../registry';
+import { bundleDataset, containerDataset, placeRootfsOnZfs, requireEmptyDir } from '../rootfs';
+import { ociDir, pickRuntime } from '../runtime';
 
 export const registerBase = defineVerb({
   name: 'register_base',
@@ -84,19 +58,22 @@ export const cloneFromBase = defineVerb({
     const pool = p.pool ?? defaultPool(ctx);
     const base = await baseDataset(ctx, pool, p.base);
     const mp = (await getProps(ctx, base, ['mountpoint'])).mountpoint ?? '';
-    const baseConfig = path.join(path.dirname(mp), 'config.json');
-    const rootfsShape = path.basename(mp) === 'rootfs' && fs.existsSync(baseConfig);
+    const baseConfig = configFile(path.dirname(mp));
+    const config = path.basename(mp) === 'rootfs' ? ctx.fs.readText(baseConfig) : undefined;
+    const rootfsShape = config !== undefined;
+    const configMode = (ctx.fs.stat(baseConfig)?.mode ?? 0o644) & 0o777;
     const dir = p.bundle_dir ?? path.join(ociDir(ctx), 'bundles');
     const rt = p.start ? await pickRuntime(ctx, p.runtime) : undefined;
     return cloneAll(names, p.concurrency, async (name) => {
       const bundle = path.join(dir, name);
       // The clone is mounted at the bundle (or its rootfs): never over a host directory's files.
-      if (!ctx.dryrun && fs.existsSync(bundle) && fs.readdirSync(bundle).length) throw alreadyExists(`bundle directory ${bundle} is not empty`);
-      if (!ctx.dryrun) fs.mkdirSync(bundle, { recursive: true });
+      requireEmptyDir(ctx, bundle);
+      ctx.fs.mkdir(bundle);
       const target = containerDataset(ctx, name, pool);
       const mountpoint = rootfsShape ? path.join(bundle, 'rootfs') : bundle;
       await zfsClone(ctx, base, target, { properties: [`mountpoint=${mountpoint}`], parents: true, timeoutMs: p.timeout });
-      if (rootfsShape && !ctx.dryrun) fs.copyFileSync(baseConfig, path.join(bundle, 'config.json'));
+      // The base bundle's config.json, as it is (copied: the clone is only the rootfs).
+      if (config !== undefined) ctx.fs.writeText(configFile(bundle), config, { mode: configMode });
       if (rt) {
         await withContainerLock(ctx, rt, name, p.timeout, async () => {
           await mustNotExist(ctx, rt, name);

@@ -4,27 +4,18 @@
  * registered as a base (handlers/zfs/registry.ts), and each bundle is a clone of it
  * mounted at the bundle directory — copy-on-write, not a copy.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { alreadyExists, notFound, usageError } from '../../../shared/errors';
+import { notFound, usageError } from '../../../shared/errors';
 import { ociContainerId } from '../names';
-import { zfsPoolName } from '../../zfs/names';
 import { defineVerb } from '../../../shared/verb';
 import { getBase, registerBase, cloneFromBase } from '../../zfs/registry';
 import { datasetExists, getProps } from '../../zfs/dataset';
 import { zfs } from '../../zfs/tool';
 import { imageTool } from '../tool';
+import { patchConfig } from '../bundle-config';
 import { findImage, imageDataset, layoutDir, withStore } from '../images';
-import { absHostPath, IMAGE } from '../params';
-import { containerDataset, usablePool } from '../rootfs';
-import { patchProcess } from './spec';
-
-/** Set terminal=false (and optionally args, writable rootfs) in a bundle's config.json. */
-function patchBundle(bundle: string, args: string[], readonly: boolean) {
-  const f = path.join(bundle, 'config.json');
-  const c = JSON.parse(fs.readFileSync(f, 'utf8')) as Record<string, unknown>;
-  fs.writeFileSync(f, `${JSON.stringify(patchProcess(c, { terminal: false, args, readonly }), null, 2)}\n`);
-}
+import { absHostPath, IMAGE, POOL } from '../params';
+import { containerDataset, requireEmptyDir, usablePool } from '../rootfs';
 
 export const bundleFromImage = defineVerb({
   name: 'bundle_from_image',
@@ -34,7 +25,7 @@ export const bundleFromImage = defineVerb({
     bundle: { type: 'string', required: true, rule: absHostPath, doc: 'bundle directory to make (absent or empty)' },
     name: { type: 'string', rule: ociContainerId, doc: 'container id for the dataset <pool>/containers/<name> (default: the bundle directory\'s name)' },
     zfs: { type: 'enum', values: ['auto', 'true', 'false'], default: 'auto', doc: 'rootfs on ZFS: auto = when the pool answers' },
-    pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' },
+    ...POOL,
     arg: { type: 'list', free: true, doc: 'replace the image\'s command (repeat: arg=sleep arg=1000)' },
     readonly: { type: 'bool', default: false, doc: 'mount the rootfs read-only' },
   },
@@ -45,7 +36,7 @@ export const bundleFromImage = defineVerb({
     const t0 = performance.now();
     const id = p.name ?? path.basename(p.bundle);
     if (ociContainerId.check(id)) throw usageError(`bundle_from_image: give name= (the bundle's directory name '${id}' is not a container id)`);
-    if (!ctx.dryrun && fs.existsSync(p.bundle) && fs.readdirSync(p.bundle).length) throw alreadyExists(`bundle directory ${p.bundle} is not empty`);
+    requireEmptyDir(ctx, p.bundle);
     const pool = await usablePool(ctx, p.zfs, p.pool);
     // umoci unpack reads the layout, which a parallel import or delete may be rewriting,
     // and the image dataset is made once however many scripts ask at the same moment:
@@ -61,11 +52,13 @@ export const bundleFromImage = defineVerb({
       const ds = imageDataset(pool, entry.digest);
       if (!(await datasetExists(ctx, ds))) {
         await zfs(ctx, ['create', '-p', ds]);
-        const mp = ctx.dryrun ? `/${ds}` : (await getProps(ctx, ds, ['mountpoint'])).mountpoint!;
+        // The dataset was just made: its mountpoint is read back (zfs' default under dryrun).
+        const mp = await ctx.effect(async () => (await getProps(ctx, ds, ['mountpoint'])).mountpoint!, `/${ds}`);
         await imageTool(ctx, ['umoci', 'unpack', '--image', ref, mp]);
-        if (!ctx.dryrun) patchBundle(mp, [], false);
+        await ctx.effect(() => void patchConfig(ctx, mp, { terminal: false, args: [], readonly: false }), undefined);
       }
-      if (ctx.dryrun || !(await getBase(ctx, ds))) await registerBase(ctx, ds, { description: `OCI image ${name}:${tag}` });
+      // Under dryrun the dataset may be one this call would have made: taken as not registered yet.
+      if (!(await ctx.effect(() => getBase(ctx, ds), undefined))) await registerBase(ctx, ds, { description: `OCI image ${name}:${tag}` });
       return ds;
     });
     let dataset = '';
@@ -75,7 +68,8 @@ export const bundleFromImage = defineVerb({
       await cloneFromBase(ctx, img, dataset, { properties: [`mountpoint=${p.bundle}`], parents: true });
       cloned = 1;
     }
-    if (!ctx.dryrun) patchBundle(p.bundle, p.arg, p.readonly);
+    // umoci unpack or the clone made config.json (under dryrun neither ran).
+    await ctx.effect(() => void patchConfig(ctx, p.bundle, { terminal: false, args: p.arg, readonly: p.readonly }), undefined);
     return { result: p.bundle, vars: { BUNDLE: p.bundle, DATASET: dataset, CLONED: cloned, BUNDLE_MS: Math.round(performance.now() - t0) } };
   },
 });

@@ -4,9 +4,8 @@
  * finally even when the snapshot fails; restore to an older checkpoint needs
  * discard_newer=true (`zfs rollback -r`) and reports what it destroyed. Without ZFS,
  * CRIU through `<runtime> checkpoint --image-path DIR` / `<runtime> restore`. The two
- * ways of taking one are checkpoint-zfs.ts and checkpoint-criu.ts.
+ * ways of taking one, and the list of both kinds, are the library ../checkpoint.ts.
  */
-import * as fs from 'node:fs';
 import { notFound, refused, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { selectForPrune } from '../../../shared/retention';
@@ -14,9 +13,7 @@ import { defineVerb } from '../../../shared/verb';
 import { listSnapshots, rollback } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/tool';
 import { checkBundle } from '../bundle-policy';
-import { criuCheckpoint } from '../checkpoint-criu';
-import { zfsCheckpoint } from '../checkpoint-zfs';
-import { allCheckpoints, type Checkpoint } from '../checkpoints';
+import { allCheckpoints, criuCheckpoint, zfsCheckpoint, type Checkpoint } from '../checkpoint';
 import { getState, mustState, runDetached, waitState, withContainerLock } from '../container';
 import { BUNDLE_OPT, NAME, RUNTIME, SNAPSHOT_OPT, timeout } from '../params';
 import { datasetOf } from '../rootfs';
@@ -139,10 +136,10 @@ export const prune = defineVerb({
     const rt = await pickRuntime(ctx, p.runtime);
     const bundle = p.bundle ?? (await getState(ctx, rt, p.name))?.bundle;
     const { list } = await allCheckpoints(ctx, p.name, bundle);
-    const candidates = selectForPrune(list, { keep: p.keep, olderThanMs: p.older_than, nowMs: Date.now() });
+    const candidates = selectForPrune(list, { keep: p.keep, olderThanMs: p.older_than, nowMs: ctx.clock.now() });
     for (const c of candidates) {
       if (c.kind === 'zfs') await zfs(ctx, ['destroy', c.where]);
-      else if (!ctx.dryrun) fs.rmSync(c.where, { recursive: true, force: true });
+      else ctx.fs.remove(c.where);
     }
     const names = candidates.map((c) => c.name);
     return { result: names.join('\n'), vars: { PRUNED: stem(names) } };

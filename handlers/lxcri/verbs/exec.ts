@@ -6,21 +6,14 @@
  * negative (-3 container, cwd or program not found, -1 container not running, -5 timed
  * out: the command and what it started are killed, exec-kill.ts; -6 no runtime).
  */
-import * as fs from 'node:fs';
-import { AddressError, classify } from '../../../shared/errors';
+import { AddressError, isReason } from '../../../shared/errors';
 import { commandNotFound, cwdNotFound, EXEC_VARS, execOutput, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
 import { defineVerb } from '../../../shared/verb';
 import { execPidFile, killTimedOutExec } from '../exec-kill';
 import { NAME, RUNTIME, timeout } from '../params';
+import { execFailure, ociError } from '../errors';
 import { pickRuntime } from '../runtime';
-import { OCI_ERRORS, rtArgv } from '../tool';
-
-// The runtime's own failures (not the command's): runc logs with level=error, crun names the container.
-const RT_OWN = /level=error msg="(?:container does not exist|cannot exec in a stopped|container .* is not running|exec failed|runc exec failed)|^crun: |container .* does not exist/m;
-/** runc 1.1 / crun: the program, or the shell, is not in the container. */
-const NO_PROGRAM = /executable file not found|exec: \\?"[^"]*?\\?": stat [^:]*: no such file or directory|executable file `[^`]*` not found|No such file or directory: .*execvp/i;
-/** runc 1.1 / crun: the working directory is not in the container. */
-const NO_CWD = /chdir to cwd \([^)]*\)[^:]*: no such file or directory|chdir to `[^`]*`: No such file or directory/i;
+import { rtArgv } from '../tool';
 
 export const exec = defineVerb({
   name: 'exec',
@@ -54,13 +47,14 @@ export const exec = defineVerb({
     args.push(p.name, ...g.argv);
     const r = await ctx.run(rtArgv(rt, args), { timeoutMs: p.timeout, input: p.input });
     if (r.timedOut) throw await killTimedOutExec(ctx, rt, p.name, pidFile, r);
-    if (!ctx.dryrun) fs.rmSync(pidFile, { force: true });
-    if (r.missing || r.exitCode === null || (r.exitCode !== 0 && RT_OWN.test(r.stderr))) {
-      if (p.cwd && NO_CWD.test(r.stderr)) throw cwdNotFound('exec', p.cwd);
-      if (NO_PROGRAM.test(r.stderr)) throw commandNotFound('exec', g, r.stderr.trim().split('\n').pop());
-      const e = classify(r, OCI_ERRORS);
+    ctx.fs.remove(pidFile);
+    const failed = execFailure(r, { cwdGiven: Boolean(p.cwd) });
+    if (failed === 'cwd') throw cwdNotFound('exec', p.cwd!);
+    if (failed === 'program') throw commandNotFound('exec', g, r.stderr.trim().split('\n').pop());
+    if (failed === 'runtime') {
+      const e = ociError(r);
       // A stopped container is "the command could not run" (-1), as in ADDRESS LXD, not a safety refusal.
-      throw e.kind === 'refused' ? new AddressError('toolFailed', e.message, { cause: r }) : e;
+      throw isReason(e, 'refused', 'already', 'busy') ? new AddressError('toolFailed', e.message, { cause: r }) : e;
     }
     return execOutput(r);
   },

@@ -4,16 +4,15 @@
  * reads that index, image_delete removes an image (and its ZFS dataset when no bundle
  * is a clone of it). Making a bundle from an image is bundle.ts.
  */
-import { AddressError, alreadyExists, notFound } from '../../../shared/errors';
+import { alreadyExists, isReason, notFound } from '../../../shared/errors';
 import { regexRule } from '../../../shared/names';
 import { ociImageRef } from '../names';
-import { zfsPoolName } from '../../zfs/names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { datasetExists, destroyDataset } from '../../zfs/dataset';
 import { imageTool } from '../tool';
 import { entryFromLayout, findImage, imageDataset, layoutDir, readIndex, skopeoSource, withStore, writeIndex } from '../images';
-import { absHostPath, IMAGE } from '../params';
+import { absHostPath, IMAGE, POOL } from '../params';
 import { usablePool } from '../rootfs';
 
 /** A source path skopeo can parse: absolute, no ":" (its transport separator). */
@@ -42,12 +41,15 @@ export const imageImport = defineVerb({
       const { name, tag, entry } = findImage(ctx, p.name);
       if (entry && !p.force) throw alreadyExists(`image ${name}:${tag} is already imported (force=true replaces it)`);
       const layout = layoutDir(ctx);
-      const src = skopeoSource(p.source, p.source_ref);
+      const src = skopeoSource(ctx, p.source, p.source_ref);
       await imageTool(ctx, ['skopeo', 'copy', '--quiet', src, `oci:${layout}:${name}:${tag}`]);
-      if (ctx.dryrun) return { result: `${name}:${tag}` };
-      const e = entryFromLayout(layout, name, tag, src);
-      writeIndex(ctx, [...readIndex(ctx).filter((x) => !(x.name === name && x.tag === tag)), e]);
-      return { result: `${name}:${tag}`, vars: { DIGEST: e.digest, SIZE: e.size, LAYERS: e.layers.length } };
+      // What the copy wrote is read back into the index (under dryrun there is nothing to read).
+      const e = await ctx.effect(() => {
+        const entry = entryFromLayout(ctx, layout, name, tag, src);
+        writeIndex(ctx, [...readIndex(ctx).filter((x) => !(x.name === name && x.tag === tag)), entry]);
+        return entry;
+      }, undefined);
+      return { result: `${name}:${tag}`, vars: e ? { DIGEST: e.digest, SIZE: e.size, LAYERS: e.layers.length } : {} };
     });
   },
 });
@@ -77,7 +79,7 @@ export const imageList = defineVerb({
 export const imageDelete = defineVerb({
   name: 'image_delete',
   summary: 'remove an image from the store (umoci rm + gc) and the index; its ZFS dataset goes too unless bundles are still clones of it',
-  params: { ...IMAGE, pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' } },
+  params: { ...IMAGE, ...POOL },
   positional: ['image'],
   vars: { KEPT_DATASET: 'the image dataset kept because bundles are still clones of it' },
   async run(p, ctx) {
@@ -90,7 +92,7 @@ export const imageDelete = defineVerb({
       await imageTool(ctx, ['umoci', 'rm', '--image', `${layout}:${name}:${tag}`]);
       await imageTool(ctx, ['umoci', 'gc', '--layout', layout]);
       const rest = readIndex(ctx).filter((x) => !(x.name === name && x.tag === tag));
-      if (!ctx.dryrun) writeIndex(ctx, rest);
+      writeIndex(ctx, rest);
       let kept = '';
       const pool = await usablePool(ctx, 'auto', p.pool);
       const img = pool ? imageDataset(pool, entry.digest) : '';
@@ -98,7 +100,7 @@ export const imageDelete = defineVerb({
         try {
           await destroyDataset(ctx, img, { recursive: true });
         } catch (e) {
-          if (!(e instanceof AddressError && e.kind === 'refused')) throw e;
+          if (!isReason(e, 'refused', 'busy')) throw e;
           kept = img;
         }
       }

@@ -7,7 +7,7 @@ import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
 import { mustState, type OciState } from '../container';
 import { NAME, RUNTIME } from '../params';
-import { hybridCgroups, pickRuntime } from '../runtime';
+import { hostHybridCgroups, pickRuntime } from '../runtime';
 import { rtArgv, rtRun } from '../tool';
 
 export const state = defineVerb({
@@ -80,7 +80,7 @@ export const status = defineVerb({
       RUNTIME: rt.name,
       RUNTIME_VERSION: rtVersion,
       ROOT: rt.root,
-      HYBRID_CGROUPS: hybridCgroups() ? 1 : 0,
+      HYBRID_CGROUPS: hostHybridCgroups(ctx) ? 1 : 0,
       CRUN_WRAPPED: rt.wrapper.length ? 1 : 0,
       CRIU: criu.ok ? criu.stdout.split('\n')[0]!.trim() : '',
       LIST_COMMAND: argvLine(rtArgv(rt, ['list'])),

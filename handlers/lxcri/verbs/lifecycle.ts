@@ -4,13 +4,13 @@
  * shared poller on `<runtime> state ID`. create/run and delete of one id hold its lock
  * (container.ts withContainerLock), so parallel scripts take turns.
  */
-import { AddressError, refused } from '../../../shared/errors';
+import { notFound, refused } from '../../../shared/errors';
 import { signalName } from '../names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { checkBundle } from '../bundle-policy';
 import { getState, mustNotExist, removeRunFiles, runDetached, waitState, withContainerLock } from '../container';
-import { BUNDLE, NAME, RUNTIME, timeout } from '../params';
-import { placeRootfsOnZfs, purgeContainerDataset, ZFS_OPTS } from '../rootfs';
+import { BUNDLE, NAME, POOL, RUNTIME, timeout, ZFS_OPTS } from '../params';
+import { placeRootfsOnZfs, purgeContainerDataset } from '../rootfs';
 import { pickRuntime, type Runtime } from '../runtime';
 import { rtRun } from '../tool';
 
@@ -105,7 +105,7 @@ export const del = defineVerb({
     ...NAME,
     force: { type: 'bool', default: false, doc: 'kill and delete a running container (delete --force)' },
     purge: { type: 'bool', default: false, doc: 'also destroy <pool>/containers/<id> and its checkpoints' },
-    pool: ZFS_OPTS.pool,
+    ...POOL,
     ...RUNTIME,
   },
   positional: ['name'],
@@ -117,11 +117,13 @@ export const del = defineVerb({
       if (s && !p.force && s.status !== 'stopped' && s.status !== 'created') {
         throw refused(`container ${p.name} is ${s.status}; kill it first, or delete with force=true`);
       }
-      if (s || ctx.dryrun) await rtRun(ctx, rt, p.force ? ['delete', '--force', p.name] : ['delete', p.name], { timeoutMs: 60_000 });
-      if (!ctx.dryrun) removeRunFiles(rt, p.name);
+      // Under dryrun the container is taken to be there (an earlier step of the script may make it).
+      const exists = await ctx.effect(async () => s !== undefined, true);
+      if (exists) await rtRun(ctx, rt, p.force ? ['delete', '--force', p.name] : ['delete', p.name], { timeoutMs: 60_000 });
+      removeRunFiles(ctx, rt, p.name);
       let purged = '';
       if (p.purge) purged = (await purgeContainerDataset(ctx, p.name, p.pool)) ?? '';
-      if (!s && !purged && !ctx.dryrun) throw new AddressError('notFound', `container ${p.name} not found`);
+      if (!exists && !purged) throw notFound(`container ${p.name} not found`);
       return { result: p.name, vars: { PURGED: purged } };
     });
   },

@@ -11,12 +11,17 @@ import { createHandler } from '../../../shared/dispatch';
 import { classify } from '../../../shared/errors';
 import type { RunResult } from '../../../shared/runner';
 import { table } from '../../../handlers/lxcri';
-import { uniqueName } from '../../../handlers/lxcri/checkpoints';
+import { patchProcess } from '../../../handlers/lxcri/bundle-config';
+import { uniqueName } from '../../../handlers/lxcri/checkpoint';
+import { OCI_ERRORS } from '../../../handlers/lxcri/errors';
 import { entryFromLayout, skopeoSource, splitRef } from '../../../handlers/lxcri/images';
 import { CRUN_HYBRID_SCRIPT, hybridCgroups } from '../../../handlers/lxcri/runtime';
-import { OCI_ERRORS, rtArgv } from '../../../handlers/lxcri/tool';
-import { patchProcess } from '../../../handlers/lxcri/verbs/spec';
+import { rtArgv } from '../../../handlers/lxcri/tool';
+import { createEffects } from '../../../shared/effects';
 import { fakeBin } from '../../helpers/fakebin';
+
+/** Host reads and the clock, as ctx gives them to the handler. */
+const host = createEffects({ dryrun: false, log: () => undefined });
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxcri-unit-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -138,15 +143,15 @@ describe('helpers', () => {
   it('image refs and skopeo sources', () => {
     expect(splitRef('library/busybox:1.36')).toEqual(['library/busybox', '1.36']);
     expect(splitRef('busybox')).toEqual(['busybox', 'latest']);
-    expect(skopeoSource(tmp, undefined)).toBe(`oci:${tmp}`);
-    expect(skopeoSource(`${tmp}/x.tar`, 'app:1')).toBe(`docker-archive:${tmp}/x.tar:app:1`);
+    expect(skopeoSource(host, tmp, undefined)).toBe(`oci:${tmp}`);
+    expect(skopeoSource(host, `${tmp}/x.tar`, 'app:1')).toBe(`docker-archive:${tmp}/x.tar:app:1`);
   });
   it('an index entry is read from index.json → manifest → config', () => {
     const lay = `${tmp}/layout`;
     fs.mkdirSync(`${lay}/blobs/sha256`, { recursive: true });
     fs.writeFileSync(`${lay}/blobs/sha256/m1`, JSON.stringify({ config: { digest: 'sha256:c1', size: 10 }, layers: [{ digest: 'sha256:l1', size: 100 }, { digest: 'sha256:l2', size: 5 }] }));
     fs.writeFileSync(`${lay}/index.json`, JSON.stringify({ manifests: [{ digest: 'sha256:m1', size: 300, annotations: { 'org.opencontainers.image.ref.name': 'bb:1' } }] }));
-    const e = entryFromLayout(lay, 'bb', '1', 'oci:/x');
+    const e = entryFromLayout(host, lay, 'bb', '1', 'oci:/x');
     expect(e).toMatchObject({ digest: 'sha256:m1', configDigest: 'sha256:c1', layers: ['sha256:l1', 'sha256:l2'], size: 415 });
   });
 });

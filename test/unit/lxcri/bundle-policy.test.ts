@@ -10,7 +10,11 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkBundle, unsafePlacement, unsafeSettings } from '../../../handlers/lxcri/bundle-policy';
 import { table } from '../../../handlers/lxcri';
+import { createEffects } from '../../../shared/effects';
 import type { Ctx } from '../../../shared/verb';
+
+/** The host read through ctx.fs, as the handler reads it. */
+const files = createEffects({ dryrun: false, log: () => undefined }).fs;
 
 const CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
 /** `runc spec` (runc 1.1.5), without process.args/env. */
@@ -96,38 +100,38 @@ describe('unsafePlacement: where the bundle is', () => {
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config), { mode: 0o644 });
     return dir;
   };
-  const ctx = (env: Record<string, string> = {}) => ({ env, table }) as unknown as Ctx;
+  const ctx = (env: Record<string, string> = {}) => ({ env, table, fs: files }) as unknown as Ctx;
 
   it('a plain bundle passes', () => {
-    expect(unsafePlacement(bundle(`${tmp}/ok`), RUNC_SPEC)).toEqual([]);
+    expect(unsafePlacement(files, bundle(`${tmp}/ok`), RUNC_SPEC)).toEqual([]);
   });
 
   it('a rootfs that is a symlink to / is outside the bundle', () => {
     const b = bundle(`${tmp}/link`, RUNC_SPEC, null);
     fs.symlinkSync('/', `${b}/rootfs`);
-    expect(unsafePlacement(b, RUNC_SPEC).join('\n')).toMatch(/its rootfs rootfs is \/, outside the bundle directory/);
+    expect(unsafePlacement(files, b, RUNC_SPEC).join('\n')).toMatch(/its rootfs rootfs is \/, outside the bundle directory/);
   });
 
   it('root.path absolute or "." is refused', () => {
     const b = bundle(`${tmp}/abs`);
-    expect(unsafePlacement(b, { root: { path: '/etc' } }).join('\n')).toMatch(/is \/etc, outside/);
-    expect(unsafePlacement(b, { root: { path: '.' } }).join('\n')).toMatch(/outside the bundle directory/);
+    expect(unsafePlacement(files, b, { root: { path: '/etc' } }).join('\n')).toMatch(/is \/etc, outside/);
+    expect(unsafePlacement(files, b, { root: { path: '.' } }).join('\n')).toMatch(/outside the bundle directory/);
   });
 
   it('a bundle inside another bundle\'s rootfs (written from that container) is refused', () => {
     const outer = bundle(`${tmp}/outer`);
     const inner = bundle(`${outer}/rootfs/tmp/evil`);
-    expect(unsafePlacement(inner, RUNC_SPEC).join('\n')).toMatch(new RegExp(`inside the rootfs of bundle ${outer}`));
+    expect(unsafePlacement(files, inner, RUNC_SPEC).join('\n')).toMatch(new RegExp(`inside the rootfs of bundle ${outer}`));
   });
 
   it('a config.json others can write, or a symlinked one, is refused', () => {
     const b = bundle(`${tmp}/mode`);
     fs.chmodSync(`${b}/config.json`, 0o666);
-    expect(unsafePlacement(b, RUNC_SPEC).join('\n')).toMatch(/config\.json \(owner uid 0, mode 666\) can be changed by others than root/);
+    expect(unsafePlacement(files, b, RUNC_SPEC).join('\n')).toMatch(/config\.json \(owner uid 0, mode 666\) can be changed by others than root/);
     const l = bundle(`${tmp}/cfglink`);
     fs.rmSync(`${l}/config.json`);
     fs.symlinkSync(`${b}/config.json`, `${l}/config.json`);
-    expect(unsafePlacement(l, RUNC_SPEC).join('\n')).toMatch(/config\.json is a symlink/);
+    expect(unsafePlacement(files, l, RUNC_SPEC).join('\n')).toMatch(/config\.json is a symlink/);
   });
 
   it('checkBundle: RC 7 naming every finding; allowed with REXX_LXCRI_ALLOW_UNSAFE=1; no config.json is left to the runtime', () => {
