@@ -1,8 +1,9 @@
 /** Parameter specs the LXCRI verbs share, spelled like the LXD handler's (name=, bundle=, base=, snapshot=). */
 import { absHostPath } from '../../shared/names';
 import { ociContainerId, ociImageRef } from './names';
-import { zfsPoolName, zfsSnapshotName } from '../zfs/names';
+import { zfsSnapshotName } from '../zfs/names';
 import { RUNTIMES } from './runtime';
+import { ZFS_POOL as POOL } from '../zfs/params';
 
 /** An absolute bundle/host directory (the shared rule). */
 export { absHostPath };
@@ -27,10 +28,8 @@ export const RUNTIME = {
   },
 } as const;
 
-/** pool= for every verb that works on ZFS (one spec; the ZFS handler's POOL at merge). */
-export const POOL = {
-  pool: { type: 'string', rule: zfsPoolName, doc: 'ZFS pool (default: env REXX_ZFS_POOL, else rexxpool)' },
-} as const;
+/** pool= for every verb that works on ZFS: the ZFS handler's own spec. */
+export { POOL };
 
 /** zfs= and pool= of create/run: where the rootfs goes. */
 export const ZFS_OPTS = {
