@@ -27,3 +27,10 @@ export function selectForPrune<T extends { createdEpoch: number }>(oldestFirst: 
   const limit = (o.nowMs - o.olderThanMs) / 1000;
   return candidates.filter((s) => s.createdEpoch < limit);
 }
+
+/** keep= and older_than=, the parameters of every prune verb; `items` names what is pruned ("checkpoints"). */
+export const retentionParams = (items: string) =>
+  ({
+    keep: { type: 'int', min: 0, doc: `keep this many newest ${items}` },
+    older_than: { type: 'duration', doc: `only prune ${items} older than this (7d, 12h)` },
+  }) as const;

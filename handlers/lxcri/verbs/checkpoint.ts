@@ -8,7 +8,7 @@
  */
 import { notFound, refused, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
-import { selectForPrune } from '../../../shared/retention';
+import { selectForPrune, retentionParams } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
 import { listSnapshots, rollback } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/tool';
@@ -124,8 +124,7 @@ export const prune = defineVerb({
   summary: 'delete old checkpoints: keep the newest keep=N and/or those younger than older_than=; stem PRUNED',
   params: {
     ...NAME,
-    keep: { type: 'int', min: 0, doc: 'keep this many newest checkpoints' },
-    older_than: { type: 'duration', doc: 'only prune checkpoints older than this (e.g. 7d)' },
+    ...retentionParams('checkpoints'),
     ...BUNDLE_OPT,
     ...RUNTIME,
   },

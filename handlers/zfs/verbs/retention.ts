@@ -6,6 +6,7 @@
  */
 import { AddressError, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
+import { retentionParams } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
 import { NAME, POOL, snapPrefix } from '../params';
 import { clonesOf, destroyDataset } from '../dataset';
@@ -18,8 +19,7 @@ export const prune = defineVerb({
   summary: 'destroy old snapshots matching prefix= (default checkpoint-): keep=N newest and/or only older_than=; never one with clones or holds, nor a registered base\'s snapshot; PRUNED, KEPT, PROTECTED stems; dryrun=true lists the destroys',
   params: {
     ...NAME,
-    keep: { type: 'int', min: 0, doc: 'keep this many newest matching snapshots' },
-    older_than: { type: 'duration', doc: 'only destroy snapshots older than this (7d, 12h)' },
+    ...retentionParams('matching snapshots'),
     prefix: { type: 'string', default: 'checkpoint-', rule: snapPrefix, doc: 'only snapshots whose name starts with this' },
     ...POOL,
   },
