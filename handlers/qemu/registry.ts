@@ -8,17 +8,16 @@
  * exactly one registers, and no clone outlives an unregister. Clones are qcow2
  * overlays whose header names the base as backing file.
  */
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { notFound } from '../../shared/errors';
+import { classify, notFound } from '../../shared/errors';
 import { qemuName } from './names';
 import { zfsDatasetName } from '../zfs/names';
-import { CorruptStateError, readState, withLock } from '../../shared/state-file';
+import { CorruptStateError } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { qcow2Refs } from './qcow2';
-import { diskPath, imagesDir, ruled } from './state';
+import { QEMU_ERRORS } from './errors';
+import { diskPath, imagesDir, ruled, type Host } from './state';
 
 import { BASE_SNAPSHOT as ZVOL_BASE_SNAPSHOT } from '../../shared/bases';
 export { ZVOL_BASE_SNAPSHOT };
@@ -54,10 +53,10 @@ const baseRepair = (file: string, name: string) =>
  * another base, or points its clones anywhere but its own image (qcow2) or a
  * `@rexx-base` snapshot (zvol) — a hand-edited source would become every clone's `-b`.
  */
-export function findBase(ctx: Pick<Ctx, 'env'>, name: string): BaseRecord | undefined {
+export function findBase(ctx: Host, name: string): BaseRecord | undefined {
   const file = baseRecordPath(ctx, name);
   const repair = baseRepair(file, name);
-  const b = readState(file, BaseRecordSchema, repair);
+  const b = ctx.state.read(file, BaseRecordSchema, repair);
   if (!b) return undefined;
   const bad = (why: string) => new CorruptStateError(file, why, repair);
   if (b.name !== name) throw bad(`name: "${b.name}" is not the file's name "${name}"`);
@@ -70,7 +69,7 @@ export function findBase(ctx: Pick<Ctx, 'env'>, name: string): BaseRecord | unde
 }
 
 /** The base's record, or RC 3; RC 1 when it is corrupt. */
-export function loadBase(ctx: Pick<Ctx, 'env'>, name: string): BaseRecord {
+export function loadBase(ctx: Host, name: string): BaseRecord {
   const b = findBase(ctx, name);
   if (!b) throw notFound(`base '${name}' is not registered (no ${baseRecordPath(ctx, name)})`);
   return b;
@@ -80,9 +79,8 @@ export function loadBase(ctx: Pick<Ctx, 'env'>, name: string): BaseRecord {
  * Run `fn` holding the lock of base `name`'s record (`NAME.base.json.lock`), waiting up
  * to `waitMs` for another holder (then RC 5). Under dryrun nothing is locked.
  */
-export function withBaseLock<R>(ctx: Pick<Ctx, 'env' | 'dryrun'>, name: string, fn: () => Promise<R> | R, waitMs?: number): Promise<R> {
-  if (ctx.dryrun) return Promise.resolve().then(fn);
-  return withLock(baseRecordPath(ctx, name), fn, waitMs);
+export function withBaseLock<R>(ctx: Pick<Ctx, 'env' | 'state'>, name: string, fn: () => Promise<R> | R, waitMs?: number): Promise<R> {
+  return ctx.state.lock(baseRecordPath(ctx, name), fn, waitMs);
 }
 
 /** The dataset and device of VM `name`'s clone of zvol base `base`: a sibling of the base volume. */
@@ -93,13 +91,8 @@ export function zvolClone(base: Pick<BaseRecord, 'source'>, name: string): { dat
 }
 
 /** Every registered base, and the record files that are corrupt (skipped, never fatal for the rest). */
-export function allBases(ctx: Pick<Ctx, 'env'>): { bases: BaseRecord[]; corrupt: string[] } {
-  let files: string[] = [];
-  try {
-    files = fs.readdirSync(imagesDir(ctx)).filter((f) => f.endsWith('.base.json')).sort();
-  } catch {
-    return { bases: [], corrupt: [] };
-  }
+export function allBases(ctx: Host): { bases: BaseRecord[]; corrupt: string[] } {
+  const files = ctx.fs.list(imagesDir(ctx)).filter((f) => f.endsWith('.base.json'));
   const bases: BaseRecord[] = [];
   const corrupt: string[] = [];
   for (const f of files) {
@@ -115,36 +108,38 @@ export function allBases(ctx: Pick<Ctx, 'env'>): { bases: BaseRecord[]; corrupt:
 }
 
 /** The registered base whose image is `file`, if any (writes to it are refused); RC 1 when its record is corrupt. */
-export function baseOfFile(ctx: Pick<Ctx, 'env'>, file: string): BaseRecord | undefined {
+export function baseOfFile(ctx: Host, file: string): BaseRecord | undefined {
   const abs = path.resolve(file);
   if (path.dirname(abs) !== imagesDir(ctx)) return undefined;
   const m = /^(.+)\.qcow2$/.exec(path.basename(abs));
   return m ? findBase(ctx, m[1]!) : undefined;
 }
 
-/** `sha256:HEX` of a file, streamed. */
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
-  return `sha256:${h.digest('hex')}`;
+/** `sha256:HEX` of a file (`sha256sum`, a read). RC 1 when it cannot be read. */
+export async function sha256File(ctx: Ctx, file: string): Promise<string> {
+  const r = await ctx.run(['sha256sum', '--', file], { readOnly: true, timeoutMs: 600_000 });
+  const hex = /^([0-9a-f]{64})\b/.exec(r.stdout)?.[1];
+  if (!r.ok || !hex) throw classify(r, QEMU_ERRORS);
+  return `sha256:${hex}`;
 }
 
 /** The backing file named in `file`'s qcow2 header as an absolute path (see ./qcow2.ts), or undefined. */
-export function qcow2Backing(file: string): string | undefined {
-  const name = qcow2Refs(file)?.backing;
+export function qcow2Backing(ctx: Pick<Ctx, 'fs'>, file: string): string | undefined {
+  const name = qcow2Refs(ctx, file)?.backing;
   return name === undefined ? undefined : path.resolve(path.dirname(file), name);
 }
 
 /** Images in the images folder whose qcow2 header names `baseFile` as backing. */
-export function overlaysOf(ctx: Pick<Ctx, 'env'>, baseFile: string): string[] {
-  let files: string[] = [];
-  try {
-    files = fs.readdirSync(imagesDir(ctx)).filter((f) => f.endsWith('.qcow2'));
-  } catch {
-    return [];
-  }
-  return files
-    .filter((f) => qcow2Backing(path.join(imagesDir(ctx), f)) === path.resolve(baseFile))
+export function overlaysOf(ctx: Pick<Ctx, 'env' | 'fs'>, baseFile: string): string[] {
+  return ctx.fs.list(imagesDir(ctx))
+    .filter((f) => f.endsWith('.qcow2'))
+    .filter((f) => qcow2Backing(ctx, path.join(imagesDir(ctx), f)) === path.resolve(baseFile))
     .map((f) => f.replace(/\.qcow2$/, ''))
     .sort();
+}
+
+/** Make a base's image read-only (mode 0444) or writable again (0644): `chmod`. RC 7 when not permitted. */
+export async function readOnlyImage(ctx: Ctx, file: string, readOnly: boolean): Promise<void> {
+  const r = await ctx.run(['chmod', readOnly ? '0444' : '0644', '--', file], { timeoutMs: 10_000 });
+  if (!r.ok) throw classify(r, QEMU_ERRORS);
 }

@@ -7,9 +7,8 @@
  * client (../../zfs/tool.ts), so its failures map to the same RCs as in ADDRESS ZFS.
  * register_base and unregister_base hold the base record's lock (see ../registry.ts).
  */
-import * as fs from 'node:fs';
 import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
-import { CorruptStateError, writeState } from '../../../shared/state-file';
+import { CorruptStateError } from '../../../shared/state-file';
 import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
 import { qemuName } from '../names';
 import { zfsDatasetName } from '../../zfs/names';
@@ -17,14 +16,13 @@ import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { snapshot } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/tool';
-import { existing, formatOf } from '../disks';
+import { existing, formatOf, reserve, unreserve } from '../disks';
 import { imageChain, qemuImg } from '../tool';
 import { absPath, BASE_HARDWARE, FORCE, HARDWARE, timeout } from '../params';
-import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, withBaseLock, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
+import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, readOnlyImage, sha256File, withBaseLock, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
 import { diskPath, loadVm, vmNames } from '../state';
 import { startVm, WAIT } from './run';
 import { cloneVm, type Hardware } from './vms';
-import { reserve, unreserve } from './images';
 
 /** How long a register_base waits for another one of the same name to finish (ms): as long as qemu-img may run. */
 const REGISTER_WAIT_MS = 600_000;
@@ -51,7 +49,7 @@ export const registerBase = defineVerb({
     // import (qemu-img convert) may take.
     return withBaseLock(ctx, p.name, async () => {
       if (findBase(ctx, p.name)) throw alreadyExists(`base '${p.name}' is already registered`);
-      const created = new Date().toISOString();
+      const created = new Date(ctx.clock.now()).toISOString();
       let rec: BaseRecord;
       if (p.zvol) {
         if (p.source) throw usageError('register_base: give source= or zvol=, not both');
@@ -67,14 +65,17 @@ export const registerBase = defineVerb({
             unreserve(ctx, file);
             throw e;
           });
-        } else if (!fs.existsSync(file)) throw notFound(`disk ${file} not found (create it, or give source=)`);
-        if (ctx.dryrun) return { result: p.name };
-        const top = (await imageChain(ctx, file))[0]!;
-        if (top.format !== 'qcow2') throw usageError(`register_base: ${file} is ${top.format}, not qcow2`);
-        fs.chmodSync(file, 0o444);
-        rec = { name: p.name, kind: 'qcow2', source: file, virtualSize: top['virtual-size'], checksum: await sha256File(file), created, description: p.description ?? '', memory: p.memory, cpus: p.cpus };
+        } else if (!ctx.fs.exists(file)) throw notFound(`disk ${file} not found (create it, or give source=)`);
+        const planned: BaseRecord = { name: p.name, kind: 'qcow2', source: file, virtualSize: 0, checksum: '', created, description: p.description ?? '', memory: p.memory, cpus: p.cpus };
+        // Read back from the image this call may just have made (under dryrun there is none yet).
+        rec = await ctx.effect(async () => {
+          const top = (await imageChain(ctx, file))[0]!;
+          if (top.format !== 'qcow2') throw usageError(`register_base: ${file} is ${top.format}, not qcow2`);
+          await readOnlyImage(ctx, file, true);
+          return { ...planned, virtualSize: top['virtual-size'], checksum: await sha256File(ctx, file) };
+        }, planned);
       }
-      if (!ctx.dryrun) writeState(baseRecordPath(ctx, p.name), rec);
+      ctx.state.write(baseRecordPath(ctx, p.name), rec);
       return { result: p.name, vars: { BASE: p.name, SOURCE: rec.source, CHECKSUM: rec.checksum, VIRTUAL_SIZE: rec.virtualSize, CREATED: created } };
     }, REGISTER_WAIT_MS);
   },
@@ -162,7 +163,7 @@ export const unregisterBase = defineVerb({
   positional: ['name'],
   vars: { DEPENDENTS: { stem: 'VMs and disks that use the base' } },
   async run(p, ctx) {
-    return withBaseLock(ctx, p.name, () => {
+    return withBaseLock(ctx, p.name, async () => {
       let b: BaseRecord | undefined;
       try {
         b = loadBase(ctx, p.name);
@@ -187,10 +188,8 @@ export const unregisterBase = defineVerb({
         const note = unsure.length ? ` (the vm.json of ${unsure.join(', ')} is corrupt, so it may be a clone)` : '';
         throw refused(`base '${p.name}' is used by ${dependents.join(', ')}${note}; delete them first or use force=true`, { vars: { DEPENDENTS: stem(dependents) } });
       }
-      if (!ctx.dryrun) {
-        if (image && fs.existsSync(image)) fs.chmodSync(image, 0o644);
-        fs.rmSync(baseRecordPath(ctx, p.name), { force: true });
-      }
+      if (image && ctx.fs.exists(image)) await ctx.effect(() => readOnlyImage(ctx, image, false), undefined);
+      ctx.state.remove(baseRecordPath(ctx, p.name));
       return { result: p.name, vars: { DEPENDENTS: stem(dependents) } };
     });
   },

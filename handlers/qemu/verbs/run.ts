@@ -9,8 +9,7 @@ import { defineVerb, type Ctx, type VerbOutput } from '../../../shared/verb';
 import { chooseAccel } from '../accel';
 import { checkVmFiles } from '../hostfiles';
 import { FORCE, NAME, timeout } from '../params';
-import { withQmp } from '../../../shared/qmp';
-import { liveness, loadRun, loadVm, vmPaths, withVmLock } from '../state';
+import { liveness, loadRun, loadVm, vmPaths, withVmLock, type Liveness } from '../state';
 import { clearStale, launch, qmpStatus, settle, stopVm, vmDied, waitRunning, waitSerial } from '../vm';
 
 const waitRule = regexRule('wait', /^(?:running|none|serial:.+)$/s, 'running, none, or serial:TEXT');
@@ -24,27 +23,33 @@ export const WAIT = {
  * check and the launch hold the VM's lock, so of parallel starts one launches QEMU and
  * the others find it running (ALREADY=1); the wait runs outside the lock.
  */
-export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: number, loadvm?: string): Promise<VerbOutput> {
+export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: number, o: { loadvm?: string; afterStop?: boolean } = {}): Promise<VerbOutput> {
   const t0 = performance.now();
-  const ms = () => Math.round(performance.now() - t0);
   const launched = await withVmLock(ctx, name, async () => {
     const def = loadVm(ctx, name);
-    const l = liveness(ctx, name);
-    if (l.kind === 'running' && !ctx.dryrun) {
+    // Right after this call stopped it, the VM's state is read back from that stop: stopped, as planned under dryrun.
+    const l = o.afterStop ? await ctx.effect(() => liveness(ctx, name), { kind: 'stopped' } as Liveness) : liveness(ctx, name);
+    if (l.kind === 'running') {
       const accel = loadRun(ctx, name)?.accel ?? '';
       return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
     }
-    if (l.kind === 'crashed' && !ctx.dryrun) clearStale(ctx, name);
+    if (l.kind === 'crashed') clearStale(ctx, name);
     checkVmFiles(ctx, def);
     const accel = await chooseAccel(ctx, def.accel);
     ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
-    await launch(ctx, def, accel.accel, loadvm);
+    await launch(ctx, def, accel.accel, o.loadvm);
     return accel;
   });
   if ('result' in launched) return launched;
   const accel = launched;
   const vars: Record<string, unknown> = { ACCEL: accel.accel, ACCEL_REASON: accel.why, ALREADY: 0, QMP_MS: 0, READY_MS: 0 };
-  if (ctx.dryrun) return { result: 'started', vars };
+  // The waits read back the QEMU just launched: under dryrun there is none, and the plan is 'started'.
+  return ctx.effect(() => waitStarted(ctx, name, wait, timeoutMs, vars, t0), { result: 'started', vars });
+}
+
+/** After a launch: wait as `wait` says, and the vars start reports. */
+async function waitStarted(ctx: Ctx, name: string, wait: string, timeoutMs: number, vars: Record<string, unknown>, t0: number): Promise<VerbOutput> {
+  const ms = () => Math.round(performance.now() - t0);
   const pid = liveness(ctx, name);
   vars.PID = pid.kind === 'running' ? pid.pid : 0;
   const left = () => Math.max(1000, timeoutMs - ms());
@@ -112,7 +117,6 @@ export const stop = defineVerb({
       await withVmLock(ctx, p.name, () => clearStale(ctx, p.name));
       return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: 'none', WAS: l.kind } };
     }
-    if (ctx.dryrun) return { result: 'stopped' };
     const method = await stopVm(ctx, p.name, p.force, p.timeout);
     await withVmLock(ctx, p.name, () => clearStale(ctx, p.name));
     return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: method, WAS: 'running' } };
@@ -143,8 +147,8 @@ export const restart = defineVerb({
   async run(p, ctx) {
     loadVm(ctx, p.name);
     let method = 'none';
-    if (liveness(ctx, p.name).kind === 'running' && !ctx.dryrun) method = await stopVm(ctx, p.name, p.force, p.timeout);
-    const out = await startVm(ctx, p.name, p.wait, p.timeout);
+    if (liveness(ctx, p.name).kind === 'running') method = await stopVm(ctx, p.name, p.force, p.timeout);
+    const out = await startVm(ctx, p.name, p.wait, p.timeout, { afterStop: method !== 'none' });
     return { ...out, vars: { ...out.vars, METHOD: method } };
   },
 });
@@ -152,8 +156,7 @@ export const restart = defineVerb({
 /** QMP `command`, then confirm the status; `event` is what QEMU announces (STOP / RESUME). */
 async function toggle(ctx: Ctx, name: string, command: 'stop' | 'cont', want: string, event: string, verb: string) {
   const sock = running(ctx, name, verb);
-  if (ctx.dryrun) return { result: want };
-  return withQmp(sock, async (q) => {
+  return ctx.qmp(sock, async (q) => {
     const before = await qmpStatus(q);
     if (before === want) return { result: want, vars: { STATUS: want, EVENT: '' } };
     if (before !== 'running' && before !== 'paused') throw vmDied(ctx, name, `cannot ${verb} a guest in QMP status ${before}`);

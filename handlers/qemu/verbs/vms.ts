@@ -4,9 +4,8 @@
  * Creating and deleting hold the VM's lock; vm.json is created exclusively, so of
  * parallel creates of one name exactly one wins (RC 4 for the rest).
  */
-import * as fs from 'node:fs';
 import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
-import { CorruptStateError, createStateExclusive } from '../../../shared/state-file';
+import { CorruptStateError } from '../../../shared/state-file';
 import { qemuName } from '../names';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
@@ -18,7 +17,7 @@ import { checkVmFiles } from '../hostfiles';
 import { baseOfFile, findBase, loadBase, withBaseLock, zvolClone, type BaseRecord } from '../registry';
 import { diskPath, liveness, loadVm, vmNames, vmPaths, withVmLock, type VmDef } from '../state';
 import { clearStale, stopVm } from '../vm';
-import { reserve, unreserve } from './images';
+import { reserve, unreserve } from '../disks';
 
 /** The hardware keys as given to create / clone_from_base. */
 export interface Hardware {
@@ -38,26 +37,24 @@ export interface Hardware {
 export function vmDef(ctx: Ctx, name: string, hw: Hardware, disk: Pick<VmDef, 'disk' | 'format' | 'base'>): VmDef {
   if ((hw.initrd || hw.append) && !hw.kernel) throw usageError('initrd= and append= need kernel=');
   if (!disk.disk && !hw.kernel) throw usageError(`VM ${name} needs a disk (disk= or base=) or kernel= to boot`);
-  for (const f of [hw.kernel, hw.initrd]) if (f && !fs.existsSync(f)) throw notFound(`${f} not found`);
+  for (const f of [hw.kernel, hw.initrd]) if (f && !ctx.fs.exists(f)) throw notFound(`${f} not found`);
   const memoryMiB = Math.round(toBytes(hw.memory, 'M') / 2 ** 20);
   if (memoryMiB < 16) throw usageError(`memory=${hw.memory}: at least 16 MiB`);
   const def: VmDef = {
     name, ...disk, memoryMiB, cpus: hw.cpus, kernel: hw.kernel ?? '', initrd: hw.initrd ?? '', append: hw.append ?? '',
-    accel: hw.accel, network: hw.network, created: new Date().toISOString(),
+    accel: hw.accel, network: hw.network, created: new Date(ctx.clock.now()).toISOString(),
   };
   checkVmFiles(ctx, def);
   return def;
 }
 
 /**
- * Write VM `name`'s definition if it has none (O_EXCL, see createStateExclusive), RC 4
- * when it has one (even a corrupt one). Call it holding the VM's lock. Under dryrun it
- * only checks.
+ * Write VM `name`'s definition if it has none (O_EXCL, ctx.state.create), RC 4 when it
+ * has one (even a corrupt one). Call it holding the VM's lock. Under dryrun it only checks.
  */
 export function claimVm(ctx: Ctx, def: VmDef): void {
   const file = vmPaths(ctx, def.name).def;
-  const taken = ctx.dryrun ? fs.existsSync(file) : !createStateExclusive(file, def);
-  if (taken) throw alreadyExists(`VM ${def.name} already exists`);
+  if (ctx.fs.exists(file) || !ctx.state.create(file, def)) throw alreadyExists(`VM ${def.name} already exists`);
 }
 
 /** The argv that makes a clone of `base` for VM `name`, and the disk it gives. */
@@ -98,11 +95,9 @@ export async function cloneVm(ctx: Ctx, base: BaseRecord, name: string, hw: Hard
         }
       });
     } catch (e) {
-      if (!ctx.dryrun) {
-        if (made && base.kind === 'qcow2') unreserve(ctx, c.disk);
-        else if (made) await zfs(ctx, ['destroy', c.disk.slice('/dev/zvol/'.length)]).catch(() => undefined);
-        fs.rmSync(paths.dir, { recursive: true, force: true });
-      }
+      if (made && base.kind === 'qcow2') unreserve(ctx, c.disk);
+      else if (made) await ctx.effect(() => zfs(ctx, ['destroy', c.disk.slice('/dev/zvol/'.length)]).catch(() => undefined), undefined);
+      ctx.fs.remove(paths.dir);
       throw e;
     }
     return def;
@@ -130,7 +125,7 @@ export const create = defineVerb({
     let disk: Pick<VmDef, 'disk' | 'format' | 'base'> = { disk: '', format: '', base: '' };
     if (p.disk) {
       const file = p.disk.startsWith('/') ? p.disk : diskPath(ctx, p.disk);
-      if (!fs.existsSync(file)) throw notFound(`disk ${file} not found`);
+      if (!ctx.fs.exists(file)) throw notFound(`disk ${file} not found`);
       if (baseOfFile(ctx, file)) throw refused(`${file} is a registered base; use base=${p.disk} to boot a copy-on-write overlay of it`);
       disk = { disk: file, format: file.endsWith('.raw') || file.startsWith('/dev/') ? 'raw' : 'qcow2', base: '' };
     }
@@ -166,14 +161,12 @@ export const del = defineVerb({
       const l = liveness(ctx, p.name);
       if (l.kind === 'running') {
         if (!p.force) throw refused(`VM ${p.name} is running; stop it first, or delete with force=true`);
-        if (!ctx.dryrun) await stopVm(ctx, p.name, true, 0);
+        await stopVm(ctx, p.name, true, 0);
       }
-      if (!ctx.dryrun) clearStale(ctx, p.name);
+      clearStale(ctx, p.name);
       const own = Boolean(def?.base && def.disk === diskPath(ctx, p.name, 'qcow2') && !p.keep_disk);
-      if (!ctx.dryrun) {
-        if (own) fs.rmSync(def!.disk, { force: true });
-        fs.rmSync(vmPaths(ctx, p.name).dir, { recursive: true, force: true });
-      }
+      if (own) ctx.fs.remove(def!.disk);
+      ctx.fs.remove(vmPaths(ctx, p.name).dir);
       return { result: p.name, vars: { DELETED_DISK: own ? def!.disk : '', CORRUPT: corrupt } };
     });
   },
