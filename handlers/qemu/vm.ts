@@ -5,11 +5,12 @@
  */
 import { AddressError, classify, isReason, toolFailed } from '../../shared/errors';
 import type { PollOptions } from '../../shared/poll';
-import type { Ctx } from '../../shared/verb';
-import { QEMU_SYSTEM } from './accel';
+import type { Ctx, VerbOutput } from '../../shared/verb';
+import { chooseAccel, QEMU_SYSTEM } from './accel';
+import { checkVmFiles } from './hostfiles';
 import { QEMU_ERRORS } from './errors';
 import type { Qmp } from '../../shared/qmp';
-import { isVmProcess, liveness, serialNote, vmPaths, type Liveness, type RunInfo, type VmDef } from './state';
+import { isVmProcess, liveness, loadRun, loadVm, serialNote, vmPaths, withVmLock, type Liveness, type RunInfo, type VmDef } from './state';
 
 /** QMP statuses of a guest that can no longer run while QEMU stays up (qapi/run-state.json): RC 1. */
 export const GUEST_DEAD = new Set(['internal-error', 'guest-panicked', 'io-error']);
@@ -193,4 +194,57 @@ export async function stopVm(ctx: Ctx, name: string, force: boolean, timeoutMs: 
   if (pid && isVmProcess(ctx, name, pid)) ctx.signal.kill(pid, 'SIGKILL');
   await waitGone(5_000);
   return 'kill';
+}
+
+/**
+ * Start VM `name` and wait as asked; the vars start and clone_from_base report. The
+ * check and the launch hold the VM's lock, so of parallel starts one launches QEMU and
+ * the others find it running (ALREADY=1); the wait runs outside the lock.
+ */
+export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: number, o: { loadvm?: string; afterStop?: boolean } = {}): Promise<VerbOutput> {
+  const t0 = performance.now();
+  const launched = await withVmLock(ctx, name, async () => {
+    const def = loadVm(ctx, name);
+    // Right after this call stopped it, the VM's state is read back from that stop: stopped, as planned under dryrun.
+    const l = o.afterStop ? await ctx.effect(() => liveness(ctx, name), { kind: 'stopped' } as Liveness) : liveness(ctx, name);
+    if (l.kind === 'running') {
+      const accel = loadRun(ctx, name)?.accel ?? '';
+      return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
+    }
+    if (l.kind === 'crashed') clearStale(ctx, name);
+    checkVmFiles(ctx, def);
+    const accel = await chooseAccel(ctx, def.accel);
+    ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
+    await launch(ctx, def, accel.accel, o.loadvm);
+    return accel;
+  });
+  if ('result' in launched) return launched;
+  const accel = launched;
+  const vars: Record<string, unknown> = { ACCEL: accel.accel, ACCEL_REASON: accel.why, ALREADY: 0, QMP_MS: 0, READY_MS: 0 };
+  // The waits read back the QEMU just launched: under dryrun there is none, and the plan is 'started'.
+  return ctx.effect(() => waitStarted(ctx, name, wait, timeoutMs, vars, t0), { result: 'started', vars });
+}
+
+/** After a launch: wait as `wait` says, and the vars start reports. */
+async function waitStarted(ctx: Ctx, name: string, wait: string, timeoutMs: number, vars: Record<string, unknown>, t0: number): Promise<VerbOutput> {
+  const ms = () => Math.round(performance.now() - t0);
+  const pid = liveness(ctx, name);
+  vars.PID = pid.kind === 'running' ? pid.pid : 0;
+  const left = () => Math.max(1000, timeoutMs - ms());
+  let status = 'started';
+  if (wait !== 'none') {
+    try {
+      status = await waitRunning(ctx, name, left());
+      vars.QMP_MS = ms();
+    } catch (e) {
+      // A guest that printed what we wait for and powered off at once is a success.
+      if (!wait.startsWith('serial:')) throw e;
+    }
+  }
+  if (wait.startsWith('serial:')) {
+    await waitSerial(ctx, name, wait.slice('serial:'.length), left());
+    vars.READY_MS = ms();
+    status = liveness(ctx, name).kind === 'running' ? 'running' : 'stopped';
+  }
+  return { result: status, vars: { ...vars, STATUS: status, START_MS: ms() } };
 }

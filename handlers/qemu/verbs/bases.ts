@@ -18,11 +18,11 @@ import { snapshot } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/tool';
 import { existing, formatOf, reserve, unreserve } from '../disks';
 import { imageChain, qemuImg } from '../tool';
-import { absPath, BASE_HARDWARE, FORCE, HARDWARE, timeout } from '../params';
+import { absPath, BASE_HARDWARE, FORCE, HARDWARE, timeout, WAIT } from '../params';
 import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, readOnlyImage, sha256File, withBaseLock, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
 import { diskPath, loadVm, vmNames } from '../state';
-import { startVm, WAIT } from './run';
-import { cloneVm, type Hardware } from './vms';
+import { startVm } from '../vm';
+import { cloneVm, type Hardware } from '../definition';
 
 /** How long a register_base waits for another one of the same name to finish (ms): as long as qemu-img may run. */
 const REGISTER_WAIT_MS = 600_000;

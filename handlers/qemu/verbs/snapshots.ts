@@ -13,8 +13,7 @@ import { imageChain, qemuImg } from '../tool';
 import { NAME, snapshotTag, timeout } from '../params';
 import type { Qmp } from '../../../shared/qmp';
 import { liveness, loadVm, vmPaths } from '../state';
-import { stopVm, vmDied } from '../vm';
-import { startVm } from './run';
+import { startVm, stopVm, vmDied } from '../vm';
 
 const TAG = { snapshot: { type: 'string', required: true, rule: snapshotTag, aliases: ['snapshot_name'], doc: 'snapshot name' } } as const;
 
