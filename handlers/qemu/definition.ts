@@ -9,7 +9,8 @@ import type { Ctx } from '../../shared/verb';
 import { zfs } from '../zfs/tool';
 import { reserve, unreserve } from './disks';
 import { checkVmFiles } from './hostfiles';
-import { findBase, withBaseLock, zvolClone, type BaseRecord } from './registry';
+import { lookupBase, withBaseLock, zvolClone, type BaseRecord } from './registry';
+import { cloneFromBase as zfsClone } from '../zfs/registry';
 import { diskPath, vmPaths, withVmLock, type VmDef } from './state';
 import { qemuImg } from './tool';
 
@@ -28,7 +29,7 @@ export interface Hardware {
  * Check the hardware keys and build a definition (disk filled in by the caller): RC 2
  * or 3 for bad values, RC 7 for host files QEMU may not be given (hostfiles.ts).
  */
-export function vmDef(ctx: Ctx, name: string, hw: Hardware, disk: Pick<VmDef, 'disk' | 'format' | 'base'>): VmDef {
+export async function vmDef(ctx: Ctx, name: string, hw: Hardware, disk: Pick<VmDef, 'disk' | 'format' | 'base'>, base?: BaseRecord): Promise<VmDef> {
   if ((hw.initrd || hw.append) && !hw.kernel) throw usageError('initrd= and append= need kernel=');
   if (!disk.disk && !hw.kernel) throw usageError(`VM ${name} needs a disk (disk= or base=) or kernel= to boot`);
   for (const f of [hw.kernel, hw.initrd]) if (f && !ctx.fs.exists(f)) throw notFound(`${f} not found`);
@@ -38,7 +39,7 @@ export function vmDef(ctx: Ctx, name: string, hw: Hardware, disk: Pick<VmDef, 'd
     name, ...disk, memoryMiB, cpus: hw.cpus, kernel: hw.kernel ?? '', initrd: hw.initrd ?? '', append: hw.append ?? '',
     accel: hw.accel, network: hw.network, created: new Date(ctx.clock.now()).toISOString(),
   };
-  checkVmFiles(ctx, def);
+  await checkVmFiles(ctx, def, base);
   return def;
 }
 
@@ -51,14 +52,10 @@ export function claimVm(ctx: Ctx, def: VmDef): void {
   if (ctx.fs.exists(file) || !ctx.state.create(file, def)) throw alreadyExists(`VM ${def.name} already exists`);
 }
 
-/** The argv that makes a clone of `base` for VM `name`, and the disk it gives. */
-export function cloneArgv(ctx: Ctx, base: BaseRecord, name: string): { argv: string[]; disk: string; format: 'qcow2' | 'raw' } {
-  if (base.kind === 'zvol') {
-    const { dataset, disk } = zvolClone(base, name);
-    return { argv: ['zfs', 'clone', base.source, dataset], disk, format: 'raw' };
-  }
-  const disk = diskPath(ctx, name, 'qcow2');
-  return { argv: ['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base.source, disk], disk, format: 'qcow2' };
+/** The disk VM `name`'s clone of `base` gets: a qcow2 overlay in the images folder, or a zvol beside the base's. */
+export function cloneDisk(ctx: Ctx, base: BaseRecord, name: string): { disk: string; format: 'qcow2' | 'raw' } {
+  if (base.kind === 'zvol') return { disk: zvolClone(base, name).disk, format: 'raw' };
+  return { disk: diskPath(ctx, name, 'qcow2'), format: 'qcow2' };
 }
 
 /**
@@ -67,8 +64,8 @@ export function cloneArgv(ctx: Ctx, base: BaseRecord, name: string): { argv: str
  * unregister_base that ran meanwhile saw no clone yet); otherwise undo it all, RC 3.
  */
 export async function cloneVm(ctx: Ctx, base: BaseRecord, name: string, hw: Hardware): Promise<VmDef> {
-  const c = cloneArgv(ctx, base, name);
-  const def = vmDef(ctx, name, hw, { disk: c.disk, format: c.format, base: base.name });
+  const c = cloneDisk(ctx, base, name);
+  const def = await vmDef(ctx, name, hw, { disk: c.disk, format: c.format, base: base.name }, base);
   return withVmLock(ctx, name, async () => {
     claimVm(ctx, def);
     const paths = vmPaths(ctx, name);
@@ -77,13 +74,14 @@ export async function cloneVm(ctx: Ctx, base: BaseRecord, name: string, hw: Hard
       if (base.kind === 'qcow2') {
         reserve(ctx, c.disk);
         made = true;
-        await qemuImg(ctx, c.argv.slice(1));
+        await qemuImg(ctx, ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base.source, c.disk]);
       } else {
-        await zfs(ctx, c.argv.slice(1));
+        // The ZFS registry's clone: `zfs clone -o org.rexxjs:cloned-from=VOL VOL@rexx-base DATASET`, undone when it fails half-way.
+        await zfsClone(ctx, base.source.split('@')[0]!, zvolClone(base, name).dataset);
         made = true;
       }
-      await withBaseLock(ctx, base.name, () => {
-        const now = findBase(ctx, base.name);
+      await withBaseLock(ctx, base.name, async () => {
+        const now = await lookupBase(ctx, base.name);
         if (!now || now.created !== base.created || now.source !== base.source) {
           throw notFound(`base '${base.name}' was unregistered while ${name} was being cloned from it`);
         }

@@ -22,7 +22,7 @@ import { refused, usageError } from '../../shared/errors';
 import { requireUnsafeAllowed, unsafeAllowed } from '../../shared/policy';
 import type { Ctx } from '../../shared/verb';
 import { qcow2Refs } from './qcow2';
-import { findBase, zvolClone } from './registry';
+import { lookupBase, zvolClone, type BaseRecord } from './registry';
 import { stateDir, type VmDef } from './state';
 
 /** Where host files may be besides the state folder when REXX_QEMU_PATHS is not set. */
@@ -137,13 +137,14 @@ export function checkNewImage(ctx: PolicyCtx, what: string, file: string, format
  * Check the host files a VM definition hands to qemu-system (at create and again at
  * every start, since files change): kernel, initrd, and the disk with its chain. The
  * disk of a zvol clone (`/dev/zvol/…`, made by clone_from_base from a registered zvol
- * base) is the one device allowed.
+ * base) is the one device allowed: `base` is that base when the caller has it, else it
+ * is looked up (registry.ts, a read of ZFS).
  */
-export function checkVmFiles(ctx: PolicyCtx, def: Pick<VmDef, 'name' | 'disk' | 'format' | 'base' | 'kernel' | 'initrd'>): void {
+export async function checkVmFiles(ctx: Ctx, def: Pick<VmDef, 'name' | 'disk' | 'format' | 'base' | 'kernel' | 'initrd'>, base?: BaseRecord): Promise<void> {
   if (def.kernel) checkHostFile(ctx, `kernel=${def.kernel}`, def.kernel);
   if (def.initrd) checkHostFile(ctx, `initrd=${def.initrd}`, def.initrd);
   if (!def.disk) return;
-  const base = def.base && def.format === 'raw' ? findBase(ctx, def.base) : undefined;
-  if (base?.kind === 'zvol' && def.disk === zvolClone(base, def.name).disk) return;
+  const zvol = def.base && def.format === 'raw' && def.disk.startsWith('/dev/zvol/') ? (base ?? (await lookupBase(ctx, def.base))) : undefined;
+  if (zvol?.kind === 'zvol' && def.disk === zvolClone(zvol, def.name).disk) return;
   checkImage(ctx, `disk=${def.disk}`, def.disk);
 }

@@ -212,7 +212,7 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
       return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
     }
     if (l.kind === 'crashed') clearStale(ctx, name);
-    checkVmFiles(ctx, def);
+    await checkVmFiles(ctx, def);
     const accel = await chooseAccel(ctx, def.accel);
     ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
     await launch(ctx, def, accel.accel, o.loadvm);

@@ -21,10 +21,10 @@ const TAG = { snapshot: { type: 'string', required: true, rule: snapshotTag, ali
 export const SAVED_STATE = 'rexx-saved-state';
 
 /** The VM's qcow2 disk, else RC 7 (also when hostfiles.ts refuses its chain). */
-function qcow2Disk(ctx: Ctx, name: string): string {
+async function qcow2Disk(ctx: Ctx, name: string): Promise<string> {
   const def = loadVm(ctx, name);
   if (!def.disk || def.format !== 'qcow2') throw refused(`VM ${name} has no qcow2 disk to hold snapshots`);
-  checkVmFiles(ctx, def);
+  await checkVmFiles(ctx, def);
   return def.disk;
 }
 
@@ -50,7 +50,7 @@ async function job(ctx: Ctx, q: Qmp, command: string, args: Record<string, unkno
 
 /** Either the offline qemu-img form or the running QMP job, by the VM's state. */
 async function either(ctx: Ctx, name: string, offline: string[], qmp: [string, Record<string, unknown>], timeoutMs: number) {
-  const disk = qcow2Disk(ctx, name);
+  const disk = await qcow2Disk(ctx, name);
   const l = liveness(ctx, name);
   if (l.kind === 'crashed') throw vmDied(ctx, name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
   if (l.kind === 'stopped') {
@@ -107,7 +107,7 @@ export const listSnapshots = defineVerb({
   positional: ['name'],
   vars: { SNAPSHOTS: { stem: 'snapshot tags' }, SNAPSHOT_DATES: { stem: 'when each was taken (ISO 8601)' }, VM_STATE_SIZES: { stem: 'bytes of saved RAM (0 for disk-only)' } },
   async run(p, ctx) {
-    const top = (await imageChain(ctx, qcow2Disk(ctx, p.name), { forceShare: true }))[0]!;
+    const top = (await imageChain(ctx, await qcow2Disk(ctx, p.name), { forceShare: true }))[0]!;
     const snaps = top.snapshots ?? [];
     const dates = snaps.map((s) => new Date(s['date-sec'] * 1000).toISOString());
     return {
@@ -124,7 +124,7 @@ export const saveState = defineVerb({
   positional: ['name'],
   vars: { STATUS: 'saved (stopped, with its state kept), or crashed', SNAPSHOT: `the snapshot holding it (${SAVED_STATE})` },
   async run(p, ctx) {
-    const disk = qcow2Disk(ctx, p.name);
+    const disk = await qcow2Disk(ctx, p.name);
     const l = liveness(ctx, p.name);
     if (l.kind === 'crashed') throw vmDied(ctx, p.name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
     if (l.kind === 'stopped') throw refused(`save_state: VM ${p.name} is not running (a stopped VM has no state to save)`);
@@ -156,7 +156,7 @@ export const restoreState = defineVerb({
     SNAPSHOT: `the snapshot it came from (${SAVED_STATE})`,
   },
   async run(p, ctx) {
-    const disk = qcow2Disk(ctx, p.name);
+    const disk = await qcow2Disk(ctx, p.name);
     if (liveness(ctx, p.name).kind === 'running') throw refused(`restore_state: VM ${p.name} is running; save_state stops it, so its saved state belongs to a stopped VM`);
     const top = (await imageChain(ctx, disk, { forceShare: true }))[0]!;
     const saved = (top.snapshots ?? []).find((s) => s.name === SAVED_STATE);

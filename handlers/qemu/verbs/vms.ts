@@ -30,7 +30,7 @@ export const create = defineVerb({
   async run(p, ctx) {
     if (p.disk && p.base) throw usageError('create: give disk= or base=, not both');
     if (p.base) {
-      const def = await cloneVm(ctx, loadBase(ctx, p.base), p.name, p);
+      const def = await cloneVm(ctx, await loadBase(ctx, p.base), p.name, p);
       return { result: p.name, vars: { VM: p.name, DISK: def.disk, BASE: p.base } };
     }
     let disk: Pick<VmDef, 'disk' | 'format' | 'base'> = { disk: '', format: '', base: '' };
@@ -40,7 +40,7 @@ export const create = defineVerb({
       if (baseOfFile(ctx, file)) throw refused(`${file} is a registered base; use base=${p.disk} to boot a copy-on-write overlay of it`);
       disk = { disk: file, format: file.endsWith('.raw') || file.startsWith('/dev/') ? 'raw' : 'qcow2', base: '' };
     }
-    const def = vmDef(ctx, p.name, p, disk);
+    const def = await vmDef(ctx, p.name, p, disk);
     await withVmLock(ctx, p.name, () => claimVm(ctx, def));
     return { result: p.name, vars: { VM: p.name, DISK: def.disk, BASE: '' } };
   },
