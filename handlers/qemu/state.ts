@@ -4,7 +4,7 @@
  * records `X.base.json`), `vms/NAME/` (definition `vm.json`, `qemu.pid`, QMP socket
  * `qmp.sock`, serial log `serial.log`, `run.json` for the current run) and `locks/`.
  * Everything a later process needs is on disk; nothing is kept in memory. Every JSON
- * file goes through shared/state-file.ts: read against a zod schema (a corrupt file is
+ * file goes through ctx.state (shared/state-file.ts): read against a zod schema (a corrupt file is
  * RC 1 naming it and never overwritten), written atomically, changed under a lock.
  */
 import * as path from 'node:path';

@@ -76,6 +76,9 @@ export function vmDied(ctx: Ctx, name: string, why: string): AddressError {
   return toolFailed(`VM ${name}: ${why}${serialNote(ctx, name)}`, { vars: { STATUS: 'crashed' } });
 }
 
+/** RC 1 for a VM whose pidfile outlived its QEMU (liveness 'crashed'), with the serial tail. */
+export const vmCrashed = (ctx: Ctx, name: string, pid: number): AddressError => vmDied(ctx, name, `QEMU (pid ${pid}) is gone: it crashed or was killed`);
+
 /**
  * After a QMP call failed: wait up to `ms` for QEMU to finish exiting and say how it
  * ended. A normal exit removes the pidfile (stopped); a pidfile left without its

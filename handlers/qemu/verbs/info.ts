@@ -6,7 +6,7 @@ import { defineVerb } from '../../../shared/verb';
 import { kvmVerdict, QEMU_SYSTEM } from '../accel';
 import { NAME } from '../params';
 import { liveness, loadRun, loadVm, serialTail, stateDir, vmNames, vmPaths } from '../state';
-import { GUEST_DEAD, guestDeadWhy, qmpStatus, settle, vmDied } from '../vm';
+import { GUEST_DEAD, guestDeadWhy, qmpStatus, settle, vmCrashed, vmDied } from '../vm';
 
 export const state = defineVerb({
   name: 'state',
@@ -28,7 +28,7 @@ export const state = defineVerb({
     const paths = vmPaths(ctx, p.name);
     const l = liveness(ctx, p.name);
     const vars: Record<string, unknown> = { STATUS: 'stopped', PID: 0, ACCEL: '', UPTIME: 0, BASE: def.base, DISK: def.disk, MEMORY: def.memoryMiB, CPUS: def.cpus };
-    if (l.kind === 'crashed') throw vmDied(ctx, p.name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+    if (l.kind === 'crashed') throw vmCrashed(ctx, p.name, l.pid);
     if (l.kind === 'running') {
       const run = loadRun(ctx, p.name);
       vars.PID = l.pid;

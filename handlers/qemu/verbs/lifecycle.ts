@@ -7,7 +7,7 @@ import { refused } from '../../../shared/errors';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { FORCE, NAME, timeout, WAIT } from '../params';
 import { liveness, loadVm, vmPaths, withVmLock } from '../state';
-import { clearStale, qmpStatus, settle, startVm, stopVm, vmDied } from '../vm';
+import { clearStale, qmpStatus, settle, startVm, stopVm, vmCrashed, vmDied } from '../vm';
 
 
 export const start = defineVerb({
@@ -36,7 +36,7 @@ export const start = defineVerb({
 function running(ctx: Ctx, name: string, verb: string): string {
   loadVm(ctx, name);
   const l = liveness(ctx, name);
-  if (l.kind === 'crashed') throw vmDied(ctx, name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+  if (l.kind === 'crashed') throw vmCrashed(ctx, name, l.pid);
   if (l.kind === 'stopped') throw refused(`${verb}: VM ${name} is not running`);
   return vmPaths(ctx, name).qmp;
 }

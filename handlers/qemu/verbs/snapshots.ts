@@ -13,7 +13,7 @@ import { imageChain, qemuImg } from '../tool';
 import { NAME, snapshotTag, timeout } from '../params';
 import type { Qmp } from '../../../shared/qmp';
 import { liveness, loadVm, vmPaths } from '../state';
-import { startVm, stopVm, vmDied } from '../vm';
+import { startVm, stopVm, vmCrashed } from '../vm';
 
 const TAG = { snapshot: { type: 'string', required: true, rule: snapshotTag, aliases: ['snapshot_name'], doc: 'snapshot name' } } as const;
 
@@ -52,7 +52,7 @@ async function job(ctx: Ctx, q: Qmp, command: string, args: Record<string, unkno
 async function either(ctx: Ctx, name: string, offline: string[], qmp: [string, Record<string, unknown>], timeoutMs: number) {
   const disk = await qcow2Disk(ctx, name);
   const l = liveness(ctx, name);
-  if (l.kind === 'crashed') throw vmDied(ctx, name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+  if (l.kind === 'crashed') throw vmCrashed(ctx, name, l.pid);
   if (l.kind === 'stopped') {
     await qemuImg(ctx, ['snapshot', ...offline, disk], { timeoutMs });
     return 'offline';
@@ -126,7 +126,7 @@ export const saveState = defineVerb({
   async run(p, ctx) {
     const disk = await qcow2Disk(ctx, p.name);
     const l = liveness(ctx, p.name);
-    if (l.kind === 'crashed') throw vmDied(ctx, p.name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+    if (l.kind === 'crashed') throw vmCrashed(ctx, p.name, l.pid);
     if (l.kind === 'stopped') throw refused(`save_state: VM ${p.name} is not running (a stopped VM has no state to save)`);
     await ctx.qmp(vmPaths(ctx, p.name).qmp, async (q) => {
       // One saved state at a time: an older one is replaced.
