@@ -7,16 +7,15 @@
  * {@link PROBE_DEADLINE_MS}: a real KVM does it in ~0.1 s, TCG in ~0.06 s, the broken
  * emulated KVM of the dev host in ~2.7 s before Linux guests then fail.
  *
- * The verdict is cached per process and in `<state>/kvm-probe.json` (24 h, keyed by
+ * The verdict is cached per handler instance (ctx.cache) and in `<state>/kvm-probe.json` (24 h, keyed by
  * the qemu-system binary's mtime) so a second process does not probe again. That file
  * is a cache, not state: one that fails its schema is probed again and replaced, since
  * nothing in it cannot be measured again.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { unavailable } from '../../shared/errors';
 import { z } from 'zod';
-import { CorruptStateError, readState, writeState } from '../../shared/state-file';
+import { CorruptStateError } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { stateDir } from './state';
 
@@ -45,16 +44,17 @@ const KvmVerdictSchema = z.object({
 export type KvmVerdict = z.infer<typeof KvmVerdictSchema>;
 
 /** The cached verdict, or undefined when there is none or it is corrupt (a cache: probe again). */
-function readCache(file: string): KvmVerdict | undefined {
+function readCache(ctx: Ctx, file: string): KvmVerdict | undefined {
   try {
-    return readState(file, KvmVerdictSchema);
+    return ctx.state.read(file, KvmVerdictSchema);
   } catch (e) {
     if (e instanceof CorruptStateError) return undefined;
     throw e;
   }
 }
 
-const memo = new Map<string, KvmVerdict>();
+/** The ctx.cache key of the verdict for state folder `dir`. */
+const memoKey = (dir: string) => `qemu:kvm-verdict:${dir}`;
 
 /** The argv of the probe run (exported for tests). */
 export function probeArgv(kernel: string): string[] {
@@ -64,44 +64,49 @@ export function probeArgv(kernel: string): string[] {
 
 function binaryMtime(ctx: Ctx): number {
   for (const dir of (ctx.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    try {
-      return fs.statSync(path.join(dir, QEMU_SYSTEM)).mtimeMs;
-    } catch {
-      /* next */
-    }
+    const st = dir ? ctx.fs.stat(path.join(dir, QEMU_SYSTEM)) : undefined;
+    if (st) return st.mtimeMs;
   }
   return 0;
 }
 
-/** Probe KVM (or reuse the cached verdict). Runs even under dryrun: it changes nothing. */
+/**
+ * Probe KVM (or reuse the cached verdict). Runs even under dryrun: it changes nothing
+ * but the cache files, which under dryrun are not written (so a dryrun on a state
+ * folder that never held the probe kernel cannot probe, and says so: KVM counts as
+ * unusable for that call).
+ */
 export async function kvmVerdict(ctx: Ctx): Promise<KvmVerdict> {
   const dir = stateDir(ctx);
   const mtime = binaryMtime(ctx);
-  const fresh = (v: KvmVerdict | undefined) => v && v.binaryMtime === mtime && Date.now() - v.checkedAt < CACHE_MS;
-  const m = memo.get(dir);
+  const fresh = (v: KvmVerdict | undefined) => v && v.binaryMtime === mtime && ctx.clock.now() - v.checkedAt < CACHE_MS;
+  const m = ctx.cache.get(memoKey(dir)) as KvmVerdict | undefined;
   if (fresh(m)) return m!;
   const file = path.join(dir, 'kvm-probe.json');
-  const cached = readCache(file);
+  const cached = readCache(ctx, file);
   if (fresh(cached)) {
-    memo.set(dir, cached!);
+    ctx.cache.set(memoKey(dir), cached!);
     return cached!;
   }
   const v = await probe(ctx, dir, mtime);
-  memo.set(dir, v);
+  if (v === undefined) return { checkedAt: ctx.clock.now(), binaryMtime: mtime, kvm: false, reason: 'not probed: dryrun=true writes no probe kernel, and none is in the state folder yet', ms: 0 };
+  ctx.cache.set(memoKey(dir), v);
   try {
-    writeState(file, v);
+    ctx.state.write(file, v);
   } catch {
     /* a read-only state dir only loses the cache */
   }
   return v;
 }
 
-async function probe(ctx: Ctx, dir: string, mtime: number): Promise<KvmVerdict> {
-  const base = { checkedAt: Date.now(), binaryMtime: mtime };
-  if (!fs.existsSync('/dev/kvm')) return { ...base, kvm: false, reason: '/dev/kvm does not exist', ms: 0 };
-  fs.mkdirSync(dir, { recursive: true });
+/** The probe's verdict; undefined when there is no probe kernel to boot (dryrun on a fresh state folder). */
+async function probe(ctx: Ctx, dir: string, mtime: number): Promise<KvmVerdict | undefined> {
+  const base = { checkedAt: ctx.clock.now(), binaryMtime: mtime };
+  if (!ctx.fs.exists('/dev/kvm')) return { ...base, kvm: false, reason: '/dev/kvm does not exist', ms: 0 };
   const kernel = path.join(dir, 'kvm-probe.bin');
-  fs.writeFileSync(kernel, Buffer.from(PROBE_B64, 'base64'));
+  const bytes = Buffer.from(PROBE_B64, 'base64');
+  if (!ctx.fs.readHead(kernel, bytes.length + 1)?.equals(bytes)) ctx.fs.writeText(kernel, bytes);
+  if (!ctx.fs.exists(kernel)) return undefined;
   const r = await ctx.run(probeArgv(kernel), { readOnly: true, timeoutMs: PROBE_DEADLINE_MS });
   if (r.missing) return { ...base, kvm: false, reason: `${QEMU_SYSTEM} is not installed`, ms: 0 };
   if (r.exitCode === PROBE_EXIT) return { ...base, kvm: true, reason: `probe guest ran under KVM in ${Math.round(r.durationMs)} ms`, ms: r.durationMs };

@@ -3,40 +3,29 @@
  * two callers never both write one file), existence (RC 3), the write guard for
  * registered bases (RC 7), and an image's format.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { alreadyExists, notFound, refused } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
 import { checkImage } from './hostfiles';
 import { formatByName, imageChain } from './tool';
 import { baseOfFile } from './registry';
 
-/** Create `file` exclusively (RC 4 when it exists) so two callers never both write it. */
-export function reserve(ctx: Ctx, file: string): void {
-  if (ctx.dryrun) {
-    if (fs.existsSync(file)) throw alreadyExists(`${file} already exists`);
-    return;
-  }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  try {
-    fs.closeSync(fs.openSync(file, 'wx'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(`${file} already exists`);
-    throw e;
-  }
+/**
+ * Create `file` empty and exclusively (O_EXCL), RC 4 when it exists, so two callers
+ * never both write it. Under dryrun it only checks.
+ */
+export function reserve(ctx: Pick<Ctx, 'fs'>, file: string): void {
+  if (ctx.fs.exists(file) || !ctx.fs.writeText(file, '', { exclusive: true })) throw alreadyExists(`${file} already exists`);
 }
 
 /** Undo a reservation after a failed create. */
-export const unreserve = (ctx: Ctx, file: string) => {
-  if (!ctx.dryrun) fs.rmSync(file, { force: true });
-};
+export const unreserve = (ctx: Pick<Ctx, 'fs'>, file: string) => ctx.fs.remove(file);
 
 /**
  * `file` if it exists (RC 3) and it and its chain may be handed to QEMU (hostfiles.ts
  * checkImage, RC 7; `backing: false` when the tool will not open the backing file).
  */
 export function existing(ctx: Ctx, file: string, what = file, opts: { backing?: boolean } = {}): string {
-  if (!fs.existsSync(file)) throw notFound(`image ${file} not found`);
+  if (!ctx.fs.exists(file)) throw notFound(`image ${file} not found`);
   checkImage(ctx, what, file, opts);
   return file;
 }

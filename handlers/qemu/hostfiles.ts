@@ -17,13 +17,12 @@
  *
  * Malformed values (commas, relative paths, `..`) are RC 2 before this (params.ts).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { refused, usageError } from '../../shared/errors';
 import { requireUnsafeAllowed, unsafeAllowed } from '../../shared/policy';
 import type { Ctx } from '../../shared/verb';
 import { qcow2Refs } from './qcow2';
-import { findBase, zvolClone } from './registry';
+import { lookupBase, zvolClone, type BaseRecord } from './registry';
 import { stateDir, type VmDef } from './state';
 
 /** Where host files may be besides the state folder when REXX_QEMU_PATHS is not set. */
@@ -31,15 +30,15 @@ export const DEFAULT_PATHS = '/var/lib/rexx-address/qemu-guest';
 /** Longest backing chain followed (QEMU itself refuses loops). */
 const MAX_CHAIN = 64;
 
-type PolicyCtx = Pick<Ctx, 'env' | 'table'>;
+type PolicyCtx = Pick<Ctx, 'env' | 'table' | 'fs' | 'state'>;
 
 /** `file` with symlinks resolved; for a file not there yet, its nearest existing folder resolved. */
-function realPath(file: string): string {
+function realPath(ctx: Pick<Ctx, 'fs'>, file: string): string {
   const rest: string[] = [];
   let p = path.resolve(file);
   for (;;) {
     try {
-      return path.join(fs.realpathSync(p), ...rest);
+      return path.join(ctx.fs.realpath(p), ...rest);
     } catch {
       const up = path.dirname(p);
       if (up === p) return path.join(p, ...rest);
@@ -50,10 +49,19 @@ function realPath(file: string): string {
 }
 
 /** The folders host files may be in (real paths): the state folder and REXX_QEMU_PATHS. RC 2 for a relative entry. */
-export function allowedFolders(ctx: Pick<Ctx, 'env'>): string[] {
+export function allowedFolders(ctx: Pick<Ctx, 'env' | 'fs'>): string[] {
   const extra = (ctx.env.REXX_QEMU_PATHS ?? DEFAULT_PATHS).split(':').filter(Boolean);
   for (const d of extra) if (!path.isAbsolute(d)) throw usageError(`REXX_QEMU_PATHS: ${JSON.stringify(d)} is not an absolute folder`);
-  return [stateDir(ctx), ...extra].map(realPath);
+  return [stateDir(ctx), ...extra].map((d) => realPath(ctx, d));
+}
+
+/** stat(2) of `file`, undefined when it cannot be read (not there, a loop, no permission). */
+function statOrNone(ctx: Pick<Ctx, 'fs'>, file: string) {
+  try {
+    return ctx.fs.stat(file);
+  } catch {
+    return undefined;
+  }
 }
 
 const inside = (file: string, folder: string) => file === folder || file.startsWith(folder.endsWith('/') ? folder : `${folder}/`);
@@ -64,7 +72,7 @@ const inside = (file: string, folder: string) => file === folder || file.startsW
  * and is not a regular file, unless unsafe settings are allowed.
  */
 export function checkHostFile(ctx: PolicyCtx, what: string, file: string): void {
-  const real = realPath(file);
+  const real = realPath(ctx, file);
   const folders = allowedFolders(ctx);
   const shown = real === path.resolve(file) ? '' : ` (${real})`;
   if (!folders.some((f) => inside(real, f))) {
@@ -72,12 +80,8 @@ export function checkHostFile(ctx: PolicyCtx, what: string, file: string): void 
       `it is outside the state folder and REXX_QEMU_PATHS (${folders.join(', ')}), and QEMU would read it into a guest or write it on the host; ` +
       'add its folder to REXX_QEMU_PATHS in the handler\'s environment if it is meant for VM images');
   }
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch {
-    return; // not there (yet): the verb creates it, or the tool says not found
-  }
+  const st = statOrNone(ctx, file);
+  if (!st) return; // not there (yet): the verb creates it, or the tool says not found
   if (!st.isFile()) {
     const kind = st.isBlockDevice() ? 'block device' : st.isCharacterDevice() ? 'character device' : st.isDirectory() ? 'folder' : 'FIFO or socket';
     requireUnsafeAllowed(ctx, `${what}${shown}`, `it is a ${kind}, not an image file, and a guest would get the host's ${kind}`);
@@ -97,7 +101,7 @@ export function checkImage(ctx: PolicyCtx, what: string, file: string, opts: { b
   if (unsafeAllowed(ctx)) return;
   let cur = file;
   for (let depth = 0; depth < MAX_CHAIN; depth++) {
-    const h = qcow2Refs(cur);
+    const h = qcow2Refs(ctx, cur);
     if (!h) return; // raw (or unreadable: the tool will say): names nothing
     if (h.dataFile !== undefined) checkHostFile(ctx, `the external data file ${h.dataFile} of ${cur}`, path.resolve(path.dirname(cur), h.dataFile));
     if (h.backing === undefined || opts.backing === false) return;
@@ -133,13 +137,14 @@ export function checkNewImage(ctx: PolicyCtx, what: string, file: string, format
  * Check the host files a VM definition hands to qemu-system (at create and again at
  * every start, since files change): kernel, initrd, and the disk with its chain. The
  * disk of a zvol clone (`/dev/zvol/…`, made by clone_from_base from a registered zvol
- * base) is the one device allowed.
+ * base) is the one device allowed: `base` is that base when the caller has it, else it
+ * is looked up (registry.ts, a read of ZFS).
  */
-export function checkVmFiles(ctx: PolicyCtx, def: Pick<VmDef, 'name' | 'disk' | 'format' | 'base' | 'kernel' | 'initrd'>): void {
+export async function checkVmFiles(ctx: Ctx, def: Pick<VmDef, 'name' | 'disk' | 'format' | 'base' | 'kernel' | 'initrd'>, base?: BaseRecord): Promise<void> {
   if (def.kernel) checkHostFile(ctx, `kernel=${def.kernel}`, def.kernel);
   if (def.initrd) checkHostFile(ctx, `initrd=${def.initrd}`, def.initrd);
   if (!def.disk) return;
-  const base = def.base && def.format === 'raw' ? findBase(ctx, def.base) : undefined;
-  if (base?.kind === 'zvol' && def.disk === zvolClone(base, def.name).disk) return;
+  const zvol = def.base && def.format === 'raw' && def.disk.startsWith('/dev/zvol/') ? (base ?? (await lookupBase(ctx, def.base))) : undefined;
+  if (zvol?.kind === 'zvol' && def.disk === zvolClone(zvol, def.name).disk) return;
   checkImage(ctx, `disk=${def.disk}`, def.disk);
 }

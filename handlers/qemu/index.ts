@@ -4,8 +4,8 @@ import { clone, cloneFromBase, listBases, registerBase, unregisterBase } from '.
 import { COMPAT } from './compat';
 import { commit, convert, rebase } from './verbs/chain';
 import { createDisk, info, resize } from './verbs/images';
-import { consoleVerb, state, status } from './verbs/query';
-import { pause, restart, resume, start, stop } from './verbs/run';
+import { consoleVerb, state, status } from './verbs/info';
+import { pause, restart, resume, start, stop } from './verbs/lifecycle';
 import { deleteSnapshot, listSnapshots, restore, restoreState, saveState, snapshot } from './verbs/snapshots';
 import { create, del, list } from './verbs/vms';
 

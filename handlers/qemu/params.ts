@@ -29,6 +29,13 @@ export const snapshotTag = regexRule(
   'letters, digits, "_", ".", "-", at most 63, starting with a letter or digit',
 );
 
+/** What start waits for: running (QMP), none, or serial:TEXT. */
+const waitRule = regexRule('wait', /^(?:running|none|serial:.+)$/s, 'running, none, or serial:TEXT');
+
+export const WAIT = {
+  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), or none' },
+} as const;
+
 export const NAME = { name: { type: 'string', required: true, rule: qemuName, doc: 'VM name' } } as const;
 
 /** A disk by name or explicit path (image verbs). */

@@ -4,18 +4,20 @@
  * records `X.base.json`), `vms/NAME/` (definition `vm.json`, `qemu.pid`, QMP socket
  * `qmp.sock`, serial log `serial.log`, `run.json` for the current run) and `locks/`.
  * Everything a later process needs is on disk; nothing is kept in memory. Every JSON
- * file goes through shared/state-file.ts: read against a zod schema (a corrupt file is
+ * file goes through ctx.state (shared/state-file.ts): read against a zod schema (a corrupt file is
  * RC 1 naming it and never overwritten), written atomically, changed under a lock.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { notFound, usageError } from '../../shared/errors';
 import { type NameRule } from '../../shared/names';
 import { qemuName } from './names';
-import { CorruptStateError, readState, withLock } from '../../shared/state-file';
+import { CorruptStateError } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { absPath } from './params';
+
+/** What reading the state folder needs: the env (where it is), host files and state files. */
+export type Host = Pick<Ctx, 'env' | 'fs' | 'state'>;
 
 export const DEFAULT_STATE_DIR = '/var/lib/rexx-address/qemu';
 /** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
@@ -89,15 +91,15 @@ export function vmPaths(ctx: Pick<Ctx, 'env'>, name: string) {
 }
 
 /** The path of disk NAME in the images folder: `NAME.qcow2`, or `NAME.raw` when that exists. */
-export function diskPath(ctx: Pick<Ctx, 'env'>, name: string, format?: 'qcow2' | 'raw'): string {
+export function diskPath(ctx: Pick<Ctx, 'env' | 'fs'>, name: string, format?: 'qcow2' | 'raw'): string {
   const dir = imagesDir(ctx);
   if (format) return path.join(dir, `${name}.${format}`);
   const raw = path.join(dir, `${name}.raw`);
-  return fs.existsSync(raw) ? raw : path.join(dir, `${name}.qcow2`);
+  return ctx.fs.exists(raw) ? raw : path.join(dir, `${name}.qcow2`);
 }
 
 /** A disk given as `name=` (in the images folder) or `disk=` (explicit absolute path); RC 2 when neither or both. */
-export function resolveDisk(ctx: Pick<Ctx, 'env'>, p: { name?: string; disk?: string }, verb: string): string {
+export function resolveDisk(ctx: Pick<Ctx, 'env' | 'fs'>, p: { name?: string; disk?: string }, verb: string): string {
   if (p.name && p.disk) throw usageError(`${verb}: give name= (a disk in the images folder) or disk= (a path), not both`);
   if (p.disk) return p.disk;
   if (p.name) return diskPath(ctx, p.name);
@@ -113,18 +115,18 @@ const vmRepair = (file: string, name: string) =>
  * vm.json and how to repair it) when vm.json does not parse, fails the schema, or names
  * another VM.
  */
-export function loadVm(ctx: Pick<Ctx, 'env'>, name: string): VmDef {
+export function loadVm(ctx: Host, name: string): VmDef {
   const file = vmPaths(ctx, name).def;
-  const def = readState(file, VmDefSchema, vmRepair(file, name));
+  const def = ctx.state.read(file, VmDefSchema, vmRepair(file, name));
   if (!def) throw notFound(`VM ${name} not found (no ${file})`);
   if (def.name !== name) throw new CorruptStateError(file, `name: "${def.name}" is not the folder's name "${name}"`, vmRepair(file, name));
   return def;
 }
 
 /** The record of the current run, or undefined; RC 1 when run.json is corrupt. */
-export function loadRun(ctx: Pick<Ctx, 'env'>, name: string): RunInfo | undefined {
+export function loadRun(ctx: Host, name: string): RunInfo | undefined {
   const file = vmPaths(ctx, name).run;
-  return readState(file, RunInfoSchema, `it only describes the current run: stop the VM (stop name=${name} force=true) and start it again, which writes it anew`);
+  return ctx.state.read(file, RunInfoSchema, `it only describes the current run: stop the VM (stop name=${name} force=true) and start it again, which writes it anew`);
 }
 
 /**
@@ -133,18 +135,13 @@ export function loadRun(ctx: Pick<Ctx, 'env'>, name: string): RunInfo | undefine
  * clearing a stopped run and deleting take it, so none of them sees another half done.
  * Waits up to 30 s for another holder (then RC 5). Under dryrun nothing is locked.
  */
-export function withVmLock<R>(ctx: Pick<Ctx, 'env' | 'dryrun'>, name: string, fn: () => Promise<R> | R): Promise<R> {
-  if (ctx.dryrun) return Promise.resolve().then(fn);
-  return withLock(path.join(stateDir(ctx), 'locks', `vm-${name}`), fn);
+export function withVmLock<R>(ctx: Pick<Ctx, 'env' | 'state'>, name: string, fn: () => Promise<R> | R): Promise<R> {
+  return ctx.state.lock(path.join(stateDir(ctx), 'locks', `vm-${name}`), fn);
 }
 
 /** Names of all defined VMs, sorted. */
-export function vmNames(ctx: Pick<Ctx, 'env'>): string[] {
-  try {
-    return fs.readdirSync(vmsDir(ctx)).filter((n) => fs.existsSync(path.join(vmsDir(ctx), n, 'vm.json'))).sort();
-  } catch {
-    return [];
-  }
+export function vmNames(ctx: Pick<Ctx, 'env' | 'fs'>): string[] {
+  return ctx.fs.list(vmsDir(ctx)).filter((n) => ctx.fs.exists(path.join(vmsDir(ctx), n, 'vm.json')));
 }
 
 /** How a VM's process stands: running (pid alive), crashed (pidfile left by a QEMU that died), or stopped. */
@@ -154,45 +151,25 @@ export type Liveness = { kind: 'running'; pid: number } | { kind: 'crashed'; pid
  * QEMU deletes its pidfile and QMP socket when it exits normally; a pidfile whose
  * process is gone (or is no longer that QEMU) means it was killed or crashed.
  */
-export function liveness(ctx: Pick<Ctx, 'env'>, name: string): Liveness {
-  const p = vmPaths(ctx, name);
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(p.pid, 'utf8').trim());
-  } catch {
-    return { kind: 'stopped' };
-  }
+export function liveness(ctx: Pick<Ctx, 'env' | 'fs'>, name: string): Liveness {
+  const text = ctx.fs.readText(vmPaths(ctx, name).pid);
+  if (text === undefined) return { kind: 'stopped' };
+  const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 0) return { kind: 'crashed', pid: 0 };
   return isVmProcess(ctx, name, pid) ? { kind: 'running', pid } : { kind: 'crashed', pid };
 }
 
 /** True while process `pid` is VM `name`'s QEMU (its command line names the VM's QMP socket; an exited one has none). */
-export function isVmProcess(ctx: Pick<Ctx, 'env'>, name: string, pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(vmPaths(ctx, name).qmp);
-  } catch {
-    return false; // process gone
-  }
+export function isVmProcess(ctx: Pick<Ctx, 'env' | 'fs'>, name: string, pid: number): boolean {
+  // No /proc/PID: the process is gone.
+  return ctx.fs.readText(`/proc/${pid}/cmdline`)?.includes(vmPaths(ctx, name).qmp) ?? false;
 }
 
 /** The last `n` lines of the serial log, escape sequences and \r removed. */
-export function serialTail(ctx: Pick<Ctx, 'env'>, name: string, n = 10): string[] {
-  let text: string;
-  try {
-    const fd = fs.openSync(vmPaths(ctx, name).serial, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      const len = Math.min(size, 64 * 1024);
-      const b = Buffer.alloc(len);
-      fs.readSync(fd, b, 0, len, size - len);
-      text = b.toString('utf8');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    return [];
-  }
-  const lines = cleanSerial(text).split('\n').filter((l) => l.trim() !== '');
+export function serialTail(ctx: Pick<Ctx, 'env' | 'fs'>, name: string, n = 10): string[] {
+  const tail = ctx.fs.readTail(vmPaths(ctx, name).serial, 64 * 1024);
+  if (!tail) return [];
+  const lines = cleanSerial(tail.toString('utf8')).split('\n').filter((l) => l.trim() !== '');
   return lines.slice(-n);
 }
 
@@ -203,7 +180,7 @@ export function cleanSerial(text: string): string {
 }
 
 /** " — last serial lines: …" for ERRORTEXT, or '' when the log is empty. */
-export function serialNote(ctx: Pick<Ctx, 'env'>, name: string, n = 5): string {
+export function serialNote(ctx: Pick<Ctx, 'env' | 'fs'>, name: string, n = 5): string {
   const t = serialTail(ctx, name, n);
   return t.length ? ` — last serial lines: ${t.join(' | ')}` : ' — the serial log is empty';
 }

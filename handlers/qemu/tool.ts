@@ -3,24 +3,15 @@
  * into the shared error family, sizes converted to bytes, and the image info JSON
  * (`qemu-img info --output=json --backing-chain`, an array from the image down).
  */
-import { classify, type Classifier } from '../../shared/errors';
+import { classify } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
+import { QEMU_ERRORS } from './errors';
 import { checkImage } from './hostfiles';
 
 /** The format an image's name says (`X.qcow2`, `X.raw`), or undefined. */
 export const formatByName = (file: string): 'qcow2' | 'raw' | undefined =>
   file.endsWith('.qcow2') ? 'qcow2' : file.endsWith('.raw') ? 'raw' : undefined;
-
-/** qemu-img / qemu-system messages (QEMU 7.2) mapped to the RC table. */
-export const QEMU_ERRORS: Classifier = {
-  patterns: [
-    ['notFound', /No such file or directory|Could not open '.*': No such file|does not exist|not found/i],
-    ['exists', /already exists|File exists/i],
-    ['refused', /Failed to get "write" lock|Is another process using the image|Permission denied|read-only/i],
-    ['usage', /Invalid parameter|Parameter '.*' expects|invalid (image )?size|Unknown file format|Unknown driver/i],
-  ],
-};
 
 /** Run `qemu-img ARGS`; throws the classified AddressError when it fails. */
 export async function qemuImg(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {

@@ -3,18 +3,38 @@
  * so the runner returns once QEMU has set up its devices, QMP socket and pidfile),
  * then talks QMP. Stopping is QMP `system_powerdown`, then `quit` at the deadline.
  */
-import * as fs from 'node:fs';
-import { AddressError, classify, toolFailed } from '../../shared/errors';
-import { pollUntil } from '../../shared/poll';
-import { writeState } from '../../shared/state-file';
-import type { Ctx } from '../../shared/verb';
-import { QEMU_SYSTEM } from './accel';
-import { QEMU_ERRORS } from './tool';
-import { withQmp, type Qmp } from '../../shared/qmp';
-import { isVmProcess, liveness, serialNote, vmPaths, type Liveness, type RunInfo, type VmDef } from './state';
+import { AddressError, classify, isReason, toolFailed } from '../../shared/errors';
+import type { PollOptions } from '../../shared/poll';
+import type { Ctx, VerbOutput } from '../../shared/verb';
+import { chooseAccel, QEMU_SYSTEM } from './accel';
+import { checkVmFiles } from './hostfiles';
+import { QEMU_ERRORS } from './errors';
+import type { Qmp } from '../../shared/qmp';
+import { isVmProcess, liveness, loadRun, loadVm, serialNote, vmPaths, withVmLock, type Liveness, type RunInfo, type VmDef } from './state';
 
-/** QMP statuses that mean the guest can no longer run (qapi/run-state.json). */
-const DEAD_STATUS = new Set(['internal-error', 'guest-panicked', 'io-error', 'shutdown']);
+/** QMP statuses of a guest that can no longer run while QEMU stays up (qapi/run-state.json): RC 1. */
+export const GUEST_DEAD = new Set(['internal-error', 'guest-panicked', 'io-error']);
+
+/** A guest that can no longer run: {@link GUEST_DEAD}, or shut down (QEMU runs with -no-reboot, so it is exiting). */
+export const guestCannotRun = (s: string) => GUEST_DEAD.has(s) || s === 'shutdown';
+
+/** Why a guest in QMP status `s` (one of {@link GUEST_DEAD}, or shutdown) is dead, for ERRORTEXT. */
+export const guestDeadWhy = (s: string) => `the guest stopped with QMP status ${s}${s === 'internal-error' ? ' (a KVM internal error: try accel=tcg)' : ''}`;
+
+/**
+ * Poll until `condition()` is true (through ctx.poll): true when it became true, false
+ * at the deadline (the caller decides what a timeout means). Under dryrun ctx.poll
+ * answers at once, and this says true: the state waited for is the planned one.
+ */
+export async function waitUntil(ctx: Pick<Ctx, 'poll'>, condition: () => boolean | Promise<boolean>, o: Omit<PollOptions, 'what'>): Promise<boolean> {
+  try {
+    await ctx.poll(async () => ((await condition()) ? true : undefined), { ...o, what: 'a condition' });
+    return true;
+  } catch (e) {
+    if (isReason(e, 'timedOut')) return false;
+    throw e;
+  }
+}
 
 /** The qemu-system argv for a VM definition (pure; the unit tests check it). */
 export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: 'kvm' | 'tcg', loadvm?: string): string[] {
@@ -48,7 +68,7 @@ export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: '
 export function clearStale(ctx: Ctx, name: string): void {
   if (liveness(ctx, name).kind === 'running') return;
   const p = vmPaths(ctx, name);
-  for (const f of [p.pid, p.qmp]) fs.rmSync(f, { force: true });
+  for (const f of [p.pid, p.qmp]) ctx.fs.remove(f);
 }
 
 /** RC 1 for a VM whose QEMU is gone or whose guest can no longer run, with the serial tail. */
@@ -56,13 +76,16 @@ export function vmDied(ctx: Ctx, name: string, why: string): AddressError {
   return toolFailed(`VM ${name}: ${why}${serialNote(ctx, name)}`, { vars: { STATUS: 'crashed' } });
 }
 
+/** RC 1 for a VM whose pidfile outlived its QEMU (liveness 'crashed'), with the serial tail. */
+export const vmCrashed = (ctx: Ctx, name: string, pid: number): AddressError => vmDied(ctx, name, `QEMU (pid ${pid}) is gone: it crashed or was killed`);
+
 /**
  * After a QMP call failed: wait up to `ms` for QEMU to finish exiting and say how it
  * ended. A normal exit removes the pidfile (stopped); a pidfile left without its
  * process means killed/crashed; still running means the failure was QMP's own.
  */
 export async function settle(ctx: Ctx, name: string, ms = 2000): Promise<Liveness['kind']> {
-  await pollUntil(() => liveness(ctx, name).kind !== 'running', { timeoutMs: ms, initialMs: 10, maxMs: 50 });
+  await waitUntil(ctx, () => liveness(ctx, name).kind !== 'running', { timeoutMs: ms, initialMs: 10, maxMs: 50 });
   return liveness(ctx, name).kind;
 }
 
@@ -74,16 +97,14 @@ export async function settle(ctx: Ctx, name: string, ms = 2000): Promise<Livenes
 export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg', loadvm?: string): Promise<number> {
   const paths = vmPaths(ctx, def.name);
   const argv = qemuArgv(def, paths, accel, loadvm);
-  if (!ctx.dryrun) {
-    clearStale(ctx, def.name);
-    fs.writeFileSync(paths.serial, '');
-  }
+  clearStale(ctx, def.name);
+  ctx.fs.writeText(paths.serial, '');
   const r = await ctx.run(argv, { timeoutMs: 60_000 });
   if (!r.ok) {
     const e = classify(r, QEMU_ERRORS);
-    throw new AddressError(e.kind, `start ${def.name}: ${e.message}`, { cause: r });
+    throw new AddressError(e.kind, `start ${def.name}: ${e.message}`, { cause: r, reason: e.reason });
   }
-  if (!ctx.dryrun) writeState(paths.run, { accel, startedAt: Date.now(), argv } satisfies RunInfo);
+  ctx.state.write(paths.run, { accel, startedAt: ctx.clock.now(), argv } satisfies RunInfo);
   return r.durationMs;
 }
 
@@ -102,13 +123,14 @@ export async function waitRunning(ctx: Ctx, name: string, timeoutMs: number): Pr
     async () => {
       const l = liveness(ctx, name);
       if (l.kind !== 'running') throw vmDied(ctx, name, 'QEMU exited while starting');
-      const s = await withQmp(paths.qmp, qmpStatus, Math.min(timeoutMs, 10_000)).catch(async (e) => {
-        if (!(e instanceof AddressError && e.kind === 'toolFailed')) throw e;
+      const s = await ctx.qmp(paths.qmp, qmpStatus, Math.min(timeoutMs, 10_000)).catch(async (e) => {
+        // The socket failing, gone or refused (RC 6): QEMU may be exiting; look closer.
+        if (!isReason(e, 'toolFailed', 'unavailable')) throw e;
         if ((await settle(ctx, name)) !== 'running') throw vmDied(ctx, name, 'QEMU exited while starting');
         return undefined; // QMP hiccup on a live QEMU: ask again
       });
       if (s === undefined) return undefined;
-      if (DEAD_STATUS.has(s)) throw vmDied(ctx, name, `the guest stopped with QMP status ${s}${s === 'internal-error' ? ' (a KVM internal error: try accel=tcg)' : ''}`);
+      if (guestCannotRun(s)) throw vmDied(ctx, name, guestDeadWhy(s));
       return s === 'running' ? s : undefined;
     },
     { timeoutMs, what: `VM ${name} to be running (QMP query-status)`, initialMs: 5, maxMs: 50 },
@@ -125,21 +147,15 @@ export async function waitSerial(ctx: Ctx, name: string, text: string, timeoutMs
   let checks = 0;
   let offset = 0;
   let carry = '';
-  // Read only what was appended since the last probe; keep a tail so TEXT split across reads is found.
+  // Look only at what was appended since the last probe; keep a tail so TEXT split across reads is found.
   const seen = () => {
-    const fd = fs.openSync(paths.serial, 'r');
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size <= offset) return false;
-      const b = Buffer.alloc(size - offset);
-      fs.readSync(fd, b, 0, b.length, offset);
-      offset = size;
-      const chunk = carry + b.toString('utf8');
-      carry = chunk.slice(-text.length);
-      return chunk.includes(text);
-    } finally {
-      fs.closeSync(fd);
-    }
+    const size = ctx.fs.stat(paths.serial)?.size ?? 0;
+    if (size <= offset) return false;
+    const b = (ctx.fs.readHead(paths.serial, size) ?? Buffer.alloc(0)).subarray(offset);
+    offset += b.length;
+    const chunk = carry + b.toString('utf8');
+    carry = chunk.slice(-text.length);
+    return chunk.includes(text);
   };
   await ctx.poll(
     async () => {
@@ -149,8 +165,8 @@ export async function waitSerial(ctx: Ctx, name: string, text: string, timeoutMs
         throw vmDied(ctx, name, `QEMU exited before the guest printed ${JSON.stringify(text)}`);
       }
       if (++checks % 25 === 0) {
-        const s = await withQmp(paths.qmp, qmpStatus, 5_000).catch(() => 'running');
-        if (DEAD_STATUS.has(s)) throw vmDied(ctx, name, `the guest stopped with QMP status ${s}`);
+        const s = await ctx.qmp(paths.qmp, qmpStatus, 5_000).catch(() => 'running');
+        if (guestCannotRun(s)) throw vmDied(ctx, name, `the guest stopped with QMP status ${s}`);
       }
       return undefined;
     },
@@ -171,14 +187,67 @@ export async function stopVm(ctx: Ctx, name: string, force: boolean, timeoutMs: 
   // QEMU removes its pidfile before it has finished exiting (and let go of its disks):
   // gone is when the process is gone too.
   const gone = () => liveness(ctx, name).kind !== 'running' && !(pid && isVmProcess(ctx, name, pid));
-  const waitGone = (ms: number) => pollUntil(gone, { timeoutMs: ms, initialMs: 10, maxMs: 50 });
+  const waitGone = (ms: number) => waitUntil(ctx, gone, { timeoutMs: ms, initialMs: 10, maxMs: 50 });
   if (!force) {
-    await withQmp(paths.qmp, (q) => q.execute('system_powerdown')).catch(() => undefined);
+    await ctx.qmp(paths.qmp, (q) => q.execute('system_powerdown')).catch(() => undefined);
     if (await waitGone(timeoutMs)) return 'powerdown';
   }
-  await withQmp(paths.qmp, (q) => q.execute('quit'), 5_000).catch(() => undefined);
+  await ctx.qmp(paths.qmp, (q) => q.execute('quit'), 5_000).catch(() => undefined);
   if (await waitGone(10_000)) return 'quit';
-  if (pid && isVmProcess(ctx, name, pid)) process.kill(pid, 'SIGKILL');
+  if (pid && isVmProcess(ctx, name, pid)) ctx.signal.kill(pid, 'SIGKILL');
   await waitGone(5_000);
   return 'kill';
+}
+
+/**
+ * Start VM `name` and wait as asked; the vars start and clone_from_base report. The
+ * check and the launch hold the VM's lock, so of parallel starts one launches QEMU and
+ * the others find it running (ALREADY=1); the wait runs outside the lock.
+ */
+export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: number, o: { loadvm?: string; afterStop?: boolean } = {}): Promise<VerbOutput> {
+  const t0 = performance.now();
+  const launched = await withVmLock(ctx, name, async () => {
+    const def = loadVm(ctx, name);
+    // Right after this call stopped it, the VM's state is read back from that stop: stopped, as planned under dryrun.
+    const l = o.afterStop ? await ctx.effect(() => liveness(ctx, name), { kind: 'stopped' } as Liveness) : liveness(ctx, name);
+    if (l.kind === 'running') {
+      const accel = loadRun(ctx, name)?.accel ?? '';
+      return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
+    }
+    if (l.kind === 'crashed') clearStale(ctx, name);
+    await checkVmFiles(ctx, def);
+    const accel = await chooseAccel(ctx, def.accel);
+    ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
+    await launch(ctx, def, accel.accel, o.loadvm);
+    return accel;
+  });
+  if ('result' in launched) return launched;
+  const accel = launched;
+  const vars: Record<string, unknown> = { ACCEL: accel.accel, ACCEL_REASON: accel.why, ALREADY: 0, QMP_MS: 0, READY_MS: 0 };
+  // The waits read back the QEMU just launched: under dryrun there is none, and the plan is 'started'.
+  return ctx.effect(() => waitStarted(ctx, name, wait, timeoutMs, vars, t0), { result: 'started', vars });
+}
+
+/** After a launch: wait as `wait` says, and the vars start reports. */
+async function waitStarted(ctx: Ctx, name: string, wait: string, timeoutMs: number, vars: Record<string, unknown>, t0: number): Promise<VerbOutput> {
+  const ms = () => Math.round(performance.now() - t0);
+  const pid = liveness(ctx, name);
+  vars.PID = pid.kind === 'running' ? pid.pid : 0;
+  const left = () => Math.max(1000, timeoutMs - ms());
+  let status = 'started';
+  if (wait !== 'none') {
+    try {
+      status = await waitRunning(ctx, name, left());
+      vars.QMP_MS = ms();
+    } catch (e) {
+      // A guest that printed what we wait for and powered off at once is a success.
+      if (!wait.startsWith('serial:')) throw e;
+    }
+  }
+  if (wait.startsWith('serial:')) {
+    await waitSerial(ctx, name, wait.slice('serial:'.length), left());
+    vars.READY_MS = ms();
+    status = liveness(ctx, name).kind === 'running' ? 'running' : 'stopped';
+  }
+  return { result: status, vars: { ...vars, STATUS: status, START_MS: ms() } };
 }

@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { createHandler } from '../../shared/dispatch';
+import { createEffects } from '../../shared/effects';
 import { table } from '../../handlers/qemu';
 import { Qmp } from '../../shared/qmp';
 import { qemuArgv } from '../../handlers/qemu/vm';
@@ -58,7 +59,7 @@ async function benchClone() {
 
 /** Launch the handler's own argv by hand and time QMP running and the marker. */
 async function rawBoot(name: string) {
-  const def = loadVm({ env }, name);
+  const def = loadVm({ env, ...createEffects({ dryrun: false, log: () => undefined }) }, name);
   const p = vmPaths({ env }, name);
   fs.writeFileSync(p.serial, '');
   const argv = qemuArgv(def, p, 'tcg');

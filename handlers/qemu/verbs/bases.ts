@@ -1,30 +1,28 @@
 /**
  * Bases and clones. register_base makes a qcow2 disk in the images folder read-only
- * and writes NAME.base.json (sha256, virtual size, created); or, with zvol=, snapshots
- * a ZFS volume (`zfs snapshot VOL@rexx-base`). clone_from_base is one
- * `qemu-img create -f qcow2 -F qcow2 -b BASE NAME.qcow2` (or `zfs clone`) plus the
- * clone's VM definition, which records the base. zfs runs through the ZFS handler's
- * client (../../zfs/tool.ts), so its failures map to the same RCs as in ADDRESS ZFS.
- * register_base and unregister_base hold the base record's lock (see ../registry.ts).
+ * and writes NAME.base.json (sha256, virtual size, created); or, with zvol=, registers
+ * a ZFS volume in the ZFS handler's registry (`zfs snapshot VOL@rexx-base` and the
+ * `org.rexxjs:` properties, so ADDRESS ZFS list_bases shows it) with its QEMU name.
+ * clone_from_base is one `qemu-img create -f qcow2 -F qcow2 -b BASE NAME.qcow2` (or the
+ * registry's `zfs clone`) plus the clone's VM definition, which records the base. zfs
+ * runs through the ZFS handler's modules, so its failures map to the same RCs as in
+ * ADDRESS ZFS. register_base and unregister_base hold the base name's lock (see ../registry.ts).
  */
-import * as fs from 'node:fs';
 import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
-import { CorruptStateError, writeState } from '../../../shared/state-file';
+import { CorruptStateError } from '../../../shared/state-file';
 import { BASES_VARS, basesOutput, CLONE_PARAMS, CLONE_VARS, cloneAll, cloneNames, DESCRIPTION_PARAM } from '../../../shared/bases';
 import { qemuName } from '../names';
 import { zfsDatasetName } from '../../zfs/names';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { snapshot } from '../../zfs/snapshot';
 import { zfs } from '../../zfs/tool';
-import { existing, formatOf } from '../disks';
+import { existing, formatOf, reserve, unreserve } from '../disks';
 import { imageChain, qemuImg } from '../tool';
-import { absPath, BASE_HARDWARE, FORCE, HARDWARE, timeout } from '../params';
-import { allBases, baseRecordPath, findBase, loadBase, overlaysOf, sha256File, withBaseLock, ZVOL_BASE_SNAPSHOT, type BaseRecord } from '../registry';
+import { absPath, BASE_HARDWARE, FORCE, HARDWARE, timeout, WAIT } from '../params';
+import { allBases, baseRecordPath, loadBase, lookupBase, overlaysOf, readOnlyImage, registerZvolBase, sha256File, unregisterZvolBase, withBaseLock, type BaseRecord } from '../registry';
 import { diskPath, loadVm, vmNames } from '../state';
-import { startVm, WAIT } from './run';
-import { cloneVm, type Hardware } from './vms';
-import { reserve, unreserve } from './images';
+import { startVm } from '../vm';
+import { cloneVm, type Hardware } from '../definition';
 
 /** How long a register_base waits for another one of the same name to finish (ms): as long as qemu-img may run. */
 const REGISTER_WAIT_MS = 600_000;
@@ -50,14 +48,15 @@ export const registerBase = defineVerb({
     // registers and the others find its record (RC 4). A waiter may wait as long as an
     // import (qemu-img convert) may take.
     return withBaseLock(ctx, p.name, async () => {
-      if (findBase(ctx, p.name)) throw alreadyExists(`base '${p.name}' is already registered`);
-      const created = new Date().toISOString();
+      if (await lookupBase(ctx, p.name)) throw alreadyExists(`base '${p.name}' is already registered`);
+      const created = new Date(ctx.clock.now()).toISOString();
       let rec: BaseRecord;
       if (p.zvol) {
         if (p.source) throw usageError('register_base: give source= or zvol=, not both');
         const size = await zfs(ctx, ['get', '-H', '-p', '-o', 'value', 'volsize', p.zvol], { readOnly: true });
-        const snap = await snapshot(ctx, p.zvol, ZVOL_BASE_SNAPSHOT);
-        rec = { name: p.name, kind: 'zvol', source: snap, virtualSize: Number(size.stdout.trim()) || 0, checksum: '', created, description: p.description ?? '', memory: p.memory, cpus: p.cpus };
+        rec = await registerZvolBase(ctx, p.name, p.zvol, { created, description: p.description, memory: p.memory, cpus: p.cpus });
+        // Its record is the volume's properties (ZFS registry): nothing to write here.
+        return { result: p.name, vars: { BASE: p.name, SOURCE: rec.source, CHECKSUM: '', VIRTUAL_SIZE: Number(size.stdout.trim()) || 0, CREATED: created } };
       } else {
         const file = diskPath(ctx, p.name, 'qcow2');
         if (p.source) {
@@ -67,14 +66,17 @@ export const registerBase = defineVerb({
             unreserve(ctx, file);
             throw e;
           });
-        } else if (!fs.existsSync(file)) throw notFound(`disk ${file} not found (create it, or give source=)`);
-        if (ctx.dryrun) return { result: p.name };
-        const top = (await imageChain(ctx, file))[0]!;
-        if (top.format !== 'qcow2') throw usageError(`register_base: ${file} is ${top.format}, not qcow2`);
-        fs.chmodSync(file, 0o444);
-        rec = { name: p.name, kind: 'qcow2', source: file, virtualSize: top['virtual-size'], checksum: await sha256File(file), created, description: p.description ?? '', memory: p.memory, cpus: p.cpus };
+        } else if (!ctx.fs.exists(file)) throw notFound(`disk ${file} not found (create it, or give source=)`);
+        const planned: BaseRecord = { name: p.name, kind: 'qcow2', source: file, virtualSize: 0, checksum: '', created, description: p.description ?? '', memory: p.memory, cpus: p.cpus };
+        // Read back from the image this call may just have made (under dryrun there is none yet).
+        rec = await ctx.effect(async () => {
+          const top = (await imageChain(ctx, file))[0]!;
+          if (top.format !== 'qcow2') throw usageError(`register_base: ${file} is ${top.format}, not qcow2`);
+          await readOnlyImage(ctx, file, true);
+          return { ...planned, virtualSize: top['virtual-size'], checksum: await sha256File(ctx, file) };
+        }, planned);
       }
-      if (!ctx.dryrun) writeState(baseRecordPath(ctx, p.name), rec);
+      ctx.state.write(baseRecordPath(ctx, p.name), rec);
       return { result: p.name, vars: { BASE: p.name, SOURCE: rec.source, CHECKSUM: rec.checksum, VIRTUAL_SIZE: rec.virtualSize, CREATED: created } };
     }, REGISTER_WAIT_MS);
   },
@@ -112,7 +114,7 @@ async function cloneFrom(
   concurrency: number,
   p: Omit<Hardware, 'memory' | 'cpus'> & { memory?: string; cpus?: number; start: boolean; wait: string; timeout: number },
 ) {
-  const base = loadBase(ctx, baseName);
+  const base = await loadBase(ctx, baseName);
   const hw: Hardware = { ...p, memory: p.memory ?? base.memory ?? '256M', cpus: p.cpus ?? base.cpus ?? 1 };
   return cloneAll(names, concurrency, async (name) => {
     await cloneVm(ctx, base, name, hw);
@@ -148,7 +150,7 @@ export const listBases = defineVerb({
   params: {},
   vars: { ...BASES_VARS, CORRUPT: { stem: 'base records left out because they are corrupt (their paths)' } },
   async run(_p, ctx) {
-    const { bases, corrupt } = allBases(ctx);
+    const { bases, corrupt } = await allBases(ctx);
     if (corrupt.length) ctx.log(`qemu list_bases: left out corrupt ${corrupt.join(', ')}`);
     const out = basesOutput(bases.map((b) => ({ name: b.name, snapshot: b.source, created: b.created, description: b.description })));
     return { ...out, vars: { ...out.vars, CORRUPT: stem(corrupt) } };
@@ -162,10 +164,10 @@ export const unregisterBase = defineVerb({
   positional: ['name'],
   vars: { DEPENDENTS: { stem: 'VMs and disks that use the base' } },
   async run(p, ctx) {
-    return withBaseLock(ctx, p.name, () => {
+    return withBaseLock(ctx, p.name, async () => {
       let b: BaseRecord | undefined;
       try {
-        b = loadBase(ctx, p.name);
+        b = await loadBase(ctx, p.name);
       } catch (e) {
         if (!(e instanceof CorruptStateError && p.force)) throw e;
       }
@@ -187,10 +189,12 @@ export const unregisterBase = defineVerb({
         const note = unsure.length ? ` (the vm.json of ${unsure.join(', ')} is corrupt, so it may be a clone)` : '';
         throw refused(`base '${p.name}' is used by ${dependents.join(', ')}${note}; delete them first or use force=true`, { vars: { DEPENDENTS: stem(dependents) } });
       }
-      if (!ctx.dryrun) {
-        if (image && fs.existsSync(image)) fs.chmodSync(image, 0o644);
-        fs.rmSync(baseRecordPath(ctx, p.name), { force: true });
+      if (b?.kind === 'zvol') {
+        await unregisterZvolBase(ctx, b);
+        return { result: p.name, vars: { DEPENDENTS: stem(dependents) } };
       }
+      if (image && ctx.fs.exists(image)) await ctx.effect(() => readOnlyImage(ctx, image, false), undefined);
+      ctx.state.remove(baseRecordPath(ctx, p.name));
       return { result: p.name, vars: { DEPENDENTS: stem(dependents) } };
     });
   },

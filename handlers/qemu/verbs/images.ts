@@ -3,7 +3,6 @@
  * <state>/images/NAME.qcow2 or NAME.raw) or `disk=` (an explicit absolute path).
  * Writes to a registered base are refused (RC 7).
  */
-import * as fs from 'node:fs';
 import { alreadyExists } from '../../../shared/errors';
 import { sizeValue } from '../names';
 import { stem } from '../../../shared/result';
@@ -16,8 +15,6 @@ import { DISK } from '../params';
 import { baseOfFile } from '../registry';
 import { diskPath, resolveDisk } from '../state';
 
-export { reserve, unreserve } from '../disks';
-
 export const createDisk = defineVerb({
   name: 'create_disk',
   summary: 'create an empty disk image (qemu-img create): name= in the images folder or disk= path (ending in .qcow2 or .raw as format= says); RC 4 if it exists',
@@ -29,7 +26,7 @@ export const createDisk = defineVerb({
     resolveDisk(ctx, p, 'create_disk');
     const file = p.disk ?? diskPath(ctx, p.name!, p.format);
     if (p.disk) checkNewImage(ctx, `disk=${p.disk}`, p.disk, p.format);
-    if (p.name && fs.existsSync(diskPath(ctx, p.name, p.format === 'raw' ? 'qcow2' : 'raw'))) {
+    if (p.name && ctx.fs.exists(diskPath(ctx, p.name, p.format === 'raw' ? 'qcow2' : 'raw'))) {
       throw alreadyExists(`disk ${p.name} already exists in another format`);
     }
     const bytes = toBytes(p.size);

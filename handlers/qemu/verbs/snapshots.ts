@@ -6,16 +6,14 @@
  * `qemu-img info -U` either way.
  */
 import { notFound, refused, toolFailed } from '../../../shared/errors';
-import { poll } from '../../../shared/poll';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { checkVmFiles } from '../hostfiles';
 import { imageChain, qemuImg } from '../tool';
 import { NAME, snapshotTag, timeout } from '../params';
-import { withQmp, type Qmp } from '../../../shared/qmp';
+import type { Qmp } from '../../../shared/qmp';
 import { liveness, loadVm, vmPaths } from '../state';
-import { stopVm, vmDied } from '../vm';
-import { startVm } from './run';
+import { startVm, stopVm, vmCrashed } from '../vm';
 
 const TAG = { snapshot: { type: 'string', required: true, rule: snapshotTag, aliases: ['snapshot_name'], doc: 'snapshot name' } } as const;
 
@@ -23,18 +21,21 @@ const TAG = { snapshot: { type: 'string', required: true, rule: snapshotTag, ali
 export const SAVED_STATE = 'rexx-saved-state';
 
 /** The VM's qcow2 disk, else RC 7 (also when hostfiles.ts refuses its chain). */
-function qcow2Disk(ctx: Ctx, name: string): string {
+async function qcow2Disk(ctx: Ctx, name: string): Promise<string> {
   const def = loadVm(ctx, name);
   if (!def.disk || def.format !== 'qcow2') throw refused(`VM ${name} has no qcow2 disk to hold snapshots`);
-  checkVmFiles(ctx, def);
+  await checkVmFiles(ctx, def);
   return def.disk;
 }
 
-/** Run a QMP snapshot job to its end; RC 1 with the job's error, RC 5 at the deadline. */
-async function job(q: Qmp, command: string, args: Record<string, unknown>, timeoutMs: number): Promise<void> {
-  const id = `rexx-${command}-${Date.now()}`;
+/**
+ * Run a QMP snapshot job to its end; RC 1 with the job's error, RC 5 at the deadline.
+ * Under dryrun the job is not started (ctx.qmp) and nothing is waited for (ctx.poll).
+ */
+async function job(ctx: Ctx, q: Qmp, command: string, args: Record<string, unknown>, timeoutMs: number): Promise<void> {
+  const id = `rexx-${command}-${ctx.clock.now()}`;
   await q.execute(command, { 'job-id': id, ...args });
-  const done = await poll(
+  const done = await ctx.poll(
     async () => {
       const jobs = await q.execute<Array<{ id: string; status: string; error?: string }>>('query-jobs');
       const j = jobs.find((x) => x.id === id);
@@ -42,21 +43,21 @@ async function job(q: Qmp, command: string, args: Record<string, unknown>, timeo
     },
     { timeoutMs, initialMs: 10, maxMs: 100, what: `QMP ${command} job ${id} to conclude` },
   );
-  const j = done.value.j;
+  const j = done.value?.j;
   if (j) await q.execute('job-dismiss', { id });
   if (j?.error) throw toolFailed(`QMP ${command}: ${j.error}`);
 }
 
 /** Either the offline qemu-img form or the running QMP job, by the VM's state. */
 async function either(ctx: Ctx, name: string, offline: string[], qmp: [string, Record<string, unknown>], timeoutMs: number) {
-  const disk = qcow2Disk(ctx, name);
+  const disk = await qcow2Disk(ctx, name);
   const l = liveness(ctx, name);
-  if (l.kind === 'crashed') throw vmDied(ctx, name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+  if (l.kind === 'crashed') throw vmCrashed(ctx, name, l.pid);
   if (l.kind === 'stopped') {
     await qemuImg(ctx, ['snapshot', ...offline, disk], { timeoutMs });
     return 'offline';
   }
-  if (!ctx.dryrun) await withQmp(vmPaths(ctx, name).qmp, (q) => job(q, qmp[0], qmp[1], timeoutMs));
+  await ctx.qmp(vmPaths(ctx, name).qmp, (q) => job(ctx, q, qmp[0], qmp[1], timeoutMs));
   return 'qmp';
 }
 
@@ -106,7 +107,7 @@ export const listSnapshots = defineVerb({
   positional: ['name'],
   vars: { SNAPSHOTS: { stem: 'snapshot tags' }, SNAPSHOT_DATES: { stem: 'when each was taken (ISO 8601)' }, VM_STATE_SIZES: { stem: 'bytes of saved RAM (0 for disk-only)' } },
   async run(p, ctx) {
-    const top = (await imageChain(ctx, qcow2Disk(ctx, p.name), { forceShare: true }))[0]!;
+    const top = (await imageChain(ctx, await qcow2Disk(ctx, p.name), { forceShare: true }))[0]!;
     const snaps = top.snapshots ?? [];
     const dates = snaps.map((s) => new Date(s['date-sec'] * 1000).toISOString());
     return {
@@ -123,19 +124,17 @@ export const saveState = defineVerb({
   positional: ['name'],
   vars: { STATUS: 'saved (stopped, with its state kept), or crashed', SNAPSHOT: `the snapshot holding it (${SAVED_STATE})` },
   async run(p, ctx) {
-    const disk = qcow2Disk(ctx, p.name);
+    const disk = await qcow2Disk(ctx, p.name);
     const l = liveness(ctx, p.name);
-    if (l.kind === 'crashed') throw vmDied(ctx, p.name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+    if (l.kind === 'crashed') throw vmCrashed(ctx, p.name, l.pid);
     if (l.kind === 'stopped') throw refused(`save_state: VM ${p.name} is not running (a stopped VM has no state to save)`);
-    if (!ctx.dryrun) {
-      await withQmp(vmPaths(ctx, p.name).qmp, async (q) => {
-        // One saved state at a time: an older one is replaced.
-        const top = (await imageChain(ctx, disk, { forceShare: true }))[0]!;
-        if ((top.snapshots ?? []).some((s) => s.name === SAVED_STATE)) await job(q, 'snapshot-delete', { tag: SAVED_STATE, devices: JOB }, p.timeout);
-        await job(q, 'snapshot-save', { tag: SAVED_STATE, vmstate: 'disk0', devices: JOB }, p.timeout);
-      });
-      await stopVm(ctx, p.name, true, 0);
-    }
+    await ctx.qmp(vmPaths(ctx, p.name).qmp, async (q) => {
+      // One saved state at a time: an older one is replaced.
+      const top = (await imageChain(ctx, disk, { forceShare: true }))[0]!;
+      if ((top.snapshots ?? []).some((s) => s.name === SAVED_STATE)) await job(ctx, q, 'snapshot-delete', { tag: SAVED_STATE, devices: JOB }, p.timeout);
+      await job(ctx, q, 'snapshot-save', { tag: SAVED_STATE, vmstate: 'disk0', devices: JOB }, p.timeout);
+    });
+    await stopVm(ctx, p.name, true, 0);
     return { result: 'saved', vars: { STATUS: 'saved', SNAPSHOT: SAVED_STATE } };
   },
 });
@@ -157,15 +156,16 @@ export const restoreState = defineVerb({
     SNAPSHOT: `the snapshot it came from (${SAVED_STATE})`,
   },
   async run(p, ctx) {
-    const disk = qcow2Disk(ctx, p.name);
+    const disk = await qcow2Disk(ctx, p.name);
     if (liveness(ctx, p.name).kind === 'running') throw refused(`restore_state: VM ${p.name} is running; save_state stops it, so its saved state belongs to a stopped VM`);
     const top = (await imageChain(ctx, disk, { forceShare: true }))[0]!;
     const saved = (top.snapshots ?? []).find((s) => s.name === SAVED_STATE);
-    if (!saved && !ctx.dryrun) throw notFound(`restore_state: VM ${p.name} has no saved state (save_state makes one)`);
+    if (!saved) throw notFound(`restore_state: VM ${p.name} has no saved state (save_state makes one)`);
     if (saved && saved['vm-state-size'] === 0) throw notFound(`restore_state: ${SAVED_STATE} of ${p.name} holds no RAM state`);
-    const out = await startVm(ctx, p.name, 'running', p.timeout, SAVED_STATE);
+    const out = await startVm(ctx, p.name, 'running', p.timeout, { loadvm: SAVED_STATE });
     // Consumed, as libvirt's managedsave image is: the next start boots afresh.
-    if (!ctx.dryrun) await withQmp(vmPaths(ctx, p.name).qmp, (q) => job(q, 'snapshot-delete', { tag: SAVED_STATE, devices: JOB }, p.timeout));
+    // On the QEMU this call launched: under dryrun there is none.
+    await ctx.effect(() => ctx.qmp(vmPaths(ctx, p.name).qmp, (q) => job(ctx, q, 'snapshot-delete', { tag: SAVED_STATE, devices: JOB }, p.timeout)), undefined);
     return { ...out, vars: { ...out.vars, SNAPSHOT: SAVED_STATE } };
   },
 });

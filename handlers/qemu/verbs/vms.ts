@@ -4,110 +4,16 @@
  * Creating and deleting hold the VM's lock; vm.json is created exclusively, so of
  * parallel creates of one name exactly one wins (RC 4 for the rest).
  */
-import * as fs from 'node:fs';
-import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
-import { CorruptStateError, createStateExclusive } from '../../../shared/state-file';
+import { notFound, refused, usageError } from '../../../shared/errors';
+import { CorruptStateError } from '../../../shared/state-file';
 import { qemuName } from '../names';
 import { stem } from '../../../shared/result';
-import { defineVerb, type Ctx } from '../../../shared/verb';
-import { zfs } from '../../zfs/tool';
-import { toBytes } from '../../../shared/size';
-import { qemuImg } from '../tool';
+import { defineVerb } from '../../../shared/verb';
 import { diskRef, FORCE, HARDWARE, NAME } from '../params';
-import { checkVmFiles } from '../hostfiles';
-import { baseOfFile, findBase, loadBase, withBaseLock, zvolClone, type BaseRecord } from '../registry';
+import { claimVm, cloneVm, vmDef } from '../definition';
+import { baseOfFile, loadBase } from '../registry';
 import { diskPath, liveness, loadVm, vmNames, vmPaths, withVmLock, type VmDef } from '../state';
 import { clearStale, stopVm } from '../vm';
-import { reserve, unreserve } from './images';
-
-/** The hardware keys as given to create / clone_from_base. */
-export interface Hardware {
-  memory: string;
-  cpus: number;
-  kernel?: string;
-  initrd?: string;
-  append?: string;
-  accel: VmDef['accel'];
-  network: VmDef['network'];
-}
-
-/**
- * Check the hardware keys and build a definition (disk filled in by the caller): RC 2
- * or 3 for bad values, RC 7 for host files QEMU may not be given (hostfiles.ts).
- */
-export function vmDef(ctx: Ctx, name: string, hw: Hardware, disk: Pick<VmDef, 'disk' | 'format' | 'base'>): VmDef {
-  if ((hw.initrd || hw.append) && !hw.kernel) throw usageError('initrd= and append= need kernel=');
-  if (!disk.disk && !hw.kernel) throw usageError(`VM ${name} needs a disk (disk= or base=) or kernel= to boot`);
-  for (const f of [hw.kernel, hw.initrd]) if (f && !fs.existsSync(f)) throw notFound(`${f} not found`);
-  const memoryMiB = Math.round(toBytes(hw.memory, 'M') / 2 ** 20);
-  if (memoryMiB < 16) throw usageError(`memory=${hw.memory}: at least 16 MiB`);
-  const def: VmDef = {
-    name, ...disk, memoryMiB, cpus: hw.cpus, kernel: hw.kernel ?? '', initrd: hw.initrd ?? '', append: hw.append ?? '',
-    accel: hw.accel, network: hw.network, created: new Date().toISOString(),
-  };
-  checkVmFiles(ctx, def);
-  return def;
-}
-
-/**
- * Write VM `name`'s definition if it has none (O_EXCL, see createStateExclusive), RC 4
- * when it has one (even a corrupt one). Call it holding the VM's lock. Under dryrun it
- * only checks.
- */
-export function claimVm(ctx: Ctx, def: VmDef): void {
-  const file = vmPaths(ctx, def.name).def;
-  const taken = ctx.dryrun ? fs.existsSync(file) : !createStateExclusive(file, def);
-  if (taken) throw alreadyExists(`VM ${def.name} already exists`);
-}
-
-/** The argv that makes a clone of `base` for VM `name`, and the disk it gives. */
-export function cloneArgv(ctx: Ctx, base: BaseRecord, name: string): { argv: string[]; disk: string; format: 'qcow2' | 'raw' } {
-  if (base.kind === 'zvol') {
-    const { dataset, disk } = zvolClone(base, name);
-    return { argv: ['zfs', 'clone', base.source, dataset], disk, format: 'raw' };
-  }
-  const disk = diskPath(ctx, name, 'qcow2');
-  return { argv: ['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base.source, disk], disk, format: 'qcow2' };
-}
-
-/**
- * Make VM `name`, a clone of `base`, holding its lock: claim vm.json, make the disk,
- * then check under the base's lock that the base is still the one registered (an
- * unregister_base that ran meanwhile saw no clone yet); otherwise undo it all, RC 3.
- */
-export async function cloneVm(ctx: Ctx, base: BaseRecord, name: string, hw: Hardware): Promise<VmDef> {
-  const c = cloneArgv(ctx, base, name);
-  const def = vmDef(ctx, name, hw, { disk: c.disk, format: c.format, base: base.name });
-  return withVmLock(ctx, name, async () => {
-    claimVm(ctx, def);
-    const paths = vmPaths(ctx, name);
-    let made = false;
-    try {
-      if (base.kind === 'qcow2') {
-        reserve(ctx, c.disk);
-        made = true;
-        await qemuImg(ctx, c.argv.slice(1));
-      } else {
-        await zfs(ctx, c.argv.slice(1));
-        made = true;
-      }
-      await withBaseLock(ctx, base.name, () => {
-        const now = findBase(ctx, base.name);
-        if (!now || now.created !== base.created || now.source !== base.source) {
-          throw notFound(`base '${base.name}' was unregistered while ${name} was being cloned from it`);
-        }
-      });
-    } catch (e) {
-      if (!ctx.dryrun) {
-        if (made && base.kind === 'qcow2') unreserve(ctx, c.disk);
-        else if (made) await zfs(ctx, ['destroy', c.disk.slice('/dev/zvol/'.length)]).catch(() => undefined);
-        fs.rmSync(paths.dir, { recursive: true, force: true });
-      }
-      throw e;
-    }
-    return def;
-  });
-}
 
 export const create = defineVerb({
   name: 'create',
@@ -124,17 +30,17 @@ export const create = defineVerb({
   async run(p, ctx) {
     if (p.disk && p.base) throw usageError('create: give disk= or base=, not both');
     if (p.base) {
-      const def = await cloneVm(ctx, loadBase(ctx, p.base), p.name, p);
+      const def = await cloneVm(ctx, await loadBase(ctx, p.base), p.name, p);
       return { result: p.name, vars: { VM: p.name, DISK: def.disk, BASE: p.base } };
     }
     let disk: Pick<VmDef, 'disk' | 'format' | 'base'> = { disk: '', format: '', base: '' };
     if (p.disk) {
       const file = p.disk.startsWith('/') ? p.disk : diskPath(ctx, p.disk);
-      if (!fs.existsSync(file)) throw notFound(`disk ${file} not found`);
+      if (!ctx.fs.exists(file)) throw notFound(`disk ${file} not found`);
       if (baseOfFile(ctx, file)) throw refused(`${file} is a registered base; use base=${p.disk} to boot a copy-on-write overlay of it`);
       disk = { disk: file, format: file.endsWith('.raw') || file.startsWith('/dev/') ? 'raw' : 'qcow2', base: '' };
     }
-    const def = vmDef(ctx, p.name, p, disk);
+    const def = await vmDef(ctx, p.name, p, disk);
     await withVmLock(ctx, p.name, () => claimVm(ctx, def));
     return { result: p.name, vars: { VM: p.name, DISK: def.disk, BASE: '' } };
   },
@@ -166,14 +72,12 @@ export const del = defineVerb({
       const l = liveness(ctx, p.name);
       if (l.kind === 'running') {
         if (!p.force) throw refused(`VM ${p.name} is running; stop it first, or delete with force=true`);
-        if (!ctx.dryrun) await stopVm(ctx, p.name, true, 0);
+        await stopVm(ctx, p.name, true, 0);
       }
-      if (!ctx.dryrun) clearStale(ctx, p.name);
+      clearStale(ctx, p.name);
       const own = Boolean(def?.base && def.disk === diskPath(ctx, p.name, 'qcow2') && !p.keep_disk);
-      if (!ctx.dryrun) {
-        if (own) fs.rmSync(def!.disk, { force: true });
-        fs.rmSync(vmPaths(ctx, p.name).dir, { recursive: true, force: true });
-      }
+      if (own) ctx.fs.remove(def!.disk);
+      ctx.fs.remove(vmPaths(ctx, p.name).dir);
       return { result: p.name, vars: { DELETED_DISK: own ? def!.disk : '', CORRUPT: corrupt } };
     });
   },

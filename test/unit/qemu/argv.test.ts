@@ -1,7 +1,8 @@
 /**
  * The exact commands the QEMU verbs plan (dryrun=true, nothing runs) or run against
  * fake binaries; qemu-img's messages mapped to RCs; the KVM probe and its fallback;
- * the zvol base/clone path (argv only: zfs-fuse on this host has no zvols).
+ * the zvol base/clone path (argv only, with a fake runner answering the ZFS registry's
+ * reads: zfs-fuse on this host has no zvols).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,6 +14,7 @@ import { probeArgv } from '../../../handlers/qemu/accel';
 import { qemuArgv } from '../../../handlers/qemu/vm';
 import { vmPaths, type VmDef } from '../../../handlers/qemu/state';
 import { fakeBin, type FakeBin, type FakeSpec } from '../../helpers/fakebin';
+import { fakeRunner } from '../../helpers/fake-runner';
 
 let dir: string;
 let fakes: FakeBin[] = [];
@@ -31,6 +33,24 @@ function withFakes(specs: Record<string, FakeSpec> = {}) {
   fakes.push(fake);
   const h: AddressHandler = createHandler(table, { env: { ...fake.env, REXX_QEMU_DIR: dir, REXX_QEMU_PATHS: '/bin' } });
   return { h, calls: () => fake.calls() };
+}
+/**
+ * A handler whose runner is a fake (test/helpers/fake-runner.ts) answering the ZFS
+ * registry's reads: with `registered`, volume tank/vm/base is a registered base that
+ * QEMU knows as zb. `changes` are the commands run that are not reads.
+ */
+function withZfs(registered: boolean) {
+  const f = fakeRunner((argv) => {
+    const a = argv.join(' ');
+    if (argv[0] !== 'zfs' || !registered) return a.endsWith('volsize tank/vm/base') ? { stdout: '1073741824\n' } : undefined;
+    if (a.includes('org.rexxjs:qemu-base')) return { stdout: 'tank/vm/base\torg.rexxjs:qemu-base\tzb\n' };
+    if (a.includes('-s local org.rexxjs:base-snapshot')) return { stdout: 'tank/vm/base\torg.rexxjs:base-snapshot\trexx-base\n' };
+    if (a.endsWith('creation tank/vm/base@rexx-base')) return { stdout: 'tank/vm/base@rexx-base\t1700000000\n' };
+    if (a.endsWith('-d 1 tank/vm/base')) return { stdout: 'tank/vm/base\torg.rexxjs:base-snapshot\trexx-base\tlocal\ntank/vm/base@rexx-base\tcreation\t1700000000\t-\n' };
+    return undefined;
+  });
+  const h: AddressHandler = createHandler(table, { env: { PATH: '/nonexistent', REXX_QEMU_DIR: dir, REXX_QEMU_PATHS: '/bin', REXX_ZFS_LOCK_DIR: path.join(dir, 'zfs-locks') }, runner: f.runner });
+  return { h, changes: () => f.calls.filter((_, i) => !f.options[i]!.readOnly) };
 }
 const img = (n: string, ext = 'qcow2') => path.join(dir, 'images', `${n}.${ext}`);
 const touch = (f: string, body = '') => {
@@ -110,25 +130,60 @@ describe('bases and clones', () => {
     expect(fs.existsSync(img('web'))).toBe(false);
   });
 
-  it('zvol base: register snapshots the volume; clones are zfs clones booted as raw host devices (dryrun)', async () => {
-    const { h } = withFakes({ zfs: { stdout: '1073741824\n' } });
+  it('zvol base: register snapshots the volume and marks it in the ZFS registry; clones are zfs clones booted as raw host devices (dryrun, fake runner)', async () => {
+    const { h } = withZfs(false);
     const r = await h('register_base name=zb zvol=tank/vm/base dryrun=true');
-    expect(r.output).toBe('zfs snapshot tank/vm/base@rexx-base');
-    base('zb', { kind: 'zvol', source: 'tank/vm/base@rexx-base' });
-    const c = await h('clone_from_base base=zb name=z1 kernel=/bin/sh dryrun=true');
-    expect(c.output).toBe('zfs clone tank/vm/base@rexx-base tank/vm/z1');
+    expect(r.errorCode, r.errorMessage).toBe(0);
+    expect(r.output.split('\n')[0]).toBe('zfs snapshot tank/vm/base@rexx-base');
+    expect(r.output.split('\n')).toEqual([
+      'zfs snapshot tank/vm/base@rexx-base',
+      'zfs set org.rexxjs:base=on tank/vm/base',
+      'zfs set org.rexxjs:base-snapshot=rexx-base tank/vm/base',
+      'zfs set org.rexxjs:qemu-base=zb tank/vm/base',
+    ]);
+    const c = await withZfs(true).h('clone_from_base base=zb name=z1 kernel=/bin/sh dryrun=true');
+    expect(c.output).toBe('zfs clone -o org.rexxjs:cloned-from=tank/vm/base tank/vm/base@rexx-base tank/vm/z1');
   });
 
-  it('a zvol clone\'s /dev/zvol disk is the one device a VM may boot; any other device is RC 7 (fake zfs)', async () => {
-    const { h, calls } = withFakes();
-    base('zb', { kind: 'zvol', source: 'tank/vm/base@rexx-base' });
-    expect((await h('clone_from_base base=zb name=z1 kernel=/bin/sh accel=tcg')).errorCode).toBe(0);
+  it('a zvol base is listed from the ZFS registry, and nothing of it is written in the images folder (fake runner)', async () => {
+    const { h } = withZfs(true);
+    const r = await h('list_bases');
+    expect(r.errorCode, r.errorMessage).toBe(0);
+    expect(r.rexxVariables.BASES).toEqual({ 0: 1, 1: 'zb' });
+    expect(r.rexxVariables.BASE_SNAPSHOTS).toEqual({ 0: 1, 1: 'tank/vm/base@rexx-base' });
+    expect(fs.existsSync(path.join(dir, 'images'))).toBe(false);
+  });
+
+  it('unregister_base of a zvol base unregisters the volume in the ZFS registry and drops its QEMU name; refused while a clone uses it (fake runner)', async () => {
+    const { h, changes } = withZfs(true);
+    expect((await h('clone_from_base base=zb name=z1 kernel=/bin/sh')).errorCode).toBe(0);
+    const refused = await h('unregister_base zb');
+    expect(refused.errorCode).toBe(7);
+    expect(refused.rexxVariables.DEPENDENTS).toEqual({ 0: 1, 1: 'z1' });
+    expect((await h('delete z1')).errorCode).toBe(0);
+    const r = await h('unregister_base zb');
+    expect(r.errorCode, r.errorMessage).toBe(0);
+    expect(changes().slice(1).map((c) => c.join(' '))).toEqual([
+      'zfs inherit org.rexxjs:base tank/vm/base',
+      'zfs inherit org.rexxjs:base-snapshot tank/vm/base',
+      'zfs inherit org.rexxjs:base-description tank/vm/base',
+      'zfs destroy -d tank/vm/base@rexx-base',
+      'zfs inherit org.rexxjs:qemu-base tank/vm/base',
+      'zfs inherit org.rexxjs:qemu-memory tank/vm/base',
+      'zfs inherit org.rexxjs:qemu-cpus tank/vm/base',
+    ]);
+  });
+
+  it('a zvol clone\'s /dev/zvol disk is the one device a VM may boot; any other device is RC 7 (fake runner)', async () => {
+    const { h, changes } = withZfs(true);
+    const r0 = await h('clone_from_base base=zb name=z1 kernel=/bin/sh accel=tcg');
+    expect(r0.errorCode, r0.errorMessage).toBe(0);
     const s = await h('start z1 dryrun=true');
     expect(s.errorCode, s.errorMessage).toBe(0);
     expect(s.output).toContain('driver=host_device,filename=/dev/zvol/tank/vm/z1,');
     const r = await h('create name=other disk=/dev/null kernel=/bin/sh');
     expect(r.errorCode, r.errorMessage).toBe(7);
-    expect(calls().map((c) => c.slice(0, 2).join(' '))).toEqual(['zfs clone']);
+    expect(changes().map((c) => c.slice(0, 2).join(' '))).toEqual(['zfs clone']);
   });
 
   it('unregister_base is refused while a clone uses it, with stem DEPENDENTS (fake binary)', async () => {

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AddressError } from '../../../shared/errors';
+import { createEffects } from '../../../shared/effects';
 import { Qmp, withQmp } from '../../../shared/qmp';
 import { toBytes } from '../../../shared/size';
 import { qcow2Backing } from '../../../handlers/qemu/registry';
@@ -119,9 +120,10 @@ describe('helpers', () => {
     h.writeUInt32BE(name.length, 16);
     h.write(name, 200);
     fs.writeFileSync(path.join(d, 'c.qcow2'), h);
-    expect(qcow2Backing(path.join(d, 'c.qcow2'))).toBe(path.join(d, name));
+    const host = createEffects({ dryrun: false, log: () => undefined });
+    expect(qcow2Backing(host, path.join(d, 'c.qcow2'))).toBe(path.join(d, name));
     fs.writeFileSync(path.join(d, 'raw.img'), Buffer.alloc(512));
-    expect(qcow2Backing(path.join(d, 'raw.img'))).toBeUndefined();
+    expect(qcow2Backing(host, path.join(d, 'raw.img'))).toBeUndefined();
   });
 
   it('cleanSerial drops escape sequences and carriage returns', () => {

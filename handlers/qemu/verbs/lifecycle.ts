@@ -4,67 +4,11 @@
  * last serial lines in ERRORTEXT.
  */
 import { refused } from '../../../shared/errors';
-import { regexRule } from '../../../shared/names';
-import { defineVerb, type Ctx, type VerbOutput } from '../../../shared/verb';
-import { chooseAccel } from '../accel';
-import { checkVmFiles } from '../hostfiles';
-import { FORCE, NAME, timeout } from '../params';
-import { withQmp } from '../../../shared/qmp';
-import { liveness, loadRun, loadVm, vmPaths, withVmLock } from '../state';
-import { clearStale, launch, qmpStatus, settle, stopVm, vmDied, waitRunning, waitSerial } from '../vm';
+import { defineVerb, type Ctx } from '../../../shared/verb';
+import { FORCE, NAME, timeout, WAIT } from '../params';
+import { liveness, loadVm, vmPaths, withVmLock } from '../state';
+import { clearStale, qmpStatus, settle, startVm, stopVm, vmCrashed, vmDied } from '../vm';
 
-const waitRule = regexRule('wait', /^(?:running|none|serial:.+)$/s, 'running, none, or serial:TEXT');
-
-export const WAIT = {
-  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), or none' },
-} as const;
-
-/**
- * Start VM `name` and wait as asked; the vars start and clone_from_base report. The
- * check and the launch hold the VM's lock, so of parallel starts one launches QEMU and
- * the others find it running (ALREADY=1); the wait runs outside the lock.
- */
-export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: number, loadvm?: string): Promise<VerbOutput> {
-  const t0 = performance.now();
-  const ms = () => Math.round(performance.now() - t0);
-  const launched = await withVmLock(ctx, name, async () => {
-    const def = loadVm(ctx, name);
-    const l = liveness(ctx, name);
-    if (l.kind === 'running' && !ctx.dryrun) {
-      const accel = loadRun(ctx, name)?.accel ?? '';
-      return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
-    }
-    if (l.kind === 'crashed' && !ctx.dryrun) clearStale(ctx, name);
-    checkVmFiles(ctx, def);
-    const accel = await chooseAccel(ctx, def.accel);
-    ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
-    await launch(ctx, def, accel.accel, loadvm);
-    return accel;
-  });
-  if ('result' in launched) return launched;
-  const accel = launched;
-  const vars: Record<string, unknown> = { ACCEL: accel.accel, ACCEL_REASON: accel.why, ALREADY: 0, QMP_MS: 0, READY_MS: 0 };
-  if (ctx.dryrun) return { result: 'started', vars };
-  const pid = liveness(ctx, name);
-  vars.PID = pid.kind === 'running' ? pid.pid : 0;
-  const left = () => Math.max(1000, timeoutMs - ms());
-  let status = 'started';
-  if (wait !== 'none') {
-    try {
-      status = await waitRunning(ctx, name, left());
-      vars.QMP_MS = ms();
-    } catch (e) {
-      // A guest that printed what we wait for and powered off at once is a success.
-      if (!wait.startsWith('serial:')) throw e;
-    }
-  }
-  if (wait.startsWith('serial:')) {
-    await waitSerial(ctx, name, wait.slice('serial:'.length), left());
-    vars.READY_MS = ms();
-    status = liveness(ctx, name).kind === 'running' ? 'running' : 'stopped';
-  }
-  return { result: status, vars: { ...vars, STATUS: status, START_MS: ms() } };
-}
 
 export const start = defineVerb({
   name: 'start',
@@ -92,7 +36,7 @@ export const start = defineVerb({
 function running(ctx: Ctx, name: string, verb: string): string {
   loadVm(ctx, name);
   const l = liveness(ctx, name);
-  if (l.kind === 'crashed') throw vmDied(ctx, name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+  if (l.kind === 'crashed') throw vmCrashed(ctx, name, l.pid);
   if (l.kind === 'stopped') throw refused(`${verb}: VM ${name} is not running`);
   return vmPaths(ctx, name).qmp;
 }
@@ -112,7 +56,6 @@ export const stop = defineVerb({
       await withVmLock(ctx, p.name, () => clearStale(ctx, p.name));
       return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: 'none', WAS: l.kind } };
     }
-    if (ctx.dryrun) return { result: 'stopped' };
     const method = await stopVm(ctx, p.name, p.force, p.timeout);
     await withVmLock(ctx, p.name, () => clearStale(ctx, p.name));
     return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: method, WAS: 'running' } };
@@ -143,8 +86,8 @@ export const restart = defineVerb({
   async run(p, ctx) {
     loadVm(ctx, p.name);
     let method = 'none';
-    if (liveness(ctx, p.name).kind === 'running' && !ctx.dryrun) method = await stopVm(ctx, p.name, p.force, p.timeout);
-    const out = await startVm(ctx, p.name, p.wait, p.timeout);
+    if (liveness(ctx, p.name).kind === 'running') method = await stopVm(ctx, p.name, p.force, p.timeout);
+    const out = await startVm(ctx, p.name, p.wait, p.timeout, { afterStop: method !== 'none' });
     return { ...out, vars: { ...out.vars, METHOD: method } };
   },
 });
@@ -152,8 +95,7 @@ export const restart = defineVerb({
 /** QMP `command`, then confirm the status; `event` is what QEMU announces (STOP / RESUME). */
 async function toggle(ctx: Ctx, name: string, command: 'stop' | 'cont', want: string, event: string, verb: string) {
   const sock = running(ctx, name, verb);
-  if (ctx.dryrun) return { result: want };
-  return withQmp(sock, async (q) => {
+  return ctx.qmp(sock, async (q) => {
     const before = await qmpStatus(q);
     if (before === want) return { result: want, vars: { STATUS: want, EVENT: '' } };
     if (before !== 'running' && before !== 'paused') throw vmDied(ctx, name, `cannot ${verb} a guest in QMP status ${before}`);
@@ -189,4 +131,3 @@ export const resume = defineVerb({
   },
 });
 
-export { running as runningSocket };

@@ -1,17 +1,12 @@
 /** Read-only verbs: state (one VM), console (its serial log), status (handler and tools). */
-import * as fs from 'node:fs';
 import { AddressError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { packageVersion } from '../../../shared/version';
 import { defineVerb } from '../../../shared/verb';
 import { kvmVerdict, QEMU_SYSTEM } from '../accel';
 import { NAME } from '../params';
-import { withQmp } from '../../../shared/qmp';
 import { liveness, loadRun, loadVm, serialTail, stateDir, vmNames, vmPaths } from '../state';
-import { qmpStatus, settle, vmDied } from '../vm';
-
-/** QMP statuses of a guest that can no longer run while QEMU stays up: RC 1. */
-const GUEST_DEAD = new Set(['internal-error', 'guest-panicked', 'io-error']);
+import { GUEST_DEAD, guestDeadWhy, qmpStatus, settle, vmCrashed, vmDied } from '../vm';
 
 export const state = defineVerb({
   name: 'state',
@@ -33,14 +28,14 @@ export const state = defineVerb({
     const paths = vmPaths(ctx, p.name);
     const l = liveness(ctx, p.name);
     const vars: Record<string, unknown> = { STATUS: 'stopped', PID: 0, ACCEL: '', UPTIME: 0, BASE: def.base, DISK: def.disk, MEMORY: def.memoryMiB, CPUS: def.cpus };
-    if (l.kind === 'crashed') throw vmDied(ctx, p.name, `QEMU (pid ${l.pid}) is gone: it crashed or was killed`);
+    if (l.kind === 'crashed') throw vmCrashed(ctx, p.name, l.pid);
     if (l.kind === 'running') {
       const run = loadRun(ctx, p.name);
       vars.PID = l.pid;
       vars.ACCEL = run?.accel ?? '';
-      vars.UPTIME = run ? Math.round((Date.now() - run.startedAt) / 1000) : 0;
+      vars.UPTIME = run ? Math.round((ctx.clock.now() - run.startedAt) / 1000) : 0;
       try {
-        vars.STATUS = await withQmp(paths.qmp, qmpStatus, 5_000);
+        vars.STATUS = await ctx.qmp(paths.qmp, qmpStatus, 5_000);
       } catch (e) {
         // QEMU may be exiting right now (the guest powered off): tell that apart from a crash.
         const now = await settle(ctx, p.name);
@@ -50,7 +45,7 @@ export const state = defineVerb({
       }
     }
     if (GUEST_DEAD.has(String(vars.STATUS))) {
-      const e = vmDied(ctx, p.name, `the guest stopped with QMP status ${vars.STATUS}${vars.STATUS === 'internal-error' ? ' (a KVM internal error: try accel=tcg)' : ''}`);
+      const e = vmDied(ctx, p.name, guestDeadWhy(String(vars.STATUS)));
       throw new AddressError('toolFailed', e.message, { vars: { ...vars } });
     }
     return { result: String(vars.STATUS), vars };
@@ -100,7 +95,7 @@ export const status = defineVerb({
     const dir = stateDir(ctx);
     const vars = {
       REACHABLE: 1, HANDLER_VERSION: version, QEMU_IMG: img, QEMU_SYSTEM: sys, STATE_DIR: dir,
-      STATE_DIR_EXISTS: fs.existsSync(dir) ? 1 : 0, KVM: kvm.kvm ? 1 : 0, KVM_REASON: kvm.reason, VMS: vmNames(ctx).length,
+      STATE_DIR_EXISTS: ctx.fs.exists(dir) ? 1 : 0, KVM: kvm.kvm ? 1 : 0, KVM_REASON: kvm.reason, VMS: vmNames(ctx).length,
     };
     return {
       result: [`handler ${version}`, img, sys, `state ${dir}`, `kvm ${kvm.kvm ? 'yes' : 'no'} (${kvm.reason})`, `vms ${vars.VMS}`].join('\n'),
