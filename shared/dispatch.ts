@@ -204,7 +204,6 @@ async function dispatchParsed(
     poll: async (probe, o) => (dryrun ? { value: undefined, elapsedMs: 0, probes: 0 } : poll(probe, o)),
     qmp: qmpEffect(dryrun, runner.log),
     cache,
-    dryrun,
     trace,
     env,
     log: runner.log,

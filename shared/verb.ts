@@ -40,8 +40,6 @@ export interface Ctx extends Effects {
    * KVM usable): kept for the handler's lifetime, so a new handler (a test) starts clean.
    */
   cache: Map<string, unknown>;
-  /** @deprecated being removed (issue 14): use the effects, which know dryrun. */
-  dryrun: boolean;
   trace: boolean;
   /** Environment the handler was created with (defaults to process.env). */
   env: Record<string, string | undefined>;

@@ -39,7 +39,7 @@ const runs = defineVerb({
     const q = await ctx.run(['echo', 'query'], { readOnly: true });
     ctx.log('a log line');
     const polled = await ctx.poll(async () => 'done', { timeoutMs: 1000, what: 'x' });
-    return { result: `${r.stdout}|${q.stdout}|${String(polled.value)}|${ctx.dryrun}` };
+    return { result: `${r.stdout}|${q.stdout}|${String(polled.value)}|${await ctx.effect(() => 'real', 'planned')}` };
   },
 });
 const T: HandlerTable = { target: 'test', summary: 'test table', tools: 'echo', verbs: [capture, boom, missing, runs] };
@@ -257,7 +257,7 @@ describe('dryrun and trace', () => {
     expect(r.output).toBe('echo hi');
     expect(r.rexxVariables.COMMANDS).toEqual({ 0: 1, 1: 'echo hi' });
     const real = await h('runs');
-    expect(real.output).toBe('hi|query|done|false');
+    expect(real.output).toBe('hi|query|done|real');
   });
 
   it('trace=true sends each argv with its ms and the log lines to the sink', async () => {
