@@ -9,7 +9,7 @@
  * kinds, oldest first. The verbs are verbs/checkpoint.ts.
  */
 import * as path from 'node:path';
-import { z } from 'zod';
+import { lazySchema, type Infer } from '../../shared/schema';
 import { toolFailed, toolMessage } from '../../shared/errors';
 import { createUnderFreeName, epochName } from '../../shared/snapshot-names';
 import type { Ctx } from '../../shared/verb';
@@ -62,14 +62,14 @@ export async function zfsCheckpoints(ctx: Ctx, dataset: string): Promise<Checkpo
 }
 
 /** What `rexx-checkpoint.json` records (checked when read; written atomically by {@link criuCheckpoint}). */
-export const CriuMetaSchema = z.object({
+export const CriuMetaSchema = lazySchema((z) => z.object({
   kind: z.literal('criu'),
   runtime: z.string(),
   bundle: z.string(),
   /** Epoch ms. */
   createdMs: z.number().int().nonnegative(),
   leaveRunning: z.boolean(),
-});
+}));
 
 /**
  * CRIU checkpoints of a container, oldest first (from each image directory's
@@ -83,7 +83,7 @@ export function criuCheckpoints(ctx: Ctx, id: string): Checkpoint[] {
   for (const name of ctx.fs.list(dir)) {
     const where = path.join(dir, name);
     if (!ctx.fs.lstat(where)?.isDirectory()) continue;
-    const m = ctx.state.read(path.join(where, CRIU_META), CriuMetaSchema, `remove that checkpoint (rm -r ${where}) or move it out of ${dir}`);
+    const m = ctx.state.read(path.join(where, CRIU_META), CriuMetaSchema(), `remove that checkpoint (rm -r ${where}) or move it out of ${dir}`);
     if (m) out.push({ name, kind: 'criu', createdEpoch: Math.floor(m.createdMs / 1000), order: m.createdMs, where });
   }
   return out.sort((a, b) => a.order - b.order);

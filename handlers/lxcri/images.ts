@@ -12,16 +12,16 @@
  * uniquely named temporary file renamed into place).
  */
 import * as path from 'node:path';
-import { z } from 'zod';
+import { lazySchema, type Infer } from '../../shared/schema';
 import { toolFailed } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
 import { readJson } from './bundle-config';
 import { ociDir } from './runtime';
 
-const Digest = z.string().regex(/^[a-z0-9]+:[a-f0-9]{32,}$/);
-
 /** One imported image as the index keeps it (checked with this schema when read). */
-export const ImageEntrySchema = z.object({
+export const ImageEntrySchema = lazySchema((z) => {
+  const Digest = z.string().regex(/^[a-z0-9]+:[a-f0-9]{32,}$/);
+  return z.object({
   name: z.string().min(1),
   tag: z.string().min(1),
   /** Manifest digest, `sha256:…`. */
@@ -35,9 +35,10 @@ export const ImageEntrySchema = z.object({
   source: z.string(),
   /** ISO 8601. */
   imported: z.string(),
+  });
 });
-export type ImageEntry = z.infer<typeof ImageEntrySchema>;
-const IndexSchema = z.array(ImageEntrySchema);
+export type ImageEntry = Infer<typeof ImageEntrySchema>;
+const IndexSchema = lazySchema((z) => z.array(ImageEntrySchema()));
 
 export const layoutDir = (ctx: Pick<Ctx, 'env'>) => path.join(ociDir(ctx), 'layout');
 /** `<REXX_OCI_DIR>/images.json`, the image index; also the name of the store's lock (`images.json.lock`). */
@@ -65,7 +66,7 @@ export function readIndex(ctx: Pick<Ctx, 'env' | 'state'>): ImageEntry[] {
   const repair =
     `move it away (mv ${f} ${f}.bad) and image_import again what it listed ` +
     `(umoci ls --layout ${layoutDir(ctx)} shows the tags still in the store)`;
-  return ctx.state.read(f, IndexSchema, repair) ?? [];
+  return ctx.state.read(f, IndexSchema(), repair) ?? [];
 }
 
 /** Look `name[:tag]` up in the index: its name, tag and entry (undefined when not imported). */

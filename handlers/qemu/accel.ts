@@ -14,7 +14,7 @@
  */
 import * as path from 'node:path';
 import { unavailable } from '../../shared/errors';
-import { z } from 'zod';
+import { lazySchema, type Infer } from '../../shared/schema';
 import { CorruptStateError } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { stateDir } from './state';
@@ -30,7 +30,7 @@ const PROBE_B64 =
   'ArCtGwAAAQD+T1HkAAAQAAAAEAAAAAAAAAAAACAAEAC/ABAQADHAuQAMAADzq8cFABAQAAMgEADHBQAgEAADMBAAvwAwEAC4gwAAALkAAgAAiQcFAAAgAIPHCOL0uAAQEAAPItgPIOCDyCAPIuC5gAAAwA8yDQABAAAPMA8gwA0AAACADyLADwEVsAAQAOqVABAACABmuvQAsDHu9Ov9kAAAAAAAAAAAAAAAAACaIAAPAKAAEAA=';
 
 /** The probe's verdict (also the schema of kvm-probe.json). */
-const KvmVerdictSchema = z.object({
+const KvmVerdictSchema = lazySchema((z) => z.object({
   kvm: z.boolean(),
   /** Why (shown in ERRORTEXT and `status`). */
   reason: z.string(),
@@ -40,13 +40,13 @@ const KvmVerdictSchema = z.object({
   checkedAt: z.number(),
   /** The qemu-system binary's mtime (epoch ms) when it was probed. */
   binaryMtime: z.number(),
-});
-export type KvmVerdict = z.infer<typeof KvmVerdictSchema>;
+}));
+export type KvmVerdict = Infer<typeof KvmVerdictSchema>;
 
 /** The cached verdict, or undefined when there is none or it is corrupt (a cache: probe again). */
 function readCache(ctx: Ctx, file: string): KvmVerdict | undefined {
   try {
-    return ctx.state.read(file, KvmVerdictSchema);
+    return ctx.state.read(file, KvmVerdictSchema());
   } catch (e) {
     if (e instanceof CorruptStateError) return undefined;
     throw e;

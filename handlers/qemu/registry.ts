@@ -18,7 +18,7 @@
  * unregister.
  */
 import * as path from 'node:path';
-import { z } from 'zod';
+import { lazySchema, type Infer } from '../../shared/schema';
 import { classify, isReason, notFound } from '../../shared/errors';
 import { qemuName } from './names';
 import { CorruptStateError } from '../../shared/state-file';
@@ -41,8 +41,8 @@ export const QEMU_PROPS = {
 } as const;
 
 /** What `NAME.base.json` holds (kind qcow2; a zvol base's record is kept in ZFS). */
-export const BaseRecordSchema = z.object({
-  name: ruled(qemuName),
+export const BaseRecordSchema = lazySchema((z) => z.object({
+  name: ruled(z, qemuName),
   kind: z.enum(['qcow2', 'zvol']),
   /** qcow2: the image file (always <state>/images/NAME.qcow2); zvol: the snapshot clones come from (pool/vol@rexx-base). */
   source: z.string().min(1),
@@ -56,8 +56,8 @@ export const BaseRecordSchema = z.object({
   /** Memory and CPUs its clones get unless clone_from_base says otherwise (register_base memory= cpus=). */
   memory: z.string().optional(),
   cpus: z.number().int().min(1).optional(),
-});
-export type BaseRecord = z.infer<typeof BaseRecordSchema>;
+}));
+export type BaseRecord = Infer<typeof BaseRecordSchema>;
 
 export const baseRecordPath = (ctx: Pick<Ctx, 'env'>, name: string) => path.join(imagesDir(ctx), `${name}.base.json`);
 
@@ -74,7 +74,7 @@ const baseRepair = (file: string, name: string) =>
 export function findBase(ctx: Host, name: string): BaseRecord | undefined {
   const file = baseRecordPath(ctx, name);
   const repair = baseRepair(file, name);
-  const b = ctx.state.read(file, BaseRecordSchema, repair);
+  const b = ctx.state.read(file, BaseRecordSchema(), repair);
   if (!b) return undefined;
   const bad = (why: string) => new CorruptStateError(file, why, repair);
   if (b.name !== name) throw bad(`name: "${b.name}" is not the file's name "${name}"`);

@@ -8,7 +8,8 @@
  * RC 1 naming it and never overwritten), written atomically, changed under a lock.
  */
 import * as path from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { lazySchema, type Infer } from '../../shared/schema';
 import { notFound, usageError } from '../../shared/errors';
 import { type NameRule } from '../../shared/names';
 import { qemuName } from './names';
@@ -24,21 +25,21 @@ export const DEFAULT_STATE_DIR = '/var/lib/rexx-address/qemu';
 const MAX_SOCKET_PATH = 107;
 
 /** A string that passes a shared naming rule (the same rule the parameter had), for schemas. */
-export const ruled = (rule: NameRule) =>
+export const ruled = (z: typeof import('zod').z, rule: NameRule) =>
   z.string().superRefine((v, c) => {
     const why = rule.check(v);
     if (why) c.addIssue({ code: 'custom', message: `not a valid ${rule.label}: ${why}` });
   });
-const pathOrNone = z.union([z.literal(''), ruled(absPath)]);
-
 /** A VM definition as kept in vms/NAME/vm.json (written once, by create or clone_from_base). */
-export const VmDefSchema = z.object({
-  name: ruled(qemuName),
+export const VmDefSchema = lazySchema((z) => {
+  const pathOrNone = z.union([z.literal(''), ruled(z, absPath)]);
+  return z.object({
+  name: ruled(z, qemuName),
   /** Absolute path of the disk, or '' for a diskless (kernel+initrd) VM. */
   disk: pathOrNone,
   format: z.enum(['qcow2', 'raw', '']),
   /** The registered base the disk is an overlay of, or ''. */
-  base: z.union([z.literal(''), ruled(qemuName)]),
+  base: z.union([z.literal(''), ruled(z, qemuName)]),
   /** Memory in MiB. */
   memoryMiB: z.number().int().min(16),
   cpus: z.number().int().min(1).max(64),
@@ -49,17 +50,18 @@ export const VmDefSchema = z.object({
   network: z.enum(['none', 'user']),
   /** ISO 8601. */
   created: z.string(),
+  });
 });
-export type VmDef = z.infer<typeof VmDefSchema>;
+export type VmDef = Infer<typeof VmDefSchema>;
 
 /** What start records about the current run (vms/NAME/run.json, replaced by each start). */
-export const RunInfoSchema = z.object({
+export const RunInfoSchema = lazySchema((z) => z.object({
   accel: z.enum(['kvm', 'tcg']),
   /** Epoch ms. */
   startedAt: z.number(),
   argv: z.array(z.string()),
-});
-export type RunInfo = z.infer<typeof RunInfoSchema>;
+}));
+export type RunInfo = Infer<typeof RunInfoSchema>;
 
 /** The state directory from the handler's env: absolute, no commas (QEMU option separators), else RC 2. */
 export function stateDir(ctx: Pick<Ctx, 'env'>): string {
@@ -117,7 +119,7 @@ const vmRepair = (file: string, name: string) =>
  */
 export function loadVm(ctx: Host, name: string): VmDef {
   const file = vmPaths(ctx, name).def;
-  const def = ctx.state.read(file, VmDefSchema, vmRepair(file, name));
+  const def = ctx.state.read(file, VmDefSchema(), vmRepair(file, name));
   if (!def) throw notFound(`VM ${name} not found (no ${file})`);
   if (def.name !== name) throw new CorruptStateError(file, `name: "${def.name}" is not the folder's name "${name}"`, vmRepair(file, name));
   return def;
@@ -126,7 +128,7 @@ export function loadVm(ctx: Host, name: string): VmDef {
 /** The record of the current run, or undefined; RC 1 when run.json is corrupt. */
 export function loadRun(ctx: Host, name: string): RunInfo | undefined {
   const file = vmPaths(ctx, name).run;
-  return ctx.state.read(file, RunInfoSchema, `it only describes the current run: stop the VM (stop name=${name} force=true) and start it again, which writes it anew`);
+  return ctx.state.read(file, RunInfoSchema(), `it only describes the current run: stop the VM (stop name=${name} force=true) and start it again, which writes it anew`);
 }
 
 /**

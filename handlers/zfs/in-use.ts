@@ -19,7 +19,8 @@
  * touches the dataset's own files.
  */
 import * as path from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { lazySchema } from '../../shared/schema';
 import type { Files } from '../../shared/effects';
 import { refused, timedOut, toolFailed, unavailable } from '../../shared/errors';
 import { stem } from '../../shared/result';
@@ -91,17 +92,17 @@ function commandOf(fs: Files, pid: number): string {
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
-const RuncState = z.object({
+const RuncState = lazySchema((z) => z.object({
   init_process_pid: z.number(),
   init_process_start: z.number().optional(),
   config: z.object({ rootfs: z.string(), labels: z.array(z.string()).nullish() }),
-});
-const CrunStatus = z.object({
+}));
+const CrunStatus = lazySchema((z) => z.object({
   pid: z.number(),
   'process-start-time': z.number().optional(),
   rootfs: z.string().optional(),
   bundle: z.string().optional(),
-});
+}));
 
 /** A container a runtime keeps state for: its init process and its paths. */
 interface ContainerRecord {
@@ -126,13 +127,13 @@ function containerRecords(fs: Files, env: Record<string, string | undefined>): C
   for (const { runtime, dir } of roots) {
     for (const id of list(fs, dir)) {
       const name = `${runtime}/${id}`;
-      const runc = parseJson(read(fs, path.join(dir, id, 'state.json')), RuncState);
+      const runc = parseJson(read(fs, path.join(dir, id, 'state.json')), RuncState());
       if (runc) {
         const bundle = runc.config.labels?.find((l) => l.startsWith('bundle='))?.slice('bundle='.length);
         out.push({ name, pid: runc.init_process_pid, start: runc.init_process_start, paths: [runc.config.rootfs, ...(bundle ? [bundle] : [])] });
         continue;
       }
-      const crun = parseJson(read(fs, path.join(dir, id, 'status')), CrunStatus);
+      const crun = parseJson(read(fs, path.join(dir, id, 'status')), CrunStatus());
       if (crun) out.push({ name, pid: crun.pid, start: crun['process-start-time'], paths: [crun.rootfs, crun.bundle].filter((x): x is string => !!x) });
     }
   }

@@ -3,6 +3,7 @@
  * run, interleaved, median of N (BENCH_N, default 20) each, wall ms from spawn to exit:
  *   node -e 0                                    bare node
  *   rexx-address T --help                        for each target T
+ *   the same from the unbundled compiled tree   (every handler loaded: the CLI before bundling)
  *   lxc info NAME                                the raw tool
  *   rexx-address lxd "info name=NAME"            one query through the handler
  * and the ratios the CLI is held to: --help / node, info / (node + lxc info).
@@ -30,6 +31,8 @@ const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri'];
 const cases: Record<string, string[]> = {
   'node -e 0': [process.execPath, '-e', '0'],
   ...Object.fromEntries(TARGETS.map((t) => [`rexx-address ${t} --help`, [process.execPath, BIN, t, '--help']])),
+  // The compiled tree without bundles, all four handlers loaded (how the CLI started before the bundles).
+  'unbundled: rexx-address lxd --help': [process.execPath, '-e', `require(${JSON.stringify(path.join(ROOT, 'dist/cli/main.js'))}).main(['lxd', '--help'], undefined, require(${JSON.stringify(path.join(ROOT, 'dist/cli/tree.js'))}).loadFromTree)`],
   'lxc info NAME': ['lxc', 'info', NAME],
   'rexx-address lxd "info name=NAME"': [process.execPath, BIN, 'lxd', `info name=${NAME}`],
 };
