@@ -9,7 +9,7 @@
  * kinds, oldest first. The verbs are verbs/checkpoint.ts.
  */
 import * as path from 'node:path';
-import { lazySchema, type Infer } from '../../shared/schema';
+import { lazySchema } from '../../shared/schema';
 import { toolFailed, toolMessage } from '../../shared/errors';
 import { createUnderFreeName, epochName } from '../../shared/snapshot-names';
 import type { Ctx } from '../../shared/verb';

@@ -8,7 +8,6 @@
  * RC 1 naming it and never overwritten), written atomically, changed under a lock.
  */
 import * as path from 'node:path';
-import type { z } from 'zod';
 import { lazySchema, type Infer } from '../../shared/schema';
 import { notFound, usageError } from '../../shared/errors';
 import { type NameRule } from '../../shared/names';

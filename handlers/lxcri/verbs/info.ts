@@ -1,9 +1,8 @@
 /** Read-only verbs: `state` (one container), `list` (all, one call) and `status` (runtime and tools). */
 import * as path from 'node:path';
-import { unavailable } from '../../../shared/errors';
 import { argvLine } from '../../../shared/runner';
 import { stem } from '../../../shared/result';
-import { packageVersion } from '../../../shared/version';
+import { statusOutput, statusVars, unreachable } from '../../../shared/status';
 import { defineVerb } from '../../../shared/verb';
 import { mustState, type OciState } from '../container';
 import { NAME, RUNTIME } from '../params';
@@ -57,8 +56,7 @@ export const status = defineVerb({
   summary: 'handler version, the runtime picked and its version, its --root (ROOT: where this handler\'s containers live; plain `runc list` does not show them) and the command that lists them (LIST_COMMAND), whether crun needs its namespace wrapper; RC 6 when no runtime works',
   params: { ...RUNTIME },
   vars: {
-    REACHABLE: '1 when a runtime answers, else 0',
-    HANDLER_VERSION: 'this package version',
+    ...statusVars('1 when a runtime answers, else 0'),
     RUNTIME: 'the runtime picked',
     RUNTIME_VERSION: 'its version line',
     ROOT: 'its state root (--root): plain runc list does not show these containers',
@@ -68,15 +66,12 @@ export const status = defineVerb({
     LIST_COMMAND: 'the command that lists this handler\'s containers',
   },
   async run(p, ctx) {
-    const version = packageVersion();
     const rt = await pickRuntime(ctx, p.runtime);
     const v = await ctx.run([rt.name, '--version'], { readOnly: true, timeoutMs: 5000 });
-    if (!v.ok) throw unavailable(`${rt.name} does not answer --version: ${v.stderr.trim() || v.exitCode}`, { vars: { REACHABLE: 0, HANDLER_VERSION: version } });
+    if (!v.ok) throw unreachable(`${rt.name} does not answer --version: ${v.stderr.trim() || v.exitCode}`, { lines: [`runtime ${rt.name}`] });
     const rtVersion = v.stdout.split('\n')[0]?.trim() ?? '';
     const criu = await ctx.run(['criu', '--version'], { readOnly: true, timeoutMs: 5000 });
     const vars = {
-      REACHABLE: 1,
-      HANDLER_VERSION: version,
       RUNTIME: rt.name,
       RUNTIME_VERSION: rtVersion,
       ROOT: rt.root,
@@ -85,15 +80,14 @@ export const status = defineVerb({
       CRIU: criu.ok ? criu.stdout.split('\n')[0]!.trim() : '',
       LIST_COMMAND: argvLine(rtArgv(rt, ['list'])),
     };
-    return {
-      result: [
-        `handler ${version}`,
+    return statusOutput(
+      [
         `runtime ${rt.name}`,
         `version ${rtVersion}`,
         `root ${rt.root} (this handler's containers live here: plain \`${rt.name} list\` does not show them; ${vars.LIST_COMMAND} does)`,
         `criu ${vars.CRIU || 'missing'}`,
-      ].join('\n'),
+      ],
       vars,
-    };
+    );
   },
 });

@@ -2,10 +2,10 @@
  * Read-only verbs: `info` (one instance), `list` (one request for all instances,
  * `GET /1.0/instances?recursion=1`) and `status` (handler and LXD server).
  */
-import { isReason, unavailable } from '../../../shared/errors';
+import { isReason } from '../../../shared/errors';
 import { lxdInstanceName } from '../names';
 import { stem } from '../../../shared/result';
-import { packageVersion } from '../../../shared/version';
+import { statusOutput, statusVars, unreachable } from '../../../shared/status';
 import { defineVerb } from '../../../shared/verb';
 import { isBase, KEYS } from '../registry';
 import { ipv4Of, query, requireInstance, type Instance, type InstanceState } from '../tool';
@@ -93,38 +93,27 @@ export const status = defineVerb({
   summary: 'handler version, LXD server version, storage drivers; RC 6 (with REACHABLE=0) when the daemon does not answer',
   params: { ...REMOTE },
   vars: {
-    REACHABLE: '1 when the daemon answers, else 0',
-    HANDLER_VERSION: 'this package version',
+    ...statusVars('1 when the daemon answers, else 0'),
     SERVER_VERSION: 'LXD server version',
     STORAGE_DRIVERS: 'storage drivers the server supports, space-separated',
     STORAGE: 'the server storage driver in use',
     KERNEL: 'host kernel version',
   },
   async run(p, ctx) {
-    const version = packageVersion();
     let server: Server;
     try {
       server = await query<Server>(ctx, p.remote, '/1.0', 10_000);
     } catch (e) {
       if (!isReason(e, 'unavailable')) throw e;
-      throw unavailable(`LXD is not reachable: ${e.message}`, {
-        vars: { REACHABLE: 0, HANDLER_VERSION: version, SERVER_VERSION: '', STORAGE_DRIVERS: '' },
-        output: `handler ${version}\nreachable no`,
-      });
+      throw unreachable(`LXD is not reachable: ${e.message}`, { cause: e });
     }
     const env = server.environment;
-    const drivers = (env.storage_supported_drivers ?? []).map((d) => d.Name ?? d.name ?? '').filter(Boolean);
-    const vars = {
-      REACHABLE: 1,
-      HANDLER_VERSION: version,
+    const drivers = (env.storage_supported_drivers ?? []).map((d) => d.Name ?? d.name ?? '').filter(Boolean).join(' ');
+    return statusOutput(['reachable yes', `server ${env.server_version}`, `storage ${env.storage}`, `drivers ${drivers}`], {
       SERVER_VERSION: env.server_version,
-      STORAGE_DRIVERS: drivers.join(' '),
+      STORAGE_DRIVERS: drivers,
       STORAGE: env.storage,
       KERNEL: env.kernel_version,
-    };
-    return {
-      result: [`handler ${version}`, 'reachable yes', `server ${env.server_version}`, `storage ${env.storage}`, `drivers ${vars.STORAGE_DRIVERS}`].join('\n'),
-      vars,
-    };
+    });
   },
 });

@@ -1,7 +1,7 @@
 /** Read-only verbs: state (one VM), console (its serial log), status (handler and tools). */
 import { AddressError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
-import { packageVersion } from '../../../shared/version';
+import { statusOutput, statusVars, unreachable } from '../../../shared/status';
 import { defineVerb } from '../../../shared/verb';
 import { kvmVerdict, QEMU_SYSTEM } from '../accel';
 import { NAME } from '../params';
@@ -72,8 +72,7 @@ export const status = defineVerb({
   summary: 'handler version, qemu-img and qemu-system versions, state directory, whether KVM works here (KVM, KVM_REASON), VM count',
   params: {},
   vars: {
-    REACHABLE: '1 when qemu-img and qemu-system answer, else 0',
-    HANDLER_VERSION: 'this package version',
+    ...statusVars('1 when qemu-img and qemu-system answer, else 0'),
     QEMU_IMG: 'qemu-img version line',
     QEMU_SYSTEM: 'qemu-system version line',
     STATE_DIR: 'the state folder',
@@ -83,10 +82,9 @@ export const status = defineVerb({
     VMS: 'how many VMs are defined',
   },
   async run(_p, ctx) {
-    const version = packageVersion();
     const first = async (argv: string[]) => {
       const r = await ctx.run(argv, { readOnly: true, timeoutMs: 10_000 });
-      if (r.missing) throw new AddressError('unavailable', `${argv[0]} is not installed (run scripts/setup-host.sh)`, { vars: { REACHABLE: 0, HANDLER_VERSION: version } });
+      if (r.missing) throw unreachable(`${argv[0]} is not installed (run scripts/setup-host.sh)`);
       return (r.stdout.split('\n')[0] ?? '').trim();
     };
     const img = await first(['qemu-img', '--version']);
@@ -94,12 +92,9 @@ export const status = defineVerb({
     const kvm = await kvmVerdict(ctx);
     const dir = stateDir(ctx);
     const vars = {
-      REACHABLE: 1, HANDLER_VERSION: version, QEMU_IMG: img, QEMU_SYSTEM: sys, STATE_DIR: dir,
+      QEMU_IMG: img, QEMU_SYSTEM: sys, STATE_DIR: dir,
       STATE_DIR_EXISTS: ctx.fs.exists(dir) ? 1 : 0, KVM: kvm.kvm ? 1 : 0, KVM_REASON: kvm.reason, VMS: vmNames(ctx).length,
     };
-    return {
-      result: [`handler ${version}`, img, sys, `state ${dir}`, `kvm ${kvm.kvm ? 'yes' : 'no'} (${kvm.reason})`, `vms ${vars.VMS}`].join('\n'),
-      vars,
-    };
+    return statusOutput([img, sys, `state ${dir}`, `kvm ${kvm.kvm ? 'yes' : 'no'} (${kvm.reason})`, `vms ${vars.VMS}`], vars);
   },
 });

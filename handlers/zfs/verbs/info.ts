@@ -2,9 +2,9 @@
  * `status`: which ZFS implementation this is (OpenZFS or zfs-fuse), whether it answers,
  * its pools, and what it lacks that the verbs would otherwise use.
  */
-import { isReason, unavailable } from '../../../shared/errors';
+import { isReason } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
-import { packageVersion } from '../../../shared/version';
+import { statusOutput, statusVars, unreachable } from '../../../shared/status';
 import { defineVerb } from '../../../shared/verb';
 import { POOL } from '../params';
 import { defaultPool, implementation, type Implementation, rows, zpool } from '../tool';
@@ -32,8 +32,7 @@ export const status = defineVerb({
   summary: 'handler version, ZFS implementation (openzfs|zfs-fuse) and what it lacks, pools; RC 6 with REACHABLE=0 when zfs/zpool do not answer (zfs-fuse daemon down)',
   params: { ...POOL },
   vars: {
-    REACHABLE: '1 when zfs answers, else 0',
-    HANDLER_VERSION: 'this package version',
+    ...statusVars('1 when zfs answers, else 0'),
     IMPLEMENTATION: 'openzfs or zfs-fuse',
     IMPLEMENTATION_VERSION: 'its version',
     LACKS: { stem: 'features this implementation lacks' },
@@ -42,39 +41,33 @@ export const status = defineVerb({
     DEFAULT_POOL_HEALTH: 'its health, or MISSING',
   },
   async run(p, ctx) {
-    const version = packageVersion();
     const { impl, version: implVersion } = await implementation(ctx);
     const lacks = LACKS[impl];
-    const base = { HANDLER_VERSION: version, IMPLEMENTATION: impl, IMPLEMENTATION_VERSION: implVersion, LACKS: stem(lacks) };
+    const base = { IMPLEMENTATION: impl, IMPLEMENTATION_VERSION: implVersion, LACKS: stem(lacks) };
     let pools: string[][];
     try {
       pools = rows((await zpool(ctx, ['list', '-H', '-o', 'name,health'], { readOnly: true, timeoutMs: 10_000 })).stdout);
     } catch (e) {
       if (!isReason(e, 'unavailable', 'timedOut')) throw e;
-      throw unavailable(`ZFS is not answering (${impl}): ${e.message}`, {
-        vars: { ...base, REACHABLE: 0 },
-        output: `handler ${version}\nimplementation ${impl}\nreachable no`,
-      });
+      throw unreachable(`ZFS is not answering (${impl}): ${e.message}`, { vars: base, lines: [`implementation ${impl}`], cause: e });
     }
     const pool = p.pool ?? defaultPool(ctx);
     const found = pools.find(([n]) => n === pool);
     const vars = {
       ...base,
-      REACHABLE: 1,
       POOLS: stem(pools.map(([n]) => n)),
       DEFAULT_POOL: pool,
       DEFAULT_POOL_HEALTH: found?.[1] ?? 'MISSING',
     };
-    return {
-      result: [
-        `handler ${version}`,
+    return statusOutput(
+      [
         `implementation ${impl}${implVersion ? ` (${implVersion})` : ''}`,
         'reachable yes',
         `pools ${pools.map(([n, h]) => `${n}:${h}`).join(' ')}`,
         `default pool ${pool} ${vars.DEFAULT_POOL_HEALTH}`,
         `lacks ${lacks.length ? lacks.join('; ') : 'nothing'}`,
-      ].join('\n'),
+      ],
       vars,
-    };
+    );
   },
 });

@@ -15,7 +15,7 @@
  */
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { alreadyExists, AddressError, isReason, notFound, refused, timedOut, toolFailed, usageError } from '../../../shared/errors';
+import { alreadyExists, AddressError, isReason, notFound, refused, timedOut, usageError } from '../../../shared/errors';
 import type { Files } from '../../../shared/effects';
 import { hostPath, sshHost } from '../../../shared/names';
 import { requireUnsafeAllowed } from '../../../shared/policy';
