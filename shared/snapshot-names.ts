@@ -7,8 +7,8 @@
  */
 import { AddressError, alreadyExists } from './errors';
 
-/** `PREFIX-<unix seconds>` for the time `nowMs` (epoch ms). */
-export const epochName = (prefix: string, nowMs = Date.now()): string => `${prefix}-${Math.floor(nowMs / 1000)}`;
+/** `PREFIX-<unix seconds>` for the time `nowMs` (epoch ms: a verb passes ctx.clock.now()). */
+export const epochName = (prefix: string, nowMs: number): string => `${prefix}-${Math.floor(nowMs / 1000)}`;
 
 /** How many names `createUnderFreeName` tries before it gives up with RC 4. */
 const MAX_TRIES = 100;

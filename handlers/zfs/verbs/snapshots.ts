@@ -24,7 +24,7 @@ export const snapshot = defineVerb({
   async run(p, ctx) {
     const name = fullName(ctx, p.pool, p.name);
     const take = (short: string) => zsnapshot(ctx, name, short, { recursive: p.recursive });
-    const { name: short, value: full } = p.snapshot ? { name: p.snapshot, value: await take(p.snapshot) } : await createUnderFreeName(epochName('checkpoint'), take);
+    const { name: short, value: full } = p.snapshot ? { name: p.snapshot, value: await take(p.snapshot) } : await createUnderFreeName(epochName('checkpoint', ctx.clock.now()), take);
     return { result: full, vars: { SNAPSHOT: short, FULLNAME: full } };
   },
 });
