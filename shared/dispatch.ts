@@ -26,8 +26,8 @@ export interface HandlerOptions {
    * answers argv without running anything. It must record under `o.dryrun` like Runner.
    */
   runner?: (o: RunnerOptions) => CallRunner;
-  /** The clock the verbs see (default the real one). */
-  clock?: Clock;
+  /** The clock the verbs see (default the real one; a partial clock keeps the real readings it does not give). */
+  clock?: Partial<Clock>;
   /** How the verbs signal processes (default process.kill). */
   signal?: Signals;
 }

@@ -76,6 +76,8 @@ export interface Clock {
   now(): number;
   /** Resolve after `ms` milliseconds. */
   sleep(ms: number): Promise<void>;
+  /** A monotonic reading in ms from an arbitrary origin (performance.now): for durations and deadlines. */
+  monotonic(): number;
 }
 
 /** Signals to host processes. */
@@ -181,8 +183,9 @@ function writeText(p: string, text: string | Buffer, o: { atomic?: boolean; excl
  * The effects for one call: real ones, or under `dryrun` ones whose writes do nothing
  * (each logged through `log` as `# would ...`, shown with trace=true).
  */
-export function createEffects(o: { dryrun: boolean; log: (line: string) => void; clock?: Clock; signal?: Signals }): Effects {
-  const clock: Clock = o.clock ?? { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+export function createEffects(o: { dryrun: boolean; log: (line: string) => void; clock?: Partial<Clock>; signal?: Signals }): Effects {
+  // A test's clock may give only some of the readings; the rest are the real ones.
+  const clock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), monotonic: () => performance.now(), ...o.clock };
   const realSignal: Signals = o.signal ?? {
     alive: (pid) => {
       try {

@@ -205,7 +205,7 @@ export async function stopVm(ctx: Ctx, name: string, force: boolean, timeoutMs: 
  * the others find it running (ALREADY=1); the wait runs outside the lock.
  */
 export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: number, o: { loadvm?: string; afterStop?: boolean } = {}): Promise<VerbOutput> {
-  const t0 = performance.now();
+  const t0 = ctx.clock.monotonic();
   const launched = await withVmLock(ctx, name, async () => {
     const def = loadVm(ctx, name);
     // Right after this call stopped it, the VM's state is read back from that stop: stopped, as planned under dryrun.
@@ -230,7 +230,7 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
 
 /** After a launch: wait as `wait` says, and the vars start reports. */
 async function waitStarted(ctx: Ctx, name: string, wait: string, timeoutMs: number, vars: Record<string, unknown>, t0: number): Promise<VerbOutput> {
-  const ms = () => Math.round(performance.now() - t0);
+  const ms = () => Math.round(ctx.clock.monotonic() - t0);
   const pid = liveness(ctx, name);
   vars.PID = pid.kind === 'running' ? pid.pid : 0;
   const left = () => Math.max(1000, timeoutMs - ms());

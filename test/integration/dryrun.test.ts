@@ -20,7 +20,7 @@ import { TABLES } from '../../handlers';
 import { createHandler, type AddressHandler } from '../../shared/dispatch';
 import { argvLine } from '../../shared/parse';
 import type { AnyVerb } from '../../shared/verb';
-import { busyboxContainer, removeBusyboxContainer, deleteAllRunc } from '../helpers/lxcri-env';
+import { busyboxContainer, deleteAllRunc, destroyOurDatasets, removeBusyboxContainer, tinyLayout } from '../helpers/lxcri-env';
 import { RUN_ID } from '../helpers/run-id';
 
 const TAG = `dry${RUN_ID}`;
@@ -34,12 +34,16 @@ const trySh = (cmd: string, args: string[]) => {
 };
 const mine = (text: string) => text.split('\n').filter((l) => l.includes(TAG)).sort().join('\n');
 
-/** Every file and folder under `dir`: path, type, mode, size, mtime, and a hash of each file's content. */
+/**
+ * Every file and folder under `dir`: path, type, mode, size, mtime, and a hash of each
+ * file's content — except a running guest's console log (serial.log), which the guest writes.
+ */
 function tree(dir: string): string {
   const out: string[] = [];
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(d, e.name);
+      if (e.name === 'serial.log') continue;
       const st = fs.lstatSync(p);
       let sum = '';
       if (e.isFile() && st.size < 64 * 2 ** 20) sum = createHash('sha1').update(fs.readFileSync(p)).digest('hex');
@@ -52,13 +56,16 @@ function tree(dir: string): string {
   return out.join('\n');
 }
 
-/** The commands to try for one verb: its examples, and its keys filled from `values` in every combination. */
+/**
+ * The commands to try for one verb: its examples, then its required keys filled from
+ * `values` in every combination, alone, with each known optional key, and with all of them.
+ */
 function commandsFor(verb: AnyVerb, values: Record<string, string[]>): string[] {
   const keys = Object.entries(verb.params);
   const required = keys.filter(([, s]) => s.required).map(([k]) => k);
   const optional = keys.filter(([k, s]) => !s.required && values[k]).map(([k]) => k);
   const cmds = new Set<string>((verb.examples ?? []).map((e) => e));
-  for (const set of [required, [...required, ...optional]]) {
+  for (const set of [required, ...optional.map((k) => [...required, k]), [...required, ...optional]]) {
     if (set.some((k) => !values[k])) continue;
     let combos: string[][] = [[]];
     for (const k of set) combos = combos.flatMap((c) => values[k]!.map((v) => [...c, `${k}=${v}`]));
@@ -130,7 +137,7 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
   it('ZFS: datasets, snapshots, user properties, holds, pools and files unchanged', async () => {
     const pool = process.env.REXX_ZFS_POOL || 'rexxpool';
     const h = createHandler(TABLES.zfs!, { env: { ...process.env, REXX_ZFS_POOL: pool } });
-    const D = `${pool}/${TAG}-d`, B = `${pool}/${TAG}-b`, NEW = `${pool}/${TAG}-new`;
+    const D = `${pool}/${TAG}-d`, E = `${pool}/${TAG}-e`, B = `${pool}/${TAG}-b`, NEW = `${pool}/${TAG}-new`, P = `${TAG}p`;
     const must = async (c: string) => {
       const r = await h(c);
       if (!r.success) throw new Error(`${c}: RC ${r.errorCode} ${r.errorMessage}`);
@@ -140,9 +147,11 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
       fs.writeFileSync(`${sh('zfs', ['get', '-H', '-o', 'value', 'mountpoint', D]).trim()}/f`, 'data\n');
       await must(`snapshot name=${D} snapshot=s1`);
       await must(`hold name=${D} snapshot=s1 tag=keep`);
+      await must(`create name=${E}`);
       await must(`create name=${B}`);
       await must(`register_base name=${B}`);
       await must(`send name=${D} snapshot=s1 file=${tmp}/stream`);
+      await must(`pool_create pool=${P} vdev=${tmp}/p.img size=64M`);
       const world = () =>
         [
           mine(trySh('zfs', ['list', '-H', '-p', '-t', 'all', '-o', 'name,type,origin,mountpoint,mounted,canmount,readonly'])),
@@ -153,9 +162,9 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
         ].join('\n---\n');
       const before = world();
       const rcs = await dryrunAll('zfs', h, {
-        name: [D, B, NEW], pool: [pool, `${TAG}p`], vdev: [`${tmp}/vdev.img`], size: ['64M'], snapshot: ['s1', 'snew'],
+        name: [D, E, B, NEW], pool: [pool, P, `${TAG}q`], vdev: [`${tmp}/vdev.img`], size: ['64M'], snapshot: ['s1', 'snew'],
         to: [`${NEW}2`], target: [`${NEW}2`], base: [B], file: [`${tmp}/stream`, `${tmp}/out.stream`], tag: ['keep'],
-        keep: ['0'], count: ['2'],
+        keep: ['0'], count: ['2'], force: ['true'], property: ['compression', 'atime=off'],
       });
       console.log(`zfs dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
       expect(world()).toEqual(before);
@@ -163,57 +172,82 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
     } finally {
       await h(`release name=${D} snapshot=s1 tag=keep`);
       await h(`unregister_base name=${B}`);
-      for (const d of [D, B]) trySh('zfs', ['destroy', '-r', d]);
+      for (const d of [D, E, B]) trySh('zfs', ['destroy', '-r', d]);
+      await h(`pool_destroy pool=${P} force=true`);
     }
   });
 
   it('QEMU: disks, bases, VM definitions, the state folder and processes unchanged', async () => {
     const dir = `${tmp}/qemu`;
     const h = createHandler(TABLES.qemu!, { env: { ...process.env, REXX_QEMU_DIR: dir } });
-    const A = `${TAG}-a`, B = `${TAG}-b`, V = `${TAG}-v`, NEW = `${TAG}-new`;
+    const A = `${TAG}-a`, B = `${TAG}-b`, V = `${TAG}-v`, R = `${TAG}-r`, NEW = `${TAG}-new`;
+    const G = '/var/lib/rexx-address/qemu-guest';
     const must = async (c: string) => {
       const r = await h(c);
       if (!r.success) throw new Error(`${c}: RC ${r.errorCode} ${r.errorMessage}`);
     };
-    await must(`create_disk name=${A} size=16M`);
-    await must(`create_disk name=${B} size=16M`);
-    await must(`register_base name=${B}`);
-    await must(`create name=${V} disk=${dir}/images/${A}.qcow2 kernel=/bin/true`).catch(async () => must(`create name=${V} base=${B}`));
-    const world = () => [tree(tmp), trySh('pgrep', ['-af', 'qemu-system']).split('\n').filter((l) => l.includes(dir)).join('\n')].join('\n---\n');
-    const before = world();
-    const rcs = await dryrunAll('qemu', h, {
-      name: [A, B, V, NEW], disk: [`${dir}/images/${A}.qcow2`], size: ['32M'], target: [`${tmp}/out.qcow2`], base: [B],
-      snapshot: ['s1'], backing: [`${dir}/images/${B}.qcow2`], count: ['2'],
-    });
-    console.log(`qemu dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
-    expect(world()).toEqual(before);
-    expect(Object.keys(rcs).sort()).toEqual(TABLES.qemu!.verbs.map((v) => v.name).sort());
+    try {
+      await must(`create_disk name=${A} size=16M`);
+      await must(`create_disk name=${B} size=16M`);
+      await must(`register_base name=${B}`);
+      await must(`clone_from_base base=${B} name=${V}`);
+      // A running guest (the cached test kernel; setup-host builds it), for the QMP verbs.
+      await must(`create name=${R} kernel=${G}/vmlinuz initrd=${G}/initrd.img append="console=ttyS0 quiet" accel=tcg memory=192`);
+      await must(`start ${R}`);
+      const world = () => [tree(tmp), trySh('pgrep', ['-af', 'qemu-system']).split('\n').filter((l) => l.includes(dir)).join('\n')].join('\n---\n');
+      const before = world();
+      const rcs = await dryrunAll('qemu', h, {
+        name: [A, B, V, R, NEW], disk: [`${dir}/images/${A}.qcow2`], size: ['32M'], target: [`${tmp}/out.qcow2`], base: [B],
+        snapshot: ['s1'], backing: [`${dir}/images/${B}.qcow2`], count: ['2'], force: ['true'],
+      });
+      console.log(`qemu dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
+      expect(world()).toEqual(before);
+      expect(Object.keys(rcs).sort()).toEqual(TABLES.qemu!.verbs.map((v) => v.name).sort());
+    } finally {
+      for (const vm of [R, V]) await h(`delete ${vm} force=true`);
+    }
   });
 
   it('LXCRI: containers, bundles, images, checkpoints, datasets and the state folders unchanged', async () => {
     const pool = process.env.REXX_ZFS_POOL || 'rexxpool';
-    const C = `${TAG}-c`;
+    const C = `${TAG}-c`, Z = `${TAG}-z`, BASE = `${TAG}-base`, IMG = `${TAG}/tiny:1`;
+    // A container on a plain bundle, one on a ZFS clone of an imported image (with a
+    // checkpoint), and a registered base: so the image, checkpoint and base verbs get past their checks.
     const made = await busyboxContainer(`rexx-${TAG}-lxcri-`, C, '1000');
+    const { h } = made;
+    const must = async (c: string) => {
+      const r = await h(c);
+      if (!r.success) throw new Error(`${c}: RC ${r.errorCode} ${r.errorMessage}`);
+    };
     try {
-      const { h } = made;
+      await must(`image_import source=${tinyLayout(made.tmp)} name=${IMG} source_ref=tiny`);
+      await must(`bundle_from_image image=${IMG} bundle=${made.tmp}/bz name=${Z}`);
+      await must(`run ${Z} ${made.tmp}/bz runtime=runc`);
+      await must(`checkpoint ${Z} runtime=runc`);
+      await must(`bundle_from_image image=${IMG} bundle=${made.tmp}/bb zfs=false`);
+      await must(`register_base name=${BASE} bundle=${made.tmp}/bb`);
       const world = () =>
         [
           tree(made.tmp),
           trySh('runc', ['--root', `${made.tmp}/run/runc`, 'list', '-q']),
           mine(trySh('zfs', ['list', '-H', '-t', 'all', '-o', 'name,origin,mounted'])),
+          trySh('zfs', ['list', '-H', '-r', '-t', 'all', '-o', 'name,origin', `${pool}/images`]),
           tree(tmp),
         ].join('\n---\n');
       const before = world();
       const rcs = await dryrunAll('lxcri', h, {
-        name: [C, `${TAG}-new`], bundle: [`${made.tmp}/b`, `${tmp}/newbundle`], runtime: ['runc'], pool: [pool],
-        source: [`${tmp}/layout`], image: ['tiny'], base: [`${TAG}-base`], snapshot: ['s1'], count: ['2'], keep: ['0'],
-        command: ['touch /tmp/x'], signal: ['TERM'],
+        name: [C, Z, BASE, `${TAG}-new`], bundle: [`${made.tmp}/b`, `${made.tmp}/bz`, `${tmp}/newbundle`], runtime: ['runc'], pool: [pool],
+        source: [`${made.tmp}/layout`], image: [IMG], base: [BASE], count: ['2'], keep: ['0'], bundle_dir: [`${tmp}/clones`],
+        command: ['touch /tmp/x'], signal: ['TERM'], force: ['true'],
       });
       console.log(`lxcri dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
       expect(world()).toEqual(before);
       expect(Object.keys(rcs).sort()).toEqual(TABLES.lxcri!.verbs.map((v) => v.name).sort());
     } finally {
       deleteAllRunc(`${made.tmp}/run/runc`);
+      await h(`unregister_base ${BASE}`);
+      destroyOurDatasets((d) => d.includes(TAG));
+      await h(`image_delete ${IMG}`);
       removeBusyboxContainer(made.tmp);
     }
   });

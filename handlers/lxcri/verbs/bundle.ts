@@ -33,7 +33,7 @@ export const bundleFromImage = defineVerb({
   examples: ['bundle_from_image image=busybox bundle=/srv/oci/web-1'],
   vars: { BUNDLE: 'the bundle directory', DATASET: 'its rootfs dataset (ZFS)', CLONED: '1 when the rootfs is a clone of the image unpacked once', BUNDLE_MS: 'ms it took' },
   async run(p, ctx) {
-    const t0 = performance.now();
+    const t0 = ctx.clock.monotonic();
     const id = p.name ?? path.basename(p.bundle);
     if (ociContainerId.check(id)) throw usageError(`bundle_from_image: give name= (the bundle's directory name '${id}' is not a container id)`);
     requireEmptyDir(ctx, p.bundle);
@@ -70,6 +70,6 @@ export const bundleFromImage = defineVerb({
     }
     // umoci unpack or the clone made config.json (under dryrun neither ran).
     await ctx.effect(() => void patchConfig(ctx, p.bundle, { terminal: false, args: p.arg, readonly: p.readonly }), undefined);
-    return { result: p.bundle, vars: { BUNDLE: p.bundle, DATASET: dataset, CLONED: cloned, BUNDLE_MS: Math.round(performance.now() - t0) } };
+    return { result: p.bundle, vars: { BUNDLE: p.bundle, DATASET: dataset, CLONED: cloned, BUNDLE_MS: Math.round(ctx.clock.monotonic() - t0) } };
   },
 });

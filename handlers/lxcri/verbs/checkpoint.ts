@@ -37,7 +37,7 @@ export const checkpoint = defineVerb({
     const rt = await pickRuntime(ctx, p.runtime);
     // A restore of the same id in between would delete the container this pauses.
     return withContainerLock(ctx, rt, p.name, p.timeout, async () => {
-      const t0 = performance.now();
+      const t0 = ctx.clock.monotonic();
       const s = await mustState(ctx, rt, p.name);
       const ds = p.backend === 'criu' ? undefined : await datasetOf(ctx, p.name, s.bundle);
       if (p.backend === 'zfs' && !ds) throw notFound(`container ${p.name}: its rootfs is not on a ZFS dataset (create it with zfs=true)`);
@@ -45,7 +45,7 @@ export const checkpoint = defineVerb({
       if (ds) name = await zfsCheckpoint(ctx, rt, p.name, ds, s.status === 'running');
       else name = await criuCheckpoint(ctx, rt, p.name, s.bundle, p.leave_running, p.timeout);
       const kind = ds ? 'zfs' : 'criu';
-      return { result: name, vars: { SNAPSHOT: name, KIND: kind, DATASET: ds ?? '', CHECKPOINT_MS: Math.round(performance.now() - t0) } };
+      return { result: name, vars: { SNAPSHOT: name, KIND: kind, DATASET: ds ?? '', CHECKPOINT_MS: Math.round(ctx.clock.monotonic() - t0) } };
     });
   },
 });
@@ -69,7 +69,7 @@ export const restore = defineVerb({
     const rt = await pickRuntime(ctx, p.runtime);
     // delete → rollback → run again is one step for this id: no parallel run or delete in between.
     return withContainerLock(ctx, rt, p.name, p.timeout, async () => {
-      const t0 = performance.now();
+      const t0 = ctx.clock.monotonic();
       const s = await getState(ctx, rt, p.name);
       const bundle = p.bundle ?? s?.bundle;
       if (!bundle) throw notFound(`container ${p.name} not found; give bundle= to restore its rootfs and run it`);
@@ -95,7 +95,7 @@ export const restore = defineVerb({
       const st = target.kind === 'criu' ? (await waitState(ctx, rt, p.name, ['running', 'stopped'], p.timeout)).value : started;
       return {
         result: [target.name, ...destroyed].join('\n'),
-        vars: { SNAPSHOT: target.name, KIND: target.kind, DESTROYED: stem(destroyed), STATUS: st?.status ?? '', RESTORE_MS: Math.round(performance.now() - t0) },
+        vars: { SNAPSHOT: target.name, KIND: target.kind, DESTROYED: stem(destroyed), STATUS: st?.status ?? '', RESTORE_MS: Math.round(ctx.clock.monotonic() - t0) },
       };
     });
   },

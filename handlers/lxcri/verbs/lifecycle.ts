@@ -32,9 +32,9 @@ async function createOrRun(
     await mustNotExist(ctx, rt, p.name);
     checkBundle(ctx, p.bundle); // before the rootfs is moved onto ZFS (runDetached checks again)
     const ds = await placeRootfsOnZfs(ctx, p);
-    const t0 = performance.now();
+    const t0 = ctx.clock.monotonic();
     const s = await runDetached(ctx, rt, p.name, p.bundle, p.timeout, verb);
-    const ms = Math.round(performance.now() - t0);
+    const ms = Math.round(ctx.clock.monotonic() - t0);
     const status = s?.status ?? (verb === 'run' ? 'running' : 'created');
     return { result: status, vars: { ...created(rt, { pid: s?.pid ?? 0, status }), DATASET: ds ?? '', [`${verb.toUpperCase()}_MS`]: ms } };
   });

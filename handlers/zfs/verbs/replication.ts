@@ -54,10 +54,10 @@ export const remote = (peer: Peer, args: string[]) =>
 export type TimeLeft = (cap?: number) => number;
 
 /** A TimeLeft for `totalMs` from now; `what` names the verb call in the RC 5 message. */
-export function deadline(totalMs: number, what: string): TimeLeft {
-  const end = performance.now() + totalMs;
+export function deadline(ctx: Ctx, totalMs: number, what: string): TimeLeft {
+  const end = ctx.clock.monotonic() + totalMs;
   return (cap = 60_000) => {
-    const left = Math.floor(end - performance.now());
+    const left = Math.floor(end - ctx.clock.monotonic());
     if (left <= 0) throw timedOut(`${what}: its timeout of ${totalMs} ms ran out`);
     return Math.min(cap, left);
   };
@@ -289,7 +289,7 @@ export const send = defineVerb({
   async run(p, ctx) {
     if (!p.file === !p.target) throw usageError('send: give exactly one of file= or target=');
     const source = fullName(ctx, p.pool, p.name);
-    const left = deadline(p.timeout, `send ${source}`);
+    const left = deadline(ctx, p.timeout, `send ${source}`);
     const snap = p.snapshot ?? (await listSnapshots(ctx, source, { timeoutMs: left() })).pop()?.snapshot;
     if (!snap) throw notFound(`send: ${source} has no snapshots (take one with snapshot first)`);
     if (p.target) return outVars(await sendInto(ctx, source, snap, fullName(ctx, p.target_pool ?? p.pool, p.target), { peer: peerOf(ctx, p.ssh), force: p.force, left }));
@@ -376,7 +376,7 @@ export const replicate = defineVerb({
   vars: SEND_VARS,
   async run(p, ctx) {
     const source = fullName(ctx, p.pool, p.name);
-    const left = deadline(p.timeout, `replicate ${source}`);
+    const left = deadline(ctx, p.timeout, `replicate ${source}`);
     const made = p.snapshot ? undefined : (await createUnderFreeName(epochName('repl', ctx.clock.now()), (n) => snapshot(ctx, source, n, { timeoutMs: left() }))).name;
     const snap = p.snapshot ?? made!;
     try {
