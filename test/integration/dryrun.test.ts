@@ -148,6 +148,7 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
       await must(`snapshot name=${D} snapshot=s1`);
       await must(`hold name=${D} snapshot=s1 tag=keep`);
       await must(`create name=${E}`);
+      await must(`snapshot name=${E} snapshot=s1`);
       await must(`create name=${B}`);
       await must(`register_base name=${B}`);
       await must(`send name=${D} snapshot=s1 file=${tmp}/stream`);
@@ -164,7 +165,7 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
       const rcs = await dryrunAll('zfs', h, {
         name: [D, E, B, NEW], pool: [pool, P, `${TAG}q`], vdev: [`${tmp}/vdev.img`], size: ['64M'], snapshot: ['s1', 'snew'],
         to: [`${NEW}2`], target: [`${NEW}2`], base: [B], file: [`${tmp}/stream`, `${tmp}/out.stream`], tag: ['keep'],
-        keep: ['0'], count: ['2'], force: ['true'], property: ['compression', 'atime=off'],
+        keep: ['0'], count: ['2'], force: ['true'], recursive: ['true'], property: ['compression', 'atime=off'],
       });
       console.log(`zfs dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
       expect(world()).toEqual(before);
