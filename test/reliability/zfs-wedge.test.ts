@@ -122,6 +122,7 @@ describe('a wedged zfs-fuse, made the way it happened', () => {
     const s0 = performance.now();
     const setup = await setupHost();
     const setupMs = performance.now() - s0;
+    console.log(`zfs-wedge: setup-host recovered it in ${Math.round(setupMs)} ms`);
     expect(setup.exitCode, setup.stderr || setup.stdout).toBe(0);
     expect(setup.stdout).toMatch(/zfs-fuse: +wedged/);
     expect(setup.stdout).toMatch(/zfs-fuse: +recovered/);
