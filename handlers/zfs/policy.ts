@@ -13,10 +13,12 @@
  * (sanoid's format); a snapshot's time is the time in its name (what autosnap decided,
  * from ctx.clock), never parsed from anything else, so a test's clock drives it all.
  *
- * Everything autosnap, autoprune and check_snapshots need comes from ONE
- * `zfs get -H -p -o name,property,value,source … -r POOL` (zfs-fuse 0.7's `zfs list`
+ * Everything autosnap and check_snapshots need comes from ONE
+ * `zfs get -H -p -o name,property,value,source … -r ROOT` (zfs-fuse 0.7's `zfs list`
  * has no `-p`, so `zfs get` is the one call that gives exact numbers for every dataset
- * and snapshot at once); the selection functions below are pure.
+ * and snapshot at once); autoprune adds one `zfs list -o name,origin -t filesystem,volume`
+ * of the pool for the clones, only when it has something to destroy. The selection
+ * functions below are pure.
  *
  * Replication marker: the handler has no separate one yet. `replicate` snapshots the
  * source as `repl-<unix seconds>` and sends it, and destroys that snapshot when the send
@@ -153,28 +155,20 @@ function policyOf(ctx: Ctx, dataset: string, local: Record<string, string>): Pol
   return { dataset, counts, recursive: local[POLICY_PROPS.recursive] === 'on' };
 }
 
-/**
- * The pools (or one pool) to read: `root` is a pool or dataset name, or undefined for
- * every imported pool.
- */
-const poolOf = (root: string | undefined) => (root ? [root.split('/')[0]!] : []);
-
 /** `at` itself or a dataset under it. */
 export const within = (name: string, at: string | undefined) => !at || name === at || name.startsWith(`${at}/`);
 
 /**
- * Everything policies need, from ONE read:
- * `zfs get -H -p -o name,property,value,source createtxg,userrefs,origin,<policy props>,org.rexxjs:base-snapshot -r [POOL]`
- * over the pool of `root` (every pool when omitted; the whole pool, so clones elsewhere
- * in it protect their origins). Policies are kept for datasets at or under `root`.
- * RC 3 when `root`'s pool does not exist.
+ * Everything autosnap and check_snapshots need, and autoprune but the clones, from ONE read:
+ * `zfs get -H -p -o name,property,value,source createtxg,userrefs,<policy props>,org.rexxjs:base-snapshot -r [ROOT]`
+ * (every pool when `root` is omitted). `origins` is left empty: {@link readOrigins} fills
+ * it. RC 3 when `root` does not exist.
  */
 export async function readView(ctx: Ctx, root?: string): Promise<View> {
-  const props = ['createtxg', 'userrefs', 'origin', ...ALL_POLICY_PROPS, REGISTRY_PROPS.baseSnapshot];
-  const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'name,property,value,source', props.join(','), '-r', ...poolOf(root)], { readOnly: true });
+  const props = ['createtxg', 'userrefs', ...ALL_POLICY_PROPS, REGISTRY_PROPS.baseSnapshot];
+  const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'name,property,value,source', props.join(','), '-r', ...(root ? [root] : [])], { readOnly: true });
   const local = new Map<string, Record<string, string>>();
   const snaps = new Map<string, Map<string, Record<string, string>>>();
-  const origins = new Set<string>();
   const datasets: string[] = [];
   for (const [n, k, v, source] of rows(r.stdout)) {
     if (!n || !k) continue;
@@ -190,8 +184,7 @@ export async function readView(ctx: Ctx, root?: string): Promise<View> {
       local.set(n, {});
       datasets.push(n);
     }
-    if (k === 'origin' && set(v)) origins.add(v!);
-    else if (source === 'local') local.get(n)![k] = v ?? '';
+    if (source === 'local') local.get(n)![k] = v ?? '';
   }
   const snapshots = new Map<string, SnapRow[]>();
   for (const [ds, m] of snaps) {
@@ -211,10 +204,21 @@ export async function readView(ctx: Ctx, root?: string): Promise<View> {
     const own = local.get(ds)!;
     const b = own[REGISTRY_PROPS.baseSnapshot];
     if (set(b)) baseSnapshots.add(`${ds}@${b}`);
-    const p = within(ds, root) ? policyOf(ctx, ds, own) : undefined;
+    const p = policyOf(ctx, ds, own);
     if (p) policies.push(p);
   }
-  return { policies, datasets, snapshots, origins, baseSnapshots };
+  return { policies, datasets, snapshots, origins: new Set(), baseSnapshots };
+}
+
+/**
+ * The snapshots clones were made from, anywhere in the pools of `datasets` (a clone may
+ * live outside the policied tree): one `zfs list -H -o name,origin -t filesystem,volume -r POOL…`
+ * (no snapshots listed, so it does not grow with their number).
+ */
+export async function readOrigins(ctx: Ctx, datasets: string[]): Promise<Set<string>> {
+  const pools = [...new Set(datasets.map((d) => d.split('/')[0]!))];
+  const r = await zfs(ctx, ['list', '-H', '-o', 'name,origin', '-t', 'filesystem,volume', '-r', ...pools], { readOnly: true });
+  return new Set(rows(r.stdout).map(([, o]) => o ?? '').filter((o) => o.includes('@')));
 }
 
 /** The local policy of one dataset (one `zfs get` of the policy properties), or undefined. RC 3 when the dataset does not exist. */

@@ -24,6 +24,7 @@ import {
   PERIODS,
   policyLine,
   pruneSelection,
+  readOrigins,
   readPolicy,
   readView,
   removePolicy,
@@ -56,11 +57,7 @@ const SCOPE = {
 const scopeOf = (ctx: Ctx, p: { name?: string; pool?: string }) => (p.name ? fullName(ctx, p.pool, p.name) : p.pool);
 
 /** readView for a scope; RC 3 when name=/pool= does not exist. */
-async function view(ctx: Ctx, root: string | undefined): Promise<View> {
-  const v = await readView(ctx, root).catch((e) => scopeMissing(e, root));
-  if (root && !v.datasets.includes(root)) scopeMissing(new AddressError('notFound', `${root} does not exist`, { reason: 'notFound' }), root);
-  return v;
-}
+const view = (ctx: Ctx, root: string | undefined): Promise<View> => readView(ctx, root).catch((e) => scopeMissing(e, root));
 
 const POLICY_VARS = {
   HOURLY: 'hourly snapshots kept', DAILY: 'daily snapshots kept', WEEKLY: 'weekly snapshots kept',
@@ -163,7 +160,7 @@ export const autosnap = defineVerb({
 
 export const autoprune = defineVerb({
   name: 'autoprune',
-  summary: 'destroy the autosnaps past each policy\'s counts (newest kept), also on the descendants of a recursive policy; never one with holds or clones, a registered base\'s snapshot, or one newer than the newest replicated (repl-*) snapshot: those are PROTECTED; one zfs get reads everything; DESTROYED, PROTECTED stems; dryrun=true lists the destroys',
+  summary: 'destroy the autosnaps past each policy\'s counts (newest kept), also on the descendants of a recursive policy; never one with holds or clones, a registered base\'s snapshot, or one newer than the newest replicated (repl-*) snapshot: those are PROTECTED; one zfs get reads the snapshots and one zfs list the clones; DESTROYED, PROTECTED stems; dryrun=true lists the destroys',
   params: { ...SCOPE },
   examples: ['autoprune', 'autoprune name=web dryrun=true'],
   dryrunVars: true,
@@ -172,7 +169,10 @@ export const autoprune = defineVerb({
     PROTECTED: { stem: 'snapshots past the count kept anyway: "NAME (holds|clones|base|not replicated)"' },
   },
   async run(p, ctx) {
-    const plan = pruneSelection(await view(ctx, scopeOf(ctx, p)));
+    const v = await view(ctx, scopeOf(ctx, p));
+    // The clones are read only when something would go: the pool's filesystems, not its snapshots.
+    if (pruneSelection(v).destroy.length) v.origins = await readOrigins(ctx, v.policies.map((x) => x.dataset));
+    const plan = pruneSelection(v);
     const destroyed: string[] = [];
     const failed: string[] = [];
     let first: AddressError | undefined;

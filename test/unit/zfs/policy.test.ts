@@ -37,12 +37,19 @@ function getOutput(objs: Obj[], props: string[]): string {
 /** A fake runner whose `zfs get` answers from `objs`. */
 function poolRunner(objs: Obj[]) {
   return fakeRunner((argv): FakeReply | undefined => {
+    if (argv[1] === 'list' && argv.includes('name,origin')) {
+      return { stdout: objs.filter((o) => !o.name.includes('@')).map((o) => `${o.name}\t${o.props?.origin ?? '-'}\n`).join('') };
+    }
     if (argv[1] !== 'get') return undefined;
     const propsArg = argv.find((a) => a.includes('org.rexxjs:policy-') || a.includes('createtxg'))!;
     const props = propsArg.split(',');
     const only = argv[argv.length - 1]!;
     const local = argv.includes('-s');
-    let out = getOutput(objs, props);
+    const ri = argv.indexOf('-r');
+    const root = ri >= 0 ? argv[ri + 1] : undefined;
+    if (root && !objs.some((o) => o.name === root)) return { exitCode: 1, stderr: `cannot open '${root}': dataset does not exist\n` };
+    const inRoot = (n: string) => !root || n === root || n.startsWith(`${root}/`) || n.startsWith(`${root}@`);
+    let out = getOutput(objs.filter((o) => inRoot(o.name)), props);
     if (local) out = out.split('\n').filter((l) => l.endsWith('\tlocal')).join('\n');
     if (!argv.includes('-r')) out = out.split('\n').filter((l) => l.startsWith(`${only}\t`)).join('\n');
     return { stdout: out };
@@ -154,7 +161,11 @@ describe('autoprune (fake runner)', () => {
       ['zfs', 'destroy', `${D}@autosnap_2026-11-29_14:00:00_hourly`],
       ['zfs', 'destroy', `${D}@autosnap_2026-11-27_00:00:00_daily`],
     ]);
-    expect(f.calls.filter((c) => c[1] === 'get')).toHaveLength(1);
+    // one read of the snapshots, one of the clones (filesystems only)
+    expect(f.calls.filter((c) => c[1] === 'get' || c[1] === 'list')).toEqual([
+      ['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', expect.stringMatching(/^createtxg,userrefs,org\.rexxjs:policy-hourly,/), '-r'],
+      ['zfs', 'list', '-H', '-o', 'name,origin', '-t', 'filesystem,volume', '-r', 'fakepool'],
+    ]);
     expect(Object.values(r.rexxVariables.PROTECTED as object).slice(1)).toEqual([
       `${D}@autosnap_2026-11-29_11:00:00_hourly (base)`,
       `${D}@autosnap_2026-11-29_12:00:00_hourly (holds)`,
