@@ -8,6 +8,7 @@
  * autoprune.
  */
 import { AddressError, usageError } from '../../../shared/errors';
+import { mapLimit } from '../../../shared/poll';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { NAME, POOL, zfsDatasetName } from '../params';
@@ -55,6 +56,11 @@ const SCOPE = {
 
 /** The root a scoped verb reads: name= (joined to pool=), else pool=, else undefined (every pool). */
 const scopeOf = (ctx: Ctx, p: { name?: string; pool?: string }) => (p.name ? fullName(ctx, p.pool, p.name) : p.pool);
+
+/** concurrency= of autosnap and autoprune. */
+const CONCURRENCY = {
+  concurrency: { type: 'int', min: 1, max: 16, default: 4, doc: 'zfs snapshot / zfs destroy commands run at once (each on a different snapshot; 1: one after another)' },
+} as const;
 
 /** readView for a scope; RC 3 when name=/pool= does not exist. */
 const view = (ctx: Ctx, root: string | undefined): Promise<View> => readView(ctx, root).catch((e) => scopeMissing(e, root));
@@ -133,7 +139,7 @@ export const policyRemove = defineVerb({
 export const autosnap = defineVerb({
   name: 'autosnap',
   summary: 'take the autosnaps that are due (autosnap_YYYY-MM-DD_HH:MM:SS_PERIOD, UTC) for every policied dataset: one per period with a count above 0 and no autosnap since the period began (hour, day, ISO week, month, year); zfs snapshot -r for a recursive policy; one zfs get reads everything; CREATED stem; dryrun=true lists the snapshots it would take',
-  params: { ...SCOPE },
+  params: { ...SCOPE, ...CONCURRENCY },
   examples: ['autosnap', 'autosnap name=web dryrun=true'],
   dryrunVars: true,
   vars: { CREATED: { stem: 'snapshots taken (dryrun: would be), full names; a recursive one also on every descendant' } },
@@ -142,16 +148,14 @@ export const autosnap = defineVerb({
     const created: string[] = [];
     const failed: string[] = [];
     let first: AddressError | undefined;
-    for (const s of due) {
-      try {
-        await snapshot(ctx, s.dataset, s.name.slice(s.dataset.length + 1), { recursive: s.recursive });
-        created.push(s.name);
-      } catch (e) {
-        // One dataset's failure (removed meanwhile, pool full) does not stop the others.
-        first ??= e instanceof AddressError ? e : new AddressError('toolFailed', String(e));
-        failed.push(`${s.name}: ${(e as Error).message}`);
-      }
-    }
+    // Different snapshots: zfs takes them in turn, the processes around them overlap.
+    const done = await mapLimit(due, p.concurrency, (s) => snapshot(ctx, s.dataset, s.name.slice(s.dataset.length + 1), { recursive: s.recursive }));
+    done.forEach((d, i) => {
+      if (d.ok) return void created.push(due[i]!.name);
+      // One dataset's failure (removed meanwhile, pool full) does not stop the others.
+      first ??= d.error instanceof AddressError ? d.error : new AddressError('toolFailed', String(d.error));
+      failed.push(`${due[i]!.name}: ${(d.error as Error).message}`);
+    });
     const vars = { CREATED: stem(created) };
     if (first) throw new AddressError(first.kind, `autosnap: ${failed.join('; ')} (taken: ${created.join(', ') || 'none'})`, { cause: first, vars, output: created.join('\n'), reason: first.reason });
     return { result: created.join('\n'), vars };
@@ -161,7 +165,7 @@ export const autosnap = defineVerb({
 export const autoprune = defineVerb({
   name: 'autoprune',
   summary: 'destroy the autosnaps past each policy\'s counts (newest kept), also on the descendants of a recursive policy; never one with holds or clones, a registered base\'s snapshot, or one newer than the newest replicated (repl-*) snapshot: those are PROTECTED; one zfs get reads the snapshots and one zfs list the clones; DESTROYED, PROTECTED stems; dryrun=true lists the destroys',
-  params: { ...SCOPE },
+  params: { ...SCOPE, ...CONCURRENCY },
   examples: ['autoprune', 'autoprune name=web dryrun=true'],
   dryrunVars: true,
   vars: {
@@ -177,16 +181,13 @@ export const autoprune = defineVerb({
     const failed: string[] = [];
     let first: AddressError | undefined;
     const prot = plan.protected.map((x) => `${x.snap.name} (${x.why})`);
-    for (const s of plan.destroy) {
-      try {
-        await destroyDataset(ctx, s.name);
-        destroyed.push(s.name);
-      } catch (e) {
-        // A hold or clone made since the read refuses the destroy: the others still go.
-        first ??= e instanceof AddressError ? e : new AddressError('toolFailed', String(e));
-        failed.push(`${s.name}: ${(e as Error).message}`);
-      }
-    }
+    const done = await mapLimit(plan.destroy, p.concurrency, (s) => destroyDataset(ctx, s.name));
+    done.forEach((d, i) => {
+      if (d.ok) return void destroyed.push(plan.destroy[i]!.name);
+      // A hold or clone made since the read refuses the destroy: the others still go.
+      first ??= d.error instanceof AddressError ? d.error : new AddressError('toolFailed', String(d.error));
+      failed.push(`${plan.destroy[i]!.name}: ${(d.error as Error).message}`);
+    });
     const vars = { DESTROYED: stem(destroyed), PROTECTED: stem(prot) };
     const result = [...destroyed.map((d) => `destroyed ${d}`), ...prot.map((x) => `protected ${x}`)].join('\n');
     if (first) throw new AddressError(first.kind, `autoprune: ${failed.join('; ')} (destroyed: ${destroyed.join(', ') || 'none'})`, { cause: first, vars, output: result, reason: first.reason });

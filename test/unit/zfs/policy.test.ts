@@ -312,12 +312,14 @@ describe('hostile values in the new non-name parameters → RC 2, nothing run (f
   const ints: Array<[string, string]> = [
     ...['hourly', 'daily', 'weekly', 'monthly', 'yearly'].map((k): [string, string] => ['policy_set name=web', k]),
     ['schedule', 'every'],
+    ['autosnap', 'concurrency'],
+    ['autoprune', 'concurrency'],
   ];
   it.each(ints)('%s %s=', async (cmd, key) => {
     const f = poolRunner([{ name: 'fakepool/web' }]);
     const h = createHandler(table, { env: { ...env, REXX_ZFS_CRON_DIR: `${os.tmpdir()}/rexx-never-${process.pid}` }, runner: f.runner });
     for (const v of [...HOSTILE, '-1', '100001', '1.5', '0x10', '1e3', ' 1', '61']) {
-      if (key !== 'every' && v === '61') continue;
+      if (!['every', 'concurrency'].includes(key) && v === '61') continue;
       const verb = cmd.split(' ')[0]!;
       const args: Record<string, string> = cmd.includes('name=') ? { name: 'web' } : {};
       const r = await h(verb, { ...args, [key]: v });
