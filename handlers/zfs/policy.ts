@@ -155,9 +155,6 @@ function policyOf(ctx: Ctx, dataset: string, local: Record<string, string>): Pol
   return { dataset, counts, recursive: local[POLICY_PROPS.recursive] === 'on' };
 }
 
-/** `at` itself or a dataset under it. */
-export const within = (name: string, at: string | undefined) => !at || name === at || name.startsWith(`${at}/`);
-
 /**
  * Everything autosnap and check_snapshots need, and autoprune but the clones, from ONE read:
  * `zfs get -H -p -o name,property,value,source createtxg,userrefs,<policy props>,org.rexxjs:base-snapshot -r [ROOT]`

@@ -138,7 +138,7 @@ export const policyRemove = defineVerb({
 
 export const autosnap = defineVerb({
   name: 'autosnap',
-  summary: 'take the autosnaps that are due (autosnap_YYYY-MM-DD_HH:MM:SS_PERIOD, UTC) for every policied dataset: one per period with a count above 0 and no autosnap since the period began (hour, day, ISO week, month, year); zfs snapshot -r for a recursive policy; one zfs get reads everything; CREATED stem; dryrun=true lists the snapshots it would take',
+  summary: 'take the autosnaps that are due (autosnap_YYYY-MM-DD_HH:MM:SS_PERIOD, UTC) for every policied dataset: one per period with a count above 0 and no autosnap since the period began (hour, day, ISO week, month, year); zfs snapshot -r for a recursive policy; one zfs get reads everything; CREATED stem; dryrun=true lists the snapshots it would take; RC 3 when name=/pool= is missing; a failed zfs snapshot does not stop the others (RC of the first failure, CREATED what was taken)',
   params: { ...SCOPE, ...CONCURRENCY },
   examples: ['autosnap', 'autosnap name=web dryrun=true'],
   dryrunVars: true,
@@ -164,7 +164,7 @@ export const autosnap = defineVerb({
 
 export const autoprune = defineVerb({
   name: 'autoprune',
-  summary: 'destroy the autosnaps past each policy\'s counts (newest kept), also on the descendants of a recursive policy; never one with holds or clones, a registered base\'s snapshot, or one newer than the newest replicated (repl-*) snapshot: those are PROTECTED; one zfs get reads the snapshots and one zfs list the clones; DESTROYED, PROTECTED stems; dryrun=true lists the destroys',
+  summary: 'destroy the autosnaps past each policy\'s counts (newest kept), also on the descendants of a recursive policy; never one with holds or clones, a registered base\'s snapshot, or one newer than the newest replicated (repl-*) snapshot: those are PROTECTED; one zfs get reads the snapshots and one zfs list the clones; DESTROYED, PROTECTED stems; dryrun=true lists the destroys; RC 3 when name=/pool= is missing; a failed zfs destroy does not stop the others (RC of the first failure, DESTROYED what went)',
   params: { ...SCOPE, ...CONCURRENCY },
   examples: ['autoprune', 'autoprune name=web dryrun=true'],
   dryrunVars: true,
