@@ -211,7 +211,7 @@ async function dispatchParsed(
   };
   const out: VerbOutput = await verb.run(p as never, ctx);
   if (dryrun) {
-    return fromOutput({ result: runner.planned.join('\n'), vars: { COMMANDS: stem(runner.planned) } });
+    return fromOutput({ result: runner.planned.join('\n'), vars: { ...(verb.dryrunVars ? out.vars : {}), COMMANDS: stem(runner.planned) } });
   }
   return fromOutput(out);
 }

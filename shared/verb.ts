@@ -73,6 +73,12 @@ export interface Verb<S extends ParamsSpec = ParamsSpec> {
    * TSO/E report a command that could not be run.
    */
   exitStatus?: boolean;
+  /**
+   * Under dryrun=true the dispatcher keeps this verb's variables (its stems then say what
+   * would be done, e.g. autosnap's CREATED); otherwise only COMMANDS is set under dryrun.
+   * Only for verbs whose variables are computed from reads, never from a write's answer.
+   */
+  dryrunVars?: boolean;
   /** Bare words after the verb fill these keys in order (`start web-1` = `start name=web-1`). */
   positional?: Array<keyof S & string>;
   examples?: string[];

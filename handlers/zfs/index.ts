@@ -1,4 +1,4 @@
-/** ADDRESS ZFS: datasets, zvols, snapshots, clones, bases, replication and retention through the `zfs` and `zpool` CLIs. */
+/** ADDRESS ZFS: datasets, zvols, snapshots, clones, bases, replication, retention and sanoid-style policies through the `zfs` and `zpool` CLIs. */
 import type { HandlerTable } from '../../shared/verb';
 import { REFUSAL_VARS } from './in-use';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
@@ -8,6 +8,7 @@ import { status } from './verbs/info';
 import { poolCheck, poolCreate, poolDestroy, poolStatus } from './verbs/pools';
 import { get, list, set, stats } from './verbs/props';
 import { receive, replicate, send } from './verbs/replication';
+import { autoprune, autosnap, checkSnapshots, policyGet, policyList, policyRemove, policySet, schedule, unschedule } from './verbs/policy';
 import { prune } from './verbs/retention';
 import { destroySnapshot, hold, listSnapshotsVerb, release, rollback, snapshot } from './verbs/snapshots';
 
@@ -21,7 +22,8 @@ export const table: HandlerTable = {
     snapshot, listSnapshotsVerb, rollback, destroySnapshot, hold, release,
     clone, promote, registerBase, cloneFromBase, listBases, unregisterBase,
     send, receive, replicate,
-    prune, stats, status,
+    prune, policySet, policyGet, policyList, policyRemove, autosnap, autoprune, checkSnapshots, schedule, unschedule,
+    stats, status,
   ],
   vars: REFUSAL_VARS,
 };

@@ -149,6 +149,10 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
       await must(`hold name=${D} snapshot=s1 tag=keep`);
       await must(`create name=${E}`);
       await must(`snapshot name=${E} snapshot=s1`);
+      // A retention policy, so policy_get/remove, autosnap and autoprune have work to plan.
+      await must(`policy_set name=${E} hourly=1 daily=0`);
+      await must(`snapshot name=${E} snapshot=autosnap_2026-01-01_00:00:00_hourly`);
+      await must(`snapshot name=${E} snapshot=autosnap_2026-01-01_01:00:00_hourly`);
       await must(`create name=${B}`);
       await must(`register_base name=${B}`);
       await must(`send name=${D} snapshot=s1 file=${tmp}/stream`);

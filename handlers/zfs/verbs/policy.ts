@@ -1,0 +1,246 @@
+/**
+ * Retention policies in sanoid's model (the logic is ../policy.ts): `policy_set`,
+ * `policy_get`, `policy_list`, `policy_remove` keep a policy as `org.rexxjs:policy-*`
+ * user properties on the dataset; `autosnap` takes the snapshots that are due,
+ * `autoprune` destroys the ones past the counts (never held, cloned, base or
+ * not-yet-replicated ones), `check_snapshots` is sanoid's --monitor-snapshots, and
+ * `schedule` / `unschedule` write / remove the cron.d entry that runs autosnap then
+ * autoprune.
+ */
+import { AddressError, usageError } from '../../../shared/errors';
+import { mapLimit } from '../../../shared/poll';
+import { stem } from '../../../shared/result';
+import { defineVerb, type Ctx } from '../../../shared/verb';
+import { NAME, POOL, zfsDatasetName } from '../params';
+import { destroyDataset } from '../dataset';
+import {
+  CRIT_FACTOR,
+  cronEntry,
+  cronFile,
+  dueSnapshots,
+  freshness,
+  listPolicies,
+  MAX_COUNT,
+  nagios,
+  PERIODS,
+  policyLine,
+  pruneSelection,
+  readOrigins,
+  readPolicy,
+  readView,
+  removePolicy,
+  scopeMissing,
+  setPolicy,
+  WARN_FACTOR,
+  type Period,
+  type View,
+} from '../policy';
+import { snapshot } from '../snapshot';
+import { fullName } from '../tool';
+
+const count = (period: Period) => ({ type: 'int', min: 0, max: MAX_COUNT, doc: `${period} snapshots to keep (0: none taken or kept; not given: unchanged, 0 on a new policy)` }) as const;
+
+const COUNTS = {
+  hourly: count('hourly'),
+  daily: count('daily'),
+  weekly: count('weekly'),
+  monthly: count('monthly'),
+  yearly: count('yearly'),
+} as const;
+
+/** name= and pool= of the verbs that work on every policied dataset in a scope. */
+const SCOPE = {
+  name: { type: 'string', rule: zfsDatasetName, doc: 'only the policied datasets at or under this dataset (full, or relative to pool=); default: every one in pool=, or in every pool' },
+  pool: { ...POOL.pool, doc: 'only this pool (default: every imported pool, unless name= is given)' },
+} as const;
+
+/** The root a scoped verb reads: name= (joined to pool=), else pool=, else undefined (every pool). */
+const scopeOf = (ctx: Ctx, p: { name?: string; pool?: string }) => (p.name ? fullName(ctx, p.pool, p.name) : p.pool);
+
+/** concurrency= of autosnap and autoprune. */
+const CONCURRENCY = {
+  concurrency: { type: 'int', min: 1, max: 16, default: 4, doc: 'zfs snapshot / zfs destroy commands run at once (each on a different snapshot; 1: one after another)' },
+} as const;
+
+/** readView for a scope; RC 3 when name=/pool= does not exist. */
+const view = (ctx: Ctx, root: string | undefined): Promise<View> => readView(ctx, root).catch((e) => scopeMissing(e, root));
+
+const POLICY_VARS = {
+  HOURLY: 'hourly snapshots kept', DAILY: 'daily snapshots kept', WEEKLY: 'weekly snapshots kept',
+  MONTHLY: 'monthly snapshots kept', YEARLY: 'yearly snapshots kept', RECURSIVE: 'true when the policy covers the descendants (zfs snapshot -r)',
+} as const;
+
+const policyVars = (p: { counts: Record<Period, number>; recursive: boolean }) => ({
+  HOURLY: p.counts.hourly, DAILY: p.counts.daily, WEEKLY: p.counts.weekly, MONTHLY: p.counts.monthly, YEARLY: p.counts.yearly, RECURSIVE: String(p.recursive),
+});
+
+export const policySet = defineVerb({
+  name: 'policy_set',
+  summary: 'set the retention policy of a dataset (sanoid\'s model): how many hourly/daily/weekly/monthly/yearly autosnaps to keep, kept as org.rexxjs:policy-* user properties in the pool; periods not given keep their value (0 on a new policy); RC 3 when the dataset is missing',
+  params: {
+    ...NAME,
+    ...COUNTS,
+    recursive: { type: 'bool', doc: 'true: autosnap takes zfs snapshot -r and autoprune prunes the descendants too (not given: unchanged, false on a new policy)' },
+    ...POOL,
+  },
+  positional: ['name'],
+  examples: ['policy_set name=web hourly=36 daily=30 weekly=8 monthly=3 yearly=0', 'policy_set name=containers daily=7 recursive=true'],
+  vars: POLICY_VARS,
+  async run(p, ctx) {
+    const counts: Partial<Record<Period, number>> = {};
+    for (const k of PERIODS) if (p[k] !== undefined) counts[k] = p[k];
+    if (!Object.keys(counts).length && p.recursive === undefined) throw usageError(`policy_set: give at least one of ${PERIODS.map((k) => `${k}=`).join(', ')} recursive=`);
+    const pol = await setPolicy(ctx, fullName(ctx, p.pool, p.name), counts, p.recursive);
+    return { result: `${pol.dataset} ${policyLine(pol)}`, vars: policyVars(pol) };
+  },
+});
+
+export const policyGet = defineVerb({
+  name: 'policy_get',
+  summary: 'the retention policy set on a dataset (RESULT: hourly=N daily=N weekly=N monthly=N yearly=N recursive=B); RC 3 when it has none or is missing',
+  params: { ...NAME, ...POOL },
+  positional: ['name'],
+  examples: ['policy_get name=web'],
+  vars: POLICY_VARS,
+  async run(p, ctx) {
+    const name = fullName(ctx, p.pool, p.name);
+    const pol = await readPolicy(ctx, name);
+    if (!pol) throw new AddressError('notFound', `${name} has no retention policy (policy_set name=${name} hourly=... sets one)`, { reason: 'notFound' });
+    return { result: policyLine(pol), vars: policyVars(pol) };
+  },
+});
+
+export const policyList = defineVerb({
+  name: 'policy_list',
+  summary: 'every dataset with a retention policy (one zfs get): RESULT one line per dataset, DATASETS stem',
+  params: { ...SCOPE },
+  examples: ['policy_list', 'policy_list pool=rexxpool'],
+  vars: { DATASETS: { stem: 'datasets with a policy set on them' } },
+  async run(p, ctx) {
+    const root = scopeOf(ctx, p);
+    const pols = await listPolicies(ctx, root).catch((e) => scopeMissing(e, root));
+    return { result: pols.map((x) => `${x.dataset} ${policyLine(x)}`).join('\n'), vars: { DATASETS: stem(pols.map((x) => x.dataset)) } };
+  },
+});
+
+export const policyRemove = defineVerb({
+  name: 'policy_remove',
+  summary: 'remove the retention policy of a dataset (zfs inherit of each org.rexxjs:policy-* property); its snapshots stay; RC 3 when it has none',
+  params: { ...NAME, ...POOL },
+  positional: ['name'],
+  examples: ['policy_remove name=web'],
+  vars: {},
+  async run(p, ctx) {
+    const pol = await removePolicy(ctx, fullName(ctx, p.pool, p.name));
+    return { result: `${pol.dataset} ${policyLine(pol)}` };
+  },
+});
+
+export const autosnap = defineVerb({
+  name: 'autosnap',
+  summary: 'take the autosnaps that are due (autosnap_YYYY-MM-DD_HH:MM:SS_PERIOD, UTC) for every policied dataset: one per period with a count above 0 and no autosnap since the period began (hour, day, ISO week, month, year); zfs snapshot -r for a recursive policy; one zfs get reads everything; CREATED stem; dryrun=true lists the snapshots it would take; RC 3 when name=/pool= is missing; a failed zfs snapshot does not stop the others (RC of the first failure, CREATED what was taken)',
+  params: { ...SCOPE, ...CONCURRENCY },
+  examples: ['autosnap', 'autosnap name=web dryrun=true'],
+  dryrunVars: true,
+  vars: { CREATED: { stem: 'snapshots taken (dryrun: would be), full names; a recursive one also on every descendant' } },
+  async run(p, ctx) {
+    const due = dueSnapshots(await view(ctx, scopeOf(ctx, p)), ctx.clock.now());
+    const created: string[] = [];
+    const failed: string[] = [];
+    let first: AddressError | undefined;
+    // Different snapshots: zfs takes them in turn, the processes around them overlap.
+    const done = await mapLimit(due, p.concurrency, (s) => snapshot(ctx, s.dataset, s.name.slice(s.dataset.length + 1), { recursive: s.recursive }));
+    done.forEach((d, i) => {
+      if (d.ok) return void created.push(due[i]!.name);
+      // One dataset's failure (removed meanwhile, pool full) does not stop the others.
+      first ??= d.error instanceof AddressError ? d.error : new AddressError('toolFailed', String(d.error));
+      failed.push(`${due[i]!.name}: ${(d.error as Error).message}`);
+    });
+    const vars = { CREATED: stem(created) };
+    if (first) throw new AddressError(first.kind, `autosnap: ${failed.join('; ')} (taken: ${created.join(', ') || 'none'})`, { cause: first, vars, output: created.join('\n'), reason: first.reason });
+    return { result: created.join('\n'), vars };
+  },
+});
+
+export const autoprune = defineVerb({
+  name: 'autoprune',
+  summary: 'destroy the autosnaps past each policy\'s counts (newest kept), also on the descendants of a recursive policy; never one with holds or clones, a registered base\'s snapshot, or one newer than the newest replicated (repl-*) snapshot: those are PROTECTED; one zfs get reads the snapshots and one zfs list the clones; DESTROYED, PROTECTED stems; dryrun=true lists the destroys; RC 3 when name=/pool= is missing; a failed zfs destroy does not stop the others (RC of the first failure, DESTROYED what went)',
+  params: { ...SCOPE, ...CONCURRENCY },
+  examples: ['autoprune', 'autoprune name=web dryrun=true'],
+  dryrunVars: true,
+  vars: {
+    DESTROYED: { stem: 'snapshots destroyed (dryrun: would be), full names' },
+    PROTECTED: { stem: 'snapshots past the count kept anyway: "NAME (holds|clones|base|not replicated)"' },
+  },
+  async run(p, ctx) {
+    const v = await view(ctx, scopeOf(ctx, p));
+    // The clones are read only when something would go: the pool's filesystems, not its snapshots.
+    if (pruneSelection(v).destroy.length) v.origins = await readOrigins(ctx, v.policies.map((x) => x.dataset));
+    const plan = pruneSelection(v);
+    const destroyed: string[] = [];
+    const failed: string[] = [];
+    let first: AddressError | undefined;
+    const prot = plan.protected.map((x) => `${x.snap.name} (${x.why})`);
+    const done = await mapLimit(plan.destroy, p.concurrency, (s) => destroyDataset(ctx, s.name));
+    done.forEach((d, i) => {
+      if (d.ok) return void destroyed.push(plan.destroy[i]!.name);
+      // A hold or clone made since the read refuses the destroy: the others still go.
+      first ??= d.error instanceof AddressError ? d.error : new AddressError('toolFailed', String(d.error));
+      failed.push(`${plan.destroy[i]!.name}: ${(d.error as Error).message}`);
+    });
+    const vars = { DESTROYED: stem(destroyed), PROTECTED: stem(prot) };
+    const result = [...destroyed.map((d) => `destroyed ${d}`), ...prot.map((x) => `protected ${x}`)].join('\n');
+    if (first) throw new AddressError(first.kind, `autoprune: ${failed.join('; ')} (destroyed: ${destroyed.join(', ') || 'none'})`, { cause: first, vars, output: result, reason: first.reason });
+    return { result, vars };
+  },
+});
+
+export const checkSnapshots = defineVerb({
+  name: 'check_snapshots',
+  summary: `sanoid's --monitor-snapshots: for every policied dataset and period with a count above 0, the newest autosnap's age against the period (hour, day, 7 d, 31 d, 366 d): older than ${WARN_FACTOR}× is WARNING, older than ${CRIT_FACTOR}× or none CRITICAL. EXCEPTION to the RC table: RC 0/1/2 is the answer OK/WARNING/CRITICAL (Nagios), with the Nagios line (OK: …, WARNING: …, CRITICAL: …) in RESULT; a failure to read is RC 3/6 as usual`,
+  params: { ...SCOPE },
+  examples: ['check_snapshots', 'check_snapshots pool=rexxpool'],
+  vars: {
+    STATUS: 'OK, WARNING or CRITICAL',
+    PROBLEMS: { stem: '"DATASET PERIOD has none" / "DATASET PERIOD is AGE old" for each period not OK' },
+  },
+  async run(p, ctx) {
+    const findings = freshness(await view(ctx, scopeOf(ctx, p)), ctx.clock.now());
+    const { rc, line } = nagios(findings);
+    const problems = findings.filter((f) => f.status !== 'OK').map((f) => `${f.dataset} ${f.period} ${f.ageMs === undefined ? 'has none' : `is ${Math.round(f.ageMs / 1000)}s old`}`);
+    const vars = { STATUS: line.slice(0, line.indexOf(':')), PROBLEMS: stem(problems) };
+    return rc ? { rc, errorText: line, result: line, vars } : { result: line, vars };
+  },
+});
+
+export const schedule = defineVerb({
+  name: 'schedule',
+  summary: 'write the cron.d entry (env REXX_ZFS_CRON_DIR, else /etc/cron.d; file rexx-address-zfs, written atomically) that runs `rexx-address zfs autosnap` then `rexx-address zfs autoprune` every every= minutes as root, with name=/pool= passed on; replaces an earlier entry; FILE',
+  params: {
+    ...SCOPE,
+    every: { type: 'int', min: 1, max: 60, default: 15, doc: 'minutes between runs (1–59: */N; 60: on the hour)' },
+  },
+  examples: ['schedule', 'schedule pool=rexxpool every=5'],
+  vars: { FILE: 'the cron file written (dryrun: would be)' },
+  async run(p, ctx) {
+    const scope = [...(p.name ? [`name=${fullName(ctx, p.pool, p.name)}`] : []), ...(p.pool ? [`pool=${p.pool}`] : [])];
+    const file = cronFile(ctx);
+    const text = cronEntry(p.every, scope);
+    ctx.fs.writeText(file, text, { atomic: true, mode: 0o644 });
+    return { result: text.trimEnd().split('\n').at(-1)!, vars: { FILE: file } };
+  },
+});
+
+export const unschedule = defineVerb({
+  name: 'unschedule',
+  summary: 'remove the cron.d entry schedule wrote (RESULT says when there was none; RC 0 either way); FILE',
+  params: { pool: { ...SCOPE.pool, doc: 'ignored (the one entry goes); accepted so schedule\'s words work here' } },
+  examples: ['unschedule'],
+  vars: { FILE: 'the cron file removed (empty when there was none)' },
+  async run(_p, ctx) {
+    const file = cronFile(ctx);
+    if (!ctx.fs.exists(file)) return { result: `not scheduled: ${file} does not exist`, vars: { FILE: '' } };
+    ctx.fs.remove(file);
+    return { result: `removed ${file}`, vars: { FILE: file } };
+  },
+});
