@@ -129,7 +129,9 @@ export const prune = defineVerb({
     ...RUNTIME,
   },
   positional: ['name'],
-  vars: { PRUNED: { stem: 'checkpoints deleted' } },
+  vars: { PRUNED: { stem: 'checkpoints deleted (dryrun: would be)' } },
+  // PRUNED comes from reads: under dryrun it says what would be deleted.
+  dryrunVars: true,
   async run(p, ctx) {
     if (p.keep === undefined && p.older_than === undefined) throw usageError('prune: give keep= and/or older_than=');
     const rt = await pickRuntime(ctx, p.runtime);

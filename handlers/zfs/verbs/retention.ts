@@ -26,6 +26,8 @@ export const prune = defineVerb({
   positional: ['name'],
   examples: ['prune name=web keep=5', 'prune name=web older_than=7d prefix=repl- dryrun=true'],
   vars: { PRUNED: { stem: 'snapshots destroyed (dryrun: would be)' }, KEPT: { stem: 'snapshots kept' }, PROTECTED: { stem: 'snapshots kept because of clones or holds' } },
+  // Its stems come from reads: under dryrun they say what would be destroyed and kept.
+  dryrunVars: true,
   async run(p, ctx) {
     if (p.keep === undefined && p.older_than === undefined) throw usageError('prune: give keep=N and/or older_than=DURATION');
     const name = fullName(ctx, p.pool, p.name);

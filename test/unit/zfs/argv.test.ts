@@ -251,5 +251,8 @@ describe('replication argv (dryrun, fake binary for the lookups)', () => {
     const { h } = withZfs({ zfs: { stdout: `${out}rexxpool/web@keepme\tcreatetxg\t9\n` } });
     const r = await h('prune name=web keep=2 dryrun=true');
     expect(r.output.split('\n')).toEqual(['zfs destroy rexxpool/web@checkpoint-1', 'zfs destroy rexxpool/web@checkpoint-2']);
+    // and its stems say what it would destroy and keep (Verb.dryrunVars)
+    expect(r.rexxVariables.PRUNED).toEqual({ 0: 2, 1: 'checkpoint-1', 2: 'checkpoint-2' });
+    expect(r.rexxVariables.KEPT).toEqual({ 0: 2, 1: 'checkpoint-3', 2: 'checkpoint-4' });
   });
 });
