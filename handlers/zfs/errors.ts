@@ -14,6 +14,8 @@ export const ZFS_ERRORS: Classifier = {
     // the zfs-fuse daemon is running. / internal error: failed to initialize ZFS library";
     // OpenZFS without its module: "The ZFS modules are not loaded" / "/dev/zfs".
     ['unavailable', /zfs-fuse daemon is running|failed to initialize ZFS library|The ZFS modules are not loaded|\/dev\/zfs and \/proc\/self\/mounts|Function not implemented/i],
+    // zfs-fuse 0.7 takes cache (L2ARC) devices only on disks: "cache device must be a disk or disk slice".
+    ['unavailable', /cache device must be a disk/i],
     ['exists', /already exists|dataset exists|pool already exists|is part of (?:active|exported) pool/i],
     ['notFound', /does not exist|no such pool|no such dataset|could not find any snapshots to destroy|no such device|cannot open '[^']*': (?:No such file|no such)/i],
     // Without -r, the one refusal of `zfs rollback` is "more recent snapshots exist".

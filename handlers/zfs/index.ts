@@ -5,7 +5,7 @@ import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/
 import { clone, promote } from './verbs/clones';
 import { create, createVolume, destroy, mount, rename, resize, unmount } from './verbs/datasets';
 import { status } from './verbs/info';
-import { poolCheck, poolCreate, poolDestroy, poolStatus } from './verbs/pools';
+import { poolCheck, poolCreate, poolDestroy, poolExport, poolImport, poolStatus, scrub } from './verbs/pools';
 import { get, list, set, stats } from './verbs/props';
 import { receive, replicate, send } from './verbs/replication';
 import { autoprune, autosnap, checkSnapshots, policyGet, policyList, policyRemove, policySet, schedule, unschedule } from './verbs/policy';
@@ -17,7 +17,7 @@ export const table: HandlerTable = {
   summary: 'ZFS datasets, zvols, snapshots, copy-on-write clones of registered bases, replication and retention',
   tools: 'zfs and zpool (OpenZFS 2.x; zfs-fuse 0.7 for everything but zvols, lz4 and newer flags)',
   verbs: [
-    poolStatus, poolCheck, poolCreate, poolDestroy,
+    poolStatus, poolCheck, poolCreate, poolDestroy, poolExport, poolImport, scrub,
     create, createVolume, resize, destroy, rename, get, set, list, mount, unmount,
     snapshot, listSnapshotsVerb, rollback, destroySnapshot, hold, release,
     clone, promote, registerBase, cloneFromBase, listBases, unregisterBase,

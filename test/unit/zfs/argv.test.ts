@@ -16,7 +16,7 @@ afterEach(() => {
   while (fakes.length) fakes.pop()!.cleanup();
 });
 
-const READS = new Set(['get', 'list', 'version']);
+const READS = new Set(['get', 'list', 'version', 'status']);
 
 /** A handler whose zfs/zpool/ssh/dd are fakes; impl forces the implementation detection. */
 function withZfs(specs: Record<string, FakeSpec> = {}, impl: 'openzfs' | 'zfs-fuse' = 'openzfs') {
@@ -127,7 +127,8 @@ describe('argv of each verb (fake binary)', () => {
 
   it('pool_check fix=true on OpenZFS sets lz4, xattr=sa, atime=off and reports autotrim with its command (fake binary)', async () => {
     const { h, writes } = withZfs({
-      zpool: { stdout: 'NAME PROPERTY VALUE SOURCE\ntank ashift 12 local\ntank autotrim off default\n' },
+      // one answer for every zpool call: `zpool get`'s table, and the state line `zpool status` is read for
+      zpool: { stdout: 'NAME PROPERTY VALUE SOURCE\ntank ashift 12 local\ntank autotrim off default\n state: ONLINE\n' },
       zfs: { stdout: 'compression\toff\nxattr\ton\natime\ton\n' },
     });
     const r = await h('pool_check pool=tank fix=true');

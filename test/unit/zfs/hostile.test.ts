@@ -15,6 +15,8 @@ import { CANARY, HOSTILE } from '../../helpers/hostile';
 const VALID_ARGS: Record<string, Record<string, string>> = {
   pool_create: { pool: 'p1', vdev: '/var/tmp/x.img' },
   pool_destroy: { pool: 'p1', force: 'true' },
+  pool_export: { pool: 'p1' },
+  pool_import: { pool: 'p1' },
   create: { name: 'web' },
   create_volume: { name: 'vol', size: '1G' },
   resize: { name: 'vol', size: '2G' },
@@ -70,7 +72,7 @@ describe('hostile values in ZFS parameters → RC 2, nothing ran (fake binary)',
   it('the name-like parameters cover every verb, and at least the ones listed here', () => {
     expect([...new Set(suite.cases.map((c) => c.verb))].sort()).toEqual(table.verbs.map((v) => v.name).sort());
     const keys = new Set(suite.cases.map((c) => `${c.verb} ${c.key}`));
-    for (const k of ['create_volume size', 'create_volume volblocksize', 'rename to', 'get property', 'hold tag', 'send from', 'send ssh', 'send target_pool', 'replicate ssh', 'prune prefix']) {
+    for (const k of ['create_volume size', 'create_volume volblocksize', 'rename to', 'get property', 'hold tag', 'send from', 'send ssh', 'send target_pool', 'replicate ssh', 'prune prefix', 'pool_create log', 'pool_create cache', 'pool_import dir', 'scrub pool']) {
       expect(keys, k).toContain(k);
     }
   });
