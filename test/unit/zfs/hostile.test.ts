@@ -49,6 +49,8 @@ const LEGIT: Record<string, (v: string) => boolean> = {
   'ssh host': (v) => v === 'a@b',
   // vdev=, mountpoint=, file=: a host path is data (the verb may still refuse it: RC 2 if not absolute, RC 3 if missing)
   'host path': isHostPath,
+  // pool_import dir=: an absolute folder zpool import -d searches for vdevs (one argv element; reading it changes nothing)
+  'absolute host path': (v) => isHostPath(v) && v.startsWith('/'),
   // property=: a value with commas is a legitimate property value
   'ZFS PROPERTY=VALUE': (v) => v === 'file=/etc/passwd,if=none',
   // register_base description=: free text, one element of `zfs set org.rexxjs:base-description=TEXT`
