@@ -56,6 +56,9 @@ export function zfsError(r: RunResult, classifier: Classifier = ZFS_ERRORS): Add
 /** The dataset zfs-fuse called busy in a failed `zfs destroy` ("cannot destroy 'NAME': dataset is busy"), else undefined. */
 export const busyDataset = (e: AddressError): string | undefined => /cannot destroy '([^']+)': dataset is busy/.exec(e.message)?.[1];
 
+/** zfs-fuse refused a cache (L2ARC) device that is not a disk ("cache device must be a disk or disk slice"). */
+export const cacheDeviceRefused = (e: AddressError): boolean => e.reason === 'unavailable' && /cache device must be a disk/i.test(e.message);
+
 /** The datasets and snapshots a zfs message names, in order (the quoted words of "cannot open 'rexxpool/a@s': …"). */
 export const namesIn = (e: AddressError): string[] => [...e.message.matchAll(/'([^'\s]+)'/g)].map((m) => m[1]!);
 

@@ -19,6 +19,7 @@ import { checkMountpoint } from '../mount-policy';
 import { parseSize } from '../../../shared/size';
 import { defaultPool, implementation, rows, zfsTimeout, zpool } from '../tool';
 import { badDevices, poolStatusInfo } from '../pool-status';
+import { cacheDeviceRefused } from '../errors';
 
 /** Recommended pool settings for VM/container storage; `level` says which command sets it. */
 export const RECOMMENDED = [
@@ -204,7 +205,7 @@ export const poolCreate = defineVerb({
     } catch (e) {
       // errors.ts calls zfs-fuse's "cache device must be a disk or disk slice" unavailable: name the
       // feature. The daemon answered, so the vdev files made above are removed (undoAll keeps them for RC 6).
-      if (isReason(e, 'unavailable') && p.cache.length && /cache device/i.test(e.message)) {
+      if (isReason(e, 'unavailable') && cacheDeviceRefused(e)) {
         const msg = `pool_create: cache= (L2ARC) devices on files are not supported by this ZFS (zfs-fuse takes only disks): ${e.message}`;
         throw new AddressError('unavailable', (await undoAll(undo, new AddressError('toolFailed', msg))).message, { cause: e });
       }
