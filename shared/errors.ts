@@ -107,8 +107,12 @@ export function toolMessage(r: RunResult): string {
  * missing, timeout) are handled here once.
  */
 export interface Classifier {
-  /** Ordered [reason, pattern] pairs matched against the tool's stderr+stdout. */
-  patterns: ReadonlyArray<readonly [Reason, RegExp]>;
+  /**
+   * Ordered [reason, pattern, kind?] triples matched against the tool's stderr+stdout. The
+   * RC is that of `kind` when given (a `busy` the verbs handle but which, when they do not,
+   * stays the tool failure RC 1 it always was), else {@link REASON_RC_KIND} of the reason.
+   */
+  patterns: ReadonlyArray<readonly [Reason, RegExp, ErrorKind?]>;
 }
 
 /** True when `e` is an AddressError that its classifier gave `reason` (or one of them). */
@@ -124,6 +128,6 @@ export function classify(r: RunResult, c: Classifier): AddressError {
   }
   if (r.timedOut) return timedOut(`${r.argv.slice(0, 3).join(' ')} timed out after ${Math.round(r.durationMs)} ms`, { cause: r });
   const text = `${r.stderr}\n${r.stdout}`;
-  for (const [reason, re] of c.patterns) if (re.test(text)) return new AddressError(REASON_RC_KIND[reason], msg, { cause: r, reason });
+  for (const [reason, re, kind] of c.patterns) if (re.test(text)) return new AddressError(kind ?? REASON_RC_KIND[reason], msg, { cause: r, reason });
   return toolFailed(msg, { cause: r });
 }

@@ -13,16 +13,18 @@ import type { RunResult } from '../../shared/runner';
  * snapshot and refuse ("record count doesn't match", canonical/lxd#11407). Either way
  * nothing was done, so `lxc()` (tool.ts) repeats the call. `already`: start of a running
  * instance, stop (or restart) of a stopped one; matched last, so it only names what
- * would otherwise be a plain tool failure.
+ * would otherwise be a plain tool failure. Both keep the RC of a tool failure (1, as
+ * before they were told apart): the verbs that know what they mean (start, stop, the busy
+ * retry) handle them.
  */
 export const LXC_ERRORS: Classifier = {
   patterns: [
-    ['busy', /is busy running a "[^"]*" operation|snapshot record count doesn't match instance snapshot volume record count/i],
+    ['busy', /is busy running a "[^"]*" operation|snapshot record count doesn't match instance snapshot volume record count/i, 'toolFailed'],
     ['unavailable', /unix\.socket|connect: connection refused|connect: no such file|daemon doesn't appear to be started|LXD unix socket|dial unix|not accessible/i],
     ['exists', /already exists|already in use/i],
     ['notFound', /not found|no such object|doesn't exist|does not exist|Remote .* doesn't exist/i],
     ['timedOut', /context deadline exceeded|timed out|timeout/i],
-    ['already', /already running|already stopped|not running/i],
+    ['already', /already running|already stopped|not running/i, 'toolFailed'],
   ],
 };
 
@@ -35,16 +37,8 @@ export const LXC_STOP_ERRORS: Classifier = {
   patterns: [['timedOut', /Failed shutting down instance/i], ...LXC_ERRORS.patterns],
 };
 
-/**
- * The AddressError for a failed `lxc` run, classified by `c`. `busy` and `already` keep
- * the RC of a tool failure (1, as before they were told apart) with their reason set:
- * the verbs that know what they mean (start, stop, the busy retry) handle them.
- */
-export function lxcError(r: RunResult, c: Classifier = LXC_ERRORS): AddressError {
-  const e = classify(r, c);
-  if (e.reason !== 'busy' && e.reason !== 'already') return e;
-  return new AddressError('toolFailed', e.message, { cause: r, reason: e.reason, vars: e.vars, output: e.output });
-}
+/** The AddressError for a failed `lxc` run, classified by `c` (default {@link LXC_ERRORS}). */
+export const lxcError = (r: RunResult, c: Classifier = LXC_ERRORS): AddressError => classify(r, c);
 
 const lastLine = (s: string) => s.trimEnd().split('\n').pop() ?? '';
 

@@ -4,7 +4,7 @@
  * on (`isReason(e, 'busy')`). Every match on the tools' message text is here, and only
  * here; the rest of the handler reads reasons and the names this module pulls out.
  */
-import { AddressError, classify, type Classifier, type Reason } from '../../shared/errors';
+import { AddressError, classify, type Classifier } from '../../shared/errors';
 import type { RunResult } from '../../shared/runner';
 
 /** zfs/zpool messages (OpenZFS 2.x and zfs-fuse 0.7) mapped to the RC table. */
@@ -21,6 +21,10 @@ export const ZFS_ERRORS: Classifier = {
     // Without -r, the one refusal of `zfs rollback` is "more recent snapshots exist".
     ['refused', /has children|has dependent clones|more recent snapshots|snapshot is cloned|use '-[rRf]' to/i],
     ['timedOut', /timed out/i],
+    // zfs-fuse calls a mounted filesystem, or a snapshot a send still holds, "busy":
+    // destroy and rename unmount and retry. Matched last, and RC 1, not the RC 7 of a
+    // shared busy: that is what it has always answered when the retries run out.
+    ['busy', /dataset is busy|pool is busy/i, 'toolFailed'],
   ],
 };
 
@@ -32,26 +36,8 @@ export const REPL_ERRORS: Classifier = {
   ],
 };
 
-/**
- * Failures that keep the RC the classifier gives them (1: the tool failed) but that the
- * ZFS code handles: zfs-fuse calls a mounted filesystem, or a snapshot a send still
- * holds, "busy" (destroy and rename unmount and retry). Busy is RC 1, not the RC 7 a
- * shared `busy` pattern would report, because that is what it has always answered when
- * the retries run out.
- */
-const KEEP_RC: ReadonlyArray<readonly [Reason, RegExp]> = [['busy', /dataset is busy|pool is busy/i]];
-
-/**
- * The AddressError for a failed zfs/zpool (or ssh … zfs) run: `classifier`'s kind and
- * reason, or for a plain tool failure the finer reason of {@link KEEP_RC} (same RC).
- */
-export function zfsError(r: RunResult, classifier: Classifier = ZFS_ERRORS): AddressError {
-  const e = classify(r, classifier);
-  if (e.reason !== 'toolFailed') return e;
-  const text = `${r.stderr}\n${r.stdout}`;
-  const hit = KEEP_RC.find(([, re]) => re.test(text));
-  return hit ? new AddressError(e.kind, e.message, { cause: r, reason: hit[0] }) : e;
-}
+/** The AddressError for a failed zfs/zpool (or ssh … zfs) run, classified by `classifier` (default {@link ZFS_ERRORS}). */
+export const zfsError = (r: RunResult, classifier: Classifier = ZFS_ERRORS): AddressError => classify(r, classifier);
 
 /** The dataset zfs-fuse called busy in a failed `zfs destroy` ("cannot destroy 'NAME': dataset is busy"), else undefined. */
 export const busyDataset = (e: AddressError): string | undefined => /cannot destroy '([^']+)': dataset is busy/.exec(e.message)?.[1];
