@@ -15,7 +15,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { z } from 'zod';
-import { createStateExclusive, readState, updateState, withLock, writeState } from './state-file';
+import { createStateExclusive, linkNew, readState, updateState, withLock, writeFileAtomic, writeState } from './state-file';
 
 /** Host files. Reads are always real; writes do nothing under dryrun. Paths are absolute. */
 export interface Files {
@@ -164,18 +164,8 @@ function writeText(p: string, text: string | Buffer, o: { atomic?: boolean; excl
       throw e;
     }
   }
-  if (!o.atomic) {
-    fs.writeFileSync(p, text, { mode: o.mode });
-    return true;
-  }
-  const tmp = `${p}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
-  try {
-    fs.writeFileSync(tmp, text, { flag: 'wx', mode: o.mode });
-    fs.renameSync(tmp, p);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  if (o.atomic) writeFileAtomic(p, text, o.mode);
+  else fs.writeFileSync(p, text, { mode: o.mode });
   return true;
 }
 
@@ -213,15 +203,7 @@ export function createEffects(o: { dryrun: boolean; log: (line: string) => void;
         mkdir: (p) => void fs.mkdirSync(p, { recursive: true }),
         remove: (p) => fs.rmSync(p, { recursive: true, force: true }),
         rename: (a, b) => fs.renameSync(a, b),
-        link: (a, b) => {
-          try {
-            fs.linkSync(a, b);
-            return true;
-          } catch (e) {
-            if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-            throw e;
-          }
-        },
+        link: linkNew,
       },
       state: {
         read: (file, schema, repair) => readState(file, schema, repair),

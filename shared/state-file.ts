@@ -73,12 +73,21 @@ export function readState<S extends z.ZodType>(file: string, schema: S, repair =
  * file or the new one, never half of one; two writers never share a temporary file.
  */
 export function writeState(file: string, value: unknown): void {
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, 0o644);
+}
+
+/**
+ * Write `data` to `file` atomically (creating its folder): a temporary file named for this
+ * process and a random suffix in the same folder, flushed, then renamed over `file`; on
+ * failure the temporary file goes. `mode` as for open(2) (default 0o666, less the umask).
+ */
+export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o666): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
   try {
-    const fd = fs.openSync(tmp, 'wx', 0o644);
+    const fd = fs.openSync(tmp, 'wx', mode);
     try {
-      fs.writeFileSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+      fs.writeFileSync(fd, data);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -86,6 +95,17 @@ export function writeState(file: string, value: unknown): void {
     fs.renameSync(tmp, file);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** link(2) `to` as a new name of `from`: false when `to` exists (never replaced), other errors thrown. */
+export function linkNew(from: string, to: string): boolean {
+  try {
+    fs.linkSync(from, to);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
   }
 }
@@ -100,11 +120,7 @@ export function createStateExclusive(file: string, value: unknown): boolean {
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
   writeState(tmp, value);
   try {
-    fs.linkSync(tmp, file);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw e;
+    return linkNew(tmp, file);
   } finally {
     fs.rmSync(tmp, { force: true });
   }
