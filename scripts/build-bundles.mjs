@@ -5,11 +5,13 @@
 // The CLI loads only the bundle of the target it is asked for; the RexxJS shims
 // (scripts/build-shims.mjs) load the same bundles.
 import { build } from 'esbuild';
+import { createRequire } from 'node:module';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri'];
+// The CLI's own list (compiled by tsc just before this script), so the two never differ.
+const { TARGETS } = createRequire(import.meta.url)(join(root, 'dist/cli/main.js'));
 const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning', legalComments: 'none', absWorkingDir: root };
 
 await Promise.all([

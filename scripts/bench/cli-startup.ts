@@ -11,6 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { TARGETS } from '../../cli/main';
 import { fmt, median, ratio } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 20);
@@ -27,7 +28,6 @@ function wall(argv: string[]): number {
   return t;
 }
 
-const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri'];
 const cases: Record<string, string[]> = {
   'node -e 0': [process.execPath, '-e', '0'],
   ...Object.fromEntries(TARGETS.map((t) => [`rexx-address ${t} --help`, [process.execPath, BIN, t, '--help']])),

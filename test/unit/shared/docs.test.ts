@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TABLES } from '../../../handlers';
-import { main as cliMain } from '../../../cli/main';
+import { main as cliMain, TARGETS } from '../../../cli/main';
 import { loadFromTree } from '../../../cli/tree';
 import { createHandler, findVerb } from '../../../shared/dispatch';
 import { formatMs, renderHelp, renderRcTable, renderVerbTable } from '../../../shared/docs';
@@ -65,6 +65,10 @@ describe('README.md', () => {
 
 /** The CLI, loading its targets from the source tree (the bundles are tested in cli-bundle.test.ts). */
 const main = (args: string[], io: Parameters<typeof cliMain>[1]) => cliMain(args, io, loadFromTree);
+
+it("the CLI's targets, known without loading them, are the tables' (handlers/index.ts)", () => {
+  expect([...TARGETS].sort()).toEqual(Object.keys(TABLES).sort());
+});
 
 describe.each(Object.keys(TABLES))('help for %s', (target) => {
   const table = TABLES[target]!;
