@@ -10,7 +10,7 @@ import { undoAll, type Undo } from '../../shared/undo';
 import type { Ctx } from '../../shared/verb';
 import { busyDataset, onlyMissing } from './errors';
 import { holdersOf, requireNotInUse } from './in-use';
-import { implementation, rows, zfs, zfsTimeout } from './tool';
+import { implementation, rows, zfs, zfsLockFile, zfsTimeout } from './tool';
 
 /** The ancestors of `name` (below the pool) that do not exist, shallowest first; [] when that cannot be told. */
 async function missingAncestors(ctx: Ctx, name: string): Promise<string[]> {
@@ -32,22 +32,41 @@ async function missingAncestors(ctx: Ctx, name: string): Promise<string[]> {
  * rest are RC 4. When it fails after zfs made the dataset (e.g. "filesystem successfully
  * created, but not mounted"), the dataset is destroyed again, and so are the parents
  * made for it; RC 4 (it existed) undoes nothing. The error says what was undone.
+ *
+ * The parents are looked up and made under a per-pool host lock (zfsLockFile
+ * `pool:NAME`): on zfs-fuse, parallel `zfs create -p` into one new parent mount that
+ * parent while others mount children below it, which failed with "cannot mount: Input/
+ * output error" and, with distinct children, wedged the daemon (10 parallel
+ * `zfs create -p P/x/b/cN`, measured 2026-11-30). Under the lock a call that finds the
+ * parents there finds them mounted too; making `name` itself runs outside the lock.
  */
 export async function createOrUndo(ctx: Ctx, name: string, args: string[], o: { parents?: boolean; timeoutMs?: number } = {}): Promise<void> {
-  const made = o.parents ? await missingAncestors(ctx, name) : [];
+  const timeoutMs = o.timeoutMs ?? zfsTimeout(ctx, 60_000);
   const strict = o.parents ? args.filter((a, i) => !(a === '-p' && i > 0)) : args;
-  try {
-    if (made.length) await zfs(ctx, ['create', '-p', name.slice(0, name.lastIndexOf('/'))], { timeoutMs: o.timeoutMs ?? zfsTimeout(ctx, 60_000) });
-    await zfs(ctx, strict, { timeoutMs: o.timeoutMs ?? zfsTimeout(ctx, 60_000) });
-  } catch (e) {
-    if (isReason(e, 'exists')) throw e;
-    const undo: Undo[] = [...made, name].map((d) => ({
+  let made: string[] = [];
+  const undo = (e: unknown) =>
+    undoAll([...made, name].map((d) => ({
       what: `destroy ${d}`,
       run: async () => {
         if (await datasetExists(ctx, d)) await destroyDataset(ctx, d);
       },
-    }));
-    throw await undoAll(undo, e);
+    })), e);
+  if (o.parents && name.split('/').length > 2) {
+    await ctx.state.lock(zfsLockFile(ctx, `pool:${name.split('/')[0]}`), async () => {
+      made = await missingAncestors(ctx, name);
+      if (!made.length) return;
+      try {
+        await zfs(ctx, ['create', '-p', name.slice(0, name.lastIndexOf('/'))], { timeoutMs });
+      } catch (e) {
+        throw await undo(e);
+      }
+    });
+  }
+  try {
+    await zfs(ctx, strict, { timeoutMs });
+  } catch (e) {
+    if (isReason(e, 'exists')) throw e;
+    throw await undo(e);
   }
 }
 

@@ -16,7 +16,6 @@
  * calls take turns) and either complete or undo what they did. These functions take
  * ctx and plain full dataset names.
  */
-import * as path from 'node:path';
 import { alreadyExists, isReason, notFound, refused, usageError } from '../../shared/errors';
 import type { BaseInfo } from '../../shared/bases';
 import type { NameRule } from '../../shared/names';
@@ -27,7 +26,7 @@ import { undoAll, type Undo } from '../../shared/undo';
 import { createOrUndo, destroyDataset, getProps } from './dataset';
 import { namesIn, onlyMissing } from './errors';
 import { MAX_PROP_VALUE_BYTES } from './params';
-import { rows, zfs, zfsTimeout } from './tool';
+import { rows, zfs, zfsLockFile, zfsTimeout } from './tool';
 
 /** User properties of the registry (namespace `org.rexxjs:`). */
 export const PROPS = {
@@ -71,10 +70,6 @@ export interface BaseRecord extends ZfsBase {
   /** The snapshot exists: the dataset is a registered base. False: half-registered. */
   intact: boolean;
 }
-
-/** Where register/unregister take their per-dataset lock: env REXX_ZFS_LOCK_DIR, default /run/lock/rexx-address/zfs. */
-const lockFile = (ctx: Pick<Ctx, 'env'>, dataset: string) =>
-  path.join(ctx.env.REXX_ZFS_LOCK_DIR || '/run/lock/rexx-address/zfs', `${encodeURIComponent(dataset)}.lock`);
 
 /** `-` is how zfs shows an unset user property. */
 const local = (v: string | undefined) => (v && v !== '-' ? v : undefined);
@@ -209,7 +204,7 @@ export async function registerBase(
   const why = opts.description === undefined ? undefined : baseDescription.check(opts.description);
   if (why) throw usageError(`register_base: description ${why}`);
   const snap = opts.snapshot ?? BASE_SNAPSHOT;
-  return ctx.state.lock(lockFile(ctx, dataset), async () => {
+  return ctx.state.lock(zfsLockFile(ctx, dataset), async () => {
     const { own, snaps } = await readDataset(ctx, dataset);
     const cur = local(own[PROPS.baseSnapshot]);
     const intact = !!cur && snaps.has(cur);
@@ -298,7 +293,7 @@ export async function cloneFromBase(
  * Returns the snapshot name.
  */
 export async function unregisterBase(ctx: Ctx, dataset: string): Promise<string> {
-  return ctx.state.lock(lockFile(ctx, dataset), async () => {
+  return ctx.state.lock(zfsLockFile(ctx, dataset), async () => {
     const { own, snaps } = await readDataset(ctx, dataset);
     const cur = local(own[PROPS.baseSnapshot]);
     if (!cur) throw notFound(`${dataset} is not a registered base`);

@@ -26,6 +26,14 @@ export function zfsTimeout(ctx: Pick<Ctx, 'env'>, defaultMs = 60_000): number {
   return (ctx.env.REXX_ZFS_TIMEOUT && parseDuration(ctx.env.REXX_ZFS_TIMEOUT)) || defaultMs;
 }
 
+/**
+ * A host lock file for ZFS work on `key` (a dataset, or `pool:NAME` for the pool-wide
+ * ones): env REXX_ZFS_LOCK_DIR, default /run/lock/rexx-address/zfs. Taken with
+ * ctx.state.lock (proper-lockfile), so it holds across processes on this host.
+ */
+export const zfsLockFile = (ctx: Pick<Ctx, 'env'>, key: string): string =>
+  path.join(ctx.env.REXX_ZFS_LOCK_DIR || '/run/lock/rexx-address/zfs', `${encodeURIComponent(key)}.lock`);
+
 /** Run `zfs ARGS`; throws the classified AddressError when it fails (RC 6 when zfs-fuse is wedged). */
 export async function zfs(ctx: Ctx, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const r = await ctx.run(['zfs', ...args], { timeoutMs: zfsTimeout(ctx), ...opts });

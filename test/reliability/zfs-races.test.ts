@@ -48,6 +48,25 @@ describe('parallel calls on one pool', () => {
     expect(c, rs.map((r) => r.errorMessage).join(' | ')).toEqual([0, 4, 4, 4, 4, 4, 4, 4, 4, 4]);
   });
 
+  // Raw `zfs create -p` of 10 distinct children into one new parent, in parallel, wedged
+  // zfs-fuse within 7 rounds here (2026-11-30); the handler makes parents under a lock.
+  it('10 × create name=fresh/b/cN parents=true (distinct), 6 rounds: all RC 0, all mounted, zfs-fuse answers', async () => {
+    let good = 0;
+    const errors: string[] = [];
+    for (let r = 0; r < 6; r++) {
+      const names = Array.from({ length: 10 }, (_, i) => `fresh${r}/b/c${i}`);
+      const rs = await Promise.all(names.map((n) => h(`create name=${n} parents=true`)));
+      errors.push(...rs.map((x) => x.errorMessage).filter(Boolean));
+      for (const n of names) {
+        const g = await h(`get name=${n} property=mounted`);
+        if (g.success && g.output === 'yes') good++;
+      }
+    }
+    recordCounts('zfs: 10 parallel create parents=true into one new parent → all RC 0 and mounted (calls)', 60, good);
+    expect(errors).toEqual([]);
+    expect(good).toBe(60);
+  });
+
   it('10 default-named snapshots at once: all RC 0, 10 different names', async () => {
     const rs = await Promise.all(Array.from({ length: 10 }, () => h('snapshot name=c0')));
     const names = new Set(rs.filter((r) => r.success).map((r) => r.rexxVariables.SNAPSHOT as string));
