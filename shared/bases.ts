@@ -10,7 +10,7 @@ import { AddressError, usageError } from './errors';
 import { checkName, type NameRule } from './names';
 import { mapLimit } from './poll';
 import { stem } from './result';
-import type { VerbOutput } from './verb';
+import type { Ctx, VerbOutput } from './verb';
 
 /** The fixed snapshot every base's clones are made from, in every backend (LXD, ZFS, QEMU zvols). */
 export const BASE_SNAPSHOT = 'rexx-base';
@@ -64,16 +64,29 @@ export function cloneNames(name: string, count: number, rule: NameRule, key = 'n
 /**
  * Make each clone with `cloneOne`, at most `concurrency` at a time, and report:
  * RESULT = the clone names one per line; CLONES stem; CLONE_MS = total wall time in ms.
+ * Progress: one task "clones" of unit items (k of N, noting each name as it ends).
  * If any clone fails, the call fails with the first error's RC and a message naming
  * every failed clone; the clones that succeeded are kept and listed in CLONES.
  */
 export async function cloneAll(
+  ctx: Pick<Ctx, 'progress'>,
   names: string[],
   concurrency: number,
   cloneOne: (name: string) => Promise<void>,
 ): Promise<VerbOutput> {
   const t0 = performance.now();
-  const results = await mapLimit(names, concurrency, cloneOne);
+  const task = ctx.progress('clones', { total: names.length, unit: 'items' });
+  const results = await mapLimit(names, concurrency, async (name) => {
+    let ok = false;
+    try {
+      await cloneOne(name);
+      ok = true;
+    } finally {
+      task.note(`${name} ${ok ? 'made' : 'failed'}`);
+      task.tick();
+    }
+  });
+  task.end();
   const ms = Math.round(performance.now() - t0);
   const made = names.filter((_, i) => results[i]!.ok);
   const vars = { CLONES: stem(made), CLONE_MS: ms };

@@ -8,6 +8,7 @@ import { renderHelp } from './docs';
 import { COMMON_PARAMS, coerceParams, resolveAliases, type ParamsSpec } from './params';
 import { parseCommand, type ParsedCommand } from './parse';
 import { poll } from './poll';
+import { createProgress, NO_PROGRESS, RESERVED_VARS, type ProgressSink } from './progress';
 import { fromError, fromOutput, stem, type RexxResult } from './result';
 import { createEffects, type Clock, type Signals } from './effects';
 import { qmpEffect } from './qmp';
@@ -30,6 +31,12 @@ export interface HandlerOptions {
   clock?: Partial<Clock>;
   /** How the verbs signal processes (default process.kill). */
   signal?: Signals;
+  /**
+   * Where the progress of long work goes (see `progress.ts`; default nowhere): the CLI
+   * passes its terminal line when stderr is a terminal, a test a recorder. Nothing is
+   * reported under dryrun.
+   */
+  progress?: ProgressSink;
 }
 
 /** What the dispatcher needs of a runner for one call (see Runner). */
@@ -94,18 +101,46 @@ export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): A
     if (shadowed) return shadowed.value as RexxResult;
     let verb: AnyVerb | undefined;
     let r: RexxResult;
+    const call: CallFacts = {};
     try {
       // The verb is known before the rest parses, so even a malformed exec line gets -2.
       if (typeof command === 'string') verb = findVerb(table, command.trim().split(/\s/, 1)[0] ?? '');
       const parsed = toParsed(table, command, variables, sourceContext);
       verb = findVerb(table, parsed.verb);
-      r = await dispatchParsed(table, parsed, env, opts, cache);
+      r = await dispatchParsed(table, parsed, env, opts, cache, sourceContext, call);
     } catch (e) {
       r = fromError(e);
       if (verb?.exitStatus && r.errorCode > 0) r = { ...r, errorCode: -r.errorCode };
     }
-    return withDeclaredVars(table, verb, r, strict);
+    return withProgressVar(withDeclaredVars(table, verb, r, strict), call);
   };
+}
+
+/** What the dispatcher learns of a call while running it and needs after it (a long verb's progress=VAR). */
+interface CallFacts {
+  progressVar?: string;
+  dryrun?: boolean;
+}
+
+/**
+ * progress=VAR of a long verb: 1 when the call succeeded, '' when it failed or was a
+ * dryrun, like every variable a call sets. Mid-call fractions go to the interpreter
+ * directly (see {@link interpreterVariable}).
+ */
+function withProgressVar(r: RexxResult, call: CallFacts): RexxResult {
+  if (!call.progressVar) return r;
+  return { ...r, rexxVariables: { ...r.rexxVariables, [call.progressVar]: r.success && !call.dryrun ? 1 : '' } };
+}
+
+/**
+ * A setter of the script's variable `name` while the command runs, when RexxJS passed
+ * its interpreter (sourceContext.interpreter.variables, a Map): no REXX line runs during
+ * the call, so only JavaScript holding the interpreter (an embedding host) sees these
+ * values; the script reads the final one.
+ */
+function interpreterVariable(sourceContext: unknown, name: string): ((v: number) => void) | undefined {
+  const vars = (sourceContext as { interpreter?: { variables?: unknown } } | null | undefined)?.interpreter?.variables;
+  return vars instanceof Map ? (v) => void vars.set(name, v) : undefined;
 }
 
 /** Variables every call sets: COMMANDS is dryrun's list of command lines (count 0 otherwise). */
@@ -163,6 +198,8 @@ async function dispatchParsed(
   env: Record<string, string | undefined>,
   opts: HandlerOptions,
   cache: Map<string, unknown>,
+  sourceContext: unknown,
+  call: CallFacts,
 ): Promise<RexxResult> {
   if (parsed.verb === '' ) throw usageError(`no verb given — verbs: ${verbNames(table)}`);
   if (parsed.verb === 'help') {
@@ -194,14 +231,35 @@ async function dispatchParsed(
   const dryrun = Boolean(p.dryrun);
   delete p.trace;
   delete p.dryrun;
+  const progressVar = verb.long ? (p.progress as string | undefined) : undefined;
+  delete p.progress;
+  if (progressVar && [...RESERVED_VARS, ...Object.keys(verb.vars), ...Object.keys(table.vars ?? {}), 'COMMANDS'].includes(progressVar.toUpperCase())) {
+    throw usageError(`${verb.name}: progress=${progressVar} would overwrite a variable the call sets itself; name another variable`);
+  }
+  Object.assign(call, { progressVar, dryrun });
 
   const ro: RunnerOptions = { dryrun, trace, env, traceSink: opts.traceSink };
   const runner = opts.runner ? opts.runner(ro) : new Runner(ro);
+  const effects = createEffects({ dryrun, log: runner.log, clock: opts.clock, signal: opts.signal });
+  const onFraction = progressVar ? interpreterVariable(sourceContext, progressVar) : undefined;
+  const reporting = !dryrun && (opts.progress || onFraction)
+    ? createProgress({ target: table.target, verb: verb.name, monotonic: effects.clock.monotonic, sink: opts.progress, onFraction })
+    : undefined;
+  const progress = reporting?.progress ?? NO_PROGRESS;
   const ctx: Ctx = {
-    ...createEffects({ dryrun, log: runner.log, clock: opts.clock, signal: opts.signal }),
+    ...effects,
     run: runner.run,
     runPipeline: runner.runPipeline,
-    poll: async (probe, o) => (dryrun ? { value: undefined, elapsedMs: 0, probes: 0 } : poll(probe, o)),
+    progress,
+    poll: async (probe, o) => {
+      if (dryrun) return { value: undefined, elapsedMs: 0, probes: 0 };
+      const task = progress(`waiting for ${o.what}`, { unit: 'ms', total: o.timeoutMs });
+      try {
+        return await poll(probe, { ...o, onWait: (ms) => (task.set(ms), o.onWait?.(ms)) });
+      } finally {
+        task.end();
+      }
+    },
     qmp: qmpEffect(dryrun, runner.log),
     cache,
     trace,
@@ -209,7 +267,14 @@ async function dispatchParsed(
     log: runner.log,
     table,
   };
-  const out: VerbOutput = await verb.run(p as never, ctx);
+  const t0 = effects.clock.monotonic();
+  let out: VerbOutput;
+  try {
+    out = await verb.run(p as never, ctx);
+  } finally {
+    reporting?.endAll();
+  }
+  if (verb.long && !dryrun) out = { ...out, vars: { ...out.vars, ELAPSED_MS: Math.round(effects.clock.monotonic() - t0) } };
   if (dryrun) {
     return fromOutput({ result: runner.planned.join('\n'), vars: { ...(verb.dryrunVars ? out.vars : {}), COMMANDS: stem(runner.planned) } });
   }

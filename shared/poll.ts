@@ -16,6 +16,8 @@ export interface PollOptions {
   factor?: number;
   /** What we were waiting for, for the RC 5 message, e.g. "web-1 to be Running". */
   what: string;
+  /** Called after each probe that did not answer yet, with the ms waited so far (ctx.poll reports it as progress). */
+  onWait?: (elapsedMs: number) => void;
 }
 
 export interface Polled<T> {
@@ -48,6 +50,7 @@ export async function poll<T>(probe: () => Promise<T | undefined>, o: PollOption
     if (now >= deadline) {
       throw timedOut(`timed out after ${Math.round(o.timeoutMs)} ms waiting for ${o.what}`);
     }
+    o.onWait?.(Math.round(now - start));
     await sleep(Math.min(pause, Math.max(0, deadline - now)));
     pause = Math.min(maxMs, pause * factor);
   }

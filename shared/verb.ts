@@ -6,6 +6,7 @@
 import type { Effects } from './effects';
 import type { ParamsOf, ParamsSpec } from './params';
 import type { Polled, PollOptions } from './poll';
+import { LONG_PARAMS, LONG_VARS, type ProgressEffect } from './progress';
 import type { QmpEffect } from './qmp';
 import type { Run, RunPipeline } from './runner';
 
@@ -31,6 +32,12 @@ export interface Ctx extends Effects {
   /** Run one command (under dryrun: recorded in COMMANDS, unless `readOnly`). */
   run: Run;
   runPipeline: RunPipeline;
+  /**
+   * Report progress of long work (see `progress.ts`): `ctx.progress(label, {total, unit})`
+   * gives a task to tick, set, note and end. Reports nothing under dryrun or when nobody
+   * listens. Every `ctx.poll` is reported as a task of unit ms ("waiting for WHAT").
+   */
+  progress: ProgressEffect;
   /** The shared poller; under dryrun it returns at once with `undefined` as value. */
   poll<T>(probe: () => Promise<T | undefined>, o: PollOptions): Promise<Polled<T | undefined>>;
   /** Connect to a QMP socket, run `fn`, close (under dryrun only `query-*` commands reach QEMU). */
@@ -79,6 +86,13 @@ export interface Verb<S extends ParamsSpec = ParamsSpec> {
    * Only for verbs whose variables are computed from reads, never from a write's answer.
    */
   dryrunVars?: boolean;
+  /**
+   * Work that can take more than about a second (clone_from_base, convert, start with a
+   * wait, send/receive): {@link defineVerb} adds the `progress=VAR` parameter and the
+   * ELAPSED_MS variable (`progress.ts`: LONG_PARAMS, LONG_VARS), and the dispatcher sets
+   * ELAPSED_MS (ms of the whole call, from ctx.clock.monotonic) when the call succeeds.
+   */
+  long?: boolean;
   /** Bare words after the verb fill these keys in order (`start web-1` = `start name=web-1`). */
   positional?: Array<keyof S & string>;
   examples?: string[];
@@ -88,9 +102,14 @@ export interface Verb<S extends ParamsSpec = ParamsSpec> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyVerb = Verb<any>;
 
-/** Declare a verb with its params typed from the spec. */
+/**
+ * Declare a verb with its params typed from the spec. A `long: true` verb gets
+ * `progress=` and ELAPSED_MS here, so METHODS, help, completion and the README tables,
+ * which all read `params` and `vars`, show them (the dispatcher handles both).
+ */
 export function defineVerb<const S extends ParamsSpec>(v: Verb<S>): Verb<S> {
-  return v;
+  if (!v.long) return v;
+  return { ...v, params: { ...v.params, ...LONG_PARAMS }, vars: { ...v.vars, ...LONG_VARS } };
 }
 
 /**

@@ -39,6 +39,7 @@ export const registerBase = defineVerb({
 
 export const cloneFromBase = defineVerb({
   name: 'clone_from_base',
+  long: true,
   summary: 'copy-on-write bundle(s) from a base: <bundle_dir>/<name> on dataset <pool>/containers/<name>; count=N in parallel; start=true runs them',
   params: {
     ...NAME,
@@ -64,7 +65,7 @@ export const cloneFromBase = defineVerb({
     const configMode = (ctx.fs.stat(baseConfig)?.mode ?? 0o644) & 0o777;
     const dir = p.bundle_dir ?? path.join(ociDir(ctx), 'bundles');
     const rt = p.start ? await pickRuntime(ctx, p.runtime) : undefined;
-    return cloneAll(names, p.concurrency, async (name) => {
+    return cloneAll(ctx, names, p.concurrency, async (name) => {
       const bundle = path.join(dir, name);
       // The clone is mounted at the bundle (or its rootfs): never over a host directory's files.
       requireEmptyDir(ctx, bundle);

@@ -47,6 +47,7 @@ export const registerBase = defineVerb({
 
 export const cloneFromBase = defineVerb({
   name: 'clone_from_base',
+  long: true,
   summary: 'copy-on-write clone(s) of a registered base: count=N makes NAME-1..NAME-N in parallel; start=true starts them',
   params: {
     ...NAME,
@@ -67,7 +68,7 @@ export const cloneFromBase = defineVerb({
     checkConfigPairs(ctx, 'clone_from_base', p.config);
     const names = cloneNames(p.name, p.count, lxdInstanceName);
     const o = { remote: p.remote, base: p.base, profile: p.profile, config: p.config, storage: p.storage, start: p.start, wait: p.wait, timeoutMs: p.timeout };
-    return cloneAll(names, p.concurrency, (name) => cloneOne(ctx, o, name));
+    return cloneAll(ctx, names, p.concurrency, (name) => cloneOne(ctx, o, name));
   },
 });
 

@@ -44,11 +44,14 @@ export const create = defineVerb({
 export const start = defineVerb({
   name: 'start',
   summary: 'start an instance and wait until it is Running (or has an IPv4 with wait=ip); already running is RC 0; on RC 5 it is stopped again',
+  long: true,
   params: { ...NAME, ...WAIT, ...timeout(60_000, 'give up after this long (RC 5; the instance is stopped again)'), ...REMOTE },
   positional: ['name'],
   examples: ['start name=web', 'start name=web wait=ip timeout=30s'],
   vars: { STATUS: 'Running (Started with wait=none; after RC 5 the state it was left in)', IPV4: 'its first global IPv4 (wait=ip)', START_MS: 'ms from lxc start to the state waited for' },
   async run(p, ctx) {
+    // One task for the whole start (lxc start included); each wait inside shows as its own.
+    const task = ctx.progress(`starting ${p.name}`, { unit: 'ms', total: p.timeout });
     try {
       const s = await startAndWait(ctx, p.remote, p.name, p.wait, p.timeout);
       return { result: s.status, vars: { STATUS: s.status, IPV4: s.ips[0] ?? '', START_MS: s.ms } };
@@ -58,6 +61,8 @@ export const start = defineVerb({
       await requireNic(ctx, p.remote, p.name);
       const ips = (await waitIpv4(ctx, p.remote, p.name, p.timeout)).value ?? [];
       return { result: 'Running', vars: { STATUS: 'Running', IPV4: ips[0] ?? '', START_MS: 0 } };
+    } finally {
+      task.end();
     }
   },
 });

@@ -84,6 +84,7 @@ export const registerBase = defineVerb({
 
 export const cloneFromBase = defineVerb({
   name: 'clone_from_base',
+  long: true,
   summary: 'copy-on-write clone(s) of a base as new VMs (qcow2 overlay with -F, or zfs clone): count=N makes NAME-1..NAME-N in parallel; start=true boots them',
   params: {
     name: { type: 'string', required: true, rule: qemuName, doc: 'the new VM (and its disk images/NAME.qcow2)' },
@@ -116,7 +117,7 @@ async function cloneFrom(
 ) {
   const base = await loadBase(ctx, baseName);
   const hw: Hardware = { ...p, memory: p.memory ?? base.memory ?? '256M', cpus: p.cpus ?? base.cpus ?? 1 };
-  return cloneAll(names, concurrency, async (name) => {
+  return cloneAll(ctx, names, concurrency, async (name) => {
     await cloneVm(ctx, base, name, hw);
     if (p.start) await startVm(ctx, name, p.wait, p.timeout);
   });

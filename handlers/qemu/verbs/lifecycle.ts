@@ -13,6 +13,7 @@ import { clearStale, qmpStatus, settle, startVm, stopVm, vmCrashed, vmDied } fro
 export const start = defineVerb({
   name: 'start',
   aliases: ['start_if_stopped'],
+  long: true,
   summary: 'boot a VM (qemu-system -daemonize, QMP socket, serial log) and wait until QMP says running, or wait=serial:TEXT until the guest prints TEXT; ACCEL says kvm or tcg',
   params: { ...NAME, ...WAIT, ...timeout(120_000, 'give up after this long (RC 5)') },
   positional: ['name'],
@@ -28,7 +29,13 @@ export const start = defineVerb({
     READY_MS: 'ms until the serial text appeared (wait=serial:)',
   },
   async run(p, ctx) {
-    return startVm(ctx, p.name, p.wait, p.timeout);
+    // One task for the whole start (launch included); each wait inside shows as its own.
+    const task = ctx.progress(`starting ${p.name}`, { unit: 'ms', total: p.timeout });
+    try {
+      return await startVm(ctx, p.name, p.wait, p.timeout);
+    } finally {
+      task.end();
+    }
   },
 });
 

@@ -40,6 +40,7 @@ export const registerBase = defineVerb({
 
 export const cloneFromBase = defineVerb({
   name: 'clone_from_base',
+  long: true,
   summary: 'copy-on-write clone(s) of a registered base (RC 3 when it is not, or only half-registered), one zfs clone each: count=N makes NAME-1..NAME-N in parallel; CLONES stem, CLONE_MS',
   params: {
     ...NAME,
@@ -58,7 +59,7 @@ export const cloneFromBase = defineVerb({
     if (names.includes(base)) throw usageError('clone_from_base: name= must differ from base=');
     for (const n of names) await checkProperties(ctx, n, p.property, 'clone_from_base');
     await requireBase(ctx, base);
-    return cloneAll(names, p.concurrency, (n) => regClone(ctx, base, n, { properties: p.property, parents: p.parents }));
+    return cloneAll(ctx, names, p.concurrency, (n) => regClone(ctx, base, n, { properties: p.property, parents: p.parents }));
   },
 });
 

@@ -80,6 +80,7 @@ function validFor(c: HostileCase): string {
     name: 'default', 'LXD instance name': 'web', 'image alias or fingerprint': 'tiny', memory: '256MiB', cpus: '2',
     'KEY=VALUE pair': 'user.a=1', 'environment entry': 'A=1', 'host path': '/tmp/rexx-h', 'file mode': '0644', 'snapshot name': 's1',
     'path inside the instance': '/tmp',
+    'REXX variable name': 'pct',
   };
   const v = byRule[c.spec.rule!.label];
   if (v === undefined) throw new Error(`no valid example for ${c.verb} ${c.key} (${c.spec.rule!.label})`);
