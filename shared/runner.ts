@@ -49,6 +49,12 @@ export interface RunOptions {
   cwd?: string;
   /** A query that changes nothing: it still runs under dryrun so later argv are exact. */
   readOnly?: boolean;
+  /**
+   * Called with each piece of stdout (utf8) as it arrives, for a tool that reports its
+   * own progress there (`qemu-img convert -p`); the whole stdout is still returned.
+   * Not called under dryrun (nothing runs). `run` only.
+   */
+  onStdout?: (text: string) => void;
 }
 
 export interface RunnerOptions {
@@ -102,6 +108,7 @@ export class Runner {
     if (this.dryrun && !opts.readOnly) return this.record(argv);
     const started = performance.now();
     const sub = execa(argv[0]!, argv.slice(1), this.execaOptions(opts));
+    if (opts.onStdout) sub.stdout?.on('data', (chunk: Buffer | string) => opts.onStdout!(String(chunk)));
     const r = await sub;
     return this.finish(argv, r, started);
   };

@@ -4,6 +4,7 @@
  * A registered base is never written (RC 7).
  */
 import { refused, usageError } from '../../../shared/errors';
+import type { ProgressTask } from '../../../shared/progress';
 import { defineVerb } from '../../../shared/verb';
 import { existing, FORMAT, formatOf, reserve, unreserve, writable } from '../disks';
 import { checkNewImage } from '../hostfiles';
@@ -15,6 +16,7 @@ import { diskPath, resolveDisk } from '../state';
 export const convert = defineVerb({
   name: 'convert',
   summary: 'copy a disk to a new standalone image (qemu-img convert), e.g. qcow2 ↔ raw or flattening a clone',
+  long: true,
   params: {
     ...DISK,
     target: { type: 'string', rule: diskRef, required: true, doc: 'new disk: a name in the images folder or an absolute path ending in .qcow2 or .raw as format= says (inside the state folder or REXX_QEMU_PATHS, else RC 7); RC 4 if it exists' },
@@ -31,17 +33,28 @@ export const convert = defineVerb({
     if (p.compress && p.format !== 'qcow2') throw usageError('convert: compress=true needs format=qcow2');
     const srcFmt = await formatOf(ctx, src);
     reserve(ctx, dst);
-    const args = ['convert', '-f', srcFmt, '-O', p.format];
+    // -p: qemu-img prints "(12.34/100%)" lines on stdout, ended by \r, as it copies (qemu-img(1)).
+    const args = ['convert', '-p', '-f', srcFmt, '-O', p.format];
     if (p.compress) args.push('-c');
+    const task = ctx.progress(`converting to ${p.format}`, { total: 100, unit: 'percent' });
     try {
-      await qemuImg(ctx, [...args, src, dst]);
+      await qemuImg(ctx, [...args, src, dst], { onStdout: (text) => reportPercent(text, task) });
     } catch (e) {
       unreserve(ctx, dst);
       throw e;
+    } finally {
+      task.end();
     }
     return { result: dst, vars: { DISK: dst, FORMAT: p.format } };
   },
 });
+
+/** The last "(P/100%)" of a piece of `qemu-img -p` output, reported as `set(P)`. */
+function reportPercent(text: string, task: ProgressTask): void {
+  const all = [...text.matchAll(/\((\d+(?:\.\d+)?)\/100%\)/g)];
+  const last = all[all.length - 1];
+  if (last) task.set(Number(last[1]));
+}
 
 export const commit = defineVerb({
   name: 'commit',

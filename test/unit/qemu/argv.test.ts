@@ -82,7 +82,7 @@ describe('image verbs plan exact qemu-img argv (dryrun)', () => {
     touch(img('d1'));
     touch(img('b2'));
     expect((await h('resize name=d1 size=2G shrink=true dryrun=true')).output).toBe(`qemu-img resize -q -f qcow2 --shrink ${img('d1')} 2147483648`);
-    expect((await h('convert name=d1 target=flat format=raw dryrun=true')).output).toBe(`qemu-img convert -f qcow2 -O raw ${img('d1')} ${img('flat', 'raw')}`);
+    expect((await h('convert name=d1 target=flat format=raw dryrun=true')).output).toBe(`qemu-img convert -p -f qcow2 -O raw ${img('d1')} ${img('flat', 'raw')}`);
     expect((await h('rebase name=d1 backing=b2 dryrun=true')).output).toBe(`qemu-img rebase -q -f qcow2 -b ${img('b2')} -F qcow2 ${img('d1')}`);
     expect((await h('rebase name=d1 flatten=true unsafe=true dryrun=true')).output).toBe(`qemu-img rebase -q -f qcow2 -u -b '' ${img('d1')}`);
   });
