@@ -10,6 +10,7 @@ import type { AddressHandler, HandlerOptions } from '../shared/dispatch';
 import { argvLine } from '../shared/parse';
 import type { RexxResult } from '../shared/result';
 import type { HandlerTable } from '../shared/verb';
+import { terminalProgress } from './progress';
 
 /** The ADDRESS targets, known without loading any of them (handlers/index.ts has their tables). */
 export const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri'] as const;
@@ -64,7 +65,8 @@ export async function main(
     io.out.write(`${renderHelp(table, rest[1])}\n`);
     return 0;
   }
-  const handler = createHandler(table);
+  // Progress of long work on stderr, only when it is a terminal (cli/progress.ts).
+  const handler = createHandler(table, { progress: terminalProgress(io.err) });
   if (rest.length === 0) return repl(target.toLowerCase(), handler, json, io);
   // Separate words are re-joined with POSIX single quotes, which the tokenizer reads back exactly.
   const command = rest.length === 1 ? rest[0]! : argvLine(rest);
