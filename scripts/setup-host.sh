@@ -46,7 +46,13 @@ PACKAGES=(lxd lxd-client btrfs-progs busybox-static dnsmasq-base iptables zfs-fu
           uidmap openssh-server psmisc)
 
 T0=$(date +%s%N)
-say() { printf '%-22s %s\n' "$1:" "$2"; }
+STEP_T0=$T0
+# One line per step, with the ms it took (since the previous line): where a slow set-up spends its time.
+say() {
+  local now; now=$(date +%s%N)
+  printf '%-22s %s (%d ms)\n' "$1:" "$2" $(( (now - STEP_T0) / 1000000 ))
+  STEP_T0=$now
+}
 die() { printf 'setup-host: ERROR: %s\n' "$*" >&2; exit 1; }
 elapsed() { echo $(( ($(date +%s%N) - T0) / 1000000 )); }
 
