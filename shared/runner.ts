@@ -55,6 +55,12 @@ export interface RunOptions {
    * Not called under dryrun (nothing runs). `run` only.
    */
   onStdout?: (text: string) => void;
+  /**
+   * `runPipeline` only: called with the size in bytes of each piece the first stage
+   * writes into the second (`zfs send | zfs receive`), for a byte count and rate; a tool
+   * that prints no progress of its own (zfs-fuse's `zfs send` has no -v) still gets one.
+   */
+  onBytes?: (bytes: number) => void;
 }
 
 export interface RunnerOptions {
@@ -125,6 +131,7 @@ export class Runner {
       execa(a[0]!, a.slice(1), i === 0 ? base : { ...base, input: undefined, inputFile: undefined, stdin: 'pipe' }),
     );
     for (let i = 1; i < stages.length; i++) stages[i - 1]!.stdout!.pipe(stages[i]!.stdin!);
+    if (opts.onBytes) stages[0]!.stdout!.on('data', (chunk: Buffer | string) => opts.onBytes!(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length));
     // A stage that fails will read nothing more, and the stages before it would block on a
     // full pipe until the timeout (`zfs send | dd of=/missing/dir/f` sat there for the
     // whole hour): kill them and close what they write into, as a shell's SIGPIPE would.

@@ -126,6 +126,17 @@ describe('Runner.runPipeline', () => {
     expect(res.argv).toEqual(['printf', '%s\\n', 'hello', 'world', '|', 'tr', 'a-z', 'A-Z']);
   });
 
+  it('onBytes counts what the first stage writes into the next; onStdout gets stdout as it comes', async () => {
+    let bytes = 0;
+    const res = await r.runPipeline([['head', '-c', '300000', '/dev/urandom'], ['wc', '-c']], { onBytes: (n) => void (bytes += n) });
+    expect(res.stdout.trim()).toBe('300000');
+    expect(bytes).toBe(300000);
+    let seen = '';
+    const one = await r.run(['printf', 'a\\rb'], { onStdout: (t) => void (seen += t) });
+    expect(seen).toBe('a\rb');
+    expect(one.stdout).toBe('a\rb');
+  });
+
   it('three stages', async () => {
     const res = await r.runPipeline([['printf', 'b\\na\\nc\\n'], ['sort'], ['head', '-n', '2']]);
     expect(res.stdout).toBe('a\nb');
