@@ -20,7 +20,7 @@ await Promise.all([
     build({
       ...common,
       stdin: {
-        contents: `export { table } from './handlers/${t}';\nexport { createHandler, methodsOf } from './shared/dispatch';\nexport { renderHelp } from './shared/docs';\n`,
+        contents: `export { table } from './handlers/${t}';\nexport { createHandler, methodsOf } from './shared/dispatch';\nexport { renderHelp } from './shared/docs';\nexport { terminalProgress } from './cli/progress';\n`,
         resolveDir: root,
         sourcefile: `handler-${t}.ts`,
         loader: 'ts',

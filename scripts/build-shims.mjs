@@ -35,10 +35,11 @@ function ADDRESS_${T}_META() {
 if (typeof module !== 'undefined' && module.exports) {
   const path = require('path');
   // One bundle per target (scripts/build-bundles.mjs): the handler, the dispatcher and their libraries.
-  const { table, createHandler, methodsOf } = require(path.join(__dirname, 'handler-${target}.js'));
+  const { table, createHandler, methodsOf, terminalProgress } = require(path.join(__dirname, 'handler-${target}.js'));
   module.exports = {
     ADDRESS_${T}_META,
-    ADDRESS_${T}_HANDLER: createHandler(table),
+    // Progress of long verbs on stderr, only when it is a terminal (cli/progress.ts).
+    ADDRESS_${T}_HANDLER: createHandler(table, { progress: terminalProgress(process.stderr) }),
     ADDRESS_${T}_METHODS: methodsOf(table),
   };
 }
