@@ -10,6 +10,7 @@ import type { AddressHandler, HandlerOptions } from '../shared/dispatch';
 import { argvLine } from '../shared/parse';
 import type { RexxResult } from '../shared/result';
 import type { HandlerTable } from '../shared/verb';
+import type * as SessionModule from './session';
 
 /** The ADDRESS targets, known without loading any of them (handlers/index.ts has their tables). */
 export const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri'] as const;
@@ -22,6 +23,8 @@ export interface TargetModule {
   table: HandlerTable;
   createHandler(table: HandlerTable, opts?: HandlerOptions): AddressHandler;
   renderHelp(table: HandlerTable, verb?: string): string;
+  /** The verb list RexxJS reads (ADDRESS_<T>_METHODS): the REXX session registers targets with it. */
+  methodsOf(table: HandlerTable): Record<string, unknown>;
 }
 
 /** Load a target's bundle (dist/handler-T.js, beside the CLI bundle dist/cli.js): only that handler's code is read. */
@@ -34,6 +37,7 @@ const USAGE = `usage: rexx-address TARGET [--json] "verb key=value ..."
        rexx-address TARGET [--json] verb key=value ...
        rexx-address TARGET            (interactive prompt; one command per line)
        rexx-address TARGET --help
+       rexx-address rexx [--rexxjs DIR]  (interactive REXX session on RexxJS; alias: repl)
 
 targets: ${TARGETS.join(', ')}
 Prints RESULT, writes ERRORTEXT to stderr, exits with the RC.`;
@@ -55,6 +59,12 @@ export async function main(
     return target ? 0 : 2;
   }
   const t = target.toLowerCase();
+  // The REXX session (cli/session.ts) is loaded only when asked for.
+  if (t === 'rexx' || t === 'repl') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { runSession } = require('./session') as typeof SessionModule;
+    return runSession(rest, io, load);
+  }
   if (!(TARGETS as readonly string[]).includes(t)) {
     io.err.write(`rexx-address: unknown target '${target}' (targets: ${TARGETS.join(', ')})\n`);
     return 2;
