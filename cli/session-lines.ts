@@ -8,7 +8,9 @@
  * Ctrl-D on an empty line ends the iteration after printing a newline. While the session
  * runs what a line asked for (between a yield and the next `next()`), the terminal is
  * back in cooked mode, so Ctrl-C reaches the foreground process group as in a shell:
- * the tool the handler is running gets SIGINT, and this process ignores it.
+ * the tool the handler is running gets SIGINT, and this process ignores it. RexxJS has
+ * no way to stop a running script, so a second Ctrl-C during the same run ends the whole
+ * session with status 130 (for a wait that no tool's death ends).
  * On a pipe: plain lines, no prompts, no echo.
  */
 import * as readline from 'node:readline';
@@ -47,7 +49,12 @@ export async function* readLines(
     (rl as unknown as { line: string }).line = '';
     push({ interrupt: true });
   });
-  const ignoreSigint = () => {};
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts < 2) return;
+    io.output.write('\ninterrupted twice while running: ending the session\n');
+    process.exit(130);
+  };
   try {
     for (;;) {
       if (queue.length === 0 && !closed) {
@@ -70,11 +77,12 @@ export async function* readLines(
       // Cooked mode while the session works: the terminal turns Ctrl-C into SIGINT for the foreground group.
       rl.pause();
       io.input.setRawMode?.(false);
-      process.on('SIGINT', ignoreSigint);
+      interrupts = 0;
+      process.on('SIGINT', onSigint);
       try {
         yield e;
       } finally {
-        process.off('SIGINT', ignoreSigint);
+        process.off('SIGINT', onSigint);
         io.input.setRawMode?.(true);
         rl.resume();
       }
