@@ -10,7 +10,6 @@ import type { AddressHandler, HandlerOptions } from '../shared/dispatch';
 import { argvLine } from '../shared/parse';
 import type { RexxResult } from '../shared/result';
 import type { HandlerTable } from '../shared/verb';
-import type * as SessionModule from './session';
 
 /** The ADDRESS targets, known without loading any of them (handlers/index.ts has their tables). */
 export const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri'] as const;
@@ -60,11 +59,7 @@ export async function main(
   }
   const t = target.toLowerCase();
   // The REXX session (cli/session.ts) is loaded only when asked for.
-  if (t === 'rexx' || t === 'repl') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { runSession } = require('./session') as typeof SessionModule;
-    return runSession(rest, io, load);
-  }
+  if (t === 'rexx' || t === 'repl') return (await import('./session.js')).runSession(rest, io, load);
   if (!(TARGETS as readonly string[]).includes(t)) {
     io.err.write(`rexx-address: unknown target '${target}' (targets: ${TARGETS.join(', ')})\n`);
     return 2;
