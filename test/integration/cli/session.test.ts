@@ -138,7 +138,7 @@ describe.skipIf(!home)('rexx-address rexx through a pseudo-terminal (REXXJS_HOME
     expect(s.text).not.toMatch(/never typed out\n/);
   });
 
-  it('Ctrl-C while a command runs interrupts that command (lxc exec of sleep 60 in a real container) and the session goes on', async () => {
+  it('Ctrl-C while a command runs interrupts that command (lxc exec of sleep 60 in a real container) and the session goes on; a second Ctrl-C in one run ends the session (130)', async () => {
     await requireLxd();
     const name = uniq('session');
     try {
@@ -157,6 +157,19 @@ describe.skipIf(!home)('rexx-address rexx through a pseudo-terminal (REXXJS_HOME
       // The guest's sleep died of SIGINT: exit status 130, as a shell reports it.
       expect(out).toMatch(/RC=130/);
       expect(await s.line('SAY "still here" RC')).toContain('still here 130');
+      // A command that outlives Ctrl-C (the guest's shell traps it): a second Ctrl-C in the
+      // same run ends the session with 130, since RexxJS cannot stop a running script.
+      const before = s.text.length;
+      s.p.write(`"exec name=${name} command='trap : INT; sleep 60'"\r`);
+      await new Promise((r) => setTimeout(r, 2_000));
+      s.p.write('\x03');
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(s.exit).toBeUndefined();
+      s.p.write('\x03');
+      await s.until(/interrupted twice while running: ending the session/, before, 10_000).catch(() => '');
+      for (let i = 0; i < 200 && s.exit === undefined; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(s.text.slice(before)).toContain('interrupted twice while running: ending the session');
+      expect(s.exit).toBe(130);
     } finally {
       await cleanupInstances([name]);
     }
