@@ -106,12 +106,18 @@ describe.skipIf(!home)('rexx-address rexx through a pseudo-terminal (REXXJS_HOME
     expect(status).toMatch(/POOLS\.0=\d+ \[/);
     // The variables are the interpreter's own: a later line reads them.
     expect(await s.line('SAY "reachable" REACHABLE "pool" DEFAULT_POOL')).toMatch(/reachable 1 pool \S+/);
+    // {{var}} is replaced by the interpreter, as for a REQUIREd shim (same metadata).
+    await s.line('ds = STRIP(DEFAULT_POOL)');
+    expect(await s.line('"get name={{ds}} property=mountpoint"')).toMatch(/RC=0 RESULT=\/\S+\n\s+PROPERTIES\.0=1 \[mountpoint\]/);
     const missing = await s.line('"get name=rexxpool/no-such-session-ds-' + process.pid + '"');
     expect(missing).toMatch(/RC=3 ERRORTEXT='/);
     await s.line(':vars off');
     expect(await s.line('"status"')).not.toContain('RC=');
     expect(await s.line('SAY "rc" RC')).toContain('rc 0');
     await s.line(':vars on');
+    // REQUIRE of the shim replaces the registered target; its calls are still shown.
+    expect(await s.line('REQUIRE "cwd:dist/address-zfs.js"')).not.toMatch(/error|Could not/i);
+    expect(await s.line('"status"')).toMatch(/RC=0 RESULT='handler/);
     // A heredoc continues until its delimiter and reaches the handler.
     expect(await s.line('ADDRESS ZFS <<EOT')).toMatch(/\.\.\.> $/);
     expect(await s.line('status')).toMatch(/\.\.\.> $/);
