@@ -6,7 +6,8 @@
  * heredocs), is parsed by RexxJS's `parse` and run by ONE `RexxInterpreter` instance, so
  * variables, ADDRESS and REQUIREd libraries persist from one input to the next. The four
  * handlers are registered in-process before the first line, as `REQUIRE
- * "cwd:dist/address-<t>.js"` would register them, so `ADDRESS ZFS` works at once.
+ * "cwd:dist/address-<t>.js"` would register them, so `ADDRESS ZFS` works at once (each
+ * target's bundle is loaded when that ADDRESS is first used).
  * After an input whose commands reached a handler, RC and the variables the last command
  * set are shown on one or two lines (`:vars on|off`).
  *
@@ -107,14 +108,7 @@ export async function session(opts: SessionOptions): Promise<number> {
   const interp: RexxInterpreterLike = new rexx.RexxInterpreter(noSuchTarget(() => [...interp.addressTargets.keys()]), {}, output);
   const calls: Calls = { count: 0 };
   const version = packageVersion();
-  for (const t of TARGETS) {
-    const m = opts.load(t);
-    interp.registerAddressTarget(t, {
-      handler: m.createHandler(m.table) as AddressTarget['handler'],
-      methods: Object.keys(m.methodsOf(m.table)),
-      metadata: { libraryName: `rexx-address:${t}`, libraryMetadata: addressTargetMeta(m.table, version), exportName: `ADDRESS_${t.toUpperCase()}_HANDLER` },
-    });
-  }
+  for (const t of TARGETS) interp.registerAddressTarget(t, lazyTarget(t, opts.load, version));
   watchTargets(interp, calls);
   if (tty) {
     io.out.write(`REXX session on RexxJS (${rexx.home}). ADDRESS ${TARGETS.map((t) => t.toUpperCase()).join(', ')} are ready.\n`);
@@ -169,6 +163,36 @@ async function runInput(rexx: RexxJs, interp: RexxInterpreterLike, source: strin
     io.err.write(`${(e as Error).message}\n`);
   }
   return undefined;
+}
+
+/**
+ * One target as RexxJS's REQUIRE registers it (handler, METHODS keys, the shim's metadata),
+ * its bundle loaded on first use: RexxJS reads `methods` and `metadata` only when that
+ * ADDRESS is the current one, so the session starts without loading the four bundles
+ * (each brings its own execa and zod).
+ */
+function lazyTarget(t: string, load: (target: string) => TargetModule, version: string): AddressTarget {
+  let loaded: { handler: AddressTarget['handler']; methods: string[]; meta: object } | undefined;
+  const get = () => {
+    if (!loaded) {
+      const m = load(t);
+      loaded = { handler: m.createHandler(m.table) as AddressTarget['handler'], methods: Object.keys(m.methodsOf(m.table)), meta: addressTargetMeta(m.table, version) };
+    }
+    return loaded;
+  };
+  return {
+    handler: (...args: unknown[]) => get().handler(...args),
+    get methods() {
+      return get().methods;
+    },
+    metadata: {
+      libraryName: `rexx-address:${t}`,
+      exportName: `ADDRESS_${t.toUpperCase()}_HANDLER`,
+      get libraryMetadata() {
+        return get().meta;
+      },
+    },
+  };
 }
 
 /** RexxJS's address sender, reached for an ADDRESS no handler is registered for. */
