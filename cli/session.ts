@@ -91,7 +91,14 @@ export async function runSession(args: string[], io: Io, load: (target: string) 
     io.err.write(`${missingMessage(found.reason)}\n`);
     return EXIT_NO_REXXJS;
   }
-  return session({ rexx: loadRexxJs(found.home), io, load });
+  let rexx: RexxJs;
+  try {
+    rexx = loadRexxJs(found.home);
+  } catch (e) {
+    io.err.write(`${missingMessage(`loading it from ${found.home} failed: ${(e as Error).message}`)}\n`);
+    return EXIT_NO_REXXJS;
+  }
+  return session({ rexx, io, load });
 }
 
 /** Run the session until Ctrl-D, the end of input, or EXIT; resolves to the exit status. */

@@ -142,6 +142,21 @@ describe('when RexxJS cannot be found', () => {
     expect(missingMessage('why').split('\n')[0]).toBe('rexx-address rexx: RexxJS not found (why).');
   });
 
+  it('a RexxJS folder whose interpreter does not load: the same message with the cause, exit 6', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-rexxjs-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'core', 'src'), { recursive: true });
+      fs.writeFileSync(path.join(dir, 'core', 'src', 'parser.js'), 'throw new Error("half a checkout");');
+      fs.writeFileSync(path.join(dir, 'core', 'src', 'interpreter.js'), '');
+      const c = capture();
+      expect(await runSession(['--rexxjs', dir], c.io, loadFromTree, {})).toBe(6);
+      expect(c.text().err).toContain(`loading it from ${dir} failed: half a checkout`);
+      expect(c.text().err).toContain('git clone https://github.com/paul-hammant/RexxJS.git');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rexx-address repl --rexxjs DIR goes through the CLI; a stray argument is a usage error (2)', async () => {
     const c = capture();
     expect(await main(['repl', '--rexxjs', '/nonexistent-rexxjs'], c.io, loadFromTree)).toBe(6);
