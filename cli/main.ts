@@ -23,6 +23,8 @@ export interface TargetModule {
   table: HandlerTable;
   createHandler(table: HandlerTable, opts?: HandlerOptions): AddressHandler;
   renderHelp(table: HandlerTable, verb?: string): string;
+  /** The verb list RexxJS reads (ADDRESS_<T>_METHODS): the REXX session registers targets with it. */
+  methodsOf(table: HandlerTable): Record<string, unknown>;
 }
 
 /** Load a target's bundle (dist/handler-T.js, beside the CLI bundle dist/cli.js): only that handler's code is read. */
@@ -35,6 +37,7 @@ const USAGE = `usage: rexx-address TARGET [--json] "verb key=value ..."
        rexx-address TARGET [--json] verb key=value ...
        rexx-address TARGET            (interactive prompt; one command per line)
        rexx-address TARGET --help
+       rexx-address rexx [--rexxjs DIR]  (interactive REXX session on RexxJS; alias: repl)
 
 targets: ${TARGETS.join(', ')}
 Prints RESULT, writes ERRORTEXT to stderr, exits with the RC.`;
@@ -56,6 +59,8 @@ export async function main(
     return target ? 0 : 2;
   }
   const t = target.toLowerCase();
+  // The REXX session (cli/session.ts) is loaded only when asked for.
+  if (t === 'rexx' || t === 'repl') return (await import('./session.js')).runSession(rest, io, load);
   if (!(TARGETS as readonly string[]).includes(t)) {
     io.err.write(`rexx-address: unknown target '${target}' (targets: ${TARGETS.join(', ')})\n`);
     return 2;
