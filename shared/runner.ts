@@ -57,6 +57,12 @@ export interface RunOptions {
   cwd?: string;
   /** A query that changes nothing: it still runs under dryrun so later argv are exact. */
   readOnly?: boolean;
+  /**
+   * Called when the call is cancelled while this command runs, before its process group
+   * is ended: for a command whose work runs outside that group (a guest command that a
+   * daemon started, as `lxc exec`'s), to end that work while it can still be found.
+   */
+  onCancel?: () => void;
 }
 
 export interface RunnerOptions {
@@ -100,8 +106,8 @@ export class Runner {
   private readonly defaultTimeoutMs: number;
   private readonly sink: (line: string) => void;
   private readonly signal?: AbortSignal;
-  /** Process group ids (the leaders' pids) of the commands running now, when cancellable. */
-  private readonly groups = new Set<number>();
+  /** Process group ids (the leaders' pids) of the commands running now, when cancellable, with their onCancel. */
+  private readonly groups = new Map<number, (() => void) | undefined>();
 
   constructor(o: RunnerOptions = {}) {
     this.signal = o.signal;
@@ -125,7 +131,7 @@ export class Runner {
     if (this.signal?.aborted) return this.refused(argv);
     const started = performance.now();
     const sub = execa(argv[0]!, argv.slice(1), this.execaOptions(opts));
-    const r = await this.tracked(sub);
+    const r = await this.tracked(sub, opts.onCancel);
     return this.finish(argv, r, started);
   };
 
@@ -195,9 +201,9 @@ export class Runner {
   }
 
   /** Keep a started command's process group in `groups` until it ends. */
-  private async tracked<T>(sub: Promise<T> & { pid?: number }): Promise<T> {
+  private async tracked<T>(sub: Promise<T> & { pid?: number }, onCancel?: () => void): Promise<T> {
     const pid = this.signal ? sub.pid : undefined;
-    if (pid !== undefined) this.groups.add(pid);
+    if (pid !== undefined) this.groups.set(pid, onCancel);
     try {
       return await sub;
     } finally {
@@ -207,7 +213,14 @@ export class Runner {
 
   /** The cancel: SIGINT to every process group running now, SIGKILL to those still there after CANCEL_GRACE_MS. */
   private endGroups(): void {
-    const groups = [...this.groups];
+    const groups = [...this.groups.keys()];
+    for (const onCancel of this.groups.values()) {
+      try {
+        onCancel?.();
+      } catch (e) {
+        this.log(`+ cancel clean-up failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     const send = (sig: NodeJS.Signals) => {
       for (const g of groups) {
         try {
