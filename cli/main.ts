@@ -9,8 +9,12 @@ import * as path from 'node:path';
 import type { AddressHandler, HandlerOptions } from '../shared/dispatch';
 import { argvLine } from '../shared/parse';
 import type { HandlerTable } from '../shared/verb';
-import { completionScript, SHELLS, type Shell } from './completion';
-import { exitCode, interactivePrompt, printResult, scriptPrompt } from './prompt';
+import type { Shell } from './completion';
+import { exitCode, printResult } from './output';
+
+// The prompt (readline, the line editor, completion) and the completion scripts are
+// loaded only when asked for, so a one-command call does not pay for them.
+const prompt = () => import('./prompt.js');
 
 /** The ADDRESS targets, known without loading any of them (handlers/index.ts has their tables). */
 export const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri'] as const;
@@ -70,8 +74,9 @@ export async function main(
     return 0;
   }
   if (rest.length === 0) {
-    if (process.stdin.isTTY) return interactivePrompt(t, table, (o) => createHandler(table, o), { json, io });
-    return scriptPrompt(createHandler(table), json, io);
+    const p = await prompt();
+    if (process.stdin.isTTY) return p.interactivePrompt(t, table, (o) => createHandler(table, o), { json, io });
+    return p.scriptPrompt(createHandler(table), json, io);
   }
   const handler = createHandler(table);
   // Separate words are re-joined with POSIX single quotes, which the tokenizer reads back exactly.
@@ -82,7 +87,8 @@ export async function main(
 }
 
 /** `rexx-address completion SHELL`: the script, from every target's table (each bundle loaded). */
-function completion(shell: string | undefined, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }, load: (target: string) => TargetModule): number {
+async function completion(shell: string | undefined, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }, load: (target: string) => TargetModule): Promise<number> {
+  const { completionScript, SHELLS } = await import('./completion.js');
   if (!shell || !(SHELLS as readonly string[]).includes(shell)) {
     io.err.write(`usage: rexx-address completion ${SHELLS.join('|')}\n`);
     return 2;
