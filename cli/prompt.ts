@@ -14,6 +14,7 @@
 import * as readline from 'node:readline';
 import type { AddressHandler, HandlerOptions } from '../shared/dispatch';
 import type { RexxResult } from '../shared/result';
+import { CANCEL_GRACE_MS } from '../shared/runner';
 import type { HandlerTable } from '../shared/verb';
 import { completeLine, type ListNames } from './completion';
 import { LineEditor } from './line-editor';
@@ -105,11 +106,14 @@ export async function interactivePrompt(
   // In cooked mode (while a command runs) Ctrl-C is a SIGINT: cancel the command. SIGTERM
   // and SIGHUP end the prompt, after ending what runs (its process groups are not ours to leave).
   const onInt = () => running?.abort();
+  let endedBy: number | undefined;
   const onEnd = (sig: NodeJS.Signals) => {
+    const busy = running !== undefined;
+    endedBy = 128 + (sig === 'SIGHUP' ? 1 : 15);
     running?.abort();
     editor.close();
-    process.exitCode = 128 + (sig === 'SIGHUP' ? 1 : 15);
-    setTimeout(() => process.exit(), 50).unref();
+    // A running command's groups get SIGKILL after the grace, if SIGINT did not end them: wait for that.
+    setTimeout(() => process.exit(endedBy), busy ? CANCEL_GRACE_MS + 200 : 0);
   };
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onEnd);
@@ -121,7 +125,7 @@ export async function interactivePrompt(
   try {
     for (;;) {
       const got = await editor.read();
-      if (got.type === 'eof') break;
+      if (got.type === 'eof' || endedBy !== undefined) break;
       if (got.type === 'interrupt') {
         if (!got.typed.trim()) o.io.out.write('(Ctrl-D or "exit" to quit)\n');
         continue;
@@ -153,6 +157,7 @@ export async function interactivePrompt(
       } finally {
         running = undefined;
       }
+      if (endedBy !== undefined) break;
       printResult(r, json, o.io);
       if (!json) {
         if (vars) for (const l of showVars(r.rexxVariables)) o.io.out.write(`  ${l}\n`);
@@ -166,7 +171,7 @@ export async function interactivePrompt(
     process.off('SIGTERM', onEnd);
     process.off('SIGHUP', onEnd);
   }
-  return last;
+  return endedBy ?? last;
 }
 
 /** Commands from a pipe: each line run in turn, `RC=n` after each (not with --json); resolves to the last exit code. */

@@ -5,9 +5,9 @@
  *
  * Cancellation: a runner given `signal` (an AbortSignal) starts every command in its
  * own process group (setsid), and when the signal aborts it ends each group it started
- * (SIGINT, which `lxc exec` and `runc exec` forward to the command, then SIGKILL after
- * CANCEL_GRACE_MS) and starts nothing more: a later command returns at once, failed,
- * with `cancelled: true`.
+ * (first the command's RunOptions.onCancel, for work that runs outside the group; then
+ * SIGINT; then SIGKILL after CANCEL_GRACE_MS) and starts nothing more: a later command
+ * returns at once, failed, with `cancelled: true`.
  */
 import type { Options } from 'execa';
 

@@ -78,3 +78,24 @@ export async function killTimedOutExec(ctx: Ctx, rt: Runtime, id: string, pidFil
       : '; its command had already ended';
   return timedOut(`${head}${what}`, { cause: r, vars: { KILLED: tree.length - left.length, LEFT_RUNNING: left.join(' ') } });
 }
+
+/**
+ * When an exec is cancelled (Ctrl-C at the prompt), while `<runtime> exec` still runs:
+ * the runtime forwards the signal only to the command's first process, so this SIGKILLs
+ * the command and every process descended from it (the pid from `--pid-file`, parent
+ * links from /proc), deepest first, only those in the command's own pid namespace and
+ * never in this process's (so a recycled pid can never hit a host process). The pid file
+ * is left to the verb.
+ */
+export function killCancelledExec(ctx: Pick<Ctx, 'fs' | 'signal'>, pidFile: string): void {
+  const pid = readPid(ctx, pidFile);
+  const ns = pid ? pidNs(ctx, pid) : '';
+  if (!ns || ns === pidNs(ctx, process.pid)) return;
+  for (const p of processTree(ctx, pid).filter((q) => pidNs(ctx, q) === ns).reverse()) {
+    try {
+      ctx.signal.kill(p, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+}

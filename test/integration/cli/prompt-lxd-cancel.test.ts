@@ -12,7 +12,7 @@ import { table } from '../../../handlers/lxd';
 import { createHandler } from '../../../shared/dispatch';
 import { RUN_ID } from '../../helpers/run-id';
 import { cleanupInstances, requireLxd, uniq } from '../lxd/lxd-test-env';
-import { sleeps, Term } from './term';
+import { sleepTag, sleeps, Term } from './term';
 
 const NAME = uniq('pty');
 const h = createHandler(table);
@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 it('Ctrl-C during lxc exec of two sleeps (one in the background): RC 130, none left in the instance', async () => {
-  const tag = `5${String(RUN_ID).slice(-3)}3`;
+  const tag = sleepTag();
   const t = new Term(['lxd'], { ...(process.env as Record<string, string>), REXX_ADDRESS_HISTORY: `${tmp}/history`, TERM: 'xterm' });
   try {
     await t.waitFor(/lxd> $/);

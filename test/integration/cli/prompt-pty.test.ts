@@ -16,7 +16,7 @@ import { table } from '../../../handlers/lxcri';
 import { createHandler, type AddressHandler } from '../../../shared/dispatch';
 import { busyboxRootfs, deleteAllRunc, requireTools } from '../../helpers/lxcri-env';
 import { RUN_ID } from '../../helpers/run-id';
-import { sleeps, Term } from './term';
+import { sleepTag, sleeps, Term } from './term';
 
 const P = `ptyp${RUN_ID}`;
 const ID = `${P}-box`;
@@ -73,13 +73,13 @@ describe('the verb prompt on a pseudo-terminal', () => {
   });
 
   it('Ctrl-C during exec of two long sleeps (one in the background): RC 130 within seconds, both gone from the host, the prompt is back', async () => {
-    const tag = `4${String(RUN_ID).slice(-3)}7`;
+    const tag = sleepTag();
     const t = await prompt();
     try {
       const from = t.text.length;
       t.write(`exec name=${ID} command="sleep ${tag} & sleep ${tag}; wait"\r`);
       const t0 = Date.now();
-      while (!sleeps(tag)) {
+      while (sleeps(tag).split('\n').filter(Boolean).length < 2) {
         if (Date.now() - t0 > 10_000) throw new Error(`the sleep never started:\n${t.plain(from)}`);
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -94,6 +94,24 @@ describe('the verb prompt on a pseudo-terminal', () => {
       expect(sleeps(tag)).toBe('');
       // The prompt still works, and the container is still there.
       await t.type(`state name=${ID}\r`, /RC=0/);
+    } finally {
+      t.kill();
+    }
+  });
+
+  it('SIGTERM to the prompt while a command runs: the command ends too, exit 143', async () => {
+    const tag = sleepTag();
+    const t = await prompt();
+    try {
+      t.write(`exec name=${ID} command="sleep ${tag} & sleep ${tag}; wait"\r`);
+      const t0 = Date.now();
+      while (sleeps(tag).split('\n').filter(Boolean).length < 2) {
+        if (Date.now() - t0 > 10_000) throw new Error(`the sleep never started:\n${t.plain()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      process.kill(t.pid, 'SIGTERM');
+      expect(await t.ended()).toBe(143);
+      expect(sleeps(tag)).toBe('');
     } finally {
       t.kill();
     }

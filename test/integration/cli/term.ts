@@ -6,10 +6,14 @@ import * as path from 'node:path';
 const pty = require('@lydell/node-pty') as typeof import('@lydell/node-pty');
 const CLI = path.join(__dirname, '..', '..', '..', 'bin', 'rexx-address.js');
 
-/** The host pids (and argv) of processes running `sleep TAG`, '' when none. */
+/** A number of seconds for `sleep N` that no other test or run uses (so pgrep finds only ours). */
+export const sleepTag = (): string => `${40_000 + Math.floor(Math.random() * 50_000)}${process.pid % 1000}`;
+
+/** The host pids of the processes `sleep TAG`, one per line, '' when none. */
 export const sleeps = (tag: string): string => {
   try {
-    return execFileSync('pgrep', ['-f', `sleep ${tag}`], { encoding: 'utf8' }).trim();
+    // The sleeps themselves, not the shell or the runtime whose argv mention them.
+    return execFileSync('pgrep', ['-f', `^sleep ${tag}$`], { encoding: 'utf8' }).trim();
   } catch {
     return '';
   }
@@ -32,6 +36,10 @@ export class Term {
   plain(from = 0) {
     // eslint-disable-next-line no-control-regex
     return this.text.slice(from).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
+  }
+  /** The CLI's pid. */
+  get pid(): number {
+    return this.p.pid;
   }
   write(keys: string) {
     this.p.write(keys);
