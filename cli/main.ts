@@ -2,15 +2,20 @@
  * `rexx-address TARGET "verb key=value ..."`: runs one command, prints RESULT on
  * stdout and ERRORTEXT on stderr, exits with the RC (`--json` prints the whole
  * result, variables included). With no command it reads commands line by line:
- * an interactive prompt on a terminal, a script on a pipe.
+ * an interactive prompt on a terminal, a script on a pipe (cli/prompt.ts).
+ * `rexx-address completion bash|zsh|fish` prints a shell completion script (cli/completion.ts).
  */
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 import type { AddressHandler, HandlerOptions } from '../shared/dispatch';
 import { argvLine } from '../shared/parse';
-import type { RexxResult } from '../shared/result';
 import type { HandlerTable } from '../shared/verb';
 import { terminalProgress } from './progress';
+import type { Shell } from './completion';
+import { exitCode, printResult } from './output';
+
+// The prompt (readline, the line editor, completion) and the completion scripts are
+// loaded only when asked for, so a one-command call does not pay for them.
+const prompt = () => import('./prompt.js');
 
 /** The ADDRESS targets, known without loading any of them (handlers/index.ts has their tables). */
 export const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri'] as const;
@@ -38,9 +43,12 @@ const USAGE = `usage: rexx-address TARGET [--json] "verb key=value ..."
        rexx-address TARGET            (interactive prompt; one command per line)
        rexx-address TARGET --help
        rexx-address rexx [--rexxjs DIR]  (interactive REXX session on RexxJS; alias: repl)
+       rexx-address completion bash|zsh|fish   (prints a shell completion script)
 
 targets: ${TARGETS.join(', ')}
-Prints RESULT, writes ERRORTEXT to stderr, exits with the RC.`;
+Prints RESULT, writes ERRORTEXT to stderr, exits with the RC: 0–255 as is; a negative
+RC (an exec verb whose command never ran) exits 256 + RC (-3 → 253, -5 → 251);
+RC 130 is a cancelled command (Ctrl-C at the prompt).`;
 
 /**
  * Run the CLI; resolves to the process exit code (0, the RC, or 256 + a negative RC).
@@ -61,6 +69,7 @@ export async function main(
   const t = target.toLowerCase();
   // The REXX session (cli/session.ts) is loaded only when asked for.
   if (t === 'rexx' || t === 'repl') return (await import('./session.js')).runSession(rest, io, load);
+  if (t === 'completion') return completion(rest[0], io, load);
   if (!(TARGETS as readonly string[]).includes(t)) {
     io.err.write(`rexx-address: unknown target '${target}' (targets: ${TARGETS.join(', ')})\n`);
     return 2;
@@ -71,50 +80,28 @@ export async function main(
     return 0;
   }
   // Progress of long work on stderr, only when it is a terminal (cli/progress.ts).
-  const handler = createHandler(table, { progress: terminalProgress(io.err) });
-  if (rest.length === 0) return repl(target.toLowerCase(), handler, json, io);
+  const progress = terminalProgress(io.err);
+  if (rest.length === 0) {
+    const p = await prompt();
+    if (process.stdin.isTTY) return p.interactivePrompt(t, table, (o) => createHandler(table, { progress, ...o }), { json, io });
+    return p.scriptPrompt(createHandler(table, { progress }), json, io);
+  }
+  const handler = createHandler(table, { progress });
   // Separate words are re-joined with POSIX single quotes, which the tokenizer reads back exactly.
   const command = rest.length === 1 ? rest[0]! : argvLine(rest);
   const r = await handler(command);
-  print(r, json, io);
+  printResult(r, json, io);
   return exitCode(r);
 }
 
-function print(r: RexxResult, json: boolean, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }) {
-  if (json) {
-    io.out.write(`${JSON.stringify(r, null, 2)}\n`);
-    return;
+/** `rexx-address completion SHELL`: the script, from every target's table (each bundle loaded). */
+async function completion(shell: string | undefined, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }, load: (target: string) => TargetModule): Promise<number> {
+  const { completionScript, SHELLS } = await import('./completion.js');
+  if (!shell || !(SHELLS as readonly string[]).includes(shell)) {
+    io.err.write(`usage: rexx-address completion ${SHELLS.join('|')}\n`);
+    return 2;
   }
-  if (r.output) io.out.write(r.output.endsWith('\n') ? r.output : `${r.output}\n`);
-  if (!r.success && r.errorMessage) io.err.write(`${r.errorMessage}\n`);
-}
-
-/** The process exit status for an RC: 0–255 as is, a negative RC (an exec whose command never ran) as 256 + RC, as a shell shows `exit -3`. */
-const exitCode = (r: RexxResult) => {
-  if (r.success) return 0;
-  if (r.errorCode < 0) return Math.max(1, 256 + r.errorCode);
-  return Math.min(255, Math.max(1, r.errorCode));
-};
-
-async function repl(target: string, handler: AddressHandler, json: boolean, io: { out: NodeJS.WritableStream; err: NodeJS.WritableStream }) {
-  const tty = Boolean(process.stdin.isTTY);
-  const rl = readline.createInterface({ input: process.stdin, output: tty ? process.stdout : undefined, terminal: tty });
-  const prompt = () => tty && rl.prompt();
-  rl.setPrompt(`${target}> `);
-  if (tty) io.out.write(`ADDRESS ${target.toUpperCase()} — one command per line; "help" lists verbs, "exit" quits.\n`);
-  let last = 0;
-  prompt();
-  for await (const line of rl) {
-    const cmd = line.trim();
-    if (cmd === 'exit' || cmd === 'quit') break;
-    if (cmd && !cmd.startsWith('#')) {
-      const r = await handler(cmd);
-      print(r, json, io);
-      if (!json) io.out.write(`RC=${r.errorCode}\n`);
-      last = exitCode(r);
-    }
-    prompt();
-  }
-  rl.close();
-  return last;
+  const tables = Object.fromEntries(TARGETS.map((t) => [t, load(t).table]));
+  io.out.write(completionScript(shell as Shell, tables));
+  return 0;
 }

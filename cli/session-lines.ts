@@ -1,7 +1,6 @@
 /**
  * The REXX session's terminal: every keystroke-level concern is here, behind
- * `readLines`, so the shared line editor (cli/line-editor.ts) can replace Node's
- * readline without touching the session.
+ * `readLines`, on the shared line editor (cli/line-editor.ts).
  *
  * On a terminal: the prompt comes from `promptFor()` before each line; Ctrl-C clears
  * the typed line (yielding `{ interrupt: true }` so the session drops a half-typed block);
@@ -14,6 +13,7 @@
  * On a pipe: plain lines, no prompts, no echo.
  */
 import * as readline from 'node:readline';
+import { LineEditor } from './line-editor';
 
 /** One thing the user did at the prompt: a line, or Ctrl-C. */
 export type LineEvent = { line: string } | { interrupt: true };
@@ -24,31 +24,20 @@ export interface LineIo {
   output: NodeJS.WritableStream;
 }
 
-/** Read lines from `io.input` as an async iterator; `promptFor()` gives the prompt of each line. */
+/**
+ * Read lines from `io.input` as an async iterator; `promptFor()` gives the prompt of each
+ * line. On a terminal this is the shared line editor (cli/line-editor.ts: history across
+ * sessions in `~/.rexx_address_history`, Ctrl-C and Ctrl-D as in the verb prompt).
+ */
 export async function* readLines(
   promptFor: () => string,
   io: LineIo = { input: process.stdin, output: process.stdout },
 ): AsyncGenerator<LineEvent> {
-  const tty = Boolean(io.input.isTTY);
-  const rl = readline.createInterface({ input: io.input, output: tty ? io.output : undefined, terminal: tty });
-  const queue: LineEvent[] = [];
-  let closed = false;
-  let wake: (() => void) | undefined;
-  const push = (e?: LineEvent) => {
-    if (e) queue.push(e);
-    wake?.();
-  };
-  rl.on('line', (line) => push({ line }));
-  rl.on('close', () => {
-    closed = true;
-    push();
-  });
-  rl.on('SIGINT', () => {
-    // Ctrl-C at the prompt: show it, forget the typed text, and let the session decide.
-    io.output.write('^C\n');
-    (rl as unknown as { line: string }).line = '';
-    push({ interrupt: true });
-  });
+  if (!io.input.isTTY) {
+    for await (const line of readline.createInterface({ input: io.input, terminal: false })) yield { line };
+    return;
+  }
+  const editor = new LineEditor({ prompt: '', input: io.input as NodeJS.ReadStream, output: io.output as NodeJS.WriteStream });
   let interrupts = 0;
   const onSigint = () => {
     if (++interrupts < 2) return;
@@ -57,37 +46,24 @@ export async function* readLines(
   };
   try {
     for (;;) {
-      if (queue.length === 0 && !closed) {
-        if (tty) {
-          rl.setPrompt(promptFor());
-          rl.prompt();
-        }
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
-      }
-      const e = queue.shift();
-      if (!e) {
-        if (tty) io.output.write('\n');
-        return;
-      }
-      if (!tty) {
-        yield e;
+      const r = await editor.read({ prompt: promptFor() });
+      if (r.type === 'eof') return;
+      if (r.type === 'interrupt') {
+        yield { interrupt: true };
         continue;
       }
+      void editor.remember(r.line);
       // Cooked mode while the session works: the terminal turns Ctrl-C into SIGINT for the foreground group.
-      rl.pause();
-      io.input.setRawMode?.(false);
+      editor.suspend();
       interrupts = 0;
       process.on('SIGINT', onSigint);
       try {
-        yield e;
+        yield { line: r.line };
       } finally {
         process.off('SIGINT', onSigint);
-        io.input.setRawMode?.(true);
-        rl.resume();
       }
     }
   } finally {
-    rl.close();
+    editor.close();
   }
 }

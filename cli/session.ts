@@ -19,6 +19,7 @@
 import type { RexxResult } from '../shared/result';
 import type { TargetModule } from './main';
 import { TARGETS } from './main';
+import { terminalProgress } from './progress';
 import { readyToRun } from './rexx-blocks';
 import { addressTargetMeta } from './rexx-meta';
 import { findRexxJs, loadRexxJs, missingMessage, type AddressTarget, type RexxInterpreterLike, type RexxJs, type RexxOutput } from './rexxjs';
@@ -183,7 +184,7 @@ function lazyTarget(t: string, load: (target: string) => TargetModule, version: 
   const get = () => {
     if (!loaded) {
       const m = load(t);
-      loaded = { handler: m.createHandler(m.table) as AddressTarget['handler'], methods: Object.keys(m.methodsOf(m.table)), meta: addressTargetMeta(m.table, version) };
+      loaded = { handler: m.createHandler(m.table, { progress: terminalProgress(process.stderr) }) as AddressTarget['handler'], methods: Object.keys(m.methodsOf(m.table)), meta: addressTargetMeta(m.table, version) };
     }
     return loaded;
   };

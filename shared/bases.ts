@@ -29,7 +29,7 @@ export interface BaseInfo {
 
 /** Parameters shared by clone_from_base in every handler. */
 export const CLONE_PARAMS = {
-  base: { type: 'string', required: true, doc: 'the registered base to clone from' },
+  base: { type: 'string', required: true, complete: 'bases', doc: 'the registered base to clone from' },
   count: { type: 'int', default: 1, min: 1, max: 100, doc: 'how many clones: count=N makes NAME-1 … NAME-N in parallel' },
   concurrency: { type: 'int', default: 4, min: 1, max: 32, doc: 'at most this many clones are made at once' },
 } as const;

@@ -3,7 +3,7 @@
  * every parameter, builds the verb's context, runs it, and maps what happens
  * (output or error) to the RexxJS result. Nothing here throws to the caller.
  */
-import { usageError } from './errors';
+import { cancelled, usageError } from './errors';
 import { renderHelp } from './docs';
 import { COMMON_PARAMS, coerceParams, resolveAliases, type ParamsSpec } from './params';
 import { parseCommand, type ParsedCommand } from './parse';
@@ -37,6 +37,14 @@ export interface HandlerOptions {
    * reported under dryrun.
    */
   progress?: ProgressSink;
+  /**
+   * The AbortSignal that cancels the call starting now (asked once per call; undefined:
+   * not cancellable). When it aborts, the call's runner ends every command it started
+   * with its whole process group and starts no more, waits end, and the call returns
+   * RC 130 (RC.cancelled) whatever the verb made of it. The prompt (cli/prompt.ts) gives
+   * a fresh signal per line and aborts it on Ctrl-C.
+   */
+  cancel?: () => AbortSignal | undefined;
 }
 
 /** What the dispatcher needs of a runner for one call (see Runner). */
@@ -102,16 +110,19 @@ export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): A
     let verb: AnyVerb | undefined;
     let r: RexxResult;
     const call: CallFacts = {};
+    const abort = opts.cancel?.();
+    const started = performance.now();
     try {
       // The verb is known before the rest parses, so even a malformed exec line gets -2.
       if (typeof command === 'string') verb = findVerb(table, command.trim().split(/\s/, 1)[0] ?? '');
       const parsed = toParsed(table, command, variables, sourceContext);
       verb = findVerb(table, parsed.verb);
-      r = await dispatchParsed(table, parsed, env, opts, cache, sourceContext, call);
+      r = await dispatchParsed(table, parsed, env, opts, cache, sourceContext, call, abort);
     } catch (e) {
       r = fromError(e);
       if (verb?.exitStatus && r.errorCode > 0) r = { ...r, errorCode: -r.errorCode };
     }
+    if (abort?.aborted) r = cancelledResult(r, performance.now() - started);
     return withProgressVar(withDeclaredVars(table, verb, r, strict), call);
   };
 }
@@ -141,6 +152,14 @@ function withProgressVar(r: RexxResult, call: CallFacts): RexxResult {
 function interpreterVariable(sourceContext: unknown, name: string): ((v: number) => void) | undefined {
   const vars = (sourceContext as { interpreter?: { variables?: unknown } } | null | undefined)?.interpreter?.variables;
   return vars instanceof Map ? (v) => void vars.set(name, v) : undefined;
+}
+
+/** A call whose signal aborted: RC 130 whatever the verb made of it, its own message kept after ours. */
+function cancelledResult(r: RexxResult, ms: number): RexxResult {
+  // The verb's own message, unless it only repeats that a command was cancelled.
+  const why = r.success || /cancelled/.test(r.errorMessage) || !r.errorMessage ? '' : ` (the verb said: ${r.errorMessage})`;
+  const e = fromError(cancelled(`cancelled after ${Math.round(ms)} ms; every command it started was ended${why}`));
+  return { ...e, output: r.output };
 }
 
 /** Variables every call sets: COMMANDS is dryrun's list of command lines (count 0 otherwise). */
@@ -200,6 +219,7 @@ async function dispatchParsed(
   cache: Map<string, unknown>,
   sourceContext: unknown,
   call: CallFacts,
+  abort?: AbortSignal,
 ): Promise<RexxResult> {
   if (parsed.verb === '' ) throw usageError(`no verb given — verbs: ${verbNames(table)}`);
   if (parsed.verb === 'help') {
@@ -238,7 +258,7 @@ async function dispatchParsed(
   }
   Object.assign(call, { progressVar, dryrun });
 
-  const ro: RunnerOptions = { dryrun, trace, env, traceSink: opts.traceSink };
+  const ro: RunnerOptions = { dryrun, trace, env, traceSink: opts.traceSink, signal: abort };
   const runner = opts.runner ? opts.runner(ro) : new Runner(ro);
   const effects = createEffects({ dryrun, log: runner.log, clock: opts.clock, signal: opts.signal });
   const onFraction = progressVar ? interpreterVariable(sourceContext, progressVar) : undefined;
@@ -251,11 +271,13 @@ async function dispatchParsed(
     run: runner.run,
     runPipeline: runner.runPipeline,
     progress,
+    // A cancel ends a wait at its next probe.
     poll: async (probe, o) => {
       if (dryrun) return { value: undefined, elapsedMs: 0, probes: 0 };
       const task = progress(`waiting for ${o.what}`, { unit: 'ms', total: o.timeoutMs });
       try {
-        return await poll(probe, { ...o, onWait: (ms) => (task.set(ms), o.onWait?.(ms)) });
+        const probeOrCancel = () => (abort?.aborted ? Promise.reject(cancelled(`cancelled while waiting for ${o.what}`)) : probe());
+        return await poll(probeOrCancel, { ...o, onWait: (ms) => (task.set(ms), o.onWait?.(ms)) });
       } finally {
         task.end();
       }

@@ -113,7 +113,9 @@ export function renderRcTable(): string {
     '',
     `Exec verbs (\`exec\`, \`execute\`) answer as a REXX host command environment does (TSO/E, z/OS UNIX): RC is ${EXIT_STATUS_DOC}. ` +
       'So `RC > 0` is the command failing and `RC < 0` is the command never running: a missing instance (-3) can never be mistaken for a command that exited 3. ' +
-      "`EXIT_CODE` holds the exit status when the command ran and is '' when it did not. The CLI exits with 256 + RC for a negative RC (-3 → 253).",
+      "`EXIT_CODE` holds the exit status when the command ran and is '' when it did not.",
+    '',
+    '`rexx-address` exits with the RC when it is 0–255, and with 256 + RC for a negative RC (an exec verb whose command never ran: -1 → 255, -2 → 254, -3 → 253, -5 → 251, -6 → 250), as a shell shows `exit -3`. A cancelled call (Ctrl-C at the prompt) is RC 130, the exit status a shell gives a command ended by SIGINT.',
     '',
     "Every verb declares the variables it sets (the last column of its verb table). Each call sets all of them: when the verb fails, or does not give one a value, it is '' (a stem: count 0), so a script never reads a value left by an earlier call.",
   ].join('\n');

@@ -15,7 +15,8 @@ export type ErrorKind =
   | 'exists'
   | 'timedOut'
   | 'unavailable'
-  | 'refused';
+  | 'refused'
+  | 'cancelled';
 
 /**
  * The RC table shared by all handlers (`exec` verbs return the command's own exit
@@ -30,6 +31,7 @@ export const RC: Readonly<Record<'ok' | ErrorKind, number>> = {
   timedOut: 5,
   unavailable: 6,
   refused: 7,
+  cancelled: 130,
 };
 
 /** One line per RC, for `help`, `--help` and the README. */
@@ -42,6 +44,7 @@ export const RC_DOCS: ReadonlyArray<[number, string]> = [
   [RC.timedOut, 'timed out (the command or the wait for a state)'],
   [RC.unavailable, 'backend unavailable: binary missing or daemon not answering'],
   [RC.refused, 'refused for safety (e.g. deleting a registered base without force=true)'],
+  [RC.cancelled, "cancelled (Ctrl-C at the prompt, or the caller's abort signal): the command running was ended with its whole process group and nothing more started; as a shell reports SIGINT (128 + 2), for exec verbs too"],
 ];
 
 /**
@@ -54,7 +57,7 @@ export type Reason = ErrorKind | 'busy' | 'already';
 /** The RC kind a reason reports when the verb lets it through: busy and already are refusals (RC 7). */
 export const REASON_RC_KIND: Readonly<Record<Reason, ErrorKind>> = {
   toolFailed: 'toolFailed', usage: 'usage', notFound: 'notFound', exists: 'exists', timedOut: 'timedOut',
-  unavailable: 'unavailable', refused: 'refused', busy: 'refused', already: 'refused',
+  unavailable: 'unavailable', refused: 'refused', busy: 'refused', already: 'refused', cancelled: 'cancelled',
 };
 
 /** An error that maps to one RC; `cause` keeps the tool's result when there is one. */
@@ -91,6 +94,7 @@ export const timedOut = (m: string, o?: Opts) => new AddressError('timedOut', m,
 export const unavailable = (m: string, o?: Opts) => new AddressError('unavailable', m, o);
 export const refused = (m: string, o?: Opts) => new AddressError('refused', m, o);
 export const toolFailed = (m: string, o?: Opts) => new AddressError('toolFailed', m, o);
+export const cancelled = (m: string, o?: Opts) => new AddressError('cancelled', m, o);
 
 /** The tool's own message from a failed run: its stderr, else stdout, first lines. */
 export function toolMessage(r: RunResult): string {
@@ -126,6 +130,7 @@ export function classify(r: RunResult, c: Classifier): AddressError {
       cause: r,
     });
   }
+  if (r.cancelled) return cancelled(`${r.argv.slice(0, 3).join(' ')} was cancelled after ${Math.round(r.durationMs)} ms`, { cause: r });
   if (r.timedOut) return timedOut(`${r.argv.slice(0, 3).join(' ')} timed out after ${Math.round(r.durationMs)} ms`, { cause: r });
   const text = `${r.stderr}\n${r.stdout}`;
   for (const [reason, re, kind] of c.patterns) if (re.test(text)) return new AddressError(kind ?? REASON_RC_KIND[reason], msg, { cause: r, reason });

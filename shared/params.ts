@@ -13,6 +13,11 @@ interface SpecBase {
   aliases?: readonly string[];
   /** May be given more than once; the value is then a list (always for type 'list'). */
   rule?: NameRule;
+  /**
+   * What Tab offers for the value at the prompt: the names of this kind, listed by the
+   * table's `completers` entry (e.g. 'instances', 'datasets', 'vms', 'containers', 'bases').
+   */
+  complete?: string;
 }
 export interface StringSpec extends SpecBase {
   type: 'string';

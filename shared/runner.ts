@@ -2,6 +2,12 @@
  * The one way any handler runs an external command: execa with an argument array
  * (never a shell string, never `shell: true`, never sudo), a timeout, captured
  * stdout/stderr/exit code. A failure is returned as a RunResult, never thrown.
+ *
+ * Cancellation: a runner given `signal` (an AbortSignal) starts every command in its
+ * own process group (setsid), and when the signal aborts it ends each group it started
+ * (first the command's RunOptions.onCancel, for work that runs outside the group; then
+ * SIGINT; then SIGKILL after CANCEL_GRACE_MS) and starts nothing more: a later command
+ * returns at once, failed, with `cancelled: true`.
  */
 import type { Options } from 'execa';
 
@@ -33,6 +39,8 @@ export interface RunResult {
   durationMs: number;
   /** True when dryrun recorded the command instead of running it. */
   dryrun?: boolean;
+  /** True when the runner's signal aborted: the command was ended (its process group), or never started. */
+  cancelled?: boolean;
 }
 
 export interface RunOptions {
@@ -61,6 +69,12 @@ export interface RunOptions {
    * that prints no progress of its own (zfs-fuse's `zfs send` has no -v) still gets one.
    */
   onBytes?: (bytes: number) => void;
+  /**
+   * Called when the call is cancelled while this command runs, before its process group
+   * is ended: for a command whose work runs outside that group (a guest command that a
+   * daemon started, as `lxc exec`'s), to end that work while it can still be found.
+   */
+  onCancel?: () => void;
 }
 
 export interface RunnerOptions {
@@ -74,6 +88,12 @@ export interface RunnerOptions {
   defaultTimeoutMs?: number;
   /** Where trace lines go (default process.stderr). */
   traceSink?: (line: string) => void;
+  /**
+   * Cancels the call: when it aborts, every command this runner started is ended with
+   * its whole process group, and no further command starts (see the file comment).
+   * Without it commands stay in the caller's process group, as a shell's children do.
+   */
+  signal?: AbortSignal;
 }
 
 /** A function that runs one argv; handlers receive it through their context. */
@@ -82,6 +102,9 @@ export type Run = (argv: string[], opts?: RunOptions) => Promise<RunResult>;
 export type RunPipeline = (argvs: string[][], opts?: RunOptions) => Promise<RunResult>;
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** After a cancel, how long a process group has to end on SIGINT before it gets SIGKILL (ms). */
+export const CANCEL_GRACE_MS = 1_000;
 
 export { argvLine };
 
@@ -94,8 +117,13 @@ export class Runner {
   private readonly env: Record<string, string | undefined>;
   private readonly defaultTimeoutMs: number;
   private readonly sink: (line: string) => void;
+  private readonly signal?: AbortSignal;
+  /** Process group ids (the leaders' pids) of the commands running now, when cancellable, with their onCancel. */
+  private readonly groups = new Map<number, (() => void) | undefined>();
 
   constructor(o: RunnerOptions = {}) {
+    this.signal = o.signal;
+    o.signal?.addEventListener('abort', () => this.endGroups(), { once: true });
     this.dryrun = o.dryrun ?? false;
     this.trace = o.trace ?? false;
     this.env = o.env ?? process.env;
@@ -112,10 +140,11 @@ export class Runner {
   run: Run = async (argv, opts = {}) => {
     checkArgv(argv);
     if (this.dryrun && !opts.readOnly) return this.record(argv);
+    if (this.signal?.aborted) return this.refused(argv);
     const started = performance.now();
     const sub = execa(argv[0]!, argv.slice(1), this.execaOptions(opts));
     if (opts.onStdout) sub.stdout?.on('data', (chunk: Buffer | string) => opts.onStdout!(String(chunk)));
-    const r = await sub;
+    const r = await this.tracked(sub, opts.onCancel);
     return this.finish(argv, r, started);
   };
 
@@ -124,6 +153,7 @@ export class Runner {
     argvs.forEach(checkArgv);
     const flat = argvs.flatMap((a, i) => (i === 0 ? a : ['|', ...a]));
     if (this.dryrun && !opts.readOnly) return this.record(flat);
+    if (this.signal?.aborted) return this.refused(flat);
     const started = performance.now();
     const base = this.execaOptions(opts);
     // Each stage is its own process with an argv; execa connects stdout → stdin (no shell).
@@ -151,7 +181,7 @@ export class Runner {
         }
       });
     });
-    const all = await Promise.all(stages);
+    const all = await Promise.all(stages.map((st) => this.tracked(st)));
     const last = all[all.length - 1]!;
     // With reject:false every stage resolves; the first stage that failed by itself (not
     // one killed above because a later one failed) is the one to report.
@@ -176,9 +206,54 @@ export class Runner {
       env: { ...this.env, ...opts.env },
       extendEnv: false,
       cwd: opts.cwd,
+      // Its own process group, so a cancel can end the command and everything it started.
+      detached: this.signal !== undefined,
       stripFinalNewline: true,
       encoding: 'utf8' as const,
       maxBuffer: 256 * 1024 * 1024,
+    };
+  }
+
+  /** Keep a started command's process group in `groups` until it ends. */
+  private async tracked<T>(sub: Promise<T> & { pid?: number }, onCancel?: () => void): Promise<T> {
+    const pid = this.signal ? sub.pid : undefined;
+    if (pid !== undefined) this.groups.set(pid, onCancel);
+    try {
+      return await sub;
+    } finally {
+      if (pid !== undefined) this.groups.delete(pid);
+    }
+  }
+
+  /** The cancel: SIGINT to every process group running now, SIGKILL to those still there after CANCEL_GRACE_MS. */
+  private endGroups(): void {
+    const groups = [...this.groups.keys()];
+    for (const onCancel of this.groups.values()) {
+      try {
+        onCancel?.();
+      } catch (e) {
+        this.log(`+ cancel clean-up failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const send = (sig: NodeJS.Signals) => {
+      for (const g of groups) {
+        try {
+          process.kill(-g, sig);
+        } catch {
+          /* the group has ended (ESRCH) */
+        }
+      }
+    };
+    send('SIGINT');
+    if (groups.length) setTimeout(() => send('SIGKILL'), CANCEL_GRACE_MS).unref();
+  }
+
+  /** A command asked for after the cancel: not started. */
+  private refused(argv: string[]): RunResult {
+    this.log(`+ cancelled, not run: ${argvLine(argv)}`);
+    return {
+      argv, ok: false, exitCode: null, signal: 'SIGINT', timedOut: false, missing: false,
+      stdout: '', stderr: 'cancelled before it started', durationMs: 0, cancelled: true,
     };
   }
 
@@ -207,6 +282,7 @@ export class Runner {
       stderr: missing ? String(r.shortMessage || r.stderr || '') : typeof r.stderr === 'string' ? r.stderr : '',
       durationMs,
     };
+    if (this.signal?.aborted && r.failed) res.cancelled = true;
     if (this.trace) {
       const status = res.ok ? '' : ` [${res.timedOut ? 'timed out' : res.missing ? 'missing' : `exit ${res.exitCode ?? res.signal}`}]`;
       this.sink(`+ ${durationMs}ms ${argvLine(argv)}${status}`);

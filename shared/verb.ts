@@ -4,6 +4,7 @@
  * context carrying its dependencies (runner, poller, environment).
  */
 import type { Effects } from './effects';
+import type { NameRule } from './names';
 import type { ParamsOf, ParamsSpec } from './params';
 import type { Polled, PollOptions } from './poll';
 import { LONG_PARAMS, LONG_VARS, type ProgressEffect } from './progress';
@@ -142,6 +143,12 @@ export interface HandlerTable {
   vars?: VarsSpec;
   /** How scripts written for RexxJS's own handler of this name run here (README table; RC 2 for those without a real one). */
   compat?: CompatRow[];
+  /**
+   * For the prompt's Tab: per completion kind, the query verb of this table that lists
+   * those names and the stem it sets them in. A param completes as a kind when its
+   * `complete` names it, or when its naming rule is one of the kind's `rules`.
+   */
+  completers?: Record<string, { verb: string; stem: string; rules?: NameRule[] }>;
 }
 
 /** The compatibility row of an original verb that has no real implementation here, if `name` is one. */

@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { timedOut } from '../../shared/errors';
 import type { RunResult } from '../../shared/runner';
+import { processTree, running } from '../../shared/proc-tree';
 import type { Ctx } from '../../shared/verb';
 import { getState, readPid } from './container';
 import type { Runtime } from './runtime';
@@ -23,36 +24,6 @@ const GONE_WAIT_MS = 2_000;
 /** A pid file for one exec call: `ROOT/ID.exec-<random>.pid` (never shared by two calls). */
 export const execPidFile = (rt: Runtime, id: string) => `${rt.root}/${id}.exec-${randomBytes(6).toString('hex')}.pid`;
 
-/** `/proc/PID/stat` from the field after the parenthesised command name (state, ppid, …); undefined when the process is gone. */
-function procStat(ctx: Pick<Ctx, 'fs'>, pid: number | string): string | undefined {
-  try {
-    const stat = ctx.fs.readText(`/proc/${pid}/stat`);
-    return stat?.slice(stat.lastIndexOf(')') + 2);
-  } catch {
-    return undefined; // exited meanwhile (ESRCH)
-  }
-}
-
-/** The parent pid of every live process, from /proc/PID/stat (field 4, after the parenthesised name). */
-function parentLinks(ctx: Pick<Ctx, 'fs'>): Map<number, number> {
-  const m = new Map<number, number>();
-  for (const e of ctx.fs.list('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    const rest = procStat(ctx, e);
-    if (rest !== undefined) m.set(Number(e), Number(rest.split(' ')[1]));
-  }
-  return m;
-}
-
-/** `pid` and all its descendants that are alive now (host pids). */
-export function processTree(ctx: Pick<Ctx, 'fs'>, pid: number): number[] {
-  const links = parentLinks(ctx);
-  if (!links.has(pid)) return [];
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) for (const [child, parent] of links) if (parent === tree[i]) tree.push(child);
-  return tree;
-}
-
 /** The pid namespace of a process (device and inode of `/proc/PID/ns/pid`, what `ls -L -i` shows), '' when it is gone. */
 const pidNs = (ctx: Pick<Ctx, 'fs'>, pid: number): string => {
   try {
@@ -62,17 +33,6 @@ const pidNs = (ctx: Pick<Ctx, 'fs'>, pid: number): string => {
     return '';
   }
 };
-
-/**
- * The pids of `pids` still running. A killed process whose parent does not reap it (a
- * container whose init is not an init, e.g. `sleep`) stays a zombie: state Z in
- * /proc/PID/stat, nothing running, so it does not count.
- */
-const running = (ctx: Pick<Ctx, 'fs'>, pids: number[]) =>
-  pids.filter((p) => {
-    const rest = procStat(ctx, p);
-    return rest !== undefined && !/^[ZX]/.test(rest);
-  });
 
 /**
  * After `<runtime> exec --pid-file FILE` timed out: kill the command and its descendants
@@ -117,4 +77,25 @@ export async function killTimedOutExec(ctx: Ctx, rt: Runtime, id: string, pidFil
       ? `; its command was killed (${tree.length} process${tree.length === 1 ? '' : 'es'}, host pid ${pid})`
       : '; its command had already ended';
   return timedOut(`${head}${what}`, { cause: r, vars: { KILLED: tree.length - left.length, LEFT_RUNNING: left.join(' ') } });
+}
+
+/**
+ * When an exec is cancelled (Ctrl-C at the prompt), while `<runtime> exec` still runs:
+ * the runtime forwards the signal only to the command's first process, so this SIGKILLs
+ * the command and every process descended from it (the pid from `--pid-file`, parent
+ * links from /proc), deepest first, only those in the command's own pid namespace and
+ * never in this process's (so a recycled pid can never hit a host process). The pid file
+ * is left to the verb.
+ */
+export function killCancelledExec(ctx: Pick<Ctx, 'fs' | 'signal'>, pidFile: string): void {
+  const pid = readPid(ctx, pidFile);
+  const ns = pid ? pidNs(ctx, pid) : '';
+  if (!ns || ns === pidNs(ctx, process.pid)) return;
+  for (const p of processTree(ctx, pid).filter((q) => pidNs(ctx, q) === ns).reverse()) {
+    try {
+      ctx.signal.kill(p, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
 }

@@ -4,6 +4,7 @@
  */
 import type { HandlerTable } from '../../shared/verb';
 import { REFUSAL_VARS } from '../zfs/in-use';
+import { ociContainerId } from './names';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
 import { bundleFromImage } from './verbs/bundle';
 import { checkpoint, listCheckpoints, prune, restore } from './verbs/checkpoint';
@@ -25,4 +26,5 @@ export const table: HandlerTable = {
     status,
   ],
   vars: REFUSAL_VARS,
+  completers: { containers: { verb: 'list', stem: 'CONTAINERS', rules: [ociContainerId] }, bases: { verb: 'list_bases', stem: 'BASES' } },
 };

@@ -4,6 +4,7 @@
  * `register_base prepare=`.
  */
 import { commandNotFound, cwdNotFound, execOutput, GUEST_SHELL, type GuestArgv } from '../../shared/guest-exec';
+import { allPids, procArgv, processTree } from '../../shared/proc-tree';
 import type { Ctx, VerbOutput } from '../../shared/verb';
 import { execNeverRan, execProgramMissing, guestPathMissing, lxcError } from './errors';
 import { ref } from './tool';
@@ -56,7 +57,9 @@ export async function execInInstance(ctx: Ctx, remote: string | undefined, name:
   if (o.user !== undefined) args.push('--user', String(o.user));
   if (o.group !== undefined) args.push('--group', String(o.group));
   args.push('--', ...g.argv);
-  const r = await ctx.run(['lxc', ...args], { timeoutMs: o.timeoutMs, input: o.input });
+  // A cancel (Ctrl-C at the prompt) ends the command's whole process tree in the instance, not only what LXD forwards the signal to.
+  const onCancel = remote ? undefined : () => endGuestCommand(ctx, name, g.argv);
+  const r = await ctx.run(['lxc', ...args], { timeoutMs: o.timeoutMs, input: o.input, onCancel });
   if (execNeverRan(r)) throw lxcError(r);
   if (execProgramMissing(r)) {
     // LXD's own answer, not a shell's "sh: x: not found": the program itself is missing.
@@ -64,4 +67,32 @@ export async function execInInstance(ctx: Ctx, remote: string | undefined, name:
     if (!g.viaShell || (await guestPathKind(ctx, remote, name, GUEST_SHELL)) === undefined) throw commandNotFound('exec', g);
   }
   return execOutput(r);
+}
+
+/**
+ * When a local `lxc exec` is cancelled: killing the client, or the SIGINT it forwards,
+ * reaches only the command's first process, so what that started runs on in the instance
+ * (measured on LXD 5.0: `sleep 9 & sleep 9; wait` left both sleeps running). So this finds
+ * the exec's `lxd forkexec NAME … cmd ARGV` helper in /proc and SIGKILLs every process
+ * under it (host pids); the helper then ends by itself. When two execs of the same argv run in the instance at
+ * once they cannot be told apart, and neither is touched.
+ */
+export function endGuestCommand(ctx: Pick<Ctx, 'fs' | 'signal' | 'log'>, name: string, argv: string[]): void {
+  const tail = ['cmd', ...argv];
+  const helpers = allPids(ctx).filter((p) => {
+    const a = procArgv(ctx, p);
+    return a[1] === 'forkexec' && a[2] === name && a.length > tail.length && a.slice(-tail.length).every((w, i) => w === tail[i]);
+  });
+  if (helpers.length !== 1) {
+    if (helpers.length > 1) ctx.log(`exec in ${name}: ${helpers.length} identical commands run; none is killed`);
+    return;
+  }
+  // The command and what it started (LXD's helper itself then ends on its own), deepest first.
+  for (const p of processTree(ctx, helpers[0]!).slice(1).reverse()) {
+    try {
+      ctx.signal.kill(p, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+  }
 }

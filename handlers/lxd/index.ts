@@ -1,6 +1,7 @@
 /** ADDRESS LXD: system containers and VMs on an LXD daemon, through the `lxc` client. */
 import type { HandlerTable } from '../../shared/verb';
 import { COMPAT } from './compat';
+import { lxdInstanceName } from './names';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
 import { exec } from './verbs/exec';
 import { info, list, status } from './verbs/info';
@@ -19,4 +20,5 @@ export const table: HandlerTable = {
     status,
   ],
   compat: COMPAT,
+  completers: { instances: { verb: 'list', stem: 'INSTANCES', rules: [lxdInstanceName] }, bases: { verb: 'list_bases', stem: 'BASES' } },
 };

@@ -21,4 +21,5 @@ export const table: HandlerTable = {
     status,
   ],
   compat: COMPAT,
+  completers: { vms: { verb: 'list', stem: 'VMS' }, bases: { verb: 'list_bases', stem: 'BASES' } },
 };

@@ -36,7 +36,7 @@ export const WAIT = {
   wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), or none' },
 } as const;
 
-export const NAME = { name: { type: 'string', required: true, rule: qemuName, doc: 'VM name' } } as const;
+export const NAME = { name: { type: 'string', required: true, rule: qemuName, complete: 'vms', doc: 'VM name' } } as const;
 
 /** A disk by name or explicit path (image verbs). */
 export const DISK = {

@@ -1,6 +1,7 @@
 /** ADDRESS ZFS: datasets, zvols, snapshots, clones, bases, replication, retention and sanoid-style policies through the `zfs` and `zpool` CLIs. */
 import type { HandlerTable } from '../../shared/verb';
 import { REFUSAL_VARS } from './in-use';
+import { zfsDatasetName } from './names';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
 import { clone, promote } from './verbs/clones';
 import { create, createVolume, destroy, mount, rename, resize, unmount } from './verbs/datasets';
@@ -26,4 +27,5 @@ export const table: HandlerTable = {
     stats, status,
   ],
   vars: REFUSAL_VARS,
+  completers: { datasets: { verb: 'list', stem: 'DATASETS', rules: [zfsDatasetName] }, bases: { verb: 'list_bases', stem: 'BASES' } },
 };

@@ -9,7 +9,7 @@
 import { AddressError, isReason } from '../../../shared/errors';
 import { commandNotFound, cwdNotFound, EXEC_VARS, execOutput, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
 import { defineVerb } from '../../../shared/verb';
-import { execPidFile, killTimedOutExec } from '../exec-kill';
+import { execPidFile, killCancelledExec, killTimedOutExec } from '../exec-kill';
 import { NAME, RUNTIME, timeout } from '../params';
 import { execFailure, ociError } from '../errors';
 import { pickRuntime } from '../runtime';
@@ -45,7 +45,8 @@ export const exec = defineVerb({
     args.push('--pid-file', pidFile);
     // No "--": runc takes the first word after the id as the command (Go flag parsing stops there).
     args.push(p.name, ...g.argv);
-    const r = await ctx.run(rtArgv(rt, args), { timeoutMs: p.timeout, input: p.input });
+    // A cancel ends the command's whole process tree in the container, not only what the runtime forwards the signal to.
+    const r = await ctx.run(rtArgv(rt, args), { timeoutMs: p.timeout, input: p.input, onCancel: () => killCancelledExec(ctx, pidFile) });
     if (r.timedOut) throw await killTimedOutExec(ctx, rt, p.name, pidFile, r);
     ctx.fs.remove(pidFile);
     const failed = execFailure(r, { cwdGiven: Boolean(p.cwd) });

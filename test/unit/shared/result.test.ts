@@ -74,8 +74,8 @@ describe('fromError', () => {
     expect(r.errorMessage).toMatch(/^internal error: /);
   });
 
-  it('RC_DOCS lists RC 0..7 once each', () => {
-    expect(E.RC_DOCS.map(([rc]) => rc)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  it('RC_DOCS lists RC 0..7 and 130 (cancelled) once each', () => {
+    expect(E.RC_DOCS.map(([rc]) => rc)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 130]);
   });
 });
 
