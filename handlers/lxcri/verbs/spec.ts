@@ -76,7 +76,7 @@ export const spec = defineVerb({
       // The file `spec` just wrote (under dryrun it was not written).
       await ctx.effect(async () => {
         const config = patchProcess(readConfig(ctx, configFile(tmp)), patch);
-        const bad = ociConfigProblem(ctx, config);
+        const bad = await ociConfigProblem(ctx, config);
         if (bad) throw usageError(`spec: the config these values make is not a valid OCI runtime config (runtime-spec ${OCI_SCHEMA_VERSION} schema): ${bad}; nothing was written`);
         const unsafe = unsafeSettings(config);
         if (unsafe.length) requireUnsafeAllowed(ctx, `spec bundle=${p.bundle}`, `${unsafe.join('; ')} — a container started from it could reach the host`);
