@@ -45,7 +45,8 @@ export function statsFromRunc(data: unknown): Stats {
     memoryFailcnt: num(mem.failcnt),
     cpuNs: num(obj(obj(d.cpu).usage).total),
     pids: num(pids.current),
-    pidsLimit: limit(num(pids.limit) === '' ? undefined : (pids.limit as number)),
+    // runc leaves out a zero (no) pids limit.
+    pidsLimit: num(pids.current) === '' ? '' : limit(num(pids.limit) === '' ? 0 : (pids.limit as number)),
   };
 }
 

@@ -104,6 +104,20 @@ describe.each(['runc', 'crun'])('container control on %s', (rt) => {
     expect(Number(e.rexxVariables.PIDS)).toBe(1);
   });
 
+  it('events reports an OOM kill that happens while it watches (memory=8M, a process wanting 40 MB)', async () => {
+    const { id } = await container(
+      ['sh', '-c', 'sleep 2; /bin/busybox head -c 40000000 /dev/zero | /bin/busybox tr "\\0" a | (v=$(/bin/busybox cat); echo ${#v}); echo after; exec sleep 1000'],
+      'memory=8M',
+    );
+    const e = await h(`events ${id} duration=5s runtime=${rt}`);
+    expect(e.errorCode, e.errorMessage).toBe(0);
+    expect(Number(e.rexxVariables.OOM)).toBeGreaterThanOrEqual(1);
+    expect(Object.values(e.rexxVariables.EVENTS as Record<string, unknown>)).toContain('oom');
+    expect(Number(e.rexxVariables.MEMORY_FAILCNT)).toBeGreaterThan(0);
+    expect(e.rexxVariables.MEMORY_LIMIT).toBe(8 * 2 ** 20);
+    expect((await h(`logs ${id} runtime=${rt}`)).output).toContain('after');
+  });
+
   it('ps lists the container\'s processes with their command lines', async () => {
     const { id, pid } = await container(['sh', '-c', 'sleep 1000 & sleep 1001']);
     const r = await h(`ps ${id} runtime=${rt}`);

@@ -266,6 +266,8 @@ describe('pure helpers', () => {
   it('runcEvents skips a cut last line; statsFromRunc reads no limit as max', () => {
     expect(runcEvents('{"type":"oom"}\n{"type":"sta').map((e) => e.type)).toEqual(['oom']);
     expect(statsFromRunc({ pids: { current: 1, limit: 0 } })).toMatchObject({ pids: 1, pidsLimit: 'max', memoryUsage: '' });
+    expect(statsFromRunc({ pids: { current: 1 } }).pidsLimit).toBe('max');
+    expect(statsFromRunc({}).pidsLimit).toBe('');
   });
   it('cgroupStats reads this process\'s cgroup files (v1 or v2, whichever the host has)', () => {
     const s = cgroupStats(host, process.pid);
