@@ -147,12 +147,15 @@ export const events = defineVerb({
 const statsLine = (s: Stats, oom: number) =>
   `memory ${s.memoryUsage} of ${s.memoryLimit} (max ${s.memoryMax}, failcnt ${s.memoryFailcnt}) cpu_ns ${s.cpuNs} pids ${s.pids} of ${s.pidsLimit} oom ${oom}`;
 
+/** The most of an output log `logs` gives without tail= (bytes, from its end). */
+const LOGS_MAX_BYTES = 64 * 2 ** 20;
+
 export const logs = defineVerb({
   name: 'logs',
   summary: "what a container printed (stdout and stderr, in order): the output log run/create keep in the runtime root; tail=N for the last N lines",
   params: {
     ...NAME,
-    tail: { type: 'int', min: 0, default: 0, doc: 'only the last N lines (0 = all)' },
+    tail: { type: 'int', min: 0, default: 0, doc: 'only the last N lines (0 = all, up to the last 64 MiB)' },
     ...RUNTIME,
   },
   positional: ['name'],
@@ -161,8 +164,8 @@ export const logs = defineVerb({
   async run(p, ctx) {
     const rt = await pickRuntime(ctx, p.runtime);
     const file = outputLog(rt, p.name);
-    // A whole log, or enough of its end for tail=N lines of up to 4 KiB each (at most 16 MiB).
-    const buf = p.tail ? ctx.fs.readTail(file, Math.min(16 * 2 ** 20, (p.tail + 1) * 4096)) : ctx.fs.readHead(file, 64 * 2 ** 20);
+    // Enough of its end for tail=N lines of up to 4 KiB each (at most 16 MiB), or its last 64 MiB.
+    const buf = ctx.fs.readTail(file, p.tail ? Math.min(16 * 2 ** 20, (p.tail + 1) * 4096) : LOGS_MAX_BYTES);
     if (buf === undefined) {
       await mustState(ctx, rt, p.name); // RC 3 for a container that is not there
       throw notFound(`container ${p.name} has no output log (${file}): only run and create of this handler keep one`);
