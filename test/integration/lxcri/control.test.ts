@@ -169,8 +169,9 @@ describe.each(['runc', 'crun'])('container control on %s', (rt) => {
     }
     expect(r.output).toBe('1000\n1000');
     expect(fs.readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Uid:\t1000\t1000\t1000\t1000$/m);
-    // runc's exec runs as the config's user; crun 1.8's as root unless exec user= says otherwise.
-    if (rt === 'runc') expect((await exec(id, '/bin/busybox id -u')).output).toBe('1000');
+    // exec runs as the config's user too (runc by itself; crun 1.8 would use root, so the handler passes --user).
+    expect((await exec(id, '/bin/busybox id -u')).output).toBe('1000');
+    expect((await exec(id, '/bin/busybox id -g')).output).toBe('1000');
     expect((await h(`exec name=${id} command="/bin/busybox id -u" user=1000 runtime=${rt}`)).output).toBe('1000');
   });
 
