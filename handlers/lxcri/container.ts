@@ -9,7 +9,7 @@ import { alreadyExists, isReason, notFound } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
 import { checkBundle } from './bundle-policy';
 import { rootParent, type Runtime } from './runtime';
-import { logFile, rtDetached, rtRun } from './tool';
+import { logFile, outputLog, rtDetached, rtRun } from './tool';
 
 /** `state` JSON (runtime-spec): status is creating | created | running | stopped (runc adds paused). */
 export interface OciState {
@@ -97,25 +97,42 @@ export async function mustNotExist(ctx: Ctx, rt: Runtime, id: string): Promise<v
   if (s) throw alreadyExists(`container ${id} already exists (${s.status}; ${rt.name} --root ${rt.root}); delete it first`);
 }
 
-/** Remove a container's `ID.pid` and `ID.log` from the runtime root (after delete, or a run that made nothing). */
+/** Remove a container's `ID.pid`, `ID.log` and `ID.out.log` from the runtime root (after delete, or a run that made nothing). */
 export function removeRunFiles(ctx: Pick<Ctx, 'fs'>, rt: Runtime, id: string): void {
   ctx.fs.remove(pidFile(rt, id));
   ctx.fs.remove(logFile(rt, id));
+  ctx.fs.remove(outputLog(rt, id));
+}
+
+/**
+ * RC 3 when `bundle` has no config.json (a missing bundle, or one spec has not written
+ * yet). Under dryrun it is taken to be there: an earlier step of the script may make it.
+ */
+export async function requireBundleConfig(ctx: Ctx, bundle: string): Promise<void> {
+  await ctx.effect(async () => {
+    if (ctx.fs.exists(path.join(bundle, 'config.json'))) return;
+    throw notFound(ctx.fs.exists(bundle) ? `bundle ${bundle} has no config.json (spec bundle=${bundle} writes one)` : `bundle directory ${bundle} does not exist`);
+  }, undefined);
 }
 
 /**
  * `run -d --pid-file ROOT/ID.pid --bundle B ID`, then waitPidOrState for running: the one
  * way every verb starts a container, so every start is checked first (bundle-policy.ts:
- * RC 7 for a config.json that could hand over the host). Call it under {@link withContainerLock}: it removes
- * the id's pid file and truncates its log first.
+ * RC 7 for a config.json that could hand over the host). RC 3 when the bundle has no
+ * config.json. Call it under {@link withContainerLock}: it removes the id's pid file and
+ * truncates its logs first. The container's stdout and stderr go to `ROOT/ID.out.log`
+ * (tool.ts outputLog), which the `logs` verb reads and `delete` removes.
  */
 export async function runDetached(ctx: Ctx, rt: Runtime, id: string, bundle: string, timeoutMs: number, verb: 'run' | 'create' = 'run') {
+  await requireBundleConfig(ctx, bundle);
   checkBundle(ctx, bundle);
   const pid = pidFile(rt, id);
   ctx.fs.remove(pid);
   const args = verb === 'run' ? ['run', '-d', '--pid-file', pid, '--bundle', bundle, id] : ['create', '--pid-file', pid, '--bundle', bundle, id];
+  const out = outputLog(rt, id);
+  ctx.fs.writeText(out, '');
   try {
-    await rtDetached(ctx, rt, id, args, timeoutMs);
+    await rtDetached(ctx, rt, id, args, timeoutMs, out);
   } catch (e) {
     // The log was read for ERRORTEXT; when nothing was created it has no other use.
     if (!(await getState(ctx, rt, id).catch(() => true))) removeRunFiles(ctx, rt, id);

@@ -11,7 +11,8 @@ import { checkpoint, listCheckpoints, prune, restore } from './verbs/checkpoint'
 import { exec } from './verbs/exec';
 import { imageDelete, imageImport, imageList } from './verbs/images';
 import { list, state, status } from './verbs/info';
-import { create, del, kill, pause, resume, run, start } from './verbs/lifecycle';
+import { events, logs, ps, update } from './verbs/control';
+import { create, del, kill, pause, resume, run, start, stop } from './verbs/lifecycle';
 import { spec } from './verbs/spec';
 
 export const table: HandlerTable = {
@@ -19,7 +20,8 @@ export const table: HandlerTable = {
   summary: 'OCI runtime containers (runc, crun, lxcri): lifecycle, rootfs on ZFS, checkpoint/restore (ZFS, CRIU fallback), OCI images',
   tools: 'an OCI runtime CLI (proxmox-lxcri, lxcri, crun or runc), zfs (OpenZFS or zfs-fuse), criu, skopeo, umoci',
   verbs: [
-    spec, create, start, run, state, kill, del, list, exec, pause, resume,
+    spec, create, start, run, state, stop, kill, del, list, exec, pause, resume,
+    update, ps, events, logs,
     checkpoint, restore, listCheckpoints, prune,
     registerBase, cloneFromBase, listBases, unregisterBase,
     imageImport, imageList, bundleFromImage, imageDelete,

@@ -18,3 +18,51 @@ export const ociImageRef = regexRule(
   'name[:tag], lowercase name of letters, digits, ".", "_", "-", "/"',
   dotSegments,
 );
+
+/**
+ * Linux capability names (capabilities(7), linux/capability.h up to CAP_CHECKPOINT_RESTORE,
+ * kernel 5.9): the values `cap_add=` / `cap_drop=` accept, besides ALL.
+ */
+export const CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
+  'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+] as const;
+
+/** A capability for `cap_add=` / `cap_drop=`: one of {@link CAPABILITIES} (upper case, as runtime-spec writes them), or ALL. */
+export const capabilityName = regexRule('capability', /^(?:CAP_[A-Z_]{2,32}|ALL)$/, 'a capability name such as CAP_CHOWN (capabilities(7)), or ALL', (v) =>
+  v === 'ALL' || (CAPABILITIES as readonly string[]).includes(v) ? undefined : `${v} is not a Linux capability (capabilities(7))`,
+);
+
+/**
+ * A bind mount for `spec mount=`: `SRC:DST[:ro|rw]`, SRC an absolute host path, DST an
+ * absolute path in the container (not `/`), neither with ":" nor "." / ".." segments.
+ */
+export const bindMountSpec = regexRule(
+  'bind mount',
+  /^\/[^:]*:\/[^:]*(?::(?:ro|rw))?$/,
+  'SRC:DST[:ro|rw], both absolute paths without ":"',
+  (v) => {
+    const [src, dst] = v.split(':') as [string, string];
+    if (dotSegments(src) || dotSegments(dst)) return 'must not contain "." or ".." path segments';
+    if (dst.replace(/\/+$/, '') === '') return 'DST must not be / (the container\'s root)';
+    return undefined;
+  },
+);
+
+/** `UID:GID` for `spec user=`: numeric ids (no user names: the rootfs may have no /etc/passwd), each below 2^32-1. */
+export const uidGid = regexRule('user', /^\d{1,10}:\d{1,10}$/, 'UID:GID, two numbers', (v) =>
+  v.split(':').some((n) => Number(n) >= 2 ** 32 - 1) ? 'each id must be below 4294967295' : undefined,
+);
+
+/** A CPU count for `cpus=`: a decimal number of CPUs (0.5, 2), at most 3 decimals, above 0 and at most 1024. */
+export const cpuCount = regexRule('CPU count', /^\d{1,4}(?:\.\d{1,3})?$/, 'a number of CPUs such as 0.5 or 2', (v) =>
+  Number(v) <= 0 || Number(v) > 1024 ? 'must be above 0 and at most 1024' : undefined,
+);
+
+/** A memory size for `memory=`: a number with an optional binary unit (64M, 1G, 1048576 = bytes). */
+export const memorySize = regexRule('memory size', /^\d{1,15}(?:\.\d{1,3})?[KMGT]?(?:i?B)?$/i, 'a size such as 64M or 1G (binary units; a bare number is bytes)');

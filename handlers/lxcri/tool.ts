@@ -42,16 +42,29 @@ const logMessages = (text: string) =>
     })
     .join('\n');
 
+/** `ROOT/ID.out.log`: the container's own stdout and stderr after `run` / `create` (the `logs` verb reads it). */
+export const outputLog = (rt: Runtime, id: string) => `${rt.root}/${id}.out.log`;
+
+/**
+ * Runs `"$@"` with stdout and stderr appended to the file named by its first argument.
+ * A fixed script, no user text in it (the file and the argv arrive as "$1" and "$@");
+ * the runner has no way to hand a child a file as its stdio, and a detached container
+ * inherits the runtime's stdio, so this is how its output reaches a file.
+ */
+export const OUTPUT_TO_FILE_SCRIPT = 'f=$1; shift; exec "$@" >>"$f" 2>&1';
+
 /**
  * Run a detaching command (`run -d`, `create`, `restore -d`): the container inherits the
- * runtime's stdio, so output is not piped (execa would wait for the container); the
- * runtime's own messages go to `--log ROOT/ID.log` (JSON lines) and are read back on
- * failure, then classified like any runtime failure (RC by errors.ts; RC 5 at `timeoutMs`).
+ * runtime's stdio, so output is not piped (execa would wait for the container): it goes
+ * to `output` (appended; {@link OUTPUT_TO_FILE_SCRIPT}) or nowhere. The runtime's own
+ * messages go to `--log ROOT/ID.log` (JSON lines) and are read back on failure, then
+ * classified like any runtime failure (RC by errors.ts; RC 5 at `timeoutMs`).
  */
-export async function rtDetached(ctx: Ctx, rt: Runtime, id: string, args: string[], timeoutMs: number): Promise<RunResult> {
+export async function rtDetached(ctx: Ctx, rt: Runtime, id: string, args: string[], timeoutMs: number, output?: string): Promise<RunResult> {
   const log = logFile(rt, id);
   ctx.fs.writeText(log, '');
-  const r = await ctx.run(rtArgv(rt, args, ['--log', log, '--log-format', 'json']), { stdio: 'ignore', timeoutMs });
+  const argv = rtArgv(rt, args, ['--log', log, '--log-format', 'json']);
+  const r = await ctx.run(output ? ['sh', '-c', OUTPUT_TO_FILE_SCRIPT, 'sh', output, ...argv] : argv, { stdio: 'ignore', timeoutMs });
   if (!r.ok) throw ociError({ ...r, stderr: logMessages(ctx.fs.readText(log) ?? '') });
   return r;
 }

@@ -5,7 +5,8 @@
  *   nothing orphaned — one container process on the host (from /proc), and it is the
  *   one `runc list` shows, still there a moment later;
  * - 20 parallel runs of distinct ids: all RC 0, all listed and running;
- * - delete leaves no `<id>.pid` / `<id>.log` behind in the runc root.
+ * - delete leaves no `<id>.pid` / `<id>.log` / `<id>.out.log` (the container's output,
+ *   which `logs` reads) behind in the runc root, and each output log was there before.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -90,12 +91,14 @@ describe('parallel run', () => {
     expect(pidsOf(SLEEP).length).toBe(DISTINCT);
   });
 
-  it('delete (in parallel too) removes the container and its <id>.pid and <id>.log', async () => {
+  it('delete (in parallel too) removes the container and its <id>.pid, <id>.log and <id>.out.log', async () => {
     const ids = Array.from({ length: DISTINCT }, (_, i) => `${P}-d${i}`);
+    // run kept each container's output in <id>.out.log (logs reads it) ...
+    expect(ids.filter((id) => !fs.existsSync(`${root()}/${id}.out.log`))).toEqual([]);
     const rs = await Promise.all(ids.map((id) => run(`delete ${id} force=true runtime=runc`)));
     expect(rs.map((r) => `${r.errorCode} ${r.errorMessage}`)).toEqual(ids.map(() => '0 '));
     const left = fs.readdirSync(root()).filter((f) => f.startsWith(P));
-    recordCounts('lxcri: delete leaves no container, pid or log file', DISTINCT, ids.filter((id) => !left.some((f) => f.startsWith(`${id}.`) || f === id)).length);
+    recordCounts('lxcri: delete leaves no container, pid, log or output log file', DISTINCT, ids.filter((id) => !left.some((f) => f.startsWith(`${id}.`) || f === id)).length);
     expect(left).toEqual([]);
     expect(listed().size).toBe(0);
     expect(pidsOf(SLEEP)).toEqual([]);

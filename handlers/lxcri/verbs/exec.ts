@@ -1,19 +1,30 @@
 /**
  * `exec` (also `execute`): run a command in a running container (`<runtime> exec ID
  * ARGV`). `command=` runs under the container's `/bin/sh -c` (as ADDRESS LXD does);
- * `arg=` or `shell=never` runs an exact argv. RC is the command's exit status, RESULT
+ * `arg=` or `shell=never` runs an exact argv. Without `user=` the command runs as the
+ * container's process.user (runc does that itself; crun 1.8 would run it as root, so
+ * it is given `--user UID:GID` from the bundle's config.json). RC is the command's exit status, RESULT
  * its stdout, LINES its lines, STDERR its stderr; when the command never ran, RC is
  * negative (-3 container, cwd or program not found, -1 container not running, -5 timed
  * out: the command and what it started are killed, exec-kill.ts; -6 no runtime).
  */
 import { AddressError, isReason } from '../../../shared/errors';
 import { commandNotFound, cwdNotFound, EXEC_VARS, execOutput, GUEST_COMMAND_PARAMS, guestArgv } from '../../../shared/guest-exec';
-import { defineVerb } from '../../../shared/verb';
+import { defineVerb, type Ctx } from '../../../shared/verb';
+import { configFile, readJson } from '../bundle-config';
+import { getState } from '../container';
 import { execPidFile, killCancelledExec, killTimedOutExec } from '../exec-kill';
 import { NAME, RUNTIME, timeout } from '../params';
 import { execFailure, ociError } from '../errors';
-import { pickRuntime } from '../runtime';
+import { pickRuntime, type Runtime } from '../runtime';
 import { rtArgv } from '../tool';
+
+/** `UID:GID` of the container's process.user (its bundle's config.json), undefined when it can't be read (the runtime then decides). */
+async function configUser(ctx: Ctx, rt: Runtime, id: string): Promise<string | undefined> {
+  const s = await getState(ctx, rt, id).catch(() => undefined);
+  const user = s ? (readJson(ctx, configFile(s.bundle)) as { process?: { user?: { uid?: unknown; gid?: unknown } } } | undefined)?.process?.user : undefined;
+  return Number.isInteger(user?.uid) && Number.isInteger(user?.gid) ? `${String(user!.uid)}:${String(user!.gid)}` : undefined;
+}
 
 export const exec = defineVerb({
   name: 'exec',
@@ -40,6 +51,12 @@ export const exec = defineVerb({
     for (const e of p.env) args.push('--env', e);
     if (p.cwd) args.push('--cwd', p.cwd);
     if (p.user !== undefined) args.push('--user', String(p.user));
+    else if (rt.name === 'crun') {
+      // crun 1.8 runs exec as root unless told; runc as the config's process.user. So a
+      // container spec'd with user=1000:1000 is entered as that user on both.
+      const u = await configUser(ctx, rt, p.name);
+      if (u) args.push('--user', u);
+    }
     // The command's host pid, so a timeout can kill it (exec-kill.ts).
     const pidFile = execPidFile(rt, p.name);
     args.push('--pid-file', pidFile);

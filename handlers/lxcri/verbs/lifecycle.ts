@@ -1,14 +1,14 @@
 /**
  * OCI lifecycle (runtime-spec "Operations"): create, start, run (create + start,
- * detached), kill, delete, pause, resume. State changes are waited for through the
+ * detached), kill, stop (signal, wait, KILL: podman stop), delete, pause, resume. State changes are waited for through the
  * shared poller on `<runtime> state ID`. create/run and delete of one id hold its lock
  * (container.ts withContainerLock), so parallel scripts take turns.
  */
-import { notFound, refused } from '../../../shared/errors';
+import { isReason, notFound, refused, timedOut } from '../../../shared/errors';
 import { signalName } from '../names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { checkBundle } from '../bundle-policy';
-import { getState, mustNotExist, removeRunFiles, runDetached, waitState, withContainerLock } from '../container';
+import { getState, mustNotExist, mustState, removeRunFiles, requireBundleConfig, runDetached, waitState, withContainerLock } from '../container';
 import { BUNDLE, NAME, POOL, RUNTIME, timeout, ZFS_OPTS } from '../params';
 import { placeRootfsOnZfs, purgeContainerDataset } from '../rootfs';
 import { pickRuntime, type Runtime } from '../runtime';
@@ -30,6 +30,7 @@ async function createOrRun(
   // One id, one winner: of parallel calls the first creates it, the rest find it (RC 4).
   return withContainerLock(ctx, rt, p.name, p.timeout, async () => {
     await mustNotExist(ctx, rt, p.name);
+    await requireBundleConfig(ctx, p.bundle); // RC 3, before anything is made
     checkBundle(ctx, p.bundle); // before the rootfs is moved onto ZFS (runDetached checks again)
     const ds = await placeRootfsOnZfs(ctx, p);
     const t0 = ctx.clock.monotonic();
@@ -91,12 +92,79 @@ export const kill = defineVerb({
     const rt = await pickRuntime(ctx, p.runtime);
     const args = ['kill'];
     if (p.all) args.push('--all');
-    args.push(p.name, p.signal.toUpperCase().replace(/^SIG/, ''));
+    const sig = signalArg(p.signal);
+    args.push(p.name, sig);
     await rtRun(ctx, rt, args);
-    if (p.wait) await waitState(ctx, rt, p.name, ['stopped'], p.timeout);
+    if (p.wait) {
+      try {
+        await waitState(ctx, rt, p.name, ['stopped'], p.timeout);
+      } catch (e) {
+        if (!isReason(e, 'timedOut') || sig === 'KILL' || sig === '9') throw e;
+        // PID 1 of a pid namespace gets no default action for a signal it has no handler
+        // for: a `sleep` or a plain shell as init never dies of TERM.
+        throw timedOut(
+          `container ${p.name} is still running ${p.timeout} ms after SIG${sig}: its init process (PID 1 in the container) ignores signals it has no handler for, as a sleep or a shell does; use kill signal=KILL, or stop name=${p.name} (SIG${sig}, then KILL after timeout=)`,
+          { cause: e.cause },
+        );
+      }
+    }
     return { result: p.name };
   },
 });
+
+/** A signal= value as the runtimes take it: TERM, KILL, 9 (no SIG prefix). */
+const signalArg = (s: string) => s.toUpperCase().replace(/^SIG/, '');
+
+export const stop = defineVerb({
+  name: 'stop',
+  summary: 'stop a container as podman stop does: signal= (TERM), wait up to timeout= for it to stop, then KILL; RC 0 when it stopped, STOPPED_BY says which signal did it',
+  params: {
+    ...NAME,
+    signal: { type: 'string', rule: signalName, default: 'TERM', doc: 'the first signal (the container\'s stop signal)' },
+    ...RUNTIME,
+    ...timeout(10_000, 'how long to wait after signal= before KILL (0 = KILL at once)'),
+  },
+  positional: ['name'],
+  examples: ['stop name=web', 'stop name=web timeout=30s signal=INT'],
+  vars: {
+    STOPPED_BY: "the signal that stopped it: TERM (or the signal= given) or KILL; '' when it was already stopped",
+    STOP_MS: 'ms from the first signal until it was stopped',
+    STATUS: 'stopped',
+  },
+  async run(p, ctx) {
+    const rt = await pickRuntime(ctx, p.runtime);
+    const s0 = await mustState(ctx, rt, p.name);
+    if (s0.status === 'stopped') return { result: 'stopped', vars: { STOPPED_BY: '', STOP_MS: 0, STATUS: 'stopped' } };
+    const t0 = ctx.clock.monotonic();
+    const done = (by: string) => ({ result: 'stopped', vars: { STOPPED_BY: by, STOP_MS: Math.round(ctx.clock.monotonic() - t0), STATUS: 'stopped' } });
+    /** Send `sig`; a container that stopped meanwhile is not an error. A paused one is thawed after, so it can act on it (as podman does). */
+    const send = async (sig: string) => {
+      try {
+        await rtRun(ctx, rt, ['kill', p.name, sig]);
+      } catch (e) {
+        if (!isReason(e, 'refused', 'notFound')) throw e;
+      }
+      if (s0.status === 'paused') await rtRun(ctx, rt, ['resume', p.name]).catch(() => undefined);
+    };
+    const first = signalArg(p.signal);
+    if (p.timeout > 0 && first !== 'KILL' && first !== '9') {
+      await send(first);
+      try {
+        await waitState(ctx, rt, p.name, ['stopped'], p.timeout);
+        return done(first);
+      } catch (e) {
+        if (!isReason(e, 'timedOut')) throw e;
+      }
+    }
+    await send('KILL');
+    // SIGKILL of PID 1 ends every process of its pid namespace; the runtime sees it at once.
+    await waitState(ctx, rt, p.name, ['stopped'], KILL_WAIT_MS);
+    return done('KILL');
+  },
+});
+
+/** How long stop waits for a container to be stopped after KILL (ms): RC 5 past it. */
+const KILL_WAIT_MS = 10_000;
 
 export const del = defineVerb({
   name: 'delete',

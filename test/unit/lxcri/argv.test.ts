@@ -35,13 +35,15 @@ const planned = async (cmd: string) => {
 };
 
 describe('lifecycle argv (dryrun)', () => {
-  it('run is run -d with a --log file, no zfs unless asked', async () => {
+  /** The fixed script that appends the container's stdout and stderr to ROOT/ID.out.log. */
+  const OUT = `sh -c 'f=$1; shift; exec "$@" >>"$f" 2>&1' sh ${R}/c1.out.log`;
+  it('run is run -d with a --log file and its output into ROOT/ID.out.log, no zfs unless asked', async () => {
     expect(await planned('run name=c1 bundle=/srv/b1 runtime=runc zfs=false')).toEqual([
-      `runc --root ${R} --log ${R}/c1.log --log-format json run -d --pid-file ${R}/c1.pid --bundle /srv/b1 c1`,
+      `${OUT} runc --root ${R} --log ${R}/c1.log --log-format json run -d --pid-file ${R}/c1.pid --bundle /srv/b1 c1`,
     ]);
   });
   it('create, start, kill, pause, resume, delete --force', async () => {
-    expect(await planned('create c1 /srv/b1 runtime=runc zfs=false')).toEqual([`runc --root ${R} --log ${R}/c1.log --log-format json create --pid-file ${R}/c1.pid --bundle /srv/b1 c1`]);
+    expect(await planned('create c1 /srv/b1 runtime=runc zfs=false')).toEqual([`${OUT} runc --root ${R} --log ${R}/c1.log --log-format json create --pid-file ${R}/c1.pid --bundle /srv/b1 c1`]);
     expect(await planned('start c1 runtime=runc')).toEqual([`runc --root ${R} start c1`]);
     expect(await planned('kill c1 SIGKILL all=true runtime=runc')).toEqual([`runc --root ${R} kill --all c1 KILL`]);
     expect(await planned('pause c1 runtime=runc')).toEqual([`runc --root ${R} pause c1`]);

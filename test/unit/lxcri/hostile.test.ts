@@ -34,6 +34,9 @@ describe('the name-like parameters of the LXCRI table', () => {
   it('are derived from the table and cover ids and paths', () => {
     expect(suite.cases.length).toBeGreaterThan(40);
     for (const k of ['name', 'bundle', 'base', 'snapshot', 'image', 'source', 'pool']) expect(suite.cases.some((c) => c.key === k), k).toBe(true);
+    // spec's and update's parameters (issue 10): bind mounts, the user, capabilities, limits
+    for (const k of ['mount', 'user', 'cap_add', 'cap_drop', 'memory', 'cpus']) expect(suite.cases.some((c) => c.verb === 'spec' && c.key === k), `spec ${k}`).toBe(true);
+    for (const k of ['memory', 'cpus']) expect(suite.cases.some((c) => c.verb === 'update' && c.key === k), `update ${k}`).toBe(true);
   });
 });
 
