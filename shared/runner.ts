@@ -33,6 +33,8 @@ export interface RunResult {
   durationMs: number;
   /** True when dryrun recorded the command instead of running it. */
   dryrun?: boolean;
+  /** runPipeline only: bytes the first stage wrote into the pipe (the stream's size). */
+  bytes?: number;
 }
 
 export interface RunOptions {
@@ -49,6 +51,8 @@ export interface RunOptions {
   cwd?: string;
   /** A query that changes nothing: it still runs under dryrun so later argv are exact. */
   readOnly?: boolean;
+  /** runPipeline only: called with the running total of bytes the first stage has written (for progress). */
+  onBytes?: (total: number) => void;
 }
 
 export interface RunnerOptions {
@@ -114,10 +118,21 @@ export class Runner {
     const started = performance.now();
     const base = this.execaOptions(opts);
     // Each stage is its own process with an argv; execa connects stdout → stdin (no shell).
-    const stages = argvs.map((a, i) =>
-      execa(a[0]!, a.slice(1), i === 0 ? base : { ...base, input: undefined, inputFile: undefined, stdin: 'pipe' }),
-    );
+    // A stage whose stdout feeds the next is not also buffered into its result: a 200 MB
+    // stream would otherwise be held in memory as text too (and fail past maxBuffer).
+    const stages = argvs.map((a, i) => {
+      const o: Options = i === argvs.length - 1 ? base : { ...base, buffer: { stdout: false } };
+      return execa(a[0]!, a.slice(1), i === 0 ? o : { ...o, input: undefined, inputFile: undefined, stdin: 'pipe' });
+    });
     for (let i = 1; i < stages.length; i++) stages[i - 1]!.stdout!.pipe(stages[i]!.stdin!);
+    // The stream's size: what the first stage wrote (a second 'data' listener beside pipe()).
+    let bytes = 0;
+    if (stages.length > 1) {
+      stages[0]!.stdout!.on('data', (c: Buffer) => {
+        bytes += c.length;
+        opts.onBytes?.(bytes);
+      });
+    }
     // A stage that fails will read nothing more, and the stages before it would block on a
     // full pipe until the timeout (`zfs send | dd of=/missing/dir/f` sat there for the
     // whole hour): kill them and close what they write into, as a shell's SIGPIPE would.
@@ -143,7 +158,7 @@ export class Runner {
     // one killed above because a later one failed) is the one to report.
     const failed = all.find((r, i) => r.failed && !stoppedByUs.has(i)) ?? all.find((r) => r.failed) ?? last;
     const res = this.finish(flat, failed, started);
-    return { ...res, stdout: String(last.stdout ?? '') };
+    return { ...res, stdout: String(last.stdout ?? ''), bytes };
   };
 
   private execaOptions(opts: RunOptions): Options {
