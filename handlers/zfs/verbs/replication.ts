@@ -454,7 +454,8 @@ function transferOf(ctx: Ctx, verb: string, p: TargetParams, left: TimeLeft): { 
   if (p.exclude?.length && !p.recursive) throw usageError(`${verb}: exclude= applies to recursive=true only`);
   const host = t.host || p.ssh;
   return {
-    target: fullName(ctx, p.target_pool ?? p.pool, t.dataset),
+    // HOST:pool/dataset names the whole dataset there (syncoid's form), unless target_pool= is given.
+    target: t.host && !p.target_pool ? t.dataset : fullName(ctx, p.target_pool ?? p.pool, t.dataset),
     host,
     o: {
       peer: peerOf(ctx, host),
