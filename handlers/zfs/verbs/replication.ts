@@ -28,7 +28,7 @@ import { NAME, OPT_SNAPSHOT, POOL, zfsPoolName, zfsSize, zfsSnapshotName } from 
 import { undoAll, type Undo } from '../../../shared/undo';
 import { datasetExists, destroyDataset, refreshMount, renameDataset } from '../dataset';
 import { REPL_ERRORS, zfsError } from '../errors';
-import { FEATURE_FLAGS_VERSION, poolFeatures, requireFeatures, type Need, type Side } from '../features';
+import { poolFeatures, requireFeatures, type Need, type Side } from '../features';
 import { requireNotInUse } from '../in-use';
 import { datasetGlob, globMatches, splitReplTarget, zfsReplTarget } from '../names';
 import { listBases } from '../registry';
@@ -142,6 +142,26 @@ async function datasetInfo(ctx: Ctx, dataset: string, side: Side, left: TimeLeft
   }
   info.snaps = [...by.values()].sort((a, b) => a.txg - b.txg);
   return info;
+}
+
+/**
+ * datasetInfo of the receiving dataset with its `written` too, where that side's zfs
+ * knows it (OpenZFS). One ssh session each matters (one costs 250 ms to seconds): rather
+ * than ask the pool's version first, ask for written at once; zfs-fuse refuses the whole
+ * list ("bad property list: invalid property 'written'"), which is remembered for that
+ * side in ctx.cache and asked again without it.
+ */
+async function targetInfo(ctx: Ctx, target: string, side: Side, left: TimeLeft, extra: string[]): Promise<DatasetInfo | undefined> {
+  const key = `zfs.no-written:${side.ssh ?? ''}`;
+  if (!ctx.cache.get(key)) {
+    try {
+      return await datasetInfo(ctx, target, side, left, ['written', ...extra]);
+    } catch (e) {
+      if (!(e instanceof AddressError && /invalid property 'written'/.test(e.message))) throw e;
+      ctx.cache.set(key, true);
+    }
+  }
+  return datasetInfo(ctx, target, side, left, extra);
 }
 
 /** The send/receive options of send and replicate target= (README: Replication). */
@@ -272,14 +292,13 @@ async function sendOne(ctx: Ctx, source: string, snap: string, target: string, o
   const { peer, left } = o;
   const side = sideOf(peer);
   const out: SendOutcome = { mode: 'full', from: '', snapshot: snap, target, bytes: 0, resumed: false, datasets: [], excluded: [] };
-  const dst = await poolFeatures(ctx, target.split('/')[0]!, side, left());
-  const extra = [...(dst.version >= FEATURE_FLAGS_VERSION ? ['written'] : []), ...(o.resume ? ['receive_resume_token'] : [])];
-  let t = await datasetInfo(ctx, target, side, left, extra);
+  const extra = o.resume ? ['receive_resume_token'] : [];
+  let t = await targetInfo(ctx, target, side, left, extra);
   const recvFlags = o.resume ? ['-s'] : [];
   if (t?.token) {
     out.bytes += await transfer(ctx, ['zfs', 'send', '-t', t.token], remote(peer, ['receive', ...recvFlags, target]), o);
     out.resumed = true;
-    t = await datasetInfo(ctx, target, side, left, extra);
+    t = await targetInfo(ctx, target, side, left, extra);
   }
   const src = await datasetInfo(ctx, source, { prefix: [] }, left);
   if (!src) throw notFound(`send: ${source} does not exist`);
