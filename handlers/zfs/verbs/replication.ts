@@ -1,18 +1,19 @@
 /**
  * Replication: `send` (to a file, or `zfs send | zfs receive` into another dataset or
  * pool, both ends argv, no shell), `receive` (from a file), `replicate` (snapshot now,
- * then send incrementally from the last common snapshot). `ssh=HOST` runs the
- * receiving end as `ssh -o BatchMode=yes [-F CONFIG] HOST zfs receive …`; ssh joins the
- * remote words with spaces for the remote shell, which is safe only because every name
- * was validated against the ZFS naming rules (no spaces or shell characters can be in
- * them). CONFIG is env REXX_ZFS_SSH_CONFIG of the handler (an ssh_config file: port, key,
- * known_hosts for HOST), never a parameter.
+ * then send incrementally from the newest common snapshot, syncoid's model: README,
+ * Replication). The receiving end may be another host: `target=[user@]host:pool/ds` or
+ * `ssh=HOST` runs it as `ssh -o BatchMode=yes [mux] [-F CONFIG] HOST zfs receive …`; ssh
+ * joins the remote words with spaces for the remote shell, which is safe only because
+ * every word was validated (the host and user against the ssh host rule, every name
+ * against the ZFS naming rules, numbers we made: no space, quote or shell character can
+ * be in them, none starts with "-"). CONFIG is env REXX_ZFS_SSH_CONFIG of the handler
+ * (an ssh_config file: port, key, known_hosts for HOST), never a parameter.
  *
  * `timeout=` bounds the whole verb: every step (the lookups on both sides, the snapshot,
  * the transfer) gets only what is left of it, and RC 5 comes when it runs out. A failed
- * `replicate` destroys the snapshot it took; a failed `send file=` leaves no file behind
- * and never touches a file that was there before.
- */
+ * `replicate` destroys the snapshot it took (kept with resume=true, whose token needs it);
+ * a failed `send file=` leaves no file behind and never touches a file that was there before. */
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import { alreadyExists, AddressError, isReason, notFound, refused, timedOut, unavailable, usageError } from '../../../shared/errors';
