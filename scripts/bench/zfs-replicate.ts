@@ -6,7 +6,11 @@
  * rotates each round), medians of N (BENCH_N, default 5). The sshd is a real one on
  * 127.0.0.1 (test/helpers/sshd.ts) and the "other host" a second throwaway pool here.
  * Columns: replicate with its shared ssh connection (ControlMaster, warm after the first
- * call), replicate with REXX_ZFS_SSH_MUX=0 (a handshake per ssh call, as raw has), raw.
+ * call), replicate with REXX_ZFS_SSH_MUX=0 (a handshake per ssh call, as raw has), the
+ * raw argv through the runner's pipeline (Node relays the stream and counts its bytes),
+ * raw through bash. Also the cost of one ssh session, since replicate needs one more
+ * than raw (the lookup of the target's snapshots) and on this host each session costs
+ * seconds (root's ~/.bashrc runs `pyenv init` for every remote command).
  * Everything it made (pools, sshd, the ssh master) is removed at the end, also on failure.
  * Run: npm run bench:zfs-replicate
  */
@@ -17,6 +21,7 @@ import { createHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/zfs';
 import { peerOf, sideOf } from '../../handlers/zfs/verbs/replication';
 import { startSshd, type TestSshd } from '../../test/helpers/sshd';
+import { Runner } from '../../shared/runner';
 import { fmt, median, ratio, strict, timed } from './stats';
 
 const N = Math.max(1, Number(process.env.BENCH_N ?? 5));
@@ -63,6 +68,7 @@ async function main() {
     const mux = strict(createHandler(table, { env }));
     const nomux = strict(createHandler(table, { env: { ...env, REXX_ZFS_SSH_MUX: '0' } }));
     const peer = sshd.peer;
+    const runner = new Runner();
     let n = 0;
     const runs: Record<string, () => Promise<number>> = {
       replicate: async () => {
@@ -79,6 +85,16 @@ async function main() {
         await drop(t);
         return ms;
       },
+      // The same argv as raw, through the runner's pipeline (which relays and counts the bytes) instead of bash's kernel pipe.
+      'raw via runner': async () => {
+        const t = `${DST}/p${++n}`;
+        const ms = await timed(async () => {
+          const r = await runner.runPipeline([['zfs', 'send', `${SRC}/data@b1`], ['ssh', '-o', 'BatchMode=yes', '-F', sshd!.config, peer, 'zfs', 'receive', t]], { timeoutMs: 600_000 });
+          if (!r.ok) throw new Error(r.stderr);
+        });
+        await drop(t);
+        return ms;
+      },
       raw: async () => {
         const t = `${DST}/r${++n}`;
         const ms = await timed(() => sh(['bash', '-c', `zfs send ${SRC}/data@b1 | ssh -o BatchMode=yes -F ${sshd!.config} ${peer} zfs receive ${t}`]));
@@ -87,6 +103,10 @@ async function main() {
       },
     };
     const names = Object.keys(runs);
+    // One ssh session through the shared connection (what each extra remote step costs here).
+    const session = async () => timed(() => sh(['ssh', '-o', 'BatchMode=yes', ...mux0, '-F', sshd!.config, peer, 'true']));
+    const mux0 = sideOf(peerOf({ env }, peer)).prefix.filter((a, i, all) => a.startsWith('Control') || (a === '-o' && all[i + 1]?.startsWith('Control')));
+    const sessions: number[] = [];
     await runs.replicate!(); // warm-up (and the ssh master of the mux column)
     await runs.raw!();
     const times: Record<string, number[]> = Object.fromEntries(names.map((k) => [k, []]));
@@ -95,6 +115,7 @@ async function main() {
         const k = names[(i + j) % names.length]!;
         times[k]!.push(await runs[k]!());
       }
+      sessions.push(await session());
     }
     const raw = median(times.raw!);
     console.log(`replicate over ssh (127.0.0.1) vs raw zfs send | ssh zfs receive: ${MB} MB incompressible, full stream, median of ${N} (ms)`);
@@ -103,6 +124,9 @@ async function main() {
       const xs = times[k]!;
       console.log(`${k.padEnd(20)}${fmt(median(xs), 9)}${fmt(Math.min(...xs), 9)}${fmt(Math.max(...xs), 9)}   ${ratio(median(xs), raw)}×`);
     }
+    const one = median(sessions);
+    console.log(`one ssh session (ssh HOST true over the shared connection): median ${one.toFixed(1)} ms; replicate makes one more than raw (the target lookup)`);
+    console.log(`replicate minus that one session vs raw: ${ratio(median(times.replicate!) - one, raw)}×`);
   } finally {
     if (sshd) {
       // the shared connection the mux column opened (ControlPersist would keep it 60 s)
