@@ -28,7 +28,7 @@ import { defineVerb, type Ctx } from '../../../shared/verb';
 import { NAME, OPT_SNAPSHOT, POOL, zfsPoolName, zfsSize, zfsSnapshotName } from '../params';
 import { undoAll, type Undo } from '../../../shared/undo';
 import { datasetExists, destroyDataset, refreshMount, renameDataset } from '../dataset';
-import { REPL_ERRORS, zfsError } from '../errors';
+import { REPL_ERRORS, unknownProperty, zfsError } from '../errors';
 import { poolFeatures, requireFeatures, type Need, type Side } from '../features';
 import { requireNotInUse } from '../in-use';
 import { datasetGlob, globMatches, splitReplTarget, zfsReplTarget } from '../names';
@@ -158,7 +158,7 @@ async function targetInfo(ctx: Ctx, target: string, side: Side, left: TimeLeft, 
     try {
       return await datasetInfo(ctx, target, side, left, ['written', ...extra]);
     } catch (e) {
-      if (!(e instanceof AddressError && /invalid property 'written'/.test(e.message))) throw e;
+      if (!unknownProperty(e, 'written')) throw e;
       ctx.cache.set(key, true);
     }
   }
