@@ -41,6 +41,8 @@ export interface RunResult {
   dryrun?: boolean;
   /** True when the runner's signal aborted: the command was ended (its process group), or never started. */
   cancelled?: boolean;
+  /** runPipeline only: bytes the first stage wrote into the pipe (the stream's size). */
+  bytes?: number;
 }
 
 export interface RunOptions {
@@ -64,11 +66,11 @@ export interface RunOptions {
    */
   onStdout?: (text: string) => void;
   /**
-   * `runPipeline` only: called with the size in bytes of each piece the first stage
-   * writes into the second (`zfs send | zfs receive`), for a byte count and rate; a tool
+   * `runPipeline` only: called with the running total of bytes the first stage has
+   * written into the second (`zfs send | zfs receive`), for a byte count and rate; a tool
    * that prints no progress of its own (zfs-fuse's `zfs send` has no -v) still gets one.
    */
-  onBytes?: (bytes: number) => void;
+  onBytes?: (total: number) => void;
   /**
    * Called when the call is cancelled while this command runs, before its process group
    * is ended: for a command whose work runs outside that group (a guest command that a
@@ -157,11 +159,21 @@ export class Runner {
     const started = performance.now();
     const base = this.execaOptions(opts);
     // Each stage is its own process with an argv; execa connects stdout → stdin (no shell).
-    const stages = argvs.map((a, i) =>
-      execa(a[0]!, a.slice(1), i === 0 ? base : { ...base, input: undefined, inputFile: undefined, stdin: 'pipe' }),
-    );
+    // A stage whose stdout feeds the next is not also buffered into its result: a 200 MB
+    // stream would otherwise be held in memory as text too (and fail past maxBuffer).
+    const stages = argvs.map((a, i) => {
+      const o: Options = i === argvs.length - 1 ? base : { ...base, buffer: { stdout: false } };
+      return execa(a[0]!, a.slice(1), i === 0 ? o : { ...o, input: undefined, inputFile: undefined, stdin: 'pipe' });
+    });
     for (let i = 1; i < stages.length; i++) stages[i - 1]!.stdout!.pipe(stages[i]!.stdin!);
-    if (opts.onBytes) stages[0]!.stdout!.on('data', (chunk: Buffer | string) => opts.onBytes!(typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length));
+    // The stream's size: what the first stage wrote (a second 'data' listener beside pipe()).
+    let bytes = 0;
+    if (stages.length > 1) {
+      stages[0]!.stdout!.on('data', (c: Buffer) => {
+        bytes += c.length;
+        opts.onBytes?.(bytes);
+      });
+    }
     // A stage that fails will read nothing more, and the stages before it would block on a
     // full pipe until the timeout (`zfs send | dd of=/missing/dir/f` sat there for the
     // whole hour): kill them and close what they write into, as a shell's SIGPIPE would.
@@ -187,7 +199,7 @@ export class Runner {
     // one killed above because a later one failed) is the one to report.
     const failed = all.find((r, i) => r.failed && !stoppedByUs.has(i)) ?? all.find((r) => r.failed) ?? last;
     const res = this.finish(flat, failed, started);
-    return { ...res, stdout: String(last.stdout ?? '') };
+    return { ...res, stdout: String(last.stdout ?? ''), bytes };
   };
 
   private execaOptions(opts: RunOptions): Options {

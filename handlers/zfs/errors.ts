@@ -58,3 +58,6 @@ export const onlyMissing = (r: RunResult): boolean =>
 
 /** The mountpoint zfs could not make ("cannot mount '/P/x': failed to create mountpoint"), else undefined. */
 export const unmadeMountpoint = (stderr: string): string | undefined => /cannot mount '([^']+)': failed to create mountpoint/.exec(stderr)?.[1];
+
+/** zfs refused a property it does not know (zfs-fuse: "bad property list: invalid property 'written'"). */
+export const unknownProperty = (e: unknown, prop: string): boolean => e instanceof AddressError && e.message.includes(`invalid property '${prop}'`);

@@ -1,32 +1,37 @@
 /**
  * Replication: `send` (to a file, or `zfs send | zfs receive` into another dataset or
  * pool, both ends argv, no shell), `receive` (from a file), `replicate` (snapshot now,
- * then send incrementally from the last common snapshot). `ssh=HOST` runs the
- * receiving end as `ssh -o BatchMode=yes [-F CONFIG] HOST zfs receive …`; ssh joins the
- * remote words with spaces for the remote shell, which is safe only because every name
- * was validated against the ZFS naming rules (no spaces or shell characters can be in
- * them). CONFIG is env REXX_ZFS_SSH_CONFIG of the handler (an ssh_config file: port, key,
- * known_hosts for HOST), never a parameter.
+ * then send incrementally from the newest common snapshot, syncoid's model: README,
+ * Replication). The receiving end may be another host: `target=[user@]host:pool/ds` or
+ * `ssh=HOST` runs it as `ssh -o BatchMode=yes [mux] [-F CONFIG] HOST zfs receive …`; ssh
+ * joins the remote words with spaces for the remote shell, which is safe only because
+ * every word was validated (the host and user against the ssh host rule, every name
+ * against the ZFS naming rules, numbers we made: no space, quote or shell character can
+ * be in them, none starts with "-"). CONFIG is env REXX_ZFS_SSH_CONFIG of the handler
+ * (an ssh_config file: port, key, known_hosts for HOST), never a parameter.
  *
  * `timeout=` bounds the whole verb: every step (the lookups on both sides, the snapshot,
  * the transfer) gets only what is left of it, and RC 5 comes when it runs out. A failed
- * `replicate` destroys the snapshot it took; a failed `send file=` leaves no file behind
- * and never touches a file that was there before.
- */
+ * `replicate` destroys the snapshot it took (kept with resume=true, whose token needs it);
+ * a failed `send file=` leaves no file behind and never touches a file that was there before. */
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { alreadyExists, AddressError, isReason, notFound, refused, timedOut, usageError } from '../../../shared/errors';
+import { alreadyExists, AddressError, isReason, notFound, refused, timedOut, unavailable, usageError } from '../../../shared/errors';
 import type { Files } from '../../../shared/effects';
 import { hostPath, sshHost } from '../../../shared/names';
 import { requireUnsafeAllowed } from '../../../shared/policy';
 import type { RunResult } from '../../../shared/runner';
+import { stem } from '../../../shared/result';
+import { toBytes } from '../../../shared/size';
 import { createUnderFreeName, epochName } from '../../../shared/snapshot-names';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { NAME, OPT_SNAPSHOT, POOL, zfsDatasetName, zfsPoolName, zfsSnapshotName } from '../params';
+import { NAME, OPT_SNAPSHOT, POOL, zfsPoolName, zfsSize, zfsSnapshotName } from '../params';
 import { undoAll, type Undo } from '../../../shared/undo';
 import { datasetExists, destroyDataset, refreshMount, renameDataset } from '../dataset';
-import { REPL_ERRORS, zfsError } from '../errors';
+import { REPL_ERRORS, unknownProperty, zfsError } from '../errors';
+import { poolFeatures, requireFeatures, type Need, type Side } from '../features';
 import { requireNotInUse } from '../in-use';
+import { datasetGlob, globMatches, splitReplTarget, zfsReplTarget } from '../names';
 import { listBases } from '../registry';
 import { listSnapshots, snapshot } from '../snapshot';
 import { fullName, rows, zfs } from '../tool';
@@ -41,14 +46,42 @@ export interface Peer {
   ssh?: string;
   /** env REXX_ZFS_SSH_CONFIG: given to ssh as `-F FILE`. */
   sshConfig?: string;
+  /**
+   * An ssh ControlPath: the calls of one replicate (lookups, receive) and of later calls
+   * share one ssh connection (ControlMaster=auto, ControlPersist 60 s), as syncoid does,
+   * instead of one handshake (~250 ms here) each. env REXX_ZFS_SSH_MUX=0 turns it off.
+   */
+  controlPath?: string;
 }
 
-/** The peer of a verb call: ssh= and the handler's env REXX_ZFS_SSH_CONFIG. */
-export const peerOf = (ctx: Pick<Ctx, 'env'>, ssh: string | undefined): Peer => ({ ssh, sshConfig: ctx.env.REXX_ZFS_SSH_CONFIG || undefined });
+/**
+ * The peer of a verb call: ssh= (or the host of target=HOST:…) and the handler's env
+ * REXX_ZFS_SSH_CONFIG. The ControlPath is a file in env TMPDIR (else /tmp) named by a
+ * hash of the host as given, the config file and the uid, so two aliases of one address
+ * (different keys) never share a connection.
+ */
+export const peerOf = (ctx: Pick<Ctx, 'env'>, ssh: string | undefined): Peer => {
+  const sshConfig = ctx.env.REXX_ZFS_SSH_CONFIG || undefined;
+  if (!ssh || ctx.env.REXX_ZFS_SSH_MUX === '0') return { ssh, sshConfig };
+  const id = crypto.createHash('sha256').update(`${process.getuid?.() ?? ''}\0${sshConfig ?? ''}\0${ssh}`).digest('hex').slice(0, 20);
+  return { ssh, sshConfig, controlPath: path.join(ctx.env.TMPDIR || '/tmp', `rexx-zfs-ssh-${id}`) };
+};
+
+/** The argv prefix that runs a command on the receiving side: [] here, else `ssh -o BatchMode=yes [mux] [-F CONFIG] HOST`. */
+export const sideOf = (peer: Peer): Side => ({
+  ssh: peer.ssh,
+  prefix: peer.ssh
+    ? [
+        'ssh', '-o', 'BatchMode=yes',
+        ...(peer.controlPath ? ['-o', 'ControlMaster=auto', '-o', `ControlPath=${peer.controlPath}`, '-o', 'ControlPersist=60'] : []),
+        ...(peer.sshConfig ? ['-F', peer.sshConfig] : []),
+        peer.ssh,
+      ]
+    : [],
+});
 
 /** The argv that runs `zfs ARGS` on the receiving side (locally, or through ssh). */
-export const remote = (peer: Peer, args: string[]) =>
-  peer.ssh ? ['ssh', '-o', 'BatchMode=yes', ...(peer.sshConfig ? ['-F', peer.sshConfig] : []), peer.ssh, 'zfs', ...args] : ['zfs', ...args];
+export const remote = (peer: Peer, args: string[]) => [...sideOf(peer).prefix, 'zfs', ...args];
 
 /** What is left of a verb's timeout= for the next step, in ms (at most `cap`); RC 5 once it has run out. */
 export type TimeLeft = (cap?: number) => number;
@@ -66,73 +99,246 @@ export function deadline(ctx: Ctx, totalMs: number, what: string): TimeLeft {
 /** After the transfer, the swap and clean-up steps get at least this long (ms), so they are never cut half-way. */
 const FINISH_MS = 30_000;
 
+/** One snapshot as both sides are compared: short name, guid (equal only for the same snapshot, zfs(8) guid) and createtxg. */
+interface Snap { name: string; guid: string; txg: number }
+
+/** A dataset's snapshots (oldest first) and the few properties replication reads, from one `zfs get … -d 1`. */
+interface DatasetInfo {
+  snaps: Snap[];
+  /** Its local org.rexxjs:base-snapshot (a registered base). */
+  baseSnapshot?: string;
+  /** written (bytes changed since its newest snapshot), where the pool has it (OpenZFS; zfs-fuse has no written). */
+  written?: number;
+  /** receive_resume_token of an interrupted `receive -s` (OpenZFS), when asked for. */
+  token?: string;
+}
+
 /**
- * The target's snapshots (short names, oldest first) and the snapshot it is a registered
- * base of (its local org.rexxjs:base-snapshot), from one `zfs get … -d 1 TARGET` on the
- * receiving side; undefined when the target does not exist.
+ * `zfs get -H -p -o name,property,value,source PROPS -d 1 DATASET` on `side` (a read):
+ * the snapshots with guid and createtxg, oldest first, plus `extra` properties of the
+ * dataset itself. Undefined when the dataset does not exist.
  */
-async function targetInfo(ctx: Ctx, target: string, peer: Peer, left: TimeLeft): Promise<{ snaps: string[]; baseSnapshot?: string } | undefined> {
-  const r = await ctx.run(remote(peer, ['get', '-H', '-p', '-o', 'name,property,value,source', 'createtxg,org.rexxjs:base-snapshot', '-d', '1', target]), {
-    readOnly: true,
-    timeoutMs: left(),
-  });
+async function datasetInfo(ctx: Ctx, dataset: string, side: Side, left: TimeLeft, extra: string[] = []): Promise<DatasetInfo | undefined> {
+  const props = ['createtxg', 'guid', 'org.rexxjs:base-snapshot', ...extra].join(',');
+  const r = await ctx.run([...side.prefix, 'zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', props, '-d', '1', dataset], { readOnly: true, timeoutMs: left() });
   if (!r.ok) {
     const e = zfsError(r, REPL_ERRORS);
     if (isReason(e, 'notFound')) return undefined;
     throw e;
   }
-  let baseSnapshot: string | undefined;
-  const snaps: Array<{ n: string; txg: number }> = [];
+  const info: DatasetInfo = { snaps: [] };
+  const by = new Map<string, Snap>();
   for (const [n, k, v, source] of rows(r.stdout)) {
-    if (n === target && k === 'org.rexxjs:base-snapshot' && source === 'local' && v && v !== '-') baseSnapshot = v;
-    if (n?.startsWith(`${target}@`) && k === 'createtxg') snaps.push({ n: n.slice(target.length + 1), txg: Number(v) });
+    if (n === dataset) {
+      if (k === 'org.rexxjs:base-snapshot' && source === 'local' && v && v !== '-') info.baseSnapshot = v;
+      if (k === 'written' && v && v !== '-') info.written = Number(v);
+      if (k === 'receive_resume_token' && v && v !== '-') info.token = v;
+      continue;
+    }
+    if (!n?.startsWith(`${dataset}@`)) continue;
+    const s = by.get(n) ?? { name: n.slice(dataset.length + 1), guid: '', txg: 0 };
+    if (k === 'guid') s.guid = v ?? '';
+    if (k === 'createtxg') s.txg = Number(v);
+    by.set(n, s);
   }
-  return { snaps: snaps.sort((a, b) => a.txg - b.txg).map((x) => x.n), baseSnapshot };
+  info.snaps = [...by.values()].sort((a, b) => a.txg - b.txg);
+  return info;
 }
 
-export interface SendOutcome { mode: 'full' | 'incremental' | 'none'; from: string; snapshot: string; target: string }
+/**
+ * datasetInfo of the receiving dataset with its `written` too, where that side's zfs
+ * knows it (OpenZFS). One ssh session each matters (one costs 250 ms to seconds): rather
+ * than ask the pool's version first, ask for written at once; zfs-fuse refuses the whole
+ * list ("bad property list: invalid property 'written'"), which is remembered for that
+ * side in ctx.cache and asked again without it.
+ */
+async function targetInfo(ctx: Ctx, target: string, side: Side, left: TimeLeft, extra: string[]): Promise<DatasetInfo | undefined> {
+  const key = `zfs.no-written:${side.ssh ?? ''}`;
+  if (!ctx.cache.get(key)) {
+    try {
+      return await datasetInfo(ctx, target, side, left, ['written', ...extra]);
+    } catch (e) {
+      if (!unknownProperty(e, 'written')) throw e;
+      ctx.cache.set(key, true);
+    }
+  }
+  return datasetInfo(ctx, target, side, left, extra);
+}
+
+/** The send/receive options of send and replicate target= (README: Replication). */
+export interface TransferOptions {
+  peer: Peer;
+  force?: boolean;
+  left: TimeLeft;
+  /** -I: every snapshot between the common one and the new one (default -i: only the new one). */
+  intermediate?: boolean;
+  /** The source's descendants too, each dataset on its own (syncoid's --recursive), minus `exclude`. */
+  recursive?: boolean;
+  /** Glob patterns on the dataset name relative to the source (recursive only). */
+  exclude?: string[];
+  /** send -w (OpenZFS, feature@encryption). */
+  raw?: boolean;
+  /** send -c (OpenZFS, feature@lz4_compress). */
+  compressed?: boolean;
+  /** send -L (OpenZFS, feature@large_blocks). */
+  largeBlocks?: boolean;
+  /** receive -s, and send -t TOKEN first when the target holds a resume token (OpenZFS, feature@extensible_dataset). */
+  resume?: boolean;
+  /** Bytes per second, through pv -L (or mbuffer -r) between send and receive. */
+  bwlimit?: number;
+}
+
+export interface SendOutcome {
+  mode: 'full' | 'incremental' | 'none';
+  /** The newest common snapshot the incremental started from ('' for a full stream). */
+  from: string;
+  snapshot: string;
+  target: string;
+  /** Stream bytes through the pipe(s), every dataset and a resumed stream included. */
+  bytes: number;
+  /** A saved partial receive was finished first (send -t). */
+  resumed: boolean;
+  /** Receiving datasets that got a stream (recursive: each), parents first. */
+  datasets: string[];
+  /** Source datasets skipped by exclude= (and their descendants). */
+  excluded: string[];
+}
 
 /**
- * Send `source@snap` into `target` (local or over ssh): full when the target does not
- * exist, incremental (`-i @common`, received with `-F`) from the newest snapshot both
- * have, nothing when the target already has `snap`. A target without a common snapshot
- * is refused (RC 7) unless force=true: then the full stream is received under a new
- * name first, and only once it is complete is the old target destroyed (-r) and the new
- * one renamed into its place (a failed transfer leaves the old target as it was).
- * Refused (RC 7) when it would destroy a registered base on the receiving side: a
- * target that is one (or, locally, holds one) with force=true, or whose base snapshot is
- * newer than the common one (OpenZFS's receive -F destroys those). Every step gets only
- * what `left` says remains (RC 5). On zfs-fuse a local target is remounted afterwards
- * (see refreshMount).
+ * The OpenZFS features the options need, on the source pool (this host) and the
+ * receiving pool (its side): RC 6 naming the first that is missing (zfs-fuse pools are
+ * version 23 and have none). Reads each pool once per handler (features.ts).
  */
-export async function sendInto(
-  ctx: Ctx,
-  source: string,
-  snap: string,
-  target: string,
-  o: { peer: Peer; force?: boolean; left: TimeLeft },
-): Promise<SendOutcome> {
+export async function requireTransferFeatures(ctx: Ctx, source: string, target: string, o: TransferOptions): Promise<void> {
+  const wants: Array<[boolean | undefined, string, string, string]> = [
+    [o.raw, 'raw=true', 'encryption', 'send -w raw stream'],
+    [o.compressed, 'compressed=true', 'lz4_compress', 'send -c compressed stream'],
+    [o.largeBlocks, 'large_blocks=true', 'large_blocks', 'send -L blocks over 128 KiB'],
+    [o.resume, 'resume=true', 'extensible_dataset', 'receive -s / send -t resume token'],
+  ];
+  if (!wants.some(([on]) => on)) return;
+  const src = await poolFeatures(ctx, source.split('/')[0]!, { prefix: [] }, o.left());
+  const dst = await poolFeatures(ctx, target.split('/')[0]!, sideOf(o.peer), o.left());
+  const needs: Need[] = [];
+  for (const [on, option, feature, what] of wants) if (on) needs.push({ option, feature, what, pool: src }, { option, feature, what, pool: dst });
+  requireFeatures(needs);
+}
+
+/** The limiter stage for bwlimit=: pv -q -L BYTES, else mbuffer -q -r BYTES (Debian pv / mbuffer), looked up once per handler; RC 6 without either. */
+async function limiter(ctx: Ctx, bytesPerSecond: number): Promise<string[]> {
+  const key = 'zfs.limiter';
+  let tool = ctx.cache.get(key) as string | undefined;
+  if (!tool) {
+    if ((await ctx.run(['pv', '--version'], { readOnly: true, timeoutMs: 10_000 })).ok) tool = 'pv';
+    else if ((await ctx.run(['mbuffer', '-V'], { readOnly: true, timeoutMs: 10_000 })).ok) tool = 'mbuffer';
+    else throw unavailable('bwlimit= needs pv or mbuffer on this host (Debian packages pv, mbuffer; scripts/setup-host.sh installs pv)');
+    ctx.cache.set(key, tool);
+  }
+  return tool === 'pv' ? ['pv', '-q', '-L', String(bytesPerSecond)] : ['mbuffer', '-q', '-r', String(bytesPerSecond)];
+}
+
+/** The flags every `zfs send` of these options carries (-w, -c, -L). */
+const sendFlags = (o: TransferOptions) => [...(o.raw ? ['-w'] : []), ...(o.compressed ? ['-c'] : []), ...(o.largeBlocks ? ['-L'] : [])];
+
+/** Run `send | [limiter] | receive-side` and return the stream's bytes (RC per the failing stage). */
+async function transfer(ctx: Ctx, send: string[], recv: string[], o: TransferOptions): Promise<number> {
+  const mid = o.bwlimit ? [await limiter(ctx, o.bwlimit)] : [];
+  const task = ctx.progress(`sending ${send[send.length - 1]}`, { unit: 'bytes' });
+  try {
+    const r = ok(await ctx.runPipeline([send, ...mid, recv], { timeoutMs: o.left(Number.POSITIVE_INFINITY), onBytes: (n) => task.set(n) }));
+    return r.bytes ?? 0;
+  } finally {
+    task.end();
+  }
+}
+
+/**
+ * Send `source@snap` into `target` (local or over ssh), syncoid's way: full when the
+ * target does not exist; else incremental (`-i`, or `-I` with intermediate) from the
+ * newest snapshot both sides have by name AND guid, received with `-F` (zfs-fuse calls a
+ * target that was only read "modified"); nothing when the target already has `snap`.
+ * With recursive, each dataset of the tree on its own, parents first, minus exclude=.
+ *
+ * Refused (RC 7), unless force=true:
+ * - the target has diverged: snapshots newer than the common one (named in ERRORTEXT), or
+ *   on OpenZFS data written after it (`written` > 0). force=true rolls it back to the
+ *   common snapshot first (`zfs rollback -r`, which destroys the newer ones; refused when
+ *   the target is in use, on this host);
+ * - the target exists with no common snapshot: force=true receives the full stream under
+ *   a new name first and, only once it is complete, destroys the old target (-r) and
+ *   renames the new one into its place (a failed transfer leaves the old target as it was).
+ * Always refused (RC 7) when it would destroy a registered base on the receiving side.
+ * With resume, a target holding a receive_resume_token is first finished with
+ * `zfs send -t TOKEN`. Every step gets only what `left` says remains (RC 5). On zfs-fuse
+ * a local target is remounted afterwards (see refreshMount).
+ */
+export async function sendInto(ctx: Ctx, source: string, snap: string, target: string, o: TransferOptions): Promise<SendOutcome> {
+  if (!o.recursive) return sendOne(ctx, source, snap, target, o);
+  const r = await ctx.run(['zfs', 'list', '-H', '-o', 'name', '-r', '-t', 'filesystem', source], { readOnly: true, timeoutMs: o.left() });
+  if (!r.ok) throw zfsError(r, REPL_ERRORS);
+  const tree = r.stdout.split('\n').filter((l) => l === source || l.startsWith(`${source}/`)).sort();
+  const excluded: string[] = [];
+  const out: SendOutcome = { mode: 'none', from: '', snapshot: snap, target, bytes: 0, resumed: false, datasets: [], excluded };
+  for (const d of tree) {
+    const rel = d.slice(source.length + 1);
+    if (d !== source && (excluded.some((x) => d.startsWith(`${x}/`)) || (o.exclude ?? []).some((p) => globMatches(p, rel)))) {
+      excluded.push(d);
+      continue;
+    }
+    const one = await sendOne(ctx, d, snap, d === source ? target : `${target}/${rel}`, o);
+    if (d === source) Object.assign(out, { mode: one.mode, from: one.from });
+    out.bytes += one.bytes;
+    out.resumed ||= one.resumed;
+    out.datasets.push(...one.datasets);
+  }
+  return out;
+}
+
+async function sendOne(ctx: Ctx, source: string, snap: string, target: string, o: TransferOptions): Promise<SendOutcome> {
   const { peer, left } = o;
-  const t = await targetInfo(ctx, target, peer, left);
-  const out: SendOutcome = { mode: 'full', from: '', snapshot: snap, target };
-  if (t?.snaps.includes(snap)) return { ...out, mode: 'none' };
-  let send = ['zfs', 'send', `${source}@${snap}`];
+  const side = sideOf(peer);
+  const out: SendOutcome = { mode: 'full', from: '', snapshot: snap, target, bytes: 0, resumed: false, datasets: [], excluded: [] };
+  const extra = o.resume ? ['receive_resume_token'] : [];
+  let t = await targetInfo(ctx, target, side, left, extra);
+  const recvFlags = o.resume ? ['-s'] : [];
+  if (t?.token) {
+    out.bytes += await transfer(ctx, ['zfs', 'send', '-t', t.token], remote(peer, ['receive', ...recvFlags, target]), o);
+    out.resumed = true;
+    t = await targetInfo(ctx, target, side, left, extra);
+  }
+  const src = await datasetInfo(ctx, source, { prefix: [] }, left);
+  if (!src) throw notFound(`send: ${source} does not exist`);
+  const upto = src.snaps.findIndex((s) => s.name === snap);
+  if (upto < 0) throw notFound(`send: ${source}@${snap} does not exist`);
+  const mine = src.snaps[upto]!;
+  if (t?.snaps.some((s) => s.name === snap && s.guid === mine.guid)) return { ...out, mode: 'none' };
+  let send = ['zfs', 'send', ...sendFlags(o), `${source}@${snap}`];
   let into = target;
   let replace = false;
   if (t) {
-    const srcSnaps = (await listSnapshots(ctx, source, { timeoutMs: left() })).map((s) => s.snapshot);
-    const upto = srcSnaps.indexOf(snap);
-    const common = srcSnaps.slice(0, upto < 0 ? srcSnaps.length : upto).filter((s) => t.snaps.includes(s)).pop();
+    const common = src.snaps.slice(0, upto).filter((s) => t!.snaps.some((x) => x.name === s.name && x.guid === s.guid)).pop();
     if (common) {
-      const newer = t.snaps.slice(t.snaps.indexOf(common) + 1);
+      const at = t.snaps.findIndex((x) => x.name === common.name);
+      const newer = t.snaps.slice(at + 1).map((x) => x.name);
+      const written = at === t.snaps.length - 1 && t.written ? t.written : 0;
       if (t.baseSnapshot && newer.includes(t.baseSnapshot)) {
-        throw refused(`send: ${target}@${t.baseSnapshot} is the snapshot of a registered base and newer than ${common}, which an incremental receive -F destroys; unregister_base ${target} on the receiving side first`);
+        throw refused(`send: ${target}@${t.baseSnapshot} is the snapshot of a registered base and newer than ${common.name}, which an incremental receive -F destroys; unregister_base ${target} on the receiving side first`);
       }
-      send = ['zfs', 'send', '-i', `${source}@${common}`, `${source}@${snap}`];
+      if ((newer.length || written) && !o.force) {
+        const how = [newer.length ? `snapshot(s) ${newer.join(', ')} newer than the common @${common.name}` : '', written ? `${written} bytes written after @${common.name}` : ''].filter(Boolean).join(' and ');
+        throw refused(`send: ${target} has diverged from ${source}: it has ${how}; give force=true to roll it back to @${common.name} (destroying them)`);
+      }
+      if (newer.length) {
+        if (!peer.ssh) await requireNotInUse(ctx, [target], `send force=true (rolling ${target} back to @${common.name})`);
+        ok(await ctx.run(remote(peer, ['rollback', '-r', `${target}@${common.name}`]), { timeoutMs: left() }));
+      }
+      send = ['zfs', 'send', ...sendFlags(o), o.intermediate ? '-I' : '-i', `${source}@${common.name}`, `${source}@${snap}`];
       out.mode = 'incremental';
-      out.from = common;
+      out.from = common.name;
     } else if (!o.force) {
-      throw refused(`send: ${target} exists and has no snapshot in common with ${source}; give force=true to replace it (and its snapshots) with a full stream`);
+      const sameName = t.snaps.filter((x) => src.snaps.some((s) => s.name === x.name)).map((x) => x.name);
+      const why = sameName.length ? `its snapshot(s) ${sameName.join(', ')} have the source's names but other guids (another history)` : 'it has no snapshot in common with the source';
+      throw refused(`send: ${target} exists and ${why}; give force=true to replace it (and its snapshots) with a full stream`);
     } else {
       const bases = peer.ssh ? (t.baseSnapshot ? [target] : []) : (await listBases(ctx, target)).map((b) => b.name);
       if (bases.length) throw refused(`send: force=true would destroy the registered base(s) ${bases.join(', ')}; unregister_base first`);
@@ -142,15 +348,16 @@ export async function sendInto(
       if (into.length > 255) into = `${target.split('/')[0]}/rexx-recv-${crypto.randomBytes(6).toString('hex')}`;
     }
   }
-  const recv = remote(peer, out.mode === 'incremental' ? ['receive', '-F', into] : ['receive', into]);
+  const recv = remote(peer, out.mode === 'incremental' ? ['receive', ...recvFlags, '-F', into] : ['receive', ...recvFlags, into]);
   try {
-    ok(await ctx.runPipeline([send, recv], { timeoutMs: left(Number.POSITIVE_INFINITY) }));
+    out.bytes += await transfer(ctx, send, recv, o);
   } catch (e) {
     if (!replace) throw e;
     throw await undoAll([{ what: `destroy the partial ${into}`, run: () => destroyOn(ctx, peer, into, { ifExists: true }) }], e);
   }
   if (replace) await swapIn(ctx, peer, into, target, left);
   if (!peer.ssh) await refreshMount(ctx, target);
+  out.datasets.push(target);
   return out;
 }
 
@@ -209,24 +416,87 @@ async function swapIn(ctx: Ctx, peer: Peer, into: string, target: string, left: 
 }
 
 const TARGET_PARAMS = {
-  target: { type: 'string', rule: zfsDatasetName, doc: 'receiving dataset (full, or relative to target_pool=)' },
+  target: { type: 'string', rule: zfsReplTarget, doc: 'receiving dataset (full, or relative to target_pool=), or [user@]host:pool/dataset over ssh' },
   target_pool: { type: 'string', rule: zfsPoolName, doc: 'pool target= is relative to (default: pool=)' },
-  ssh: { type: 'string', rule: sshHost, doc: 'receive on this host: ssh -o BatchMode=yes [-F $REXX_ZFS_SSH_CONFIG] [user@]HOST zfs receive … (key-based; the host key must be known)' },
-  force: { type: 'bool', default: false, doc: 'target=: replace a target that shares no snapshot with the source (a full stream is received aside, then swapped in); file=: replace an existing file' },
+  ssh: { type: 'string', rule: sshHost, doc: 'receive on this host: ssh -o BatchMode=yes [-F $REXX_ZFS_SSH_CONFIG] [user@]HOST zfs receive … (key-based; the host key must be known); or give target=HOST:DATASET' },
+  force: { type: 'bool', default: false, doc: 'target=: roll a diverged target back to the common snapshot (destroying its newer ones), or replace a target that shares no snapshot with the source (received aside, then swapped in); file=: replace an existing file' },
   timeout: { type: 'duration', default: 3_600_000, doc: 'how long the whole verb may take, every step included (RC 5)' },
+  intermediate: { type: 'bool', default: false, doc: 'target=: send every snapshot between the common one and the new one (zfs send -I)' },
+  recursive: { type: 'bool', default: false, doc: 'target=: the descendants too, each dataset on its own, parents first (syncoid --recursive); replicate snapshots them all at once (zfs snapshot -r)' },
+  exclude: { type: 'list', rule: datasetGlob, doc: 'recursive=true: skip datasets whose name relative to the source matches this glob ("*" within one component), and their descendants (repeatable)' },
+  raw: { type: 'bool', default: false, doc: 'target=: raw stream (zfs send -w; OpenZFS feature@encryption on both pools, else RC 6)' },
+  compressed: { type: 'bool', default: false, doc: 'target=: compressed stream (zfs send -c; OpenZFS feature@lz4_compress, else RC 6)' },
+  large_blocks: { type: 'bool', default: false, doc: 'target=: blocks over 128 KiB as they are (zfs send -L; OpenZFS feature@large_blocks, else RC 6)' },
+  resume: { type: 'bool', default: false, doc: 'target=: resumable receive (zfs receive -s), and a saved partial stream finished first (zfs send -t TOKEN); OpenZFS feature@extensible_dataset, else RC 6' },
+  bwlimit: { type: 'string', rule: zfsSize, doc: 'target=: at most this many bytes per second (10M = 10 MiB/s), through pv -L (or mbuffer -r)' },
 } as const;
 
 /** What send and replicate report. */
 const SEND_VARS = {
-  MODE: 'full or incremental',
-  FROM: 'the snapshot an incremental started from',
+  MODE: 'full, incremental, or none (the target already had the snapshot)',
+  FROM: 'the newest common snapshot (same name and guid on both sides) an incremental started from',
   SNAPSHOT: 'the snapshot sent',
   TARGET: 'the receiving dataset (target=)',
+  HOST: 'the receiving host ([user@]host) when over ssh',
   FILE: 'the stream file (file=)',
-  BYTES: 'size of the stream file in bytes (file=)',
+  BYTES: 'stream size in bytes: the file (file=), or what went through the pipe (target=; every dataset, a resumed stream included)',
+  RESUMED: '1 when a saved partial receive was finished first (resume=true), else 0',
+  DATASETS: { stem: 'receiving datasets that got a stream, parents first' },
+  EXCLUDED: { stem: 'source datasets skipped by exclude=' },
 } as const;
 
-const outVars = (o: SendOutcome) => ({ result: `${o.mode} ${o.from ? `${o.from}..` : ''}${o.snapshot} ${o.target}`.trim(), vars: { MODE: o.mode, FROM: o.from, SNAPSHOT: o.snapshot, TARGET: o.target } });
+const outVars = (o: SendOutcome, host: string | undefined) => ({
+  result: `${o.mode} ${o.from ? `${o.from}..` : ''}${o.snapshot} ${host ? `${host}:` : ''}${o.target}`.trim(),
+  vars: { MODE: o.mode, FROM: o.from, SNAPSHOT: o.snapshot, TARGET: o.target, HOST: host ?? '', BYTES: o.bytes, RESUMED: o.resumed ? 1 : 0, DATASETS: stem(o.datasets), EXCLUDED: stem(o.excluded) },
+});
+
+/** The target-only options (RC 2 with file=). */
+const TARGET_ONLY = ['intermediate', 'recursive', 'raw', 'compressed', 'large_blocks', 'resume'] as const;
+
+interface TargetParams {
+  target?: string;
+  target_pool?: string;
+  pool?: string;
+  ssh?: string;
+  force: boolean;
+  intermediate: boolean;
+  recursive: boolean;
+  exclude?: string[];
+  raw: boolean;
+  compressed: boolean;
+  large_blocks: boolean;
+  resume: boolean;
+  bwlimit?: string;
+}
+
+/**
+ * The receiving dataset, host and options of a send/replicate call: target=HOST:DATASET
+ * or ssh=HOST (one of them: both are RC 2), exclude= only with recursive=true (RC 2).
+ */
+function transferOf(ctx: Ctx, verb: string, p: TargetParams, left: TimeLeft): { target: string; host?: string; o: TransferOptions } {
+  const t = splitReplTarget(p.target!);
+  if (t.host && p.ssh) throw usageError(`${verb}: give the host once: target=${p.target} names ${t.host}, and ssh=${p.ssh} is given too`);
+  if (p.exclude?.length && !p.recursive) throw usageError(`${verb}: exclude= applies to recursive=true only`);
+  const host = t.host || p.ssh;
+  return {
+    // HOST:pool/dataset names the whole dataset there (syncoid's form), unless target_pool= is given.
+    target: t.host && !p.target_pool ? t.dataset : fullName(ctx, p.target_pool ?? p.pool, t.dataset),
+    host,
+    o: {
+      peer: peerOf(ctx, host),
+      force: p.force,
+      left,
+      intermediate: p.intermediate,
+      recursive: p.recursive,
+      exclude: p.exclude,
+      raw: p.raw,
+      compressed: p.compressed,
+      largeBlocks: p.large_blocks,
+      resume: p.resume,
+      bwlimit: p.bwlimit ? toBytes(p.bwlimit) : undefined,
+    },
+  };
+}
 
 /**
  * `zfs send … | dd of=TMP` into a new hidden file beside `file`, then moved into place:
@@ -244,13 +514,15 @@ async function sendToFile(ctx: Ctx, sendArgv: string[], file: string, force: boo
   if (existing?.isDirectory()) throw usageError(`send: file=${file} is a folder`);
   if (existing && !force) throw alreadyExists(`send: ${file} exists; give force=true to replace it`);
   const tmp = path.join(dir, `.${path.basename(file)}.rexx-partial-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  const task = ctx.progress(`sending ${sendArgv[sendArgv.length - 1]} to ${file}`, { unit: 'bytes' });
   try {
-    ok(await ctx.runPipeline([sendArgv, ['dd', `of=${tmp}`, 'bs=1M', 'conv=fsync', 'status=none']], { timeoutMs }));
+    ok(await ctx.runPipeline([sendArgv, ['dd', `of=${tmp}`, 'bs=1M', 'conv=fsync', 'status=none']], { timeoutMs, onBytes: (n) => task.set(n) }));
     const bytes = ctx.fs.stat(tmp)?.size ?? 0;
     if (force) ctx.fs.rename(tmp, file);
     else linkNew(ctx, tmp, file);
     return bytes;
   } finally {
+    task.end();
     ctx.fs.remove(tmp);
   }
 }
@@ -274,6 +546,7 @@ function linkNew(ctx: Ctx, from: string, to: string): void {
 
 export const send = defineVerb({
   name: 'send',
+  long: true,
   summary: 'send a snapshot (latest by default) to file= (full, or incremental with from=; RC 3 missing folder, RC 4 existing file unless force=true) or into target= (full, or incremental from the last common snapshot), optionally over ssh=',
   params: {
     ...NAME,
@@ -290,9 +563,15 @@ export const send = defineVerb({
     if (!p.file === !p.target) throw usageError('send: give exactly one of file= or target=');
     const source = fullName(ctx, p.pool, p.name);
     const left = deadline(ctx, p.timeout, `send ${source}`);
+    if (p.file) {
+      const given = [...TARGET_ONLY.filter((k) => p[k]), ...(p.exclude?.length ? ['exclude'] : []), ...(p.bwlimit ? ['bwlimit'] : []), ...(p.ssh ? ['ssh'] : [])];
+      if (given.length) throw usageError(`send: ${given.map((k) => `${k}=`).join(', ')} apply to target= only`);
+    }
+    const x = p.target ? transferOf(ctx, 'send', p, left) : undefined;
+    if (x) await requireTransferFeatures(ctx, source, x.target, x.o);
     const snap = p.snapshot ?? (await listSnapshots(ctx, source, { timeoutMs: left() })).pop()?.snapshot;
     if (!snap) throw notFound(`send: ${source} has no snapshots (take one with snapshot first)`);
-    if (p.target) return outVars(await sendInto(ctx, source, snap, fullName(ctx, p.target_pool ?? p.pool, p.target), { peer: peerOf(ctx, p.ssh), force: p.force, left }));
+    if (x) return outVars(await sendInto(ctx, source, snap, x.target, x.o), x.host);
     const file = path.resolve(p.file!);
     const args = p.from ? ['zfs', 'send', '-i', `${source}@${p.from}`, `${source}@${snap}`] : ['zfs', 'send', `${source}@${snap}`];
     const bytes = await sendToFile(ctx, args, file, p.force, left(Number.POSITIVE_INFINITY));
@@ -356,10 +635,10 @@ export const receive = defineVerb({
  * Destroy a snapshot replicate took, retried on zfs-fuse's "dataset is busy" (a send
  * that was just killed may still hold it for a moment): 5 tries, 200 ms apart.
  */
-async function dropSnapshot(ctx: Ctx, full: string): Promise<void> {
+async function dropSnapshot(ctx: Ctx, full: string, recursive = false): Promise<void> {
   for (let i = 1; ; i++) {
     try {
-      return await destroyDataset(ctx, full, { timeoutMs: FINISH_MS });
+      return await destroyDataset(ctx, full, { recursive, timeoutMs: FINISH_MS });
     } catch (e) {
       if (i >= 5 || !isReason(e, 'busy')) throw e;
       await ctx.clock.sleep(200);
@@ -369,21 +648,28 @@ async function dropSnapshot(ctx: Ctx, full: string): Promise<void> {
 
 export const replicate = defineVerb({
   name: 'replicate',
-  summary: 'snapshot the source now (repl-<unix seconds>, or use snapshot=) and send it into target= (incremental when they share a snapshot), locally or over ssh=; a failure destroys the snapshot it took; timeout= bounds every step',
+  long: true,
+  summary: 'snapshot the source now (repl-<unix seconds>, or use snapshot=) and send it into target= (incremental from the newest common snapshot by name and guid; RC 7 when the target diverged, unless force=true), locally or over ssh (target=host:pool/ds or ssh=); intermediate=, recursive= with exclude=, bwlimit=, and the OpenZFS raw=/compressed=/large_blocks=/resume= (RC 6 without the pool feature); a failure destroys the snapshot it took; timeout= bounds every step',
   params: { ...NAME, ...OPT_SNAPSHOT, ...TARGET_PARAMS, target: { ...TARGET_PARAMS.target, required: true }, ...POOL },
   positional: ['name', 'target'],
-  examples: ['replicate name=web target=web target_pool=backup', 'replicate name=web target=tank/web ssh=backup1 timeout=10m'],
+  examples: ['replicate name=web target=web target_pool=backup', 'replicate name=web target=root@backup1:tank/web timeout=10m', 'replicate name=web target=backup1:tank/web recursive=true exclude=cache bwlimit=20M'],
   vars: SEND_VARS,
   async run(p, ctx) {
     const source = fullName(ctx, p.pool, p.name);
     const left = deadline(ctx, p.timeout, `replicate ${source}`);
-    const made = p.snapshot ? undefined : (await createUnderFreeName(epochName('repl', ctx.clock.now()), (n) => snapshot(ctx, source, n, { timeoutMs: left() }))).name;
+    const x = transferOf(ctx, 'replicate', p, left);
+    await requireTransferFeatures(ctx, source, x.target, x.o);
+    const made = p.snapshot
+      ? undefined
+      : (await createUnderFreeName(epochName('repl', ctx.clock.now()), (n) => snapshot(ctx, source, n, { recursive: p.recursive, timeoutMs: left() }))).name;
     const snap = p.snapshot ?? made!;
     try {
-      return outVars(await sendInto(ctx, source, snap, fullName(ctx, p.target_pool ?? p.pool, p.target), { peer: peerOf(ctx, p.ssh), force: p.force, left }));
+      return outVars(await sendInto(ctx, source, snap, x.target, x.o), x.host);
     } catch (e) {
       if (!made) throw e;
-      const undo: Undo[] = [{ what: `destroy ${source}@${made}`, run: () => dropSnapshot(ctx, `${source}@${made}`) }];
+      // A resumable receive needs the snapshot its token names: keep it for the next run.
+      if (p.resume) throw e instanceof AddressError ? new AddressError(e.kind, `${e.message} (kept ${source}@${made} for resume=true)`, { cause: e, reason: e.reason }) : e;
+      const undo: Undo[] = [{ what: `destroy ${source}@${made}${p.recursive ? ' (-r)' : ''}`, run: () => dropSnapshot(ctx, `${source}@${made}`, p.recursive) }];
       // Under dryrun no snapshot was taken: nothing to undo, the error as it is.
       throw await ctx.effect<unknown>(() => undoAll(undo, e), e);
     }

@@ -126,11 +126,13 @@ describe('Runner.runPipeline', () => {
     expect(res.argv).toEqual(['printf', '%s\\n', 'hello', 'world', '|', 'tr', 'a-z', 'A-Z']);
   });
 
-  it('onBytes counts what the first stage writes into the next; onStdout gets stdout as it comes', async () => {
-    let bytes = 0;
-    const res = await r.runPipeline([['head', '-c', '300000', '/dev/urandom'], ['wc', '-c']], { onBytes: (n) => void (bytes += n) });
+  it('onBytes gets the running total the first stage has written into the next, and bytes the whole; onStdout gets stdout as it comes', async () => {
+    const totals: number[] = [];
+    const res = await r.runPipeline([['head', '-c', '300000', '/dev/urandom'], ['wc', '-c']], { onBytes: (n) => void totals.push(n) });
     expect(res.stdout.trim()).toBe('300000');
-    expect(bytes).toBe(300000);
+    expect(totals.at(-1)).toBe(300000);
+    expect(totals).toEqual([...totals].sort((a, b) => a - b));
+    expect(res.bytes).toBe(300000);
     let seen = '';
     const one = await r.run(['printf', 'a\\rb'], { onStdout: (t) => void (seen += t) });
     expect(seen).toBe('a\rb');

@@ -25,7 +25,7 @@ function withZfs(specs: Record<string, FakeSpec> = {}, impl: 'openzfs' | 'zfs-fu
   const fake = fakeBin({ zfs: {}, zpool, ssh: {}, dd: {}, truncate: {}, ...specs });
   fakes.push(fake);
   return {
-    h: createHandler(table, { env: { ...fake.env, REXX_ZFS_IMPL: impl } }),
+    h: createHandler(table, { env: { ...fake.env, REXX_ZFS_IMPL: impl, REXX_ZFS_SSH_MUX: '0' } }),
     calls: () => fake.calls(),
     /** Only the commands that change something (no zfs get/list/version). */
     writes: () => fake.calls().filter((c) => !(c[0] === 'zfs' && READS.has(c[1]!)) && !(c[0] === 'zpool' && READS.has(c[1]!))),
@@ -185,11 +185,11 @@ describe('replication argv (dryrun, fake binary for the lookups)', () => {
   });
 
   it('send into a missing target over ssh: full stream into ssh HOST zfs receive', async () => {
-    const { h, calls } = withZfs({ ssh: { exit: 1, stderr: "cannot open 'tank/web': dataset does not exist" } });
+    const { h, calls } = withZfs({ zfs: { stdout: txgs }, ssh: { exit: 1, stderr: "cannot open 'tank/web': dataset does not exist", when: [{ match: 'zpool get all', stdout: '' }] } });
     const r = await h('send name=web snapshot=s1 target=web target_pool=tank ssh=root@backup1 dryrun=true');
     expect(r.errorMessage).toBe('');
     expect(r.output).toBe('zfs send rexxpool/web@s1 \'|\' ssh -o BatchMode=yes root@backup1 zfs receive tank/web');
-    expect(calls()[0]).toEqual(['ssh', '-o', 'BatchMode=yes', 'root@backup1', 'zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', 'createtxg,org.rexxjs:base-snapshot', '-d', '1', 'tank/web']);
+    expect(calls()[0]).toEqual(['ssh', '-o', 'BatchMode=yes', 'root@backup1', 'zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', 'createtxg,guid,org.rexxjs:base-snapshot,written', '-d', '1', 'tank/web']);
   });
 
   it('send into a target with a common snapshot: incremental from it, received with -F', async () => {
@@ -199,7 +199,7 @@ describe('replication argv (dryrun, fake binary for the lookups)', () => {
   });
 
   it('a local target with no common snapshot is refused (RC 7) unless force=true, which receives aside, then destroys the old one and renames', async () => {
-    const { h } = withZfs({ zfs: { stdout: 'backup/web\tcreatetxg\t5\nbackup/web@other\tcreatetxg\t9\n' } });
+    const { h } = withZfs({ zfs: { stdout: `${txgs}backup/web\tcreatetxg\t5\nbackup/web@other\tcreatetxg\t9\n` } });
     expect((await h('send name=web snapshot=s1 target=web target_pool=backup dryrun=true')).errorCode).toBe(7);
     const f = await h('send name=web snapshot=s1 target=web target_pool=backup force=true dryrun=true');
     const [recv, destroy, rename, ...rest] = f.output.split('\n');
@@ -211,14 +211,14 @@ describe('replication argv (dryrun, fake binary for the lookups)', () => {
   it('the same over ssh: the remote steps, with -F CONFIG from env REXX_ZFS_SSH_CONFIG', async () => {
     const fake = fakeBin({ zfs: { stdout: 'rexxpool/web@s1\tcreatetxg\t10\n' }, ssh: { stdout: 'tank/web\tcreatetxg\t5\t-\ntank/web@other\tcreatetxg\t9\t-\n' } });
     fakes.push(fake);
-    const h = createHandler(table, { env: { ...fake.env, REXX_ZFS_IMPL: 'zfs-fuse', REXX_ZFS_SSH_CONFIG: '/etc/rexx/ssh_config' } });
+    const h = createHandler(table, { env: { ...fake.env, REXX_ZFS_IMPL: 'zfs-fuse', REXX_ZFS_SSH_CONFIG: '/etc/rexx/ssh_config', REXX_ZFS_SSH_MUX: '0' } });
     const f = await h('send name=web snapshot=s1 target=tank/web target_pool=tank ssh=backup1 force=true');
     expect(f.errorMessage).toBe('');
     const ssh = fake.calls().filter((c) => c[0] === 'ssh').map((c) => c.slice(1));
     const aside = ssh[1]!.at(-1)!;
     expect(aside).toMatch(/^tank\/web-rexx-recv-[0-9a-f]{6}$/);
     expect(ssh).toEqual([
-      ['-o', 'BatchMode=yes', '-F', '/etc/rexx/ssh_config', 'backup1', 'zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', 'createtxg,org.rexxjs:base-snapshot', '-d', '1', 'tank/web'],
+      ['-o', 'BatchMode=yes', '-F', '/etc/rexx/ssh_config', 'backup1', 'zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', 'createtxg,guid,org.rexxjs:base-snapshot,written', '-d', '1', 'tank/web'],
       ['-o', 'BatchMode=yes', '-F', '/etc/rexx/ssh_config', 'backup1', 'zfs', 'receive', aside],
       ['-o', 'BatchMode=yes', '-F', '/etc/rexx/ssh_config', 'backup1', 'zfs', 'destroy', '-r', 'tank/web'],
       ['-o', 'BatchMode=yes', '-F', '/etc/rexx/ssh_config', 'backup1', 'zfs', 'rename', aside, 'tank/web'],
@@ -226,7 +226,7 @@ describe('replication argv (dryrun, fake binary for the lookups)', () => {
   });
 
   it('force=true never replaces a target that is a registered base, and an incremental that would destroy its base snapshot is refused (RC 7)', async () => {
-    let t = withZfs({ ssh: { stdout: 'tank/web\tcreatetxg\t5\t-\ntank/web\torg.rexxjs:base-snapshot\trexx-base\tlocal\ntank/web@rexx-base\tcreatetxg\t9\t-\n' } });
+    let t = withZfs({ zfs: { stdout: txgs }, ssh: { stdout: 'tank/web\tcreatetxg\t5\t-\ntank/web\torg.rexxjs:base-snapshot\trexx-base\tlocal\ntank/web@rexx-base\tcreatetxg\t9\t-\n' } });
     const r = await t.h('send name=web snapshot=s1 target=tank/web target_pool=tank ssh=backup1 force=true');
     expect(r.errorCode).toBe(7);
     expect(r.errorMessage).toMatch(/registered base/);

@@ -53,6 +53,8 @@ const LEGIT: Record<string, (v: string) => boolean> = {
   'absolute host path': (v) => isHostPath(v) && v.startsWith('/'),
   // property=: a value with commas is a legitimate property value
   'ZFS PROPERTY=VALUE': (v) => v === 'file=/etc/passwd,if=none',
+  // exclude=: a glob on a relative dataset name ("*", "?") is what the rule is for; matched in the handler, never by a shell
+  'dataset pattern': (v) => /^[*?a-z]+$/.test(v.replace(/[*?]/g, 'a')) && !v.includes('/'),
   // register_base description=: free text, one element of `zfs set org.rexxjs:base-description=TEXT`
   'base description': (v) => !/[\0-\x1f\x7f]/.test(v),
 };
@@ -74,7 +76,7 @@ describe('hostile values in ZFS parameters → RC 2, nothing ran (fake binary)',
   it('the name-like parameters cover every verb, and at least the ones listed here', () => {
     expect([...new Set(suite.cases.map((c) => c.verb))].sort()).toEqual(table.verbs.map((v) => v.name).sort());
     const keys = new Set(suite.cases.map((c) => `${c.verb} ${c.key}`));
-    for (const k of ['create_volume size', 'create_volume volblocksize', 'rename to', 'get property', 'hold tag', 'send from', 'send ssh', 'send target_pool', 'replicate ssh', 'prune prefix', 'pool_create log', 'pool_create cache', 'pool_import dir', 'scrub pool']) {
+    for (const k of ['replicate target', 'replicate exclude', 'replicate bwlimit', 'send target', 'create_volume size', 'create_volume volblocksize', 'rename to', 'get property', 'hold tag', 'send from', 'send ssh', 'send target_pool', 'replicate ssh', 'prune prefix', 'pool_create log', 'pool_create cache', 'pool_import dir', 'scrub pool']) {
       expect(keys, k).toContain(k);
     }
   });
@@ -85,6 +87,26 @@ describe('hostile values in ZFS parameters → RC 2, nothing ran (fake binary)',
       expect((await suite.h(`rollback name=web snapshot="${bad}"`)).errorCode).toBe(2);
     }
     expect(suite.fake.calls()).toEqual([]);
+  });
+
+  it('hostile hosts and users in target=HOST:DATASET and ssh= are RC 2, nothing ran (fake binary)', async () => {
+    const hosts = [
+      `-oProxyCommand=touch ${CANARY}`, '-oProxyCommand=x', `host;touch ${CANARY}`, 'host;rm', 'ho st', ' host', `$(touch ${CANARY})`, '`id`',
+      'hôst', 'хост', '😀', 'host\nx', 'host|x', 'host&x', 'host>x', "h'x", 'h"x', 'h\\x', 'h*', 'h?', '[h]', '~h', '${H}',
+    ];
+    for (const host of hosts) {
+      for (const user of ['', 'root@', '-oX=y@', `$(touch ${CANARY})@`, 'ü@', 'a b@']) {
+        const dest = `${user}${host}`;
+        expect((await suite.h('replicate', { name: 'web', target: `${dest}:tank/web` })).errorCode, dest).toBe(2);
+        expect((await suite.h('replicate', { name: 'web', target: 'tank/web', ssh: dest })).errorCode, dest).toBe(2);
+      }
+      expect((await suite.h('replicate', { name: 'web', target: `root@${host}:tank/web` })).errorCode, host).toBe(2);
+    }
+    for (const ds of ['-F', 'tank/web;rm', 'tank/../x', 'tank/web@s', 'tank web', '$(id)']) {
+      expect((await suite.h('replicate', { name: 'web', target: `backup1:${ds}` })).errorCode, ds).toBe(2);
+    }
+    expect(suite.fake.calls()).toEqual([]);
+    expect(fs.existsSync(CANARY)).toBe(false);
   });
 
   it('hostile text in a property VALUE reaches zfs as one argv element, never a shell (fake binary)', async () => {
