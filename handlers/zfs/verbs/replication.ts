@@ -47,9 +47,10 @@ export interface Peer {
   /** env REXX_ZFS_SSH_CONFIG: given to ssh as `-F FILE`. */
   sshConfig?: string;
   /**
-   * An ssh ControlPath: the calls of one replicate (lookups, receive) and of later calls
-   * share one ssh connection (ControlMaster=auto, ControlPersist 60 s), as syncoid does,
-   * instead of one handshake (~250 ms here) each. env REXX_ZFS_SSH_MUX=0 turns it off.
+   * An ssh ControlPath: the lookups of one replicate and of later calls share one ssh
+   * connection (ControlMaster=auto, ControlPersist 60 s), as syncoid does, instead of one
+   * handshake (~250 ms here) each. The stream itself never goes through it (see
+   * {@link streamArgv}). env REXX_ZFS_SSH_MUX=0 turns it off.
    */
   controlPath?: string;
 }
@@ -82,6 +83,15 @@ export const sideOf = (peer: Peer): Side => ({
 
 /** The argv that runs `zfs ARGS` on the receiving side (locally, or through ssh). */
 export const remote = (peer: Peer, args: string[]) => [...sideOf(peer).prefix, 'zfs', ...args];
+
+/**
+ * The argv of the receiving end of a stream (`zfs receive …`): like {@link remote}, but
+ * on its own ssh connection, never the shared one. An ssh mux client hands its pipes to
+ * the master process, so killing the client at timeout= left them open: a stuck
+ * receiver held the verb until its session ended by itself (20 s for a 3 s timeout,
+ * measured 2026-11-30). Its own connection ends with the client.
+ */
+export const streamArgv = (peer: Peer, args: string[]) => remote({ ...peer, controlPath: undefined }, args);
 
 /** What is left of a verb's timeout= for the next step, in ms (at most `cap`); RC 5 once it has run out. */
 export type TimeLeft = (cap?: number) => number;
@@ -302,7 +312,7 @@ async function sendOne(ctx: Ctx, source: string, snap: string, target: string, o
   let t = await targetInfo(ctx, target, side, left, extra);
   const recvFlags = o.resume ? ['-s'] : [];
   if (t?.token) {
-    out.bytes += await transfer(ctx, ['zfs', 'send', '-t', t.token], remote(peer, ['receive', ...recvFlags, target]), o);
+    out.bytes += await transfer(ctx, ['zfs', 'send', '-t', t.token], streamArgv(peer, ['receive', ...recvFlags, target]), o);
     out.resumed = true;
     t = await targetInfo(ctx, target, side, left, extra);
   }
@@ -348,7 +358,7 @@ async function sendOne(ctx: Ctx, source: string, snap: string, target: string, o
       if (into.length > 255) into = `${target.split('/')[0]}/rexx-recv-${crypto.randomBytes(6).toString('hex')}`;
     }
   }
-  const recv = remote(peer, out.mode === 'incremental' ? ['receive', ...recvFlags, '-F', into] : ['receive', ...recvFlags, into]);
+  const recv = streamArgv(peer, out.mode === 'incremental' ? ['receive', ...recvFlags, '-F', into] : ['receive', ...recvFlags, into]);
   try {
     out.bytes += await transfer(ctx, send, recv, o);
   } catch (e) {
