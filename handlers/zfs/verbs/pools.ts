@@ -274,6 +274,7 @@ export const poolImport = defineVerb({
 
 export const scrub = defineVerb({
   name: 'scrub',
+  long: true,
   summary: 'start a scrub of a pool (zpool scrub), or stop one (stop=true: zpool scrub -s); wait=true polls zpool status until it is done (RC 5 at timeout=); RESULT and SCRUB_STATE: none, in progress, completed or stopped',
   params: {
     ...POOL,
@@ -293,13 +294,20 @@ export const scrub = defineVerb({
     if (p.stop && p.wait) throw usageError('scrub: stop=true and wait=true do not go together');
     await zpool(ctx, ['scrub', ...(p.stop ? ['-s'] : []), pool]);
     if (p.wait) {
-      await ctx.poll(
-        async () => {
-          const st = await poolStatusInfo(ctx, pool);
-          return st.scrub.state === 'in progress' ? undefined : st;
-        },
-        { timeoutMs: p.timeout, initialMs: 100, maxMs: 1_000, what: `the scrub of ${pool} to finish` },
-      );
+      // The percent zpool status gives, beside the wait the poller itself shows.
+      const task = ctx.progress(`scrub of ${pool}`, { unit: 'percent', total: 100 });
+      try {
+        await ctx.poll(
+          async () => {
+            const st = await poolStatusInfo(ctx, pool);
+            task.set(st.scrub.percent);
+            return st.scrub.state === 'in progress' ? undefined : st;
+          },
+          { timeoutMs: p.timeout, initialMs: 100, maxMs: 1_000, what: `the scrub of ${pool} to finish` },
+        );
+      } finally {
+        task.end();
+      }
     }
     const { scrub: s } = await poolStatusInfo(ctx, pool);
     return { result: s.state, vars: { POOL: pool, SCRUB_STATE: s.state, SCRUB_ERRORS: s.errors, SCRUB_PERCENT: s.percent } };
