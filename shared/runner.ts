@@ -77,6 +77,13 @@ export interface RunOptions {
    * daemon started, as `lxc exec`'s), to end that work while it can still be found.
    */
   onCancel?: () => void;
+  /**
+   * `run` only: called when `timeoutMs` runs out, just before the command is killed, for
+   * the same kind of clean-up as `onCancel` (work a daemon runs outside the command's
+   * process group, which killing the client does not reach). The result then says
+   * `timedOut`, even when that clean-up made the command end by itself first.
+   */
+  onTimeout?: () => void;
 }
 
 export interface RunnerOptions {
@@ -107,6 +114,9 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** After a cancel, how long a process group has to end on SIGINT before it gets SIGKILL (ms). */
 export const CANCEL_GRACE_MS = 1_000;
+
+/** How long before a command's timeout its `onTimeout` clean-up runs (ms). */
+export const TIMEOUT_CLEANUP_LEAD_MS = 50;
 
 export { argvLine };
 
@@ -146,8 +156,27 @@ export class Runner {
     const started = performance.now();
     const sub = execa(argv[0]!, argv.slice(1), this.execaOptions(opts));
     if (opts.onStdout) sub.stdout?.on('data', (chunk: Buffer | string) => opts.onStdout!(String(chunk)));
-    const r = await this.tracked(sub, opts.onCancel);
-    return this.finish(argv, r, started);
+    let expired = false;
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    // Run the clean-up a moment before execa kills the client, while what the daemon runs can still be found.
+    const timer = opts.onTimeout && Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          expired = true;
+          try {
+            opts.onTimeout!();
+          } catch (e) {
+            this.log(`+ timeout clean-up failed: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }, Math.max(0, timeoutMs - TIMEOUT_CLEANUP_LEAD_MS))
+      : undefined;
+    let r;
+    try {
+      r = await this.tracked(sub, opts.onCancel);
+    } finally {
+      clearTimeout(timer);
+    }
+    const res = this.finish(argv, r, started);
+    return expired && !res.ok && !res.timedOut ? { ...res, timedOut: true } : res;
   };
 
   /** Run a pipeline `a | b | ...` of argv arrays; the result is the last command's, failures of any stage reported. */

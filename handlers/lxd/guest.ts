@@ -44,8 +44,8 @@ export interface ExecOptions {
  * `lxc exec NAME --mode=non-interactive [--env …] [--cwd …] -- ARGV`: the command's exit
  * status, stdout and stderr as the exec verbs report them. Throws (RC 3, 1, 5, 6: an exec
  * verb negates them) when the command never ran: instance, cwd, program or guest shell
- * not found; instance not running; timed out (the lxc client is killed and LXD ends the
- * command with its exec session); LXD not answering.
+ * not found; instance not running; timed out (the command and every process it started
+ * in the instance are killed, then the lxc client); LXD not answering.
  */
 export async function execInInstance(ctx: Ctx, remote: string | undefined, name: string, g: GuestArgv, o: ExecOptions): Promise<VerbOutput> {
   // LXD runs the command in / when --cwd does not exist; a shell would refuse to start there.
@@ -57,9 +57,10 @@ export async function execInInstance(ctx: Ctx, remote: string | undefined, name:
   if (o.user !== undefined) args.push('--user', String(o.user));
   if (o.group !== undefined) args.push('--group', String(o.group));
   args.push('--', ...g.argv);
-  // A cancel (Ctrl-C at the prompt) ends the command's whole process tree in the instance, not only what LXD forwards the signal to.
-  const onCancel = remote ? undefined : () => endGuestCommand(ctx, name, g.argv);
-  const r = await ctx.run(['lxc', ...args], { timeoutMs: o.timeoutMs, input: o.input, onCancel });
+  // A cancel (Ctrl-C at the prompt) or timeout= ends the command's whole process tree in
+  // the instance, not only the first process, which is all LXD ends with the exec session.
+  const end = remote ? undefined : () => endGuestCommand(ctx, name, g.argv);
+  const r = await ctx.run(['lxc', ...args], { timeoutMs: o.timeoutMs, input: o.input, onCancel: end, onTimeout: end });
   if (execNeverRan(r)) throw lxcError(r);
   if (execProgramMissing(r)) {
     // LXD's own answer, not a shell's "sh: x: not found": the program itself is missing.
@@ -70,7 +71,7 @@ export async function execInInstance(ctx: Ctx, remote: string | undefined, name:
 }
 
 /**
- * When a local `lxc exec` is cancelled: killing the client, or the SIGINT it forwards,
+ * When a local `lxc exec` is cancelled or times out: killing the client, or the SIGINT it forwards,
  * reaches only the command's first process, so what that started runs on in the instance
  * (measured on LXD 5.0: `sleep 9 & sleep 9; wait` left both sleeps running). So this finds
  * the exec's `lxd forkexec NAME … cmd ARGV` helper in /proc and SIGKILLs every process

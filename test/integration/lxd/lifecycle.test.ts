@@ -83,6 +83,14 @@ describe('ADDRESS LXD lifecycle on a real daemon', () => {
     expect(left).toBe(true);
   });
 
+  it('exec timeout= also ends what the command started: a background child and the waited one are gone', async () => {
+    // LXD ends only the command's first process with the exec session; the handler kills the rest.
+    const r = await lxd(`exec name=${name} command="sleep 4322 & sleep 4323; wait" timeout=1s`);
+    expect(r.errorCode).toBe(-5);
+    const gone = await pollUntil(async () => !/sleep 432[23]/.test((await lxd(`exec name=${name} command=ps`)).output), { timeoutMs: 5_000 });
+    expect(gone).toBe(true);
+  });
+
   it('pushes and pulls files', async () => {
     expect((await lxd(`file_push name=${name} path=/root/note.txt content="hi there"`)).success).toBe(true);
     expect((await lxd(`file_pull name=${name} path=/root/note.txt`)).output).toBe('hi there');

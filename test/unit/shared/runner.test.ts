@@ -139,6 +139,24 @@ describe('Runner.runPipeline', () => {
     expect(one.stdout).toBe('a\rb');
   });
 
+  it('onTimeout runs just before a timeout kills the command, and the result says timedOut even when the clean-up ended it first', async () => {
+    let called = 0;
+    const slow = await r.run(['sleep', '5'], { timeoutMs: 300, onTimeout: () => void called++ });
+    expect(called).toBe(1);
+    expect(slow.timedOut).toBe(true);
+    // A clean-up that kills the command itself (as LXD exec's kills what runs in the instance).
+    let pid = 0;
+    const sub = r.run(['sh', '-c', 'echo $$ > /tmp/rexx-ontimeout-pid; exec sleep 5'], { timeoutMs: 400, onTimeout: () => process.kill(pid, 'SIGKILL') });
+    await new Promise((ok) => setTimeout(ok, 150));
+    pid = Number(require('node:fs').readFileSync('/tmp/rexx-ontimeout-pid', 'utf8'));
+    const res = await sub;
+    expect(res.timedOut).toBe(true);
+    const quick = await r.run(['true'], { timeoutMs: 300, onTimeout: () => void called++ });
+    expect(quick.ok).toBe(true);
+    await new Promise((ok) => setTimeout(ok, 400));
+    expect(called).toBe(1);
+  });
+
   it('three stages', async () => {
     const res = await r.runPipeline([['printf', 'b\\na\\nc\\n'], ['sort'], ['head', '-n', '2']]);
     expect(res.stdout).toBe('a\nb');
