@@ -18,7 +18,7 @@ import { CANCEL_GRACE_MS } from '../shared/runner';
 import type { HandlerTable } from '../shared/verb';
 import { completeLine, type ListNames } from './completion';
 import { LineEditor } from './line-editor';
-import { exitCode, printResult, type Io } from './output';
+import { exitCode, printResult, shownVars, type Io } from './output';
 
 /** Longest variable line shown at the prompt (characters); longer is cut with "…". */
 const VAR_LINE_MAX = 160;
@@ -28,25 +28,15 @@ const isStem = (v: unknown): v is Record<string, unknown> => v !== null && typeo
 /**
  * The variables a call set, one line each, for the interactive modes: `NAME=value`, a
  * stem as `NAME.0=3: a b c`. Empty values, empty stems and ERRORTEXT (printed already)
- * are left out.
+ * are left out ({@link shownVars}).
  */
 export function showVars(vars: Record<string, unknown>): string[] {
-  const lines: string[] = [];
-  for (const [k, v] of Object.entries(vars)) {
-    if (k === 'ERRORTEXT') continue;
-    let line: string;
-    if (isStem(v)) {
-      const n = Number(v['0']);
-      if (!n) continue;
-      const items = Array.from({ length: n }, (_, i) => String(v[String(i + 1)] ?? '').replace(/\s+/g, ' '));
-      line = `${k}.0=${n}: ${items.join(' ')}`;
-    } else {
-      if (v === '' || v === undefined || v === null) continue;
-      line = `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v).replace(/\n/g, '\\n')}`;
-    }
-    lines.push(line.length > VAR_LINE_MAX ? `${line.slice(0, VAR_LINE_MAX - 1)}…` : line);
-  }
-  return lines;
+  return shownVars(vars, ['ERRORTEXT']).map((v) => {
+    const line = 'items' in v
+      ? `${v.name}.0=${v.items.length}: ${v.items.map((i) => i.replace(/\s+/g, ' ')).join(' ')}`
+      : `${v.name}=${v.value.replace(/\n/g, '\\n')}`;
+    return line.length > VAR_LINE_MAX ? `${line.slice(0, VAR_LINE_MAX - 1)}…` : line;
+  });
 }
 
 /** How long a value listing for Tab may take before Tab offers nothing (ms). */

@@ -19,6 +19,7 @@
 import type { RexxResult } from '../shared/result';
 import type { TargetModule } from './main';
 import { TARGETS } from './main';
+import { shownVars } from './output';
 import { terminalProgress } from './progress';
 import { readyToRun } from './rexx-blocks';
 import { addressTargetMeta } from './rexx-meta';
@@ -245,17 +246,11 @@ export function summarize(calls: { count: number; last?: unknown }, rc: unknown,
     const lines = r.output.replace(/\n$/, '').split('\n');
     head.push(`RESULT=${quote(lines[0]!)}${lines.length > 1 ? ` (+${lines.length - 1} lines)` : ''}`);
   }
-  const parts: string[] = [];
-  for (const [k, v] of Object.entries(r.rexxVariables ?? {})) {
-    if (k === 'RC' || k === 'RESULT' || k === 'ERRORTEXT' || v === '' || v === null || v === undefined) continue;
-    if (typeof v === 'object') {
-      const stem = v as Record<string, unknown>;
-      const n = Number(stem[0] ?? 0);
-      if (!n) continue;
-      const items = Array.from({ length: Math.min(n, 3) }, (_, i) => short(String(stem[i + 1] ?? ''), 30));
-      parts.push(`${k}.0=${n} [${items.join(', ')}${n > 3 ? ', …' : ''}]`);
-    } else parts.push(`${k}=${quote(String(v))}`);
-  }
+  const parts = shownVars(r.rexxVariables ?? {}, ['RC', 'RESULT', 'ERRORTEXT']).map((v) => {
+    if (!('items' in v)) return `${v.name}=${quote(v.value)}`;
+    const n = v.items.length;
+    return `${v.name}.0=${n} [${v.items.slice(0, 3).map((i) => short(i, 30)).join(', ')}${n > 3 ? ', …' : ''}]`;
+  });
   return `${head.join(' ')}\n${wrap(parts, width)}`;
 }
 
