@@ -6,10 +6,10 @@
  * the typed line (yielding `{ interrupt: true }` so the session drops a half-typed block);
  * Ctrl-D on an empty line ends the iteration after printing a newline. While the session
  * runs what a line asked for (between a yield and the next `next()`), the terminal is
- * back in cooked mode, so Ctrl-C reaches the foreground process group as in a shell:
- * the tool the handler is running gets SIGINT, and this process ignores it. RexxJS has
- * no way to stop a running script, so a second Ctrl-C during the same run ends the whole
- * session with status 130 (for a wait that no tool's death ends).
+ * back in cooked mode, so Ctrl-C is a SIGINT to this process: the session (cli/session.ts)
+ * cancels the running input's commands on it. RexxJS has no way to stop a running script,
+ * so a second Ctrl-C during the same run ends the whole session with status 130 (for a
+ * script busy in REXX itself, with no command to cancel).
  * On a pipe: plain lines, no prompts, no echo.
  */
 import * as readline from 'node:readline';

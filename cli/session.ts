@@ -10,6 +10,9 @@
  * target's bundle is loaded when that ADDRESS is first used).
  * After an input whose commands reached a handler, RC and the variables the last command
  * set are shown on one or two lines (`:vars on|off`).
+ * Ctrl-C while an input runs cancels its commands as at the verb prompt (RC 130, the
+ * command's process groups and what it started in a guest are ended); a second one in
+ * the same run ends the session (cli/session-lines.ts).
  *
  * Exit status: `EXIT n` ends the session with n (as the shell reads it: n & 255, so -3 is
  * 253); Ctrl-D or the end of piped input ends it with 0; 6 when RexxJS cannot be found
@@ -117,7 +120,14 @@ export async function session(opts: SessionOptions): Promise<number> {
   const interp: RexxInterpreterLike = new rexx.RexxInterpreter(noSuchTarget(() => [...interp.addressTargets.keys()]), {}, output);
   const calls: Calls = { count: 0 };
   const version = packageVersion();
-  for (const t of TARGETS) interp.registerAddressTarget(t, lazyTarget(t, opts.load, version));
+  // The input running now can be cancelled: Ctrl-C (SIGINT, the terminal is in cooked mode
+  // while an input runs) aborts it, so the command running ends with its process groups and
+  // what it started in a guest (HandlerOptions.cancel), RC 130, and the input's later
+  // commands start nothing. RexxJS itself carries on to the input's end.
+  let running: AbortController | undefined;
+  const cancel = () => running?.signal;
+  const onInt = () => running?.abort();
+  for (const t of TARGETS) interp.registerAddressTarget(t, lazyTarget(t, opts.load, version, cancel));
   watchTargets(interp, calls);
   if (tty) {
     io.out.write(`REXX session on RexxJS (${rexx.home}). ADDRESS ${TARGETS.map((t) => t.toUpperCase()).join(', ')} are ready.\n`);
@@ -146,7 +156,15 @@ export async function session(opts: SessionOptions): Promise<number> {
     if (!readyToRun(pending)) continue;
     const source = pending.join('\n');
     pending = [];
-    const exit = await runInput(rexx, interp, source, io);
+    running = new AbortController();
+    process.on('SIGINT', onInt);
+    let exit: number | undefined;
+    try {
+      exit = await runInput(rexx, interp, source, io);
+    } finally {
+      process.off('SIGINT', onInt);
+      running = undefined;
+    }
     watchTargets(interp, calls);
     if (calls.count > 0 && showVars) io.out.write(summarize(calls, interp.variables.get('RC'), io.out.columns ?? 100));
     calls.count = 0;
@@ -180,12 +198,12 @@ async function runInput(rexx: RexxJs, interp: RexxInterpreterLike, source: strin
  * ADDRESS is the current one, so the session starts without loading the four bundles
  * (each brings its own execa and zod).
  */
-function lazyTarget(t: string, load: (target: string) => TargetModule, version: string): AddressTarget {
+function lazyTarget(t: string, load: (target: string) => TargetModule, version: string, cancel: () => AbortSignal | undefined): AddressTarget {
   let loaded: { handler: AddressTarget['handler']; methods: string[]; meta: object } | undefined;
   const get = () => {
     if (!loaded) {
       const m = load(t);
-      loaded = { handler: m.createHandler(m.table, { progress: terminalProgress(process.stderr) }) as AddressTarget['handler'], methods: Object.keys(m.methodsOf(m.table)), meta: addressTargetMeta(m.table, version) };
+      loaded = { handler: m.createHandler(m.table, { progress: terminalProgress(process.stderr), cancel }) as AddressTarget['handler'], methods: Object.keys(m.methodsOf(m.table)), meta: addressTargetMeta(m.table, version) };
     }
     return loaded;
   };

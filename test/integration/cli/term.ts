@@ -25,8 +25,8 @@ export class Term {
   exit?: number;
   private readonly p: import('@lydell/node-pty').IPty;
   private readonly exited: Promise<number>;
-  constructor(args: string[], env: Record<string, string>) {
-    this.p = pty.spawn(process.execPath, [CLI, ...args], { name: 'xterm', cols: 220, rows: 60, env });
+  constructor(args: string[], env: Record<string, string>, o: { cwd?: string; cols?: number } = {}) {
+    this.p = pty.spawn(process.execPath, [CLI, ...args], { name: 'xterm', cols: o.cols ?? 220, rows: 60, env, cwd: o.cwd });
     this.p.onData((d) => {
       this.text += d;
     });
@@ -65,8 +65,8 @@ export class Term {
   async ended(ms = 10_000): Promise<number> {
     return Promise.race([this.exited, new Promise<number>((_, rej) => setTimeout(() => rej(new Error(`still running:\n${this.plain()}`)), ms))]);
   }
-  kill() {
-    if (this.exit === undefined) this.p.kill();
+  kill(signal?: string) {
+    if (this.exit === undefined) this.p.kill(signal);
   }
 }
 
