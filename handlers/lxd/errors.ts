@@ -37,6 +37,22 @@ export const LXC_STOP_ERRORS: Classifier = {
   patterns: [['timedOut', /Failed shutting down instance/i], ...LXC_ERRORS.patterns],
 };
 
+/**
+ * What `PUT /1.0/instances/NAME/state` says to freeze or unfreeze beyond
+ * {@link LXC_ERRORS}: "already frozen" (freeze) and "already running" (unfreeze) are
+ * `already` (the verbs answer RC 0: it is in the state asked for); "isn't running" is
+ * `refused` (RC 7: a stopped instance is neither frozen nor unfrozen, and unfreeze never
+ * starts one).
+ */
+export const LXC_FREEZE_ERRORS: Classifier = {
+  patterns: [['already', /already frozen|already running/i, 'toolFailed'], ['refused', /isn't running|is not running/i], ...LXC_ERRORS.patterns],
+};
+
+/** What `lxc move` says to a rename beyond {@link LXC_ERRORS}: LXD refuses to rename a running instance (RC 7). */
+export const LXC_RENAME_ERRORS: Classifier = {
+  patterns: [['refused', /Renaming of running (?:container|instance|virtual machine) not allowed/i], ...LXC_ERRORS.patterns],
+};
+
 /** The AddressError for a failed `lxc` run, classified by `c` (default {@link LXC_ERRORS}). */
 export const lxcError = (r: RunResult, c: Classifier = LXC_ERRORS): AddressError => classify(r, c);
 

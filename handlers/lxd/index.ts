@@ -6,6 +6,7 @@ import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/
 import { exec } from './verbs/exec';
 import { info, list, status } from './verbs/info';
 import { create, del, restart, start, stop } from './verbs/lifecycle';
+import { configGet, configSet, configUnset, deviceAdd, deviceRemove, freeze, rename, unfreeze } from './verbs/live';
 import { copy, deleteSnapshot, filePull, filePush, listSnapshots, restore, snapshot } from './verbs/storage';
 
 export const table: HandlerTable = {
@@ -15,6 +16,7 @@ export const table: HandlerTable = {
   verbs: [
     create, start, stop, restart, del, exec,
     copy, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull,
+    configSet, configGet, configUnset, freeze, unfreeze, rename, deviceAdd, deviceRemove,
     info, list,
     registerBase, cloneFromBase, listBases, unregisterBase,
     status,

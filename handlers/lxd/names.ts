@@ -50,6 +50,13 @@ export const configPair: NameRule = {
   },
 };
 
+/** A config value (config_set value=): free text, empty allowed (it unsets the key), no control characters. */
+export const configValue: NameRule = {
+  label: 'config value',
+  allowed: 'any text without control characters (empty unsets the key)',
+  check: (v) => (CONTROL.test(v) ? 'must not contain control characters' : undefined),
+};
+
 /** LXD memory limit: a size or a percentage. */
 export const memoryValue = regexRule(
   'memory',

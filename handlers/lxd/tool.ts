@@ -49,6 +49,10 @@ export interface Instance {
   status_code: number;
   type: string;
   config: Record<string, string>;
+  /** Config after profiles are applied. */
+  expanded_config?: Record<string, string>;
+  /** The instance's own devices (not those of its profiles). */
+  devices?: Record<string, Record<string, string>>;
   /** Devices after profiles are applied (device name → its keys, `type` among them). */
   expanded_devices?: Record<string, Record<string, string>>;
   profiles: string[];

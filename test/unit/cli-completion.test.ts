@@ -136,7 +136,7 @@ describe("the prompt's Tab (completeLine; fake name lister)", () => {
   it('verbs and prompt commands first', async () => {
     expect(await completeLine(lxd, 'cl')).toEqual([['clone ', 'clone_from_base '], 'cl']);
     expect((await completeLine(lxd, ':'))[0]).toEqual([':json ', ':vars ']);
-    expect((await completeLine(lxd, 'help res'))[0]).toEqual(['restart ', 'restore ']);
+    expect((await completeLine(lxd, 'help res'))[0]).toEqual(['restart ', 'restore ', 'resume ']);
   });
   it('keys of the verb, less those given', async () => {
     expect((await completeLine(lxd, 'start wait=ip '))[0]).toEqual(['dryrun=', 'name=', 'progress=', 'remote=', 'timeout=', 'trace=']);

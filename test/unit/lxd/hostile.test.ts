@@ -13,9 +13,21 @@ import { hostileSuite, isHostPath, type HostileCase } from '../../helpers/hostil
 /** Valid values for required keys, so a call fails only because of the hostile value. */
 const VALID: Record<string, string> = {
   name: 'web', image: 'tiny', source: 'web', destination: 'web2', snapshot: 's1', path: '/etc/motd', base: 'web',
+  device: 'http', new_name: 'web3', type: 'proxy', key: 'user.a',
 };
 /** A verb that needs one of two keys gets one that is not the one under test. */
 const EXTRA: Record<string, Record<string, string>> = { exec: { command: 'true' }, file_push: { content: 'x' } };
+
+/** device_add: the device type whose key is under test, with that type's required keys. */
+const DEVICE_EXTRA: Record<string, Record<string, string>> = {
+  proxy: { type: 'proxy', listen: 'tcp:127.0.0.1:8080', connect: 'tcp:127.0.0.1:80' },
+  disk: { type: 'disk', path: '/srv', source: 'vol1', pool: 'default' },
+  nic: { type: 'nic', network: 'rexxbr0' },
+  'unix-char': { type: 'unix-char', source: '/dev/null' },
+};
+const DEVICE_KEY_TYPE: Record<string, string> = {
+  listen: 'proxy', connect: 'proxy', path: 'disk', pool: 'disk', network: 'nic', parent: 'nic', nic_name: 'nic', hwaddr: 'nic', mode: 'unix-char',
+};
 
 /**
  * Hostile values a rule legitimately accepts: they are real values, passed to lxc as one
@@ -27,6 +39,10 @@ const LEGIT: Record<string, (v: string) => boolean> = {
   'environment entry': (v) => v === 'file=/etc/passwd,if=none',
   // an absolute path inside the instance
   'path inside the instance': (v) => v === '/etc/passwd',
+  // a disk source that is a host path: the rule takes it, the unsafe policy refuses it (RC 7)
+  'disk source': (v) => v === '/etc/passwd',
+  // a config value is free text (it reaches lxc inside one KEY=VALUE argv element)
+  'config value': (v) => !/[\0-\x1f\x7f]/.test(v),
   // a host file path may hold any character but NUL/control characters, and must not start with "-"
   'host path': isHostPath,
 };
@@ -37,12 +53,20 @@ const suite = hostileSuite({
   valid: VALID,
   extra: (c) => {
     if (c.verb === 'file_push' && c.key === 'source') return undefined;
+    if (c.verb === 'device_add') return c.key === 'source' ? { type: 'disk', path: '/srv' } : DEVICE_EXTRA[DEVICE_KEY_TYPE[c.key] ?? 'proxy'];
+    if (c.verb === 'config_set') return c.key === 'key' ? { value: '1' } : c.key === 'value' ? { key: 'user.a' } : { config: 'user.a=1' };
     // register_base's memory=, cpus=, storage=, profile= and config= apply to the instance image= creates
     if (c.verb === 'register_base' && ['memory', 'cpus', 'storage', 'profile', 'config'].includes(c.key)) return { image: 'tiny' };
     return EXTRA[c.verb];
   },
   legit: LEGIT,
-  onLegit: (_c, value, r, calls) => {
+  onLegit: (c, value, r, calls) => {
+    if (c.spec.rule!.label === 'disk source') {
+      // a host path as a disk: refused by the unsafe policy before anything runs
+      expect(r.errorCode, r.errorMessage).toBe(7);
+      expect(calls.length).toBe(0);
+      return;
+    }
     // accepted on purpose: it reaches lxc as data inside one argv element, never via a shell
     expect(r.errorCode, r.errorMessage).not.toBe(2);
     expect(r.errorCode, r.errorMessage).not.toBe(-2);
@@ -52,6 +76,13 @@ const suite = hostileSuite({
   perCase: (c, s) => {
     it('control: valid values do reach lxc (fake binary)', async () => {
       const before = s.fake.calls().length;
+      if (c.verb === 'device_add' && c.key === 'mode') {
+        // a unix-char device passes a host device node: the unsafe policy refuses it (RC 7) whatever its mode
+        const r = await s.h(c.verb, s.argsFor(c, '0660'));
+        expect(r.errorCode, r.errorMessage).toBe(7);
+        expect(s.fake.calls().length).toBe(before);
+        return;
+      }
       await s.h(c.verb, s.argsFor(c, c.spec.rule!.label === 'path inside the instance' ? '/etc/motd' : VALID[c.key] ?? validFor(c)));
       expect(s.fake.calls().length).toBeGreaterThan(before);
     });
@@ -81,6 +112,8 @@ function validFor(c: HostileCase): string {
     'KEY=VALUE pair': 'user.a=1', 'environment entry': 'A=1', 'host path': '/tmp/rexx-h', 'file mode': '0644', 'snapshot name': 's1',
     'path inside the instance': '/tmp',
     'REXX variable name': 'pct',
+    'config key': 'user.a', 'config value': '1', 'device name': 'http', 'proxy address': 'tcp:127.0.0.1:8080',
+    'interface name': 'eth1', 'MAC address': '00:16:3e:00:00:01', 'disk source': 'vol1', mode: '0660',
   };
   const v = byRule[c.spec.rule!.label];
   if (v === undefined) throw new Error(`no valid example for ${c.verb} ${c.key} (${c.spec.rule!.label})`);

@@ -1,0 +1,114 @@
+/**
+ * Benchmark (not a test): the verbs that change a live instance against the raw `lxc`
+ * command that does the same, side by side in one run (interleaved, the order swapped
+ * every round, median of N each; the issue's floor is <= 1.10x):
+ *   config_set / config_get / config_unset   lxc config set / get / unset
+ *   freeze / unfreeze                        lxc pause / lxc start (of a frozen instance)
+ *   device_add / device_remove (a proxy)     lxc config device add / remove
+ *   rename                                   lxc move OLD NEW
+ * Run: npm run bench:lxd-live  (N via BENCH_N, default 15)
+ */
+import { execa } from 'execa';
+import { table } from '../../handlers/lxd';
+import { createHandler } from '../../shared/dispatch';
+import { fmt, median, ratio, strict, timed } from './stats';
+
+const N = Number(process.env.BENCH_N ?? 15);
+const must = strict(createHandler(table));
+const RUN = `bench-live-${process.pid}`;
+const STOPPED = `${RUN}-s`;
+
+async function lxc(args: string[]) {
+  // stdin closed: lxc init reads a config from a stdin that is not a terminal
+  const r = await execa('lxc', args, { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) throw new Error(`lxc ${args.join(' ')}: ${r.stderr}`);
+}
+
+interface Pair {
+  what: string;
+  raw: string;
+  /** Untimed set-up before each raw and each handler run. */
+  before?: () => Promise<unknown>;
+  rawRun: (i: number) => Promise<unknown>;
+  handlerRun: (i: number) => Promise<unknown>;
+  /** Untimed clean-up after each. */
+  after?: (i: number) => Promise<unknown>;
+}
+
+async function measure(p: Pair) {
+  const raw: number[] = [];
+  const handler: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const one = async (kind: 'raw' | 'handler') => {
+      await p.before?.();
+      (kind === 'raw' ? raw : handler).push(await timed(() => (kind === 'raw' ? p.rawRun(i) : p.handlerRun(i))));
+      await p.after?.(i);
+    };
+    if (i % 2) {
+      await one('raw');
+      await one('handler');
+    } else {
+      await one('handler');
+      await one('raw');
+    }
+  }
+  return { raw: median(raw), handler: median(handler) };
+}
+
+const PAIRS: Pair[] = [
+  { what: 'config_set', raw: 'lxc config set', rawRun: () => lxc(['config', 'set', RUN, 'user.bench=1']), handlerRun: () => must(`config_set name=${RUN} config=user.bench=1`) },
+  { what: 'config_get', raw: 'lxc config get', rawRun: () => lxc(['config', 'get', RUN, 'user.bench']), handlerRun: () => must(`config_get name=${RUN} key=user.bench`) },
+  {
+    what: 'config_unset', raw: 'lxc config unset',
+    before: () => lxc(['config', 'set', RUN, 'user.gone=1']),
+    rawRun: () => lxc(['config', 'unset', RUN, 'user.gone']), handlerRun: () => must(`config_unset name=${RUN} key=user.gone`),
+  },
+  {
+    what: 'freeze', raw: 'lxc pause',
+    rawRun: () => lxc(['pause', RUN]), handlerRun: () => must(`freeze name=${RUN}`),
+    after: () => lxc(['start', RUN]),
+  },
+  {
+    what: 'unfreeze', raw: 'lxc start (frozen)',
+    before: () => lxc(['pause', RUN]),
+    rawRun: () => lxc(['start', RUN]), handlerRun: () => must(`unfreeze name=${RUN}`),
+  },
+  {
+    what: 'device_add (proxy)', raw: 'lxc config device add',
+    rawRun: (i) => lxc(['config', 'device', 'add', RUN, 'p', 'proxy', `listen=tcp:127.0.0.1:${20_000 + i}`, 'connect=tcp:127.0.0.1:80']),
+    handlerRun: (i) => must(`device_add name=${RUN} device=p type=proxy listen=tcp:127.0.0.1:${20_000 + i} connect=tcp:127.0.0.1:80`),
+    after: () => lxc(['config', 'device', 'remove', RUN, 'p']),
+  },
+  {
+    what: 'device_remove', raw: 'lxc config device remove',
+    before: () => lxc(['config', 'device', 'add', RUN, 'p', 'proxy', 'listen=tcp:127.0.0.1:20999', 'connect=tcp:127.0.0.1:80']),
+    rawRun: () => lxc(['config', 'device', 'remove', RUN, 'p']), handlerRun: () => must(`device_remove name=${RUN} device=p`),
+  },
+  {
+    what: 'rename', raw: 'lxc move OLD NEW',
+    rawRun: () => lxc(['move', STOPPED, `${STOPPED}-x`]), handlerRun: () => must(`rename name=${STOPPED} new_name=${STOPPED}-x`),
+    after: () => lxc(['move', `${STOPPED}-x`, STOPPED]),
+  },
+];
+
+async function main() {
+  try {
+    await lxc(['init', 'tiny', RUN]);
+    await lxc(['start', RUN]);
+    await lxc(['init', 'tiny', STOPPED]);
+    console.log(`instance ${RUN} (running) and ${STOPPED} (stopped), N=${N}\n`);
+    console.log('verb                 handler ms   raw ms   ratio   raw command');
+    for (const p of PAIRS) {
+      const r = await measure(p);
+      console.log(`${p.what.padEnd(20)} ${fmt(r.handler, 10)} ${fmt(r.raw)}   ${ratio(r.handler, r.raw)}x  ${p.raw}`);
+    }
+  } finally {
+    await execa('lxc', ['delete', '--force', RUN], { reject: false });
+    await execa('lxc', ['delete', '--force', STOPPED], { reject: false });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
