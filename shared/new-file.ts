@@ -18,8 +18,32 @@ function statOrUndefined(ctx: Pick<Ctx, 'fs'>, p: string) {
   }
 }
 
+/** What a new output file is for: `what` starts the messages (`send: …`), `key` names the parameter. */
+export interface NewFileOptions {
+  force: boolean;
+  what: string;
+  key: string;
+}
+
 /**
- * Check `file` as a new output file, then have `write(tmp)` write a hidden temporary
+ * The checks of {@link writeNewFile} alone, for a verb that must refuse before its
+ * other work (a checkpoint that would end the container): RC 3 when the folder does
+ * not exist, RC 2 for a folder, RC 7 for a symlink, RC 4 for an existing file without
+ * `force`. Reads only.
+ */
+export function checkNewFile(ctx: Pick<Ctx, 'fs'>, file: string, o: NewFileOptions): void {
+  const dir = path.dirname(file);
+  const st = statOrUndefined(ctx, dir);
+  if (!st) throw notFound(`${o.what}: folder ${dir} does not exist (${o.key}=${file})`);
+  if (!st.isDirectory()) throw notFound(`${o.what}: ${dir} is not a folder (${o.key}=${file})`);
+  if (ctx.fs.lstat(file)?.isSymbolicLink()) throw refused(`${o.what}: ${o.key}=${file} is a symlink; give the real path`);
+  const existing = ctx.fs.stat(file);
+  if (existing?.isDirectory()) throw usageError(`${o.what}: ${o.key}=${file} is a folder`);
+  if (existing && !o.force) throw alreadyExists(`${o.what}: ${file} exists; give force=true to replace it`);
+}
+
+/**
+ * Check `file` as a new output file ({@link checkNewFile}), then have `write(tmp)` write a hidden temporary
  * file beside it (`.NAME.rexx-partial-PID-RANDOM`, same folder so the move is a
  * rename), and move that into place: hard-linked (link(2) never replaces a file, so one
  * that appeared meanwhile is RC 4) or, with `force`, renamed over it. The temporary
@@ -30,15 +54,9 @@ function statOrUndefined(ctx: Pick<Ctx, 'fs'>, p: string) {
  * real path); RC 4 when it exists and `force` is not given. `what` starts the messages
  * (`send: …`, `export: …`). Returns the size written in bytes (0 under dryrun).
  */
-export async function writeNewFile(ctx: Ctx, file: string, o: { force: boolean; what: string; key: string }, write: (tmp: string) => Promise<void>): Promise<number> {
+export async function writeNewFile(ctx: Ctx, file: string, o: NewFileOptions, write: (tmp: string) => Promise<void>): Promise<number> {
+  checkNewFile(ctx, file, o);
   const dir = path.dirname(file);
-  const st = statOrUndefined(ctx, dir);
-  if (!st) throw notFound(`${o.what}: folder ${dir} does not exist (${o.key}=${file})`);
-  if (!st.isDirectory()) throw notFound(`${o.what}: ${dir} is not a folder (${o.key}=${file})`);
-  if (ctx.fs.lstat(file)?.isSymbolicLink()) throw refused(`${o.what}: ${o.key}=${file} is a symlink; give the real path`);
-  const existing = ctx.fs.stat(file);
-  if (existing?.isDirectory()) throw usageError(`${o.what}: ${o.key}=${file} is a folder`);
-  if (existing && !o.force) throw alreadyExists(`${o.what}: ${file} exists; give force=true to replace it`);
   const tmp = path.join(dir, `.${path.basename(file)}.rexx-partial-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
   try {
     await write(tmp);

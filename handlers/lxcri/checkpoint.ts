@@ -15,7 +15,7 @@ import { createUnderFreeName, epochName } from '../../shared/snapshot-names';
 import type { Ctx } from '../../shared/verb';
 import { listSnapshots } from '../zfs/snapshot';
 import { rows, zfs } from '../zfs/tool';
-import { getState } from './container';
+import { getState, mustState } from './container';
 import { criuErrorLines } from './errors';
 import { datasetExists, getProps } from '../zfs/dataset';
 import { containerDataset, datasetOf } from './rootfs';
@@ -135,7 +135,8 @@ export function merge(a: Checkpoint[], b: Checkpoint[]): Checkpoint[] {
 
 /** A container's checkpoints of both kinds, oldest first, with its ZFS dataset (undefined without one). */
 export async function allCheckpoints(ctx: Ctx, id: string, bundle: string | undefined) {
-  const ds = await datasetOf(ctx, id, bundle);
+  // Looked up afresh (not the dataset kept for the bundle): restore and prune act on what this finds.
+  const ds = await datasetOf(ctx, id, bundle, { fresh: true });
   return { ds, list: merge(ds ? await zfsCheckpoints(ctx, ds) : [], criuCheckpoints(ctx, id)) };
 }
 
@@ -151,15 +152,40 @@ export function criuLogErrors(ctx: Pick<Ctx, 'fs'>, dir: string): string {
 /**
  * pause → `zfs snapshot -o org.rexxjs:checkpoint-kind=zfs DS@checkpoint-<secs>` → resume
  * (in a finally, even when the snapshot fails); `-N` suffix when the second's name is
- * taken (shared/snapshot-names.ts). Returns the checkpoint name.
+ * taken (shared/snapshot-names.ts). `status` is the container's, or `unknown` (runc's
+ * state.json gave the bundle without `runc state`): then the pause is tried, and only
+ * when it is refused (paused, stopped) is `<runtime> state` asked what it is. With `end`
+ * (checkpoint leave_running=false) a successful snapshot is followed by `delete --force`
+ * of the still frozen container instead of the resume, so the snapshot is its last
+ * state. Returns the checkpoint name and the container's status before it.
  */
-export async function zfsCheckpoint(ctx: Ctx, rt: Runtime, id: string, ds: string, running: boolean): Promise<string> {
+export async function zfsCheckpoint(ctx: Ctx, rt: Runtime, id: string, ds: string, status: string, end = false): Promise<{ name: string; status: string }> {
   const base = epochName(PREFIX, ctx.clock.now());
-  if (running) await rtRun(ctx, rt, ['pause', id]);
+  let paused = false;
+  if (status === 'unknown') {
+    try {
+      await rtRun(ctx, rt, ['pause', id]);
+      paused = true;
+      status = 'running';
+    } catch (e) {
+      if (!isReason(e, 'refused', 'already')) throw e;
+      status = (await mustState(ctx, rt, id)).status;
+    }
+  }
+  if (!paused && status === 'running') {
+    await rtRun(ctx, rt, ['pause', id]);
+    paused = true;
+  }
+  let ended = false;
   try {
-    return (await createUnderFreeName(base, (name) => zfs(ctx, ['snapshot', '-o', `${KIND_PROP}=zfs`, `${ds}@${name}`]))).name;
+    const name = (await createUnderFreeName(base, (n) => zfs(ctx, ['snapshot', '-o', `${KIND_PROP}=zfs`, `${ds}@${n}`]))).name;
+    if (end) {
+      await rtRun(ctx, rt, ['delete', '--force', id], { timeoutMs: 60_000 });
+      ended = true;
+    }
+    return { name, status };
   } finally {
-    if (running) await rtRun(ctx, rt, ['resume', id]);
+    if (paused && !ended) await rtRun(ctx, rt, ['resume', id]);
   }
 }
 

@@ -6,8 +6,9 @@
  * CRIU through `<runtime> checkpoint --image-path DIR` / `<runtime> restore`. The two
  * ways of taking one, and the list of both kinds, are the library ../checkpoint.ts.
  */
-import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
+import { alreadyExists, isReason, notFound, refused, usageError } from '../../../shared/errors';
 import { absHostPath } from '../../../shared/names';
+import { checkNewFile } from '../../../shared/new-file';
 import { stem } from '../../../shared/result';
 import { selectForPrune, retentionParams } from '../../../shared/retention';
 import { defineVerb } from '../../../shared/verb';
@@ -16,10 +17,10 @@ import { listSnapshots, rollback } from '../../zfs/snapshot';
 import { fullName, zfs } from '../../zfs/tool';
 import { checkBundle } from '../bundle-policy';
 import { allCheckpoints, criuCheckpoint, criuRestore, recordedBundle, requireCriu, zfsCheckpoint, type Checkpoint, type CriuFlags } from '../checkpoint';
-import { getState, mustState, removeRunFiles, runDetached, waitState, withContainerLock } from '../container';
+import { getState, mustState, removeRunFiles, runcBundle, runDetached, waitState, withContainerLock } from '../container';
 import { exportCriu, exportZfs, importCriu, importZfs, readManifest } from '../export';
 import { BUNDLE_OPT, CRIU_FLAGS, NAME, POOL, RUNTIME, SNAPSHOT_OPT, timeout } from '../params';
-import { containerDataset, datasetOf } from '../rootfs';
+import { containerDataset, datasetOf, forgetDataset } from '../rootfs';
 import { pickRuntime } from '../runtime';
 import { rtRun } from '../tool';
 
@@ -66,23 +67,36 @@ export const checkpoint = defineVerb({
     // A restore of the same id in between would delete the container this pauses.
     return withContainerLock(ctx, rt, p.name, p.timeout, async () => {
       const t0 = ctx.clock.monotonic();
-      const s = await mustState(ctx, rt, p.name);
-      const ds = p.backend === 'criu' ? undefined : await datasetOf(ctx, p.name, s.bundle);
+      // runc: the bundle from its state.json, and the status from the pause (no `runc state`: ~8 ms of a ~30 ms checkpoint).
+      const quick = p.backend === 'criu' ? undefined : runcBundle(ctx, rt, p.name);
+      let s = quick ? { bundle: quick, status: 'unknown' } : await mustState(ctx, rt, p.name);
+      let ds = p.backend === 'criu' ? undefined : await datasetOf(ctx, p.name, s.bundle);
+      if (!ds && s.status === 'unknown') s = await mustState(ctx, rt, p.name);
       if (p.backend === 'zfs' && !ds) throw notFound(`container ${p.name}: its rootfs is not on a ZFS dataset (create it with zfs=true)`);
       const flags: CriuFlags = { tcpEstablished: !!p.tcp_established, fileLocks: !!p.file_locks, shellJob: !!p.shell_job, extUnixSk: !!p.ext_unix_sk };
       if (ds && (p.pre_dump || Object.values(flags).some(Boolean))) {
         throw usageError(`checkpoint: pre_dump=, tcp_established=, file_locks=, shell_job= and ext_unix_sk= apply to CRIU; ${p.name}'s rootfs is on ZFS (${ds}): give backend=criu`);
       }
       const file = p.export;
+      // Refuse a bad export= before the checkpoint: leave_running=false would end the container first.
+      if (file) checkNewFile(ctx, file, { force: p.force, what: 'export', key: 'export' });
       let name: string;
       let bytes = 0;
       if (ds) {
-        name = await zfsCheckpoint(ctx, rt, p.name, ds, s.status === 'running');
-        if (file) bytes = await exportZfs(ctx, { file, force: p.force, id: p.name, name, bundle: s.bundle, dataset: ds, runtime: rt.name, timeoutMs: p.timeout });
-        if (!p.leave_running) {
-          await rtRun(ctx, rt, ['delete', '--force', p.name], { timeoutMs: 60_000 });
-          removeRunFiles(ctx, rt, p.name);
+        let taken: { name: string; status: string };
+        try {
+          taken = await zfsCheckpoint(ctx, rt, p.name, ds, s.status, !p.leave_running);
+        } catch (e) {
+          // The dataset datasetOf kept for this bundle may have been destroyed or renamed since: look again, once.
+          const fresh = isReason(e, 'notFound') ? await datasetOf(ctx, p.name, s.bundle, { fresh: true }) : undefined;
+          if (!fresh || fresh === ds) throw e;
+          ds = fresh;
+          taken = await zfsCheckpoint(ctx, rt, p.name, ds, s.status, !p.leave_running);
         }
+        name = taken.name;
+        s = { ...s, status: taken.status };
+        if (!p.leave_running) removeRunFiles(ctx, rt, p.name);
+        if (file) bytes = await exportZfs(ctx, { file, force: p.force, id: p.name, name, bundle: s.bundle, dataset: ds, runtime: rt.name, timeoutMs: p.timeout });
       } else {
         name = (await criuCheckpoint(ctx, rt, p.name, s.bundle, { leaveRunning: p.leave_running, preDump: p.pre_dump, flags, timeoutMs: p.timeout })).name;
         if (file) bytes = await exportCriu(ctx, { file, force: p.force, id: p.name, name, bundle: s.bundle, runtime: rt.name, flags, preDump: p.pre_dump, timeoutMs: p.timeout });
@@ -148,6 +162,7 @@ export const restore = defineVerb({
         if (m.kind === 'zfs') {
           const ds = p.dataset ? fullName(ctx, p.pool, p.dataset) : containerDataset(ctx, p.name, p.pool);
           await importZfs(ctx, p.import, m, ds, p.bundle, p.timeout);
+          forgetDataset(ctx, p.bundle);
           const st = p.start ? await runDetached(ctx, rt, p.name, p.bundle, p.timeout) : undefined;
           return done(m.checkpoint, 'zfs', { status: st?.status, dataset: ds });
         }

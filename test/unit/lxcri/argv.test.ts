@@ -93,7 +93,7 @@ describe('CRIU checkpoint / restore (fake binary)', () => {
     } finally {
       fake.cleanup();
     }
-  });
+  }, 30_000); // ~20 node fake binaries: seconds on a loaded host
 
   it('a damaged rexx-checkpoint.json (fake runc: CRIU cannot dump on this kernel) is RC 1 naming it, not a checkpoint that silently vanishes', async () => {
     const state = JSON.stringify({ id: 'c2', pid: 42, status: 'running', bundle: `${tmp}/b2` });
@@ -118,7 +118,7 @@ describe('CRIU checkpoint / restore (fake binary)', () => {
     } finally {
       fake.cleanup();
     }
-  });
+  }, 30_000);
 });
 
 describe('classification of runtime messages', () => {
