@@ -10,7 +10,7 @@
  *      Only where `criu check` passes; elsewhere it prints "skipped: criu check failed: …".
  * Run: npm run bench:lxcri-checkpoint
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,6 +19,7 @@ import * as lockfile from 'proper-lockfile';
 import { createHandler } from '../../shared/dispatch';
 import { argvLine } from '../../shared/runner';
 import { table } from '../../handlers/lxcri';
+import { busyboxRootfs, removeContainers } from './oci-env';
 import { fmt, median, ratio, strict, timed } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 20);
@@ -37,11 +38,7 @@ const quiet = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ig
 
 async function bundle(name: string) {
   const b = `${tmp}/${name}`;
-  fs.mkdirSync(`${b}/rootfs/bin`, { recursive: true });
-  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc']) fs.mkdirSync(`${b}/rootfs/${d}`, { recursive: true });
-  fs.copyFileSync('/bin/busybox', `${b}/rootfs/bin/busybox`);
-  fs.chmodSync(`${b}/rootfs/bin/busybox`, 0o755);
-  for (const a of ['sh', 'sleep']) fs.symlinkSync('busybox', `${b}/rootfs/bin/${a}`);
+  busyboxRootfs(`${b}/rootfs`, ['sh', 'sleep']);
   // A counter in the shell's memory: a process whose state a CRIU dump has to carry.
   await must(`spec bundle=${b} arg=sh arg=-c ${argvLine(['arg=i=0; while true; do i=$((i+1)); sleep 0.1; done'])} readonly=false runtime=runc`);
   return b;
@@ -141,17 +138,7 @@ async function main() {
 }
 
 function cleanup() {
-  const ids = spawnSync('runc', ['--root', ROOT, 'list', '-q'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
-  for (const id of ids) quiet('runc', ['--root', ROOT, 'delete', '-f', id]);
-  const left = execFileSync('zfs', ['list', '-H', '-o', 'name', '-t', 'filesystem', '-r', POOL], { encoding: 'utf8' })
-    .split('\n')
-    .filter((d) => d.startsWith(`${POOL}/containers/${P}`));
-  for (let pass = 0; pass < 4 && left.length; pass++) {
-    for (const d of left) {
-      quiet('zfs', ['unmount', d]);
-      quiet('zfs', ['destroy', '-r', d]);
-    }
-  }
+  removeContainers(ROOT, POOL, P);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 
