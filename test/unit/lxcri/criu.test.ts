@@ -146,6 +146,20 @@ describe('CRIU cannot work here (fake runner with this host\'s criu check output
     expect(f.calls.filter((c) => c[0] === 'criu')).toHaveLength(1);
   });
 
+  it('import= of a CRIU export (fake runner; real tar) is RC 6 before anything is unpacked', async () => {
+    const d = `${tmp}/imp6`;
+    fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(`${d}/rexx-export.json`, JSON.stringify({ format: 'rexx-lxcri-checkpoint/1', kind: 'criu', container: 'c1', checkpoint: 'checkpoint-1795240000', runtime: 'runc', createdMs: NOW, criu: { flags: { tcpEstablished: false, fileLocks: false, shellJob: false, extUnixSk: false }, preDump: false } }));
+    spawnSync('tar', ['-cf', `${d}/x.tar`, '-C', d, 'rexx-export.json']);
+    const f = realTar({ criuOk: false, exists: () => false });
+    const r = await createHandler(table, { env: env('imp6'), runner: f.runner, clock })(`restore c1 import=${d}/x.tar bundle=${d}/bundle runtime=runc`);
+    expect(r.errorCode).toBe(6);
+    expect(r.errorMessage).toMatch(/CRIU restore cannot work on this host: criu check failed: Error \(criu\/vdso\.c:381\)/);
+    expect(fs.existsSync(`${d}/bundle`)).toBe(false);
+    expect(f.calls.filter((c) => c[0] === 'tar').map((c) => c[1])).toEqual(['--extract']);
+    expect(f.calls.filter((c) => c.includes('--to-stdout'))).toHaveLength(1);
+  });
+
   it('criu not installed (fake runner): RC 6 saying so', async () => {
     const f = fakeRunner((argv) => (argv[0] === 'criu' ? { missing: true } : argv.join(' ').endsWith(' state c1') ? state('running') : argv[0] === 'zfs' ? { exitCode: 1, stderr: 'dataset does not exist' } : undefined));
     const r = await createHandler(table, { env: env('nobin'), runner: f.runner, clock })('checkpoint c1 backend=criu runtime=runc');
