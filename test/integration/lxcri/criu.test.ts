@@ -92,6 +92,12 @@ describe('ZFS checkpoint export= → restore import= on another host', () => {
     // leave_running=false deleted the frozen container right after the snapshot: the file holds the checkpoint's value.
     const atCheckpoint = readNum(`${b}/rootfs/counter`);
     expect(atCheckpoint).toBeGreaterThan(3);
+    // The old host can still restore it without bundle=: the dataset's mountpoint says where the bundle is.
+    const back = await here(`restore ${id} runtime=runc`);
+    expect(back.errorCode, back.errorMessage).toBe(0);
+    expect(back.rexxVariables).toMatchObject({ KIND: 'zfs', SNAPSHOT: c.output, STATUS: 'running' });
+    expect((await here(`delete ${id} force=true runtime=runc`)).errorCode).toBe(0);
+
     // "Another host": a fresh state directory, a dataset under another parent.
     const nb = `${tmp}/there/${id}`;
     const ds = `${MOVED}/${id}`;
