@@ -10,16 +10,17 @@
  */
 import * as path from 'node:path';
 import { lazySchema } from '../../shared/schema';
-import { toolFailed, toolMessage } from '../../shared/errors';
+import { AddressError, isReason, toolFailed, toolMessage, unavailable } from '../../shared/errors';
 import { createUnderFreeName, epochName } from '../../shared/snapshot-names';
 import type { Ctx } from '../../shared/verb';
 import { listSnapshots } from '../zfs/snapshot';
 import { rows, zfs } from '../zfs/tool';
-import { getState } from './container';
+import { getState, mustState } from './container';
 import { criuErrorLines } from './errors';
-import { datasetOf } from './rootfs';
+import { datasetExists, getProps } from '../zfs/dataset';
+import { containerDataset, datasetOf } from './rootfs';
 import { ociDir, type Runtime } from './runtime';
-import { rtArgv, rtRun } from './tool';
+import { rtArgv, rtDetached, rtRun } from './tool';
 
 /** User property on a checkpoint snapshot naming its backend. */
 export const KIND_PROP = 'org.rexxjs:checkpoint-kind';
@@ -61,6 +62,35 @@ export async function zfsCheckpoints(ctx: Ctx, dataset: string): Promise<Checkpo
     .map((s) => ({ name: s.snapshot, kind: 'zfs' as const, createdEpoch: s.createdEpoch, order: s.createtxg, where: s.name }));
 }
 
+/** CRIU options a checkpoint is taken with, and restored with again (runc 1.1's flag names). */
+export interface CriuFlags {
+  /** `--tcp-established`: allow open TCP connections. */
+  tcpEstablished: boolean;
+  /** `--file-locks`: dump and restore file locks. */
+  fileLocks: boolean;
+  /** `--shell-job`: allow a process group of a terminal session (e.g. started from a shell). */
+  shellJob: boolean;
+  /** `--ext-unix-sk`: allow unix sockets connected to a peer outside the container. */
+  extUnixSk: boolean;
+}
+
+/** Each flag's runc 1.1 option (`runc checkpoint --help`, `runc restore --help`: the same four on both). */
+const CRIU_FLAG_ARGS: ReadonlyArray<[keyof CriuFlags, string]> = [
+  ['tcpEstablished', '--tcp-established'],
+  ['fileLocks', '--file-locks'],
+  ['shellJob', '--shell-job'],
+  ['extUnixSk', '--ext-unix-sk'],
+];
+
+/** The runtime options for `f`, in a fixed order. Pure. */
+export const criuFlagArgs = (f: Partial<CriuFlags>): string[] => CRIU_FLAG_ARGS.filter(([k]) => f[k]).map(([, a]) => a);
+
+/** No CRIU options. */
+export const NO_CRIU_FLAGS: CriuFlags = { tcpEstablished: false, fileLocks: false, shellJob: false, extUnixSk: false };
+
+/** Subfolder of a CRIU image directory holding the pre-dump of `pre_dump=true` (the final dump's `--parent-path`). */
+export const PRE_DUMP_DIR = 'pre-dump';
+
 /** What `rexx-checkpoint.json` records (checked when read; written atomically by {@link criuCheckpoint}). */
 export const CriuMetaSchema = lazySchema((z) => z.object({
   kind: z.literal('criu'),
@@ -69,7 +99,16 @@ export const CriuMetaSchema = lazySchema((z) => z.object({
   /** Epoch ms. */
   createdMs: z.number().int().nonnegative(),
   leaveRunning: z.boolean(),
+  /** The CRIU options it was taken with (restore uses them again); absent in older records = none. */
+  flags: z.object({ tcpEstablished: z.boolean(), fileLocks: z.boolean(), shellJob: z.boolean(), extUnixSk: z.boolean() }).optional(),
+  /** True when a pre-dump (in {@link PRE_DUMP_DIR}) is this dump's parent. */
+  preDump: z.boolean().optional(),
 }));
+
+/** The record of CRIU checkpoint directory `dir`, or undefined when it has none (a damaged one is RC 1). */
+export function criuMeta(ctx: Ctx, dir: string) {
+  return ctx.state.read(path.join(dir, CRIU_META), CriuMetaSchema(), `remove that checkpoint (rm -r ${dir}) or move it out of ${path.dirname(dir)}`);
+}
 
 /**
  * CRIU checkpoints of a container, oldest first (from each image directory's
@@ -83,7 +122,7 @@ export function criuCheckpoints(ctx: Ctx, id: string): Checkpoint[] {
   for (const name of ctx.fs.list(dir)) {
     const where = path.join(dir, name);
     if (!ctx.fs.lstat(where)?.isDirectory()) continue;
-    const m = ctx.state.read(path.join(where, CRIU_META), CriuMetaSchema(), `remove that checkpoint (rm -r ${where}) or move it out of ${dir}`);
+    const m = criuMeta(ctx, where);
     if (m) out.push({ name, kind: 'criu', createdEpoch: Math.floor(m.createdMs / 1000), order: m.createdMs, where });
   }
   return out.sort((a, b) => a.order - b.order);
@@ -96,7 +135,8 @@ export function merge(a: Checkpoint[], b: Checkpoint[]): Checkpoint[] {
 
 /** A container's checkpoints of both kinds, oldest first, with its ZFS dataset (undefined without one). */
 export async function allCheckpoints(ctx: Ctx, id: string, bundle: string | undefined) {
-  const ds = await datasetOf(ctx, id, bundle);
+  // Looked up afresh (not the dataset kept for the bundle): restore and prune act on what this finds.
+  const ds = await datasetOf(ctx, id, bundle, { fresh: true });
   return { ds, list: merge(ds ? await zfsCheckpoints(ctx, ds) : [], criuCheckpoints(ctx, id)) };
 }
 
@@ -112,39 +152,160 @@ export function criuLogErrors(ctx: Pick<Ctx, 'fs'>, dir: string): string {
 /**
  * pause → `zfs snapshot -o org.rexxjs:checkpoint-kind=zfs DS@checkpoint-<secs>` → resume
  * (in a finally, even when the snapshot fails); `-N` suffix when the second's name is
- * taken (shared/snapshot-names.ts). Returns the checkpoint name.
+ * taken (shared/snapshot-names.ts). `status` is the container's, or `unknown` (runc's
+ * state.json gave the bundle without `runc state`): then the pause is tried, and only
+ * when it is refused (paused, stopped) is `<runtime> state` asked what it is. With `end`
+ * (checkpoint leave_running=false) a successful snapshot is followed by `delete --force`
+ * of the still frozen container instead of the resume, so the snapshot is its last
+ * state. Returns the checkpoint name and the container's status before it.
  */
-export async function zfsCheckpoint(ctx: Ctx, rt: Runtime, id: string, ds: string, running: boolean): Promise<string> {
+export async function zfsCheckpoint(ctx: Ctx, rt: Runtime, id: string, ds: string, status: string, end = false): Promise<{ name: string; status: string }> {
   const base = epochName(PREFIX, ctx.clock.now());
-  if (running) await rtRun(ctx, rt, ['pause', id]);
+  let paused = false;
+  if (status === 'unknown') {
+    try {
+      await rtRun(ctx, rt, ['pause', id]);
+      paused = true;
+      status = 'running';
+    } catch (e) {
+      if (!isReason(e, 'refused', 'already')) throw e;
+      status = (await mustState(ctx, rt, id)).status;
+    }
+  }
+  if (!paused && status === 'running') {
+    await rtRun(ctx, rt, ['pause', id]);
+    paused = true;
+  }
+  let ended = false;
   try {
-    return (await createUnderFreeName(base, (name) => zfs(ctx, ['snapshot', '-o', `${KIND_PROP}=zfs`, `${ds}@${name}`]))).name;
+    const name = (await createUnderFreeName(base, (n) => zfs(ctx, ['snapshot', '-o', `${KIND_PROP}=zfs`, `${ds}@${n}`]))).name;
+    if (end) {
+      await rtRun(ctx, rt, ['delete', '--force', id], { timeoutMs: 60_000 });
+      ended = true;
+    }
+    return { name, status };
   } finally {
-    if (running) await rtRun(ctx, rt, ['resume', id]);
+    if (paused && !ended) await rtRun(ctx, rt, ['resume', id]);
   }
 }
 
+/** Where the result of `criu check` is kept in `ctx.cache` (per handler instance), per PATH. */
+const criuCacheKey = (ctx: Pick<Ctx, 'env'>) => `lxcri:criu-check:${ctx.env.PATH ?? ''}`;
+
 /**
- * `<runtime> checkpoint --image-path DIR [--leave-running] ID` into a new image directory
- * under {@link criuDir}, then `rexx-checkpoint.json` recording it. On failure (RC 1) the
- * directory goes and CRIU's own log lines join ERRORTEXT; variables STATUS (the
- * container's status after it) and KIND=criu. Returns the checkpoint name.
+ * Whether CRIU can work on this host: `criu check` (CRIU's own test of the kernel's
+ * features, ~120 ms), run once per handler instance and PATH (`ctx.cache`). Returns
+ * undefined when it passes, else why not: "criu is not installed", or CRIU's own error
+ * lines, e.g. on kernel 6.18 with CRIU 3.17 "Error (criu/vdso.c:381): vdso: Unexpected rt
+ * vDSO area bounds | Error (criu/vdso.c:613): vdso: Failed to fill self vdso symtable | …".
+ * A read: it runs under dryrun too.
  */
-export async function criuCheckpoint(ctx: Ctx, rt: Runtime, id: string, bundle: string, leaveRunning: boolean, timeoutMs: number): Promise<string> {
+export async function criuProblem(ctx: Ctx): Promise<string | undefined> {
+  const key = criuCacheKey(ctx);
+  if (ctx.cache.has(key)) return ctx.cache.get(key) as string | undefined;
+  const r = await ctx.run(['criu', 'check'], { readOnly: true, timeoutMs: 30_000 });
+  const why = r.ok ? undefined : r.missing ? 'criu is not installed (run scripts/setup-host.sh)' : criuErrorLines(`${r.stderr}\n${r.stdout}`) || toolMessage(r);
+  ctx.cache.set(key, why);
+  return why;
+}
+
+/**
+ * RC 6 (unavailable) before anything is touched when CRIU cannot work here
+ * ({@link criuProblem}) or the runtime has no checkpoint/restore (crun 1.8 as Debian
+ * builds it: "unknown command checkpoint"). ERRORTEXT carries CRIU's exact error lines;
+ * `vars` are set on the error (STATUS, KIND).
+ */
+export async function requireCriu(ctx: Ctx, rt: Runtime, what: 'checkpoint' | 'restore', vars: Record<string, string>): Promise<void> {
+  const why = await criuProblem(ctx);
+  if (why) throw unavailable(`CRIU ${what} cannot work on this host: criu check failed: ${why}`, { vars });
+  if (rt.name !== 'runc') {
+    const r = await ctx.run(rtArgv(rt, [what, '--help']), { readOnly: true, timeoutMs: 10_000 });
+    if (!r.ok && /unknown command/i.test(`${r.stderr}${r.stdout}`)) throw unavailable(`CRIU ${what}: ${rt.name} has no ${what} command (${toolMessage(r)}); use runtime=runc`, { vars });
+  }
+}
+
+/** Options of {@link criuCheckpoint}. */
+export interface CriuCheckpointOptions {
+  leaveRunning: boolean;
+  /** Take an iterative pre-copy first (`--pre-dump` into {@link PRE_DUMP_DIR}), then the final dump on top of it. */
+  preDump: boolean;
+  flags: CriuFlags;
+  timeoutMs: number;
+}
+
+/**
+ * A CRIU checkpoint into a new image directory DIR under {@link criuDir}, then
+ * `rexx-checkpoint.json` recording it (written atomically):
+ * - with `preDump`: `<runtime> checkpoint --pre-dump --image-path DIR/pre-dump [flags] ID`
+ *   (memory only, the container keeps running), then
+ * - `<runtime> checkpoint --image-path DIR [--parent-path pre-dump] [--leave-running] [flags] ID`
+ *   (the parent path is relative to the image directory, as CRIU's `--prev-images-dir`).
+ * First {@link requireCriu}: RC 6 with CRIU's own error lines when CRIU cannot work here,
+ * nothing run. On a failed dump (RC 1) the directory goes and CRIU's log lines join
+ * ERRORTEXT. Variables STATUS (the container's status after it) and KIND=criu on failure.
+ * Returns the checkpoint name and its directory.
+ */
+export async function criuCheckpoint(ctx: Ctx, rt: Runtime, id: string, bundle: string, o: CriuCheckpointOptions): Promise<{ name: string; dir: string }> {
+  const failVars = async () => ({ STATUS: (await getState(ctx, rt, id).catch(() => undefined))?.status ?? '', KIND: 'criu' });
+  await requireCriu(ctx, rt, 'checkpoint', await failVars());
   const secs = Math.floor(ctx.clock.now() / 1000);
   const name = uniqueName(secs, new Set(ctx.fs.list(criuDir(ctx, id))));
   const dir = path.join(criuDir(ctx, id), name);
   ctx.fs.mkdir(dir);
-  const args = ['checkpoint', '--image-path', dir];
-  if (leaveRunning) args.push('--leave-running');
-  args.push(id);
-  const r = await ctx.run(rtArgv(rt, args), { timeoutMs });
-  if (!r.ok) {
-    const criu = criuLogErrors(ctx, dir);
+  const flags = criuFlagArgs(o.flags);
+  const steps: string[][] = [];
+  if (o.preDump) steps.push(['checkpoint', '--pre-dump', '--image-path', path.join(dir, PRE_DUMP_DIR), ...flags, id]);
+  steps.push(['checkpoint', '--image-path', dir, ...(o.preDump ? ['--parent-path', PRE_DUMP_DIR] : []), ...(o.leaveRunning ? ['--leave-running'] : []), ...flags, id]);
+  for (const args of steps) {
+    const r = await ctx.run(rtArgv(rt, args), { timeoutMs: o.timeoutMs });
+    if (r.ok) continue;
+    const pre = args.includes('--pre-dump');
+    const criu = criuLogErrors(ctx, pre ? path.join(dir, PRE_DUMP_DIR) : dir);
     ctx.fs.remove(dir);
-    const s = await getState(ctx, rt, id).catch(() => undefined);
-    throw toolFailed(`CRIU checkpoint failed: ${toolMessage(r)}${criu ? `\n${criu}` : ''}`, { cause: r, vars: { STATUS: s?.status ?? '', KIND: 'criu' } });
+    throw toolFailed(`CRIU ${pre ? 'pre-dump' : 'checkpoint'} failed: ${toolMessage(r)}${criu ? `\n${criu}` : ''}`, { cause: r, vars: await failVars() });
   }
-  ctx.state.write(path.join(dir, CRIU_META), { kind: 'criu', runtime: rt.name, bundle, createdMs: ctx.clock.now(), leaveRunning });
-  return name;
+  ctx.state.write(path.join(dir, CRIU_META), { kind: 'criu', runtime: rt.name, bundle, createdMs: ctx.clock.now(), leaveRunning: o.leaveRunning, flags: o.flags, preDump: o.preDump });
+  return { name, dir };
+}
+
+/**
+ * `<runtime> restore -d --image-path DIR --bundle B [flags] ID` (detached; the runtime's
+ * messages in `--log`, tool.ts rtDetached), after {@link requireCriu} (RC 6 when CRIU
+ * cannot work here). `flags` default to those the checkpoint was taken with (CRIU
+ * needs the same ones back). On failure CRIU's restore.log lines join ERRORTEXT.
+ */
+export async function criuRestore(ctx: Ctx, rt: Runtime, id: string, dir: string, bundle: string, flags: Partial<CriuFlags>, timeoutMs: number): Promise<void> {
+  await requireCriu(ctx, rt, 'restore', { KIND: 'criu' });
+  const recorded = criuMeta(ctx, dir)?.flags ?? NO_CRIU_FLAGS;
+  const use = { ...recorded, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) };
+  try {
+    await rtDetached(ctx, rt, id, ['restore', '-d', '--image-path', dir, '--bundle', bundle, ...criuFlagArgs(use), id], timeoutMs);
+  } catch (e) {
+    const criu = criuLogErrors(ctx, dir);
+    if (criu && e instanceof AddressError) e.message = `${e.message}\n${criu}`;
+    throw e;
+  }
+}
+
+/**
+ * The bundle of a container that no longer exists (checkpoint leave_running=false ended
+ * it), so restore needs no bundle=: the bundle a CRIU checkpoint recorded (`snapshot`,
+ * else the newest), else from the mountpoint of `<pool>/containers/<id>` (its parent when
+ * it is the rootfs). Undefined when neither is there.
+ */
+export async function recordedBundle(ctx: Ctx, id: string, snapshot: string | undefined, pool: string | undefined): Promise<string | undefined> {
+  const criu = criuCheckpoints(ctx, id);
+  const c = snapshot ? criu.find((x) => x.name === snapshot) : criu[criu.length - 1];
+  const m = c && criuMeta(ctx, c.where);
+  if (m) return m.bundle;
+  const ds = containerDataset(ctx, id, pool);
+  try {
+    if (!(await datasetExists(ctx, ds))) return undefined;
+    const mp = (await getProps(ctx, ds, ['mountpoint'])).mountpoint ?? '';
+    if (!mp.startsWith('/')) return undefined;
+    return path.basename(mp) === 'rootfs' ? path.dirname(mp) : mp;
+  } catch (e) {
+    if (isReason(e, 'unavailable', 'notFound')) return undefined;
+    throw e;
+  }
 }

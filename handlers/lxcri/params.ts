@@ -45,3 +45,14 @@ export const SNAPSHOT_OPT = {
 export const IMAGE = { image: { type: 'string', required: true, rule: ociImageRef, doc: 'image name[:tag] in the local index (tag default latest)' } } as const;
 
 export { timeoutParam as timeout } from '../../shared/params';
+
+/**
+ * CRIU options of checkpoint and restore (runc 1.1's flags, `runc checkpoint --help`).
+ * No default: checkpoint takes absent as false; restore as what the checkpoint was taken with.
+ */
+export const CRIU_FLAGS = {
+  tcp_established: { type: 'bool', doc: 'CRIU: allow open TCP connections (--tcp-established)' },
+  file_locks: { type: 'bool', doc: 'CRIU: dump and restore file locks (--file-locks)' },
+  shell_job: { type: 'bool', doc: 'CRIU: allow a shell job, a process group of a terminal session (--shell-job)' },
+  ext_unix_sk: { type: 'bool', doc: 'CRIU: allow unix sockets connected outside the container (--ext-unix-sk)' },
+} as const;

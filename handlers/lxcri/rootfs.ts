@@ -24,16 +24,32 @@ export async function bundleDataset(ctx: Ctx, bundle: string, rootfs = 'rootfs')
   return mp === root || mp === path.resolve(bundle) ? { dataset: ds, mountpoint: mp } : undefined;
 }
 
+/** Where {@link datasetOf} keeps what it found for a bundle in `ctx.cache` (per handler instance). */
+const datasetKey = (bundle: string) => `lxcri:dataset:${path.resolve(bundle)}`;
+
+/** Forget what {@link datasetOf} found for `bundle` (its dataset was destroyed, or another is mounted there now). */
+export const forgetDataset = (ctx: Pick<Ctx, 'cache'>, bundle: string) => ctx.cache.delete(datasetKey(bundle));
+
 /**
  * The container's ZFS dataset: from its bundle's mountpoint, else `<pool>/containers/<id>`
  * if it exists; undefined when there is none or ZFS is absent (no zfs binary, daemon
- * down), so the CRIU path still works on hosts without ZFS.
+ * down), so the CRIU path still works on hosts without ZFS. What a bundle's mountpoint
+ * gave is kept per handler instance (`ctx.cache`: the lookup is a `zfs list` of every
+ * filesystem plus a `zfs get`, ~10 ms, most of what a checkpoint added to pause +
+ * snapshot + resume); `fresh` looks again. A verb that acts on a kept answer and gets
+ * RC 3 from zfs looks again once (the dataset was destroyed or renamed meanwhile).
  */
-export async function datasetOf(ctx: Ctx, id: string, bundle: string | undefined): Promise<string | undefined> {
+export async function datasetOf(ctx: Ctx, id: string, bundle: string | undefined, o: { fresh?: boolean } = {}): Promise<string | undefined> {
   try {
     if (bundle) {
+      const hit = o.fresh ? undefined : (ctx.cache.get(datasetKey(bundle)) as string | undefined);
+      if (hit) return hit;
       const d = await bundleDataset(ctx, bundle);
-      if (d) return d.dataset;
+      if (d) {
+        ctx.cache.set(datasetKey(bundle), d.dataset);
+        return d.dataset;
+      }
+      forgetDataset(ctx, bundle);
     }
     const guess = containerDataset(ctx, id);
     return (await datasetExists(ctx, guess)) ? guess : undefined;

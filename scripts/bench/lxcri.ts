@@ -10,13 +10,14 @@
  *      (cp -a of the bundle + run).
  * Run: npm run bench:lxcri
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execa } from 'execa';
 import { createHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/lxcri';
+import { busyboxRootfs, removeContainers } from './oci-env';
 import { fmt, median, ratio, strict, timed } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 20);
@@ -33,13 +34,7 @@ const raw = (cmd: string, args: string[]) => {
 const quiet = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' });
 const must = strict(h);
 
-function rootfs(dir: string) {
-  fs.mkdirSync(`${dir}/bin`, { recursive: true });
-  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc']) fs.mkdirSync(`${dir}/${d}`, { recursive: true });
-  fs.copyFileSync('/bin/busybox', `${dir}/bin/busybox`);
-  fs.chmodSync(`${dir}/bin/busybox`, 0o755);
-  for (const a of ['sh', 'sleep', 'cat', 'echo']) fs.symlinkSync('busybox', `${dir}/bin/${a}`);
-}
+const rootfs = (dir: string) => busyboxRootfs(dir, ['sh', 'sleep', 'cat', 'echo']);
 async function bundle(name: string) {
   const b = `${tmp}/${name}`;
   rootfs(`${b}/rootfs`);
@@ -119,19 +114,7 @@ async function main() {
 }
 
 function cleanup() {
-  const ids = spawnSync('runc', ['--root', ROOT, 'list', '-q'], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
-  for (const id of ids) quiet('runc', ['--root', ROOT, 'delete', '-f', id]);
-  let left = execFileSync('zfs', ['list', '-H', '-o', 'name', '-t', 'filesystem', '-r', POOL], { encoding: 'utf8' })
-    .split('\n')
-    .filter((d) => d.startsWith(`${POOL}/containers/${P}`));
-  for (let pass = 0; pass < 8 && left.length; pass++) {
-    for (const d of left) {
-      quiet('zfs', ['unmount', d]);
-      quiet('zfs', ['destroy', '-r', d]);
-    }
-    left = left.filter((d) => quiet('zfs', ['list', '-H', d]).status === 0);
-  }
-  if (left.length) console.error(`cleanup: could not destroy ${left.join(' ')}`);
+  removeContainers(ROOT, POOL, P);
   for (const d of PARENTS.filter((x) => !hadParent.has(x))) {
     const kids = spawnSync('zfs', ['list', '-H', '-o', 'name', '-r', d], { encoding: 'utf8' }).stdout?.trim();
     if (kids === d && quiet('zfs', ['destroy', d]).status !== 0) quiet('zfs', ['destroy', d]);

@@ -16,8 +16,9 @@
  * a failed `send file=` leaves no file behind and never touches a file that was there before. */
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { alreadyExists, AddressError, isReason, notFound, refused, timedOut, unavailable, usageError } from '../../../shared/errors';
+import { AddressError, isReason, notFound, refused, timedOut, unavailable, usageError } from '../../../shared/errors';
 import type { Files } from '../../../shared/effects';
+import { writeNewFile } from '../../../shared/new-file';
 import { hostPath, sshHost } from '../../../shared/names';
 import { requireUnsafeAllowed } from '../../../shared/policy';
 import type { RunResult } from '../../../shared/runner';
@@ -509,49 +510,20 @@ function transferOf(ctx: Ctx, verb: string, p: TargetParams, left: TimeLeft): { 
 }
 
 /**
- * `zfs send … | dd of=TMP` into a new hidden file beside `file`, then moved into place:
- * hard-linked (`ln -T`, which never replaces a file, so one that appeared meanwhile is
- * RC 4) or, with force, renamed over it. RC 3 when the folder does not exist, RC 4 when
- * the file exists and force is not given; on any failure the temporary file is removed
- * and `file` is as before. Returns the stream's size in bytes (0 under dryrun).
+ * `zfs send … | dd of=TMP` into a new hidden file beside `file`, then moved into place
+ * (shared/new-file.ts: RC 3 when the folder does not exist, RC 4 when the file exists
+ * and force is not given, RC 7 for a symlink; on any failure the temporary file is
+ * removed and `file` is as before). Returns the stream's size in bytes (0 under dryrun).
  */
 async function sendToFile(ctx: Ctx, sendArgv: string[], file: string, force: boolean, timeoutMs: number): Promise<number> {
-  const dir = path.dirname(file);
-  const st = statOrUndefined(ctx.fs, dir);
-  if (!st) throw notFound(`send: folder ${dir} does not exist (file=${file})`);
-  if (!st.isDirectory()) throw notFound(`send: ${dir} is not a folder (file=${file})`);
-  const existing = ctx.fs.stat(file);
-  if (existing?.isDirectory()) throw usageError(`send: file=${file} is a folder`);
-  if (existing && !force) throw alreadyExists(`send: ${file} exists; give force=true to replace it`);
-  const tmp = path.join(dir, `.${path.basename(file)}.rexx-partial-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
   const task = ctx.progress(`sending ${sendArgv[sendArgv.length - 1]} to ${file}`, { unit: 'bytes' });
   try {
-    ok(await ctx.runPipeline([sendArgv, ['dd', `of=${tmp}`, 'bs=1M', 'conv=fsync', 'status=none']], { timeoutMs, onBytes: (n) => task.set(n) }));
-    const bytes = ctx.fs.stat(tmp)?.size ?? 0;
-    if (force) ctx.fs.rename(tmp, file);
-    else linkNew(ctx, tmp, file);
-    return bytes;
+    return await writeNewFile(ctx, file, { force, what: 'send', key: 'file' }, async (tmp) => {
+      ok(await ctx.runPipeline([sendArgv, ['dd', `of=${tmp}`, 'bs=1M', 'conv=fsync', 'status=none']], { timeoutMs, onBytes: (n) => task.set(n) }));
+    });
   } finally {
     task.end();
-    ctx.fs.remove(tmp);
   }
-}
-
-/** stat(2) of `p`, or undefined when it cannot be had (missing, or unreadable). */
-function statOrUndefined(fs: Files, p: string) {
-  try {
-    return fs.stat(p);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Hard-link `from` as `to`, which must not exist (link(2) fails with EEXIST rather than
- * replace it): RC 4 when it does. Under dryrun nothing is linked.
- */
-function linkNew(ctx: Ctx, from: string, to: string): void {
-  if (!ctx.fs.link(from, to)) throw alreadyExists(`send: ${to} appeared while the stream was written; give force=true to replace it`);
 }
 
 export const send = defineVerb({

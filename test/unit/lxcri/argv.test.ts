@@ -71,7 +71,7 @@ describe('crun on hybrid cgroups', () => {
 describe('CRIU checkpoint / restore (fake binary)', () => {
   it('checkpoint runs <runtime> checkpoint --image-path DIR --leave-running ID and records kind criu; restore uses restore -d', async () => {
     const state = JSON.stringify({ id: 'c1', pid: 42, status: 'running', bundle: `${tmp}/b1` });
-    const fake = fakeBin({ runc: { stdout: state }, zfs: { exit: 1, stderr: "cannot open 'rexxpool/containers/c1': dataset does not exist" } });
+    const fake = fakeBin({ runc: { stdout: state }, criu: {}, zfs: { exit: 1, stderr: "cannot open 'rexxpool/containers/c1': dataset does not exist" } });
     try {
       const hf = createHandler(table, { env: { ...ENV, PATH: fake.env.PATH } });
       const r = await hf('checkpoint c1 backend=criu runtime=runc');
@@ -93,11 +93,11 @@ describe('CRIU checkpoint / restore (fake binary)', () => {
     } finally {
       fake.cleanup();
     }
-  });
+  }, 30_000); // ~20 node fake binaries: seconds on a loaded host
 
   it('a damaged rexx-checkpoint.json (fake runc: CRIU cannot dump on this kernel) is RC 1 naming it, not a checkpoint that silently vanishes', async () => {
     const state = JSON.stringify({ id: 'c2', pid: 42, status: 'running', bundle: `${tmp}/b2` });
-    const fake = fakeBin({ runc: { stdout: state }, zfs: { exit: 1, stderr: "cannot open 'rexxpool/containers/c2': dataset does not exist" } });
+    const fake = fakeBin({ runc: { stdout: state }, criu: {}, zfs: { exit: 1, stderr: "cannot open 'rexxpool/containers/c2': dataset does not exist" } });
     try {
       const hf = createHandler(table, { env: { ...ENV, PATH: fake.env.PATH } });
       const a = (await hf('checkpoint c2 backend=criu runtime=runc')).output;
@@ -118,7 +118,7 @@ describe('CRIU checkpoint / restore (fake binary)', () => {
     } finally {
       fake.cleanup();
     }
-  });
+  }, 30_000);
 });
 
 describe('classification of runtime messages', () => {

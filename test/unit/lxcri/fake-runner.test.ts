@@ -84,3 +84,34 @@ describe('LXCRI with an injected fake runner (fake runner)', () => {
     expect(f.calls.filter((c) => c[0] === 'runc' && c[1] === '--root').map((c) => c[3])).toEqual(['pause', 'state', 'resume', 'state', 'pause', 'state']);
   });
 });
+
+describe('ZFS checkpoint on runc spawns what the raw way does (fake runner)', () => {
+  it('no runc state (bundle from state.json), the dataset looked up once per handler, and looked up again when zfs says it is gone', async () => {
+    fs.mkdirSync(`${R}/q1`, { recursive: true });
+    fs.writeFileSync(`${R}/q1/state.json`, JSON.stringify({ id: 'q1', config: { labels: ['bundle=/srv/b/q1'], rootfs: '/srv/b/q1/rootfs' } }));
+    let current = 'rexxpool/containers/q1';
+    const f = fakeRunner((argv): FakeReply | undefined => {
+      const a = argv.join(' ');
+      if (a.startsWith('zfs list -H -o name,mountpoint,mounted')) return { stdout: `rexxpool\t/rexxpool\tyes\n${current}\t/srv/b/q1/rootfs\tyes\n` };
+      if (a.startsWith('zfs get -H -p -o property,value mountpoint')) return { stdout: 'mountpoint\t/srv/b/q1/rootfs\n' };
+      if (a.startsWith('zfs snapshot') && !a.includes(`${current}@`)) return { exitCode: 1, stderr: `cannot open '${argv.at(-1)!.split('@')[0]}': dataset does not exist` };
+      return undefined;
+    });
+    const h = createHandler(table, { env, runner: f.runner, clock });
+    const first = await h('checkpoint q1 runtime=runc');
+    expect(first.errorCode, first.errorMessage).toBe(0);
+    expect(first.rexxVariables).toMatchObject({ STATUS: 'running', DATASET: 'rexxpool/containers/q1' });
+    const second = await h('checkpoint q1 runtime=runc');
+    expect(second.errorCode, second.errorMessage).toBe(0);
+    const tools = (from: number) => f.calls.slice(from).map((c) => (c[0] === 'runc' ? `runc ${c[3]}` : `zfs ${c[1]}`));
+    // The first: the lookup (zfs list, zfs get), then pause, snapshot, resume; never `runc state`.
+    expect(tools(0).filter((t) => t !== 'runc --version')).toEqual(['zfs list', 'zfs get', 'runc pause', 'zfs snapshot', 'runc resume', 'runc pause', 'zfs snapshot', 'runc resume']);
+    // The dataset is renamed behind the handler's back: the snapshot fails, the lookup runs again, the checkpoint goes to the new name.
+    current = 'rexxpool/moved/q1';
+    const n = f.calls.length;
+    const third = await h('checkpoint q1 runtime=runc');
+    expect(third.errorCode, third.errorMessage).toBe(0);
+    expect(third.rexxVariables.DATASET).toBe('rexxpool/moved/q1');
+    expect(tools(n)).toEqual(['runc pause', 'zfs snapshot', 'runc resume', 'zfs list', 'zfs get', 'runc pause', 'zfs snapshot', 'runc resume']);
+  });
+});

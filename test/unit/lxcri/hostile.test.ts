@@ -5,8 +5,14 @@
  * (test/helpers/hostile-suite.ts). Here: LXCRI's valid values, the values it accepts
  * on purpose, its coverage check and a control call.
  */
-import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/lxcri';
+import { fakeRunner } from '../../helpers/fake-runner';
+import { CANARY } from '../../helpers/hostile';
 import { hostileSuite } from '../../helpers/hostile-suite';
 
 const VALID: Record<string, string> = { name: 'c1', bundle: '/tmp/rexx-lxcri-unit-bundle', base: 'b1', image: 'busybox', source: '/tmp/rexx-lxcri-src' };
@@ -37,6 +43,8 @@ describe('the name-like parameters of the LXCRI table', () => {
     // spec's and update's parameters (issue 10): bind mounts, the user, capabilities, limits
     for (const k of ['mount', 'user', 'cap_add', 'cap_drop', 'memory', 'cpus']) expect(suite.cases.some((c) => c.verb === 'spec' && c.key === k), `spec ${k}`).toBe(true);
     for (const k of ['memory', 'cpus']) expect(suite.cases.some((c) => c.verb === 'update' && c.key === k), `update ${k}`).toBe(true);
+    // checkpoint/restore's files and dataset (issue 10): export=, import=, dataset=
+    for (const [v, k] of [['checkpoint', 'export'], ['restore', 'import'], ['restore', 'dataset']]) expect(suite.cases.some((c) => c.verb === v && c.key === k), `${v} ${k}`).toBe(true);
   });
 });
 
@@ -45,5 +53,68 @@ describe('control (fake binary)', () => {
     const before = suite.fake.calls().length;
     await suite.h('kill name=c1 runtime=runc');
     expect(suite.fake.calls().slice(before)).toContainEqual(['runc', '--root', `${suite.fake.dir}/run/runc`, 'kill', 'c1', 'TERM']);
+  });
+});
+
+describe('export= and import= paths (fake runner)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-lxcri-paths-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(`${dir}/existing.tar`, 'keep me');
+  fs.symlinkSync(`${dir}/existing.tar`, `${dir}/link.tar`);
+  fs.symlinkSync('/etc', `${dir}/etc-link`);
+  fs.mkdirSync(`${dir}/folder`);
+  const state = JSON.stringify({ id: 'c1', pid: 42, status: 'running', bundle: `${dir}/b` });
+  const make = () => {
+    const f = fakeRunner((argv) => (argv.at(-1) === 'c1' && argv.includes('state') ? { stdout: state } : argv.includes('state') ? { exitCode: 1, stderr: 'container does not exist' } : argv[0] === 'zfs' ? { exitCode: 1, stderr: 'dataset does not exist' } : undefined));
+    return { f, h: createHandler(table, { env: { PATH: '/nonexistent', REXX_OCI_DIR: `${dir}/oci`, REXX_OCI_ROOT: `${dir}/run` }, runner: f.runner }) };
+  };
+  /** Calls that change something (reads such as state, zfs list, criu check and tar -xO may run). */
+  const writes = (calls: string[][]) => calls.filter((c) => c.includes('checkpoint') || c.includes('pause') || c.includes('restore') || c.includes('delete') || (c[0] === 'tar' && !c.includes('--to-stdout')));
+
+  it.each([
+    ['a ".." segment', `${dir}/../x.tar`, 2],
+    ['a relative path', 'moves/x.tar', 2],
+    ['shell metacharacters (not absolute)', `x.tar;touch ${CANARY}`, 2],
+    ['a command substitution', `$(touch ${CANARY})`, 2],
+    ['a newline', `${dir}/x.tar\ntouch ${CANARY}`, 2],
+    ['an option', '--to-command=sh', 2],
+    ['an existing file (no force=true)', `${dir}/existing.tar`, 4],
+    ['a symlink', `${dir}/link.tar`, 7],
+    ['a folder', `${dir}/folder`, 2],
+    ['a path through a symlinked folder whose file exists', `${dir}/etc-link/passwd`, 4],
+    ['a folder that does not exist', `${dir}/nope/x.tar`, 3],
+  ])('checkpoint export= %s (%j) → RC %i, nothing checkpointed, nothing written', async (_l, value, rc) => {
+    const { f, h } = make();
+    const r = await h('checkpoint', { name: 'c1', backend: 'criu', export: value, leave_running: 'false', runtime: 'runc' });
+    expect(r.errorCode, r.errorMessage).toBe(rc);
+    expect(writes(f.calls)).toEqual([]);
+    expect(fs.readFileSync(`${dir}/existing.tar`, 'utf8')).toBe('keep me');
+    expect(fs.existsSync(CANARY)).toBe(false);
+  });
+
+  it('checkpoint export= of a symlink with force=true is still RC 7 (the link is never replaced nor written through)', async () => {
+    const { f, h } = make();
+    expect((await h('checkpoint', { name: 'c1', backend: 'criu', export: `${dir}/link.tar`, force: 'true', runtime: 'runc' })).errorCode).toBe(7);
+    expect(writes(f.calls)).toEqual([]);
+    expect(fs.lstatSync(`${dir}/link.tar`).isSymbolicLink()).toBe(true);
+  });
+
+  it.each([
+    ['a ".." segment', `${dir}/../x.tar`, 2],
+    ['a relative path', 'moves/x.tar', 2],
+    ['shell metacharacters (not absolute)', `x.tar;touch ${CANARY}`, 2],
+    ['a newline', `${dir}/x.tar\ntouch ${CANARY}`, 2],
+    ['a symlink', `${dir}/link.tar`, 7],
+    ['a folder', `${dir}/folder`, 7],
+    ['a file that does not exist', `${dir}/nope.tar`, 3],
+    ['a file in a folder that does not exist', `${dir}/nope/x.tar`, 3],
+    ['an existing file that is not an export', `${dir}/existing.tar`, 2],
+  ])('restore import= %s (%j) → RC %i, nothing unpacked or restored', async (_l, value, rc) => {
+    const { f, h } = make();
+    const r = await h('restore', { name: 'c2', import: value, bundle: `${dir}/nb`, runtime: 'runc' });
+    expect(r.errorCode, r.errorMessage).toBe(rc);
+    expect(writes(f.calls)).toEqual([]);
+    expect(fs.existsSync(`${dir}/nb`)).toBe(false);
+    expect(fs.existsSync(CANARY)).toBe(false);
   });
 });
