@@ -53,6 +53,11 @@ export const LXC_RENAME_ERRORS: Classifier = {
   patterns: [['refused', /Renaming of running (?:container|instance|virtual machine) not allowed/i], ...LXC_ERRORS.patterns],
 };
 
+/** What `lxc file delete` says beyond {@link LXC_ERRORS}: a directory with something in it (RC 7: give recursive=true); LXD's "Not Found" for a missing path (RC 3). */
+export const LXC_FILE_DELETE_ERRORS: Classifier = {
+  patterns: [['refused', /directory not empty/i], ['notFound', /^Error: Not Found$/m], ...LXC_ERRORS.patterns],
+};
+
 /** The AddressError for a failed `lxc` run, classified by `c` (default {@link LXC_ERRORS}). */
 export const lxcError = (r: RunResult, c: Classifier = LXC_ERRORS): AddressError => classify(r, c);
 
@@ -73,3 +78,9 @@ export const execProgramMissing = (r: RunResult): boolean => r.exitCode === 127 
 
 /** True when a failed `lxc query …/files?path=` says the path is not there (a missing instance says "Instance not found"). */
 export const guestPathMissing = (r: RunResult): boolean => lastLine(r.stderr) === 'Error: Not Found';
+
+/**
+ * True when `lxc query …/files?path=` failed only because the path is a file whose content
+ * parses as JSON that is not an API answer (a number): lxc prints other content as it is.
+ */
+export const guestFileContentNotJson = (r: RunResult): boolean => /cannot unmarshal .* into Go value of type api\.Response/.test(r.stderr);

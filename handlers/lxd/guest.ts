@@ -6,28 +6,35 @@
 import { commandNotFound, cwdNotFound, execOutput, GUEST_SHELL, type GuestArgv } from '../../shared/guest-exec';
 import { allPids, procArgv, processTree } from '../../shared/proc-tree';
 import type { Ctx, VerbOutput } from '../../shared/verb';
-import { execNeverRan, execProgramMissing, guestPathMissing, lxcError } from './errors';
+import { execNeverRan, execProgramMissing, guestFileContentNotJson, guestPathMissing, lxcError } from './errors';
 import { ref } from './tool';
 
 /**
  * What LXD's file API says of `path` in the instance (`GET /1.0/instances/NAME/files?path=`,
- * which answers a directory with a JSON list of its entries): 'dir', 'file', or undefined
- * when it does not exist. Needs no program in the guest and works on a stopped instance;
- * RC 3 when the instance itself does not exist.
+ * which answers a directory with a JSON list of its entries): the entries of a directory,
+ * 'file' for anything else, or undefined when it does not exist. Needs no program in the
+ * guest and works on a stopped instance; RC 3 when the instance itself does not exist.
  */
-export async function guestPathKind(ctx: Ctx, remote: string | undefined, name: string, path: string): Promise<'dir' | 'file' | undefined> {
+export async function guestEntries(ctx: Ctx, remote: string | undefined, name: string, path: string): Promise<string[] | 'file' | undefined> {
   const api = `/1.0/instances/${encodeURIComponent(name)}/files?path=${path.split('/').map(encodeURIComponent).join('/')}`;
   const r = await ctx.run(['lxc', 'query', ref(remote, api)], { readOnly: true, timeoutMs: 30_000 });
   if (!r.ok) {
     if (guestPathMissing(r)) return undefined;
+    if (guestFileContentNotJson(r)) return 'file';
     throw lxcError(r);
   }
   try {
     const v = JSON.parse(r.stdout) as unknown;
-    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? 'dir' : 'file';
+    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : 'file';
   } catch {
     return 'file';
   }
+}
+
+/** {@link guestEntries} as a kind: 'dir', 'file', or undefined when `path` does not exist. */
+export async function guestPathKind(ctx: Ctx, remote: string | undefined, name: string, path: string): Promise<'dir' | 'file' | undefined> {
+  const e = await guestEntries(ctx, remote, name, path);
+  return Array.isArray(e) ? 'dir' : e;
 }
 
 /** How to run the command: environment, working directory, uid/gid, stdin text, timeout (ms). */

@@ -7,7 +7,7 @@ import { exec } from './verbs/exec';
 import { info, list, status } from './verbs/info';
 import { create, del, restart, start, stop } from './verbs/lifecycle';
 import { configGet, configSet, configUnset, deviceAdd, deviceRemove, freeze, rename, unfreeze } from './verbs/live';
-import { copy, deleteSnapshot, filePull, filePush, listSnapshots, restore, snapshot } from './verbs/storage';
+import { copy, deleteSnapshot, fileDelete, filePull, filePush, listSnapshots, restore, snapshot } from './verbs/storage';
 
 export const table: HandlerTable = {
   target: 'lxd',
@@ -15,7 +15,7 @@ export const table: HandlerTable = {
   tools: 'lxc (the LXD 5.x client)',
   verbs: [
     create, start, stop, restart, del, exec,
-    copy, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull,
+    copy, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull, fileDelete,
     configSet, configGet, configUnset, freeze, unfreeze, rename, deviceAdd, deviceRemove,
     info, list,
     registerBase, cloneFromBase, listBases, unregisterBase,

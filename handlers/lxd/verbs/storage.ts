@@ -2,14 +2,17 @@
  * Copies, snapshots and files: `lxc copy`, `lxc snapshot`, `lxc restore`,
  * `lxc delete NAME/SNAP`, `lxc file push|pull`.
  */
-import { refused, usageError } from '../../../shared/errors';
+import * as path from 'node:path';
+import { notFound, refused, toolFailed, usageError } from '../../../shared/errors';
+import { LXC_FILE_DELETE_ERRORS } from '../errors';
+import { execInInstance, guestEntries } from '../guest';
 import { guestPath, hostPath, regexRule } from '../../../shared/names';
 import { lxdInstanceName, lxdObjectName, lxdSnapshotName } from '../names';
 import { stem } from '../../../shared/result';
 import { createUnderFreeName, epochName } from '../../../shared/snapshot-names';
 import { defineVerb } from '../../../shared/verb';
 import { BASE_KEYS, BASE_SNAPSHOT, isBase } from '../registry';
-import { getInstance, lxc, query, ref } from '../tool';
+import { getInstance, lxc, query, ref, requireInstance } from '../tool';
 import { NAME, REMOTE, SNAPSHOT } from '../params';
 
 /** `instance` or `instance/snapshot`, as `lxc copy` takes a source. */
@@ -132,12 +135,20 @@ export const filePush = defineVerb({
     uid: { type: 'int', min: 0, doc: 'owner uid in the instance' },
     gid: { type: 'int', min: 0, doc: 'owner gid in the instance' },
     parents: { type: 'bool', default: false, doc: 'create missing parent directories' },
+    recursive: { type: 'bool', default: false, doc: 'source= is a directory: copy the tree into the directory path= as path/BASENAME (lxc file push -r), modes, file owners and symlinks kept; path= must exist' },
     ...REMOTE,
   },
-  examples: ['file_push name=web source=./index.html path=/var/www/index.html', 'file_push name=web path=/etc/motd content="hello"'],
+  examples: ['file_push name=web source=./index.html path=/var/www/index.html', 'file_push name=web path=/etc/motd content="hello"', 'file_push name=web source=./site recursive=true path=/var/www'],
   vars: {},
   async run(p, ctx) {
     if ((p.source === undefined) === (p.content === undefined)) throw usageError('file_push: give source= or content= (one of them)');
+    if (p.recursive) {
+      if (p.source === undefined) throw usageError('file_push: recursive=true copies a directory: give source=DIR');
+      if (p.mode || p.uid !== undefined || p.gid !== undefined || p.parents) throw usageError('file_push: recursive=true keeps each file\'s own mode and owner: mode=, uid=, gid= and parents= go with a single file');
+      // The directory path= itself, with a trailing "/" so the tree lands inside it.
+      await lxc(ctx, ['file', 'push', '-r', p.source, ref(p.remote, `${p.name}${p.path.replace(/\/*$/, '/')}`)], { timeoutMs: 600_000 });
+      return { result: `${p.path.replace(/\/*$/, '')}/${path.basename(p.source.replace(/\/+$/, ''))}` };
+    }
     const args = ['file', 'push', p.source ?? '-', ref(p.remote, `${p.name}${p.path}`)];
     if (p.mode) args.push('--mode', p.mode);
     if (p.uid !== undefined) args.push('--uid', String(p.uid));
@@ -155,14 +166,56 @@ export const filePull = defineVerb({
     ...NAME,
     ...GUEST_FILE,
     destination: { type: 'string', rule: hostPath, doc: 'file on this host to write (default: RESULT gets the content)' },
+    recursive: { type: 'bool', default: false, doc: 'path= is a directory: copy the tree into the host directory destination= as destination/BASENAME (lxc file pull -r); modes are kept, owners are not (the files belong to the user running the handler)' },
     ...REMOTE,
   },
   vars: { LINES: { stem: 'the content, one line each (when no destination= is given)' } },
   async run(p, ctx) {
+    if (p.recursive) {
+      if (p.destination === undefined) throw usageError('file_pull: recursive=true copies a directory: give destination=DIR (an existing host directory)');
+      await lxc(ctx, ['file', 'pull', '-r', ref(p.remote, `${p.name}${p.path.replace(/\/+$/, '') || '/'}`), p.destination], { timeoutMs: 600_000 });
+      return { result: path.join(p.destination, path.basename(p.path.replace(/\/+$/, ''))) };
+    }
     const r = await lxc(ctx, ['file', 'pull', ref(p.remote, `${p.name}${p.path}`), p.destination ?? '-'], {
       timeoutMs: 600_000,
       readOnly: p.destination === undefined,
     });
     return p.destination ? { result: p.destination } : { result: r.stdout, vars: { LINES: stem(r.stdout ? r.stdout.split('\n') : []) } };
+  },
+});
+
+export const fileDelete = defineVerb({
+  name: 'file_delete',
+  summary: 'delete a file or an empty directory in an instance (lxc file delete), running or stopped; recursive=true deletes a directory tree; RC 3 when it is not there',
+  params: {
+    ...NAME,
+    ...GUEST_FILE,
+    recursive: { type: 'bool', default: false, doc: 'delete a directory and everything in it: in a running instance `rm -rf -- PATH` (exec, no shell); in a stopped one the tree is listed through LXD\'s file API (which reads each file to tell it from a directory) and deleted deepest first in one lxc file delete' },
+    ...REMOTE,
+  },
+  examples: ['file_delete name=web path=/tmp/upload.tar', 'file_delete name=web path=/srv/old recursive=true'],
+  vars: {},
+  async run(p, ctx) {
+    const top = p.path.replace(/\/+$/, '');
+    if (top === '') throw refused('file_delete: path=/ is the whole root filesystem; delete the instance instead');
+    const missing = () => notFound(`file_delete: ${top} does not exist in ${p.name}`);
+    const paths: string[] = [];
+    if (p.recursive) {
+      if ((await guestEntries(ctx, p.remote, p.name, top)) === undefined) throw missing();
+      if ((await requireInstance(ctx, p.remote, p.name)).status === 'Running') {
+        const r = await execInInstance(ctx, p.remote, p.name, { argv: ['rm', '-rf', '--', top], viaShell: false }, { env: [], timeoutMs: 600_000 });
+        if (r.rc) throw toolFailed(`file_delete: rm -rf ${top} in ${p.name} exited ${r.rc}: ${r.errorText ?? ''}`.trim());
+        return { result: top };
+      }
+      // Post-order: a directory after everything in it. The API lists a symlink as a file (it does not follow it).
+      const walk = async (f: string): Promise<void> => {
+        const e = await guestEntries(ctx, p.remote, p.name, f);
+        if (Array.isArray(e)) for (const n of e) await walk(`${f}/${n}`);
+        if (e !== undefined) paths.push(f);
+      };
+      await walk(top);
+    } else paths.push(top);
+    await lxc(ctx, ['file', 'delete', ...paths.map((f) => ref(p.remote, `${p.name}${f}`))], { timeoutMs: 600_000, errors: LXC_FILE_DELETE_ERRORS });
+    return { result: top };
   },
 });
