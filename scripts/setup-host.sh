@@ -20,7 +20,9 @@
 #        (default 127.0.0.1:5000): plain HTTP, no auth, storage under
 #        /var/lib/rexx-address/registry; never the packaged service
 #   Debian minbase rootfs /var/lib/rexx-address/debian-rootfs/bookworm
-#        (scripts/build-debian-rootfs.sh: built once, ~25 s, then cached)
+#        (scripts/build-debian-rootfs.sh: built once, ~25 s, then cached), as an OCI
+#        layout next to it (scripts/build-debian-oci.sh) and in the registry as
+#        rexx/debian:bookworm (examples/lxcri-registry.rexx pulls it)
 #
 # No systemd is assumed: daemons are started directly. Environment:
 #   REXX_LXD_POOL, REXX_ZFS_POOL   names above
@@ -496,6 +498,18 @@ fi
 if [[ "${REXX_SETUP_SKIP_DEBIAN:-0}" != 1 ]]; then
   out="$(bash "$SCRIPT_DIR/build-debian-rootfs.sh" 9>&-)" || die "build-debian-rootfs.sh failed"
   say "debian rootfs" "$(tail -n1 <<<"$out")"
+  # The same rootfs as an OCI image in the local registry, for examples/lxcri-registry.rexx:
+  # pushed again only when the registry's copy differs from the cached layout.
+  layout="$(bash "$SCRIPT_DIR/build-debian-oci.sh" 9>&- | tail -n1)" || die "build-debian-oci.sh failed"
+  want="$(sed -n 's/.*"digest": *"\(sha256:[0-9a-f]*\)".*/\1/p' "$layout/index.json" | head -n1)"
+  have="$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REGISTRY_ADDR/rexx/debian:bookworm" 2>/dev/null || true)"
+  if [[ -n "$want" && "$want" == "$have" ]]; then
+    say "registry image" "ok ($REGISTRY_ADDR/rexx/debian:bookworm)"
+  else
+    skopeo copy --quiet --dest-tls-verify=false "oci:$layout:bookworm" "docker://$REGISTRY_ADDR/rexx/debian:bookworm" \
+      || die "skopeo copy of the Debian image to $REGISTRY_ADDR failed"
+    say "registry image" "pushed $REGISTRY_ADDR/rexx/debian:bookworm"
+  fi
 fi
 
 echo "setup-host: done in $(elapsed) ms"

@@ -171,7 +171,7 @@ export async function unpackOnce(ctx: Ctx, pool: string, e: Pick<ImageEntry, 'na
  * Bytes each image takes on this host: its blobs in the layout as allocated on disk
  * (st_blocks × 512 of the manifest, config and layer files; a blob two images share is
  * counted for both), plus, when `pool` is given, the `used` bytes of its unpacked
- * dataset `<pool>/images/<digest>` (one `zfs list -Hp -r <pool>/images`). Keyed by
+ * dataset `<pool>/images/<digest>` (one `zfs get -Hp -r used <pool>/images`). Keyed by
  * manifest digest.
  */
 export async function diskBytes(ctx: Ctx, entries: ImageEntry[], pool: string | undefined): Promise<Map<string, number>> {
@@ -182,7 +182,8 @@ export async function diskBytes(ctx: Ctx, entries: ImageEntry[], pool: string | 
   };
   const used = new Map<string, number>();
   if (pool && entries.length && (await datasetExists(ctx, `${pool}/images`))) {
-    const r = await zfs(ctx, ['list', '-Hp', '-o', 'name,used', '-t', 'filesystem', '-r', `${pool}/images`], { readOnly: true });
+    // zfs-fuse's `zfs list` has no -p; `zfs get -p` gives exact bytes on both.
+    const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'name,value', '-r', 'used', `${pool}/images`], { readOnly: true });
     for (const [n, u] of rows(r.stdout)) used.set(n!, Number(u));
   }
   const out = new Map<string, number>();
