@@ -72,8 +72,9 @@ export interface RemoteImage {
 export async function inspectRemote(ctx: Ctx, r: Remote, o: { tlsVerify: boolean; creds?: string }): Promise<RemoteImage> {
   return withAuth(ctx, r.registry, o.creds, '--authfile', async (auth) => {
     const base = ['skopeo', 'inspect', ...tlsFlag('--tls-verify', o.tlsVerify), ...auth];
-    const info = JSON.parse((await imageTool(ctx, [...base, r.transport], 120_000)).stdout) as { Digest?: string; Layers?: string[] };
-    const raw = (await imageTool(ctx, [...base, '--raw', r.transport], 120_000)).stdout;
+    // Queries: they run under dryrun too.
+    const info = JSON.parse((await imageTool(ctx, [...base, r.transport], 120_000, { readOnly: true })).stdout) as { Digest?: string; Layers?: string[] };
+    const raw = (await imageTool(ctx, [...base, '--raw', r.transport], 120_000, { readOnly: true })).stdout;
     const m = JSON.parse(raw) as { config?: { size?: number }; layers?: Array<{ size?: number }>; manifests?: Array<{ size?: number }> };
     const parts = [m.config, ...(m.layers ?? []), ...(m.manifests ?? [])];
     const size = Buffer.byteLength(raw) + parts.reduce((a, x) => a + (x?.size ?? 0), 0);
