@@ -21,7 +21,7 @@
 #        /var/lib/rexx-address/registry; never the packaged service
 #   Debian minbase rootfs /var/lib/rexx-address/debian-rootfs/bookworm
 #        (scripts/build-debian-rootfs.sh: built once, ~25 s, then cached), as an OCI
-#        layout next to it (scripts/build-debian-oci.sh) and in the registry as
+#        layout next to it (scripts/build-debian-rootfs.sh --oci) and in the registry as
 #        rexx/debian:bookworm (examples/lxcri-registry.rexx pulls it)
 #
 # No systemd is assumed: daemons are started directly. Environment:
@@ -500,7 +500,7 @@ if [[ "${REXX_SETUP_SKIP_DEBIAN:-0}" != 1 ]]; then
   say "debian rootfs" "$(tail -n1 <<<"$out")"
   # The same rootfs as an OCI image in the local registry, for examples/lxcri-registry.rexx:
   # pushed again only when the registry's copy differs from the cached layout.
-  layout="$(bash "$SCRIPT_DIR/build-debian-oci.sh" 9>&- | tail -n1)" || die "build-debian-oci.sh failed"
+  layout="$(bash "$SCRIPT_DIR/build-debian-rootfs.sh" --oci 9>&- | tail -n1)" || die "build-debian-rootfs.sh --oci failed"
   want="$(sed -n 's/.*"digest": *"\(sha256:[0-9a-f]*\)".*/\1/p' "$layout/index.json" | head -n1)"
   have="$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REGISTRY_ADDR/rexx/debian:bookworm" 2>/dev/null || true)"
   if [[ -n "$want" && "$want" == "$have" ]]; then

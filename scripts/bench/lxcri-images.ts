@@ -1,6 +1,6 @@
 /**
  * Benchmark (not a test): ADDRESS LXCRI images with a realistic image, the Debian
- * bookworm minbase layout (scripts/build-debian-oci.sh, ~120 MB unpacked, one ~50 MB
+ * bookworm minbase layout (scripts/build-debian-rootfs.sh --oci, ~120 MB unpacked, one ~50 MB
  * layer) in the local registry (docker-registry on 127.0.0.1:5000, set up by
  * scripts/setup-host.sh), on the zfs-fuse pool. Side by side in one run, interleaved,
  * medians of N (BENCH_N, default 3; each round is tens of seconds on zfs-fuse):
@@ -59,7 +59,7 @@ let imageDs = '';
 const rows: Array<[string, number, number, string]> = [];
 
 async function main() {
-  const layout = sh('bash', [path.join(__dirname, '..', '..', '..', 'scripts', 'build-debian-oci.sh')]).trim().split('\n').pop()!;
+  const layout = sh('bash', [path.join(__dirname, '..', '..', '..', 'scripts', 'build-debian-rootfs.sh'), '--oci']).trim().split('\n').pop()!;
   raw('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:bookworm`, `docker://${REGISTRY}/${REPO}`]);
   const digest = sh('skopeo', ['inspect', '--tls-verify=false', '--format', '{{.Digest}}', `docker://${REGISTRY}/${REPO}`]).trim();
   imageDs = `${POOL}/images/${digest.slice(7, 23)}`;

@@ -3,7 +3,7 @@
  * (the CNCF distribution registry) on 127.0.0.1:5000, started by scripts/setup-host.sh,
  * plain HTTP (so every skopeo call here has --tls-verify=false). Images reach it with
  * skopeo from OCI layouts: the busybox test image (lxcri-env's tinyLayout) and the
- * realistic one, the cached Debian minbase layout (scripts/build-debian-oci.sh).
+ * realistic one, the cached Debian minbase layout (scripts/build-debian-rootfs.sh --oci).
  */
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -20,7 +20,7 @@ export function requireRegistry() {
 
 /** The cached Debian bookworm minbase OCI layout (tag `bookworm`), built on first use (~25 s + a few s). */
 export function debianLayout(): string {
-  const out = execFileSync('bash', [path.join(SCRIPTS, 'build-debian-oci.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
+  const out = execFileSync('bash', [path.join(SCRIPTS, 'build-debian-rootfs.sh'), '--oci'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
   return out.trim().split('\n').pop()!;
 }
 

@@ -1,7 +1,7 @@
 /**
  * ADDRESS LXCRI and a real registry: docker-registry on 127.0.0.1:5000 (scripts/setup-host.sh),
  * skopeo 1.9, umoci, runc and zfs-fuse. The busybox test image and the realistic Debian
- * minbase image (scripts/build-debian-oci.sh) are pushed with skopeo, then pulled through
+ * minbase image (scripts/build-debian-rootfs.sh --oci) are pushed with skopeo, then pulled through
  * the handler; a container runs from the pulled Debian image and proves it is Debian.
  * Failures: an unknown tag (RC 3), a registry that is down (RC 6, a closed port: the
  * shared registry is never stopped), content that does not match a pinned digest
