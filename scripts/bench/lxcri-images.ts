@@ -74,6 +74,7 @@ async function main() {
     const steps: Array<() => Promise<void>> = [
       async () => {
         const ds = `${POOL}/containers/${P}-rawpull`;
+        fs.mkdirSync(`${tmp}/raw-${i}`, { recursive: true });
         rawPull.push(
           await timed(() => {
             raw('skopeo', ['copy', '--quiet', '--src-tls-verify=false', `docker://${REGISTRY}/${REPO}`, `oci:${tmp}/raw-${i}/layout:debian`]);
