@@ -16,11 +16,20 @@
 #   ZFS  zfs-fuse daemon, pool $REXX_ZFS_POOL (default rexxpool) on the sparse file
 #        /var/lib/rexx-address/zfs/<pool>.img (4G)
 #   QEMU /var/lib/rexx-address/qemu-guest/{vmlinuz,initrd.img} (scripts/build-qemu-guest.sh)
+#   OCI  registry (docker-registry, the CNCF distribution registry) on $REXX_REGISTRY
+#        (default 127.0.0.1:5000): plain HTTP, no auth, storage under
+#        /var/lib/rexx-address/registry; never the packaged service
+#   Debian minbase rootfs /var/lib/rexx-address/debian-rootfs/bookworm
+#        (scripts/build-debian-rootfs.sh: built once, ~25 s, then cached), as an OCI
+#        layout next to it (scripts/build-debian-rootfs.sh --oci) and in the registry as
+#        rexx/debian:bookworm (examples/lxcri-registry.rexx pulls it)
 #
 # No systemd is assumed: daemons are started directly. Environment:
 #   REXX_LXD_POOL, REXX_ZFS_POOL   names above
 #   REXX_SETUP_VERIFY=1            also run the LXD smoke tests when nothing was created
 #   REXX_SETUP_SKIP_QEMU=1         do not build the QEMU guest
+#   REXX_SETUP_SKIP_DEBIAN=1       do not build the Debian rootfs
+#   REXX_REGISTRY=HOST:PORT        where the local OCI registry listens (127.0.0.1:5000)
 #   REXX_SETUP_DEFAULT_NIC=0       do not give the default profile a network device
 set -euo pipefail
 
@@ -39,12 +48,14 @@ ZFS_PIDFILE="/var/run/zfs-fuse.pid"
 LXD_LOG="/var/log/lxd-rexx.log"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+# docker-registry: the local OCI registry of the LXCRI image_pull/image_push tests (started
+# below with its own config, never the packaged service); curl: its health check.
 # openssh-server: the sshd the ZFS replication tests start on 127.0.0.1 (never the packaged
 # service); psmisc: fuser, which ADDRESS ZFS asks before unmounting a dataset; pv: the
 # limiter of ZFS replicate bwlimit= (pv -L, a middle stage of the pipe).
 PACKAGES=(lxd lxd-client btrfs-progs busybox-static dnsmasq-base iptables zfs-fuse
           qemu-utils qemu-system-x86 runc crun criu umoci skopeo debootstrap cpio gzip
-          uidmap openssh-server psmisc pv)
+          uidmap openssh-server psmisc pv docker-registry curl)
 
 T0=$(date +%s%N)
 STEP_T0=$T0
@@ -460,6 +471,45 @@ if [[ "${REXX_SETUP_SKIP_QEMU:-0}" != 1 ]]; then
   out="$(bash "$SCRIPT_DIR/build-qemu-guest.sh" 9>&-)" || die "build-qemu-guest.sh failed"
   out="$(tail -n1 <<<"$out")"
   say "qemu guest" "${out#build-qemu-guest: }"
+fi
+
+# ---------------------------------------------------------------- OCI registry
+# The packaged config listens on every interface and wants htpasswd: ours listens on
+# 127.0.0.1 only, plain HTTP (clients use --tls-verify=false), no auth, deletes allowed.
+REGISTRY_ADDR="${REXX_REGISTRY:-127.0.0.1:5000}"
+REGISTRY_DIR="$STATE_DIR/registry"
+REGISTRY_LOG="/var/log/rexx-registry.log"
+registry_up() { curl -fsS -m 3 -o /dev/null "http://$REGISTRY_ADDR/v2/" 2>/dev/null; }
+if registry_up; then
+  say registry "ok ($REGISTRY_ADDR)"
+else
+  mkdir -p "$REGISTRY_DIR/data"
+  printf '%s\n' 'version: 0.1' 'log:' '  level: warn' 'storage:' '  filesystem:' \
+    "    rootdirectory: $REGISTRY_DIR/data" '  delete:' '    enabled: true' 'http:' \
+    "  addr: $REGISTRY_ADDR" '  secret: rexx-address-local-registry' >"$REGISTRY_DIR/config.yml.new"
+  mv "$REGISTRY_DIR/config.yml.new" "$REGISTRY_DIR/config.yml"
+  setsid nohup docker-registry serve "$REGISTRY_DIR/config.yml" </dev/null >>"$REGISTRY_LOG" 2>&1 9>&- &
+  for _ in $(seq 1 100); do registry_up && break; sleep 0.1; done
+  registry_up || die "docker-registry did not answer on http://$REGISTRY_ADDR/v2/ within 10 s (see $REGISTRY_LOG)"
+  say registry "started on $REGISTRY_ADDR (log $REGISTRY_LOG)"
+fi
+
+# ---------------------------------------------------------------- Debian rootfs
+if [[ "${REXX_SETUP_SKIP_DEBIAN:-0}" != 1 ]]; then
+  out="$(bash "$SCRIPT_DIR/build-debian-rootfs.sh" 9>&-)" || die "build-debian-rootfs.sh failed"
+  say "debian rootfs" "$(tail -n1 <<<"$out")"
+  # The same rootfs as an OCI image in the local registry, for examples/lxcri-registry.rexx:
+  # pushed again only when the registry's copy differs from the cached layout.
+  layout="$(bash "$SCRIPT_DIR/build-debian-rootfs.sh" --oci 9>&- | tail -n1)" || die "build-debian-rootfs.sh --oci failed"
+  want="$(sed -n 's/.*"digest": *"\(sha256:[0-9a-f]*\)".*/\1/p' "$layout/index.json" | head -n1)"
+  have="$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$REGISTRY_ADDR/rexx/debian:bookworm" 2>/dev/null || true)"
+  if [[ -n "$want" && "$want" == "$have" ]]; then
+    say "registry image" "ok ($REGISTRY_ADDR/rexx/debian:bookworm)"
+  else
+    skopeo copy --quiet --dest-tls-verify=false "oci:$layout:bookworm" "docker://$REGISTRY_ADDR/rexx/debian:bookworm" \
+      || die "skopeo copy of the Debian image to $REGISTRY_ADDR failed"
+    say "registry image" "pushed $REGISTRY_ADDR/rexx/debian:bookworm"
+  fi
 fi
 
 echo "setup-host: done in $(elapsed) ms"

@@ -52,6 +52,12 @@ export interface Files {
   rename(from: string, to: string): void;
   /** link(2): a hard link `to` of `from`, never replacing `to` (false when `to` exists; under dryrun true). */
   link(from: string, to: string): boolean;
+  /**
+   * mkdtemp(3): a new folder `<prefix>XXXXXX` only this user can enter (mode 0700), for
+   * secrets a command reads from a file (a registry authfile). Returns its path; under
+   * dryrun nothing is made and the path is `<prefix>XXXXXX`.
+   */
+  mkdtemp(prefix: string): string;
 }
 
 /** The handler's JSON state files (see `state-file.ts`): validated reads, atomic locked writes. */
@@ -133,7 +139,7 @@ const orUndefined = <T>(f: () => T): T | undefined => {
 };
 
 /** Host reads, shared by the real and the dryrun {@link Files}. */
-const reads: Omit<Files, 'writeText' | 'mkdir' | 'remove' | 'rename' | 'link'> = {
+const reads: Omit<Files, 'writeText' | 'mkdir' | 'remove' | 'rename' | 'link' | 'mkdtemp'> = {
   exists: (p) => fs.existsSync(p),
   readText: (p) => orUndefined(() => fs.readFileSync(p, 'utf8')),
   readHead: (p, bytes) => readPart(p, bytes, false),
@@ -204,6 +210,10 @@ export function createEffects(o: { dryrun: boolean; log: (line: string) => void;
         remove: (p) => fs.rmSync(p, { recursive: true, force: true }),
         rename: (a, b) => fs.renameSync(a, b),
         link: linkNew,
+        mkdtemp: (prefix) => {
+          fs.mkdirSync(path.dirname(prefix), { recursive: true });
+          return fs.mkdtempSync(prefix);
+        },
       },
       state: {
         read: (file, schema, repair) => readState(file, schema, repair),
@@ -227,6 +237,7 @@ export function createEffects(o: { dryrun: boolean; log: (line: string) => void;
       remove: (p) => would(`rm -rf ${p}`),
       rename: (a, b) => would(`mv ${a} ${b}`),
       link: (a, b) => (would(`ln ${a} ${b}`), true),
+      mkdtemp: (prefix) => (would(`mkdir -m 0700 ${prefix}XXXXXX`), `${prefix}XXXXXX`),
     },
     state: {
       read: (file, schema, repair) => readState(file, schema, repair),

@@ -12,6 +12,8 @@ export interface NameRule {
   allowed: string;
   /** Returns a reason when `v` is not allowed, else undefined. */
   check(v: string): string | undefined;
+  /** The value is a secret (a password): ERRORTEXT never shows it. */
+  secret?: boolean;
 }
 
 /** Control characters (NUL, newline, tab, DEL ...), refused in every value. */
@@ -82,5 +84,7 @@ export const sshHost = regexRule(
 /** Check a value against a rule; returns the error text naming the key, or undefined. */
 export function checkName(rule: NameRule, key: string, v: string): string | undefined {
   const why = rule.check(v);
-  return why ? `${key}=${JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)} is not a valid ${rule.label}: ${why}` : undefined;
+  if (!why) return undefined;
+  const shown = rule.secret ? '(hidden)' : JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v);
+  return `${key}=${shown} is not a valid ${rule.label}: ${why}`;
 }

@@ -19,9 +19,18 @@ export const OCI_ERRORS: Classifier = {
   ],
 };
 
-/** skopeo/umoci messages mapped to reasons. */
+/**
+ * skopeo/umoci messages mapped to reasons. Registry answers first (skopeo 1.9 against the
+ * distribution registry, docker-registry 2.8): content that does not match the digest
+ * the ref pins is refused (RC 7: the registry served something else than what was
+ * asked for, so nothing of it is kept); a registry that does not answer is RC 6; an
+ * unknown tag, digest or repository is RC 3.
+ */
 export const IMAGE_ERRORS: Classifier = {
   patterns: [
+    ['refused', /does not match provided manifest digest|Digest did not match|digest mismatch|manifest digest .* does not match/i],
+    ['unavailable', /connect: connection refused|no such host|i\/o timeout|network is unreachable|no route to host|connection reset by peer/i],
+    ['notFound', /manifest unknown|name unknown|repository name not known|blob unknown|reading manifest .*: (?:not found|unknown)/i],
     ['notFound', /no such file or directory|does not exist|not found|no descriptor found|unable to find/i],
     ['exists', /already exists/i],
   ],

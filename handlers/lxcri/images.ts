@@ -15,8 +15,12 @@ import * as path from 'node:path';
 import { lazySchema, type Infer } from '../../shared/schema';
 import { toolFailed } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
-import { readJson } from './bundle-config';
+import { createOrUndo, datasetExists, destroyDataset, getProps } from '../zfs/dataset';
+import { getBase, registerBase } from '../zfs/registry';
+import { rows, zfs } from '../zfs/tool';
+import { patchConfig, readJson } from './bundle-config';
 import { ociDir } from './runtime';
+import { imageTool } from './tool';
 
 /** One imported image as the index keeps it (checked with this schema when read). */
 export const ImageEntrySchema = lazySchema((z) => {
@@ -134,3 +138,58 @@ export function skopeoSource(ctx: Pick<Ctx, 'fs'>, source: string, ref: string |
 
 /** ZFS dataset holding an image's unpacked bundle: `<pool>/images/<first 16 hex of the manifest digest>`. */
 export const imageDataset = (pool: string, digest: string) => `${pool}/images/${digest.replace(/^sha256:/, '').slice(0, 16)}`;
+
+/**
+ * The image unpacked once on ZFS: `<pool>/images/<digest>` made (`zfs create`, parents
+ * under the pool lock), `umoci unpack --image LAYOUT:NAME:TAG` into its mountpoint,
+ * `terminal` set to false (umoci writes true, and `runc run -d` refuses a tty), and
+ * registered as a base (snapshot `rexx-base`) so bundles are `zfs clone`s of it. Nothing
+ * is done when the dataset is there already. When the unpack fails the dataset is
+ * destroyed again, so a retry starts clean. Call it inside {@link withStore} (umoci
+ * reads the layout). Returns the dataset.
+ */
+export async function unpackOnce(ctx: Ctx, pool: string, e: Pick<ImageEntry, 'name' | 'tag' | 'digest'>): Promise<string> {
+  const ds = imageDataset(pool, e.digest);
+  if (!(await datasetExists(ctx, ds))) {
+    await createOrUndo(ctx, ds, ['create', '-p', ds], { parents: true });
+    try {
+      // The dataset was just made: its mountpoint is read back (zfs' default under dryrun).
+      const mp = await ctx.effect(async () => (await getProps(ctx, ds, ['mountpoint'])).mountpoint!, `/${ds}`);
+      await imageTool(ctx, ['umoci', 'unpack', '--image', `${layoutDir(ctx)}:${e.name}:${e.tag}`, mp]);
+      await ctx.effect(() => void patchConfig(ctx, mp, { terminal: false, args: [], readonly: false }), undefined);
+    } catch (err) {
+      await destroyDataset(ctx, ds, { recursive: true }).catch(() => undefined);
+      throw err;
+    }
+  }
+  // Under dryrun the dataset may be one this call would have made: taken as not registered yet.
+  if (!(await ctx.effect(() => getBase(ctx, ds), undefined))) await registerBase(ctx, ds, { description: `OCI image ${e.name}:${e.tag}` });
+  return ds;
+}
+
+/**
+ * Bytes each image takes on this host: its blobs in the layout as allocated on disk
+ * (st_blocks × 512 of the manifest, config and layer files; a blob two images share is
+ * counted for both), plus, when `pool` is given, the `used` bytes of its unpacked
+ * dataset `<pool>/images/<digest>` (one `zfs get -Hp -r used <pool>/images`). Keyed by
+ * manifest digest.
+ */
+export async function diskBytes(ctx: Ctx, entries: ImageEntry[], pool: string | undefined): Promise<Map<string, number>> {
+  const layout = layoutDir(ctx);
+  const onDisk = (d: string) => {
+    const st = ctx.fs.stat(blob(layout, d));
+    return st ? st.blocks * 512 : 0;
+  };
+  const used = new Map<string, number>();
+  if (pool && entries.length && (await datasetExists(ctx, `${pool}/images`))) {
+    // zfs-fuse's `zfs list` has no -p; `zfs get -p` gives exact bytes on both.
+    const r = await zfs(ctx, ['get', '-H', '-p', '-o', 'name,value', '-r', 'used', `${pool}/images`], { readOnly: true });
+    for (const [n, u] of rows(r.stdout)) used.set(n!, Number(u));
+  }
+  const out = new Map<string, number>();
+  for (const e of entries) {
+    const blobs = [e.digest, e.configDigest, ...e.layers].reduce((a, d) => a + onDisk(d), 0);
+    out.set(e.digest, blobs + (pool ? (used.get(imageDataset(pool, e.digest)) ?? 0) : 0));
+  }
+  return out;
+}

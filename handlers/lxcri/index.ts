@@ -10,6 +10,7 @@ import { bundleFromImage } from './verbs/bundle';
 import { checkpoint, listCheckpoints, prune, restore } from './verbs/checkpoint';
 import { exec } from './verbs/exec';
 import { imageDelete, imageImport, imageList } from './verbs/images';
+import { imageInspect, imagePull, imagePush } from './verbs/remote';
 import { list, state, status } from './verbs/info';
 import { events, logs, ps, update } from './verbs/control';
 import { create, del, kill, pause, resume, run, start, stop } from './verbs/lifecycle';
@@ -24,7 +25,7 @@ export const table: HandlerTable = {
     update, ps, events, logs,
     checkpoint, restore, listCheckpoints, prune,
     registerBase, cloneFromBase, listBases, unregisterBase,
-    imageImport, imageList, bundleFromImage, imageDelete,
+    imagePull, imagePush, imageInspect, imageImport, imageList, bundleFromImage, imageDelete,
     status,
   ],
   vars: REFUSAL_VARS,

@@ -1,5 +1,5 @@
 /** The naming rules of ADDRESS LXCRI: what its tool accepts, checked before anything runs (RC 2). */
-import { regexRule, dotSegments } from '../../shared/names';
+import { regexRule, dotSegments, type NameRule } from '../../shared/names';
 
 /** Unix signal name or number for kill. */
 export const signalName = regexRule('signal', /^(?:SIG)?[A-Z][A-Z0-9+-]{0,15}$|^\d{1,2}$/i, 'a signal name (TERM, SIGKILL) or number');
@@ -66,3 +66,65 @@ export const cpuCount = regexRule('CPU count', /^\d{1,4}(?:\.\d{1,3})?$/, 'a num
 
 /** A memory size for `memory=`: a number with an optional binary unit (64M, 1G, 1048576 = bytes). */
 export const memorySize = regexRule('memory size', /^\d{1,15}(?:\.\d{1,3})?[KMGT]?(?:i?B)?$/i, 'a size such as 64M or 1G (binary units; a bare number is bytes)');
+
+// ---- registry references (the distribution project's reference grammar, reference/regexp.go:
+// domain[:port]/path[:tag] or …@sha256:<64 hex>; a domain is required, so nothing
+// silently resolves to docker.io)
+
+/** One host label: letters, digits, inner "-". */
+const DOMAIN_LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?';
+/** A repository path component: lowercase alphanumerics joined by ".", "_", "__" or runs of "-". */
+const PATH_COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const REGISTRY_REF_RE = new RegExp(
+  `^(?:docker://)?(${DOMAIN_LABEL}(?:\\.${DOMAIN_LABEL})*(?::[0-9]{1,5})?)` +
+    `/(${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)` +
+    `(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?` +
+    `(?:@(sha256:[a-f0-9]{64}))?$`,
+);
+
+/** A registry reference taken apart: `registry` (host[:port]), `repo` (path), `tag` or `digest` (one of them). */
+export interface RegistryRef {
+  registry: string;
+  repo: string;
+  tag?: string;
+  digest?: string;
+}
+
+/**
+ * `[docker://]HOST[:PORT]/REPO[:TAG]` or `[docker://]HOST[:PORT]/REPO@sha256:HEX`, taken
+ * apart; undefined when `v` does not follow the grammar. The first component must be a
+ * registry host: it has a "." or a ":port", or is `localhost` (as the distribution
+ * project decides what is a domain).
+ */
+export function parseRegistryRef(v: string): RegistryRef | undefined {
+  const m = REGISTRY_REF_RE.exec(v);
+  if (!m) return undefined;
+  const [, registry, repo, tag, digest] = m as unknown as [string, string, string, string | undefined, string | undefined];
+  if (!(registry.includes('.') || registry.includes(':') || registry === 'localhost')) return undefined;
+  return { registry, repo, tag, digest };
+}
+
+/** image_pull / image_push / image_inspect ref=: a registry reference (docker:// transport only). */
+export const registryRef = regexRule(
+  'registry reference',
+  /^(?:docker:\/\/)?[A-Za-z0-9][A-Za-z0-9.:/_@-]{0,400}$/,
+  '[docker://]HOST[:PORT]/REPO[:TAG] or [docker://]HOST[:PORT]/REPO@sha256:<64 hex> (lowercase repository path)',
+  (v) => {
+    const r = parseRegistryRef(v);
+    if (!r) return 'must be [docker://]HOST[:PORT]/REPO[:TAG] or …/REPO@sha256:<64 hex>, HOST a registry (with a "." or ":port", or localhost), REPO lowercase';
+    if (r.tag && r.digest) return 'give a tag or a digest, not both';
+    if (r.repo.length > 255) return 'the repository path must be at most 255 characters';
+    const port = /:(\d+)$/.exec(r.registry)?.[1];
+    if (port && (Number(port) < 1 || Number(port) > 65535)) return 'the port must be 1-65535';
+    return undefined;
+  },
+);
+
+/**
+ * creds=USER:PASS for a registry: USER without ":" (1-255 characters), PASS up to 1024
+ * printable characters. Never put on a command line: it goes into a 0600 authfile.
+ */
+export const registryCreds: NameRule = {
+  ...regexRule('registry credentials', /^[^:\s]{1,255}:[^\s]{0,1024}$/, 'USER:PASS (USER without ":" or spaces, PASS without spaces, at most 1024)'),
+  secret: true,
+};

@@ -69,9 +69,9 @@ export async function rtDetached(ctx: Ctx, rt: Runtime, id: string, args: string
   return r;
 }
 
-/** Run skopeo or umoci (default timeout 600 000 ms); throws the classified AddressError when it fails. */
-export async function imageTool(ctx: Ctx, argv: string[], timeoutMs = 600_000) {
-  const r = await ctx.run(argv, { timeoutMs });
+/** Run skopeo or umoci (default timeout 600 000 ms; `readOnly` for a query that also runs under dryrun); throws the classified AddressError when it fails. */
+export async function imageTool(ctx: Ctx, argv: string[], timeoutMs = 600_000, opts: RunOptions = {}) {
+  const r = await ctx.run(argv, { timeoutMs, ...opts });
   if (!r.ok) throw imageError(r);
   return r;
 }

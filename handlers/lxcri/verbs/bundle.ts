@@ -8,12 +8,10 @@ import * as path from 'node:path';
 import { notFound, usageError } from '../../../shared/errors';
 import { ociContainerId } from '../names';
 import { defineVerb } from '../../../shared/verb';
-import { getBase, registerBase, cloneFromBase } from '../../zfs/registry';
-import { datasetExists, getProps } from '../../zfs/dataset';
-import { zfs } from '../../zfs/tool';
+import { cloneFromBase } from '../../zfs/registry';
 import { imageTool } from '../tool';
 import { patchConfig } from '../bundle-config';
-import { findImage, imageDataset, layoutDir, withStore } from '../images';
+import { findImage, layoutDir, unpackOnce, withStore } from '../images';
 import { absHostPath, IMAGE, POOL } from '../params';
 import { containerDataset, requireEmptyDir, usablePool } from '../rootfs';
 
@@ -44,22 +42,11 @@ export const bundleFromImage = defineVerb({
     const img = await withStore(ctx, async () => {
       const { name, tag, entry } = findImage(ctx, p.image);
       if (!entry) throw notFound(`image ${name}:${tag} is not imported (image_list shows the index)`);
-      const ref = `${layoutDir(ctx)}:${name}:${tag}`;
       if (!pool) {
-        await imageTool(ctx, ['umoci', 'unpack', '--image', ref, p.bundle]);
+        await imageTool(ctx, ['umoci', 'unpack', '--image', `${layoutDir(ctx)}:${name}:${tag}`, p.bundle]);
         return undefined;
       }
-      const ds = imageDataset(pool, entry.digest);
-      if (!(await datasetExists(ctx, ds))) {
-        await zfs(ctx, ['create', '-p', ds]);
-        // The dataset was just made: its mountpoint is read back (zfs' default under dryrun).
-        const mp = await ctx.effect(async () => (await getProps(ctx, ds, ['mountpoint'])).mountpoint!, `/${ds}`);
-        await imageTool(ctx, ['umoci', 'unpack', '--image', ref, mp]);
-        await ctx.effect(() => void patchConfig(ctx, mp, { terminal: false, args: [], readonly: false }), undefined);
-      }
-      // Under dryrun the dataset may be one this call would have made: taken as not registered yet.
-      if (!(await ctx.effect(() => getBase(ctx, ds), undefined))) await registerBase(ctx, ds, { description: `OCI image ${name}:${tag}` });
-      return ds;
+      return unpackOnce(ctx, pool, entry);
     });
     let dataset = '';
     let cloned = 0;

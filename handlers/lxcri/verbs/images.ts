@@ -11,7 +11,7 @@ import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { datasetExists, destroyDataset } from '../../zfs/dataset';
 import { imageTool } from '../tool';
-import { entryFromLayout, findImage, imageDataset, layoutDir, readIndex, skopeoSource, withStore, writeIndex } from '../images';
+import { diskBytes, entryFromLayout, findImage, imageDataset, layoutDir, readIndex, skopeoSource, withStore, writeIndex } from '../images';
 import { absHostPath, IMAGE, POOL } from '../params';
 import { usablePool } from '../rootfs';
 
@@ -56,20 +56,29 @@ export const imageImport = defineVerb({
 
 export const imageList = defineVerb({
   name: 'image_list',
-  summary: 'imported images from the on-disk index: stem IMAGES (name:tag), DIGESTS, SIZES (bytes), LAYERS (counts); RESULT "name tag digest size layers"',
-  params: { filter: { type: 'string', doc: 'only names containing this text' } },
+  summary:
+    'images in the local store, from the on-disk index: stem IMAGES (name:tag), DIGESTS, SIZES (bytes of the image), DISK_SIZES (bytes it takes here), LAYERS (counts); RESULT "name tag digest size disk_bytes layers"',
+  params: { filter: { type: 'string', doc: 'only names containing this text' }, ...POOL },
   positional: ['filter'],
-  vars: { IMAGES: { stem: 'name:tag of each image' }, DIGESTS: { stem: 'manifest digests' }, SIZES: { stem: 'bytes' }, LAYERS: { stem: 'layer counts' } },
+  vars: {
+    IMAGES: { stem: 'name:tag of each image' },
+    DIGESTS: { stem: 'manifest digests' },
+    SIZES: { stem: 'bytes: manifest, config and compressed layers' },
+    DISK_SIZES: { stem: 'bytes on disk here: its blobs in the layout (allocated) plus its unpacked dataset on ZFS (used)' },
+    LAYERS: { stem: 'layer counts' },
+  },
   async run(p, ctx) {
     const all = readIndex(ctx)
       .filter((e) => (p.filter ? e.name.includes(p.filter) : true))
       .sort((a, b) => `${a.name}:${a.tag}`.localeCompare(`${b.name}:${b.tag}`));
+    const disk = await diskBytes(ctx, all, all.length ? await usablePool(ctx, 'auto', p.pool) : undefined);
     return {
-      result: all.map((e) => `${e.name} ${e.tag} ${e.digest} ${e.size} ${e.layers.length}`).join('\n'),
+      result: all.map((e) => `${e.name} ${e.tag} ${e.digest} ${e.size} ${disk.get(e.digest) ?? 0} ${e.layers.length}`).join('\n'),
       vars: {
         IMAGES: stem(all.map((e) => `${e.name}:${e.tag}`)),
         DIGESTS: stem(all.map((e) => e.digest)),
         SIZES: stem(all.map((e) => e.size)),
+        DISK_SIZES: stem(all.map((e) => disk.get(e.digest) ?? 0)),
         LAYERS: stem(all.map((e) => e.layers.length)),
       },
     };

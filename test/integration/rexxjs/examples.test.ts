@@ -42,4 +42,15 @@ describe.skipIf(!home)('examples/*.rexx in RexxJS (REXXJS_HOME)', () => {
     expect(r.stdout).toContain('execute: RC=0 LINES=2');
     expect(r.stdout).toMatch(/cleaned up, RC=0/);
   });
+
+  it('lxcri-registry.rexx: image_pull from the local registry, a Debian container from it, a missing tag RC 3, clean up', async () => {
+    const r = await execa('node', [cli, 'examples/lxcri-registry.rexx'], { cwd: root, reject: false, timeout: 300_000 });
+    expect(r.stdout).toMatch(/image_inspect RC=0 layers=1 size=\d+/);
+    expect(r.stdout).toMatch(/image_pull RC=0 RESULT=demo-debian:12 in \d+ ms/);
+    expect(r.stdout).toContain('missing tag RC=3');
+    expect(r.stdout).toMatch(/bundle_from_image RC=0 cloned=1/);
+    expect(r.stdout).toMatch(/debian_version RC=0 RESULT=12\.\d+/);
+    expect(r.stdout).toMatch(/demo-debian:12 \d+ bytes on disk/);
+    expect(r.stdout).toMatch(/cleaned up, RC=0/);
+  }, 300_000);
 });

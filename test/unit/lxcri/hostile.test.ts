@@ -15,7 +15,7 @@ import { fakeRunner } from '../../helpers/fake-runner';
 import { CANARY } from '../../helpers/hostile';
 import { hostileSuite } from '../../helpers/hostile-suite';
 
-const VALID: Record<string, string> = { name: 'c1', bundle: '/tmp/rexx-lxcri-unit-bundle', base: 'b1', image: 'busybox', source: '/tmp/rexx-lxcri-src' };
+const VALID: Record<string, string> = { name: 'c1', bundle: '/tmp/rexx-lxcri-unit-bundle', base: 'b1', image: 'busybox', source: '/tmp/rexx-lxcri-src', ref: '127.0.0.1:5000/rexx/x:1' };
 const EXTRA: Record<string, Record<string, string>> = { exec: { command: 'true' }, prune: { keep: '1' } };
 
 /** Values a rule accepts on purpose (an absolute host path; an env entry with commas): never a shell, one argv element. */
@@ -45,7 +45,49 @@ describe('the name-like parameters of the LXCRI table', () => {
     for (const k of ['memory', 'cpus']) expect(suite.cases.some((c) => c.verb === 'update' && c.key === k), `update ${k}`).toBe(true);
     // checkpoint/restore's files and dataset (issue 10): export=, import=, dataset=
     for (const [v, k] of [['checkpoint', 'export'], ['restore', 'import'], ['restore', 'dataset']]) expect(suite.cases.some((c) => c.verb === v && c.key === k), `${v} ${k}`).toBe(true);
+    // the registry verbs (issue 10): refs, creds and local names
+    for (const v of ['image_pull', 'image_push']) for (const k of ['ref', 'name', 'creds']) expect(suite.cases.some((c) => c.verb === v && c.key === k), `${v} ${k}`).toBe(true);
+    for (const k of ['ref', 'name', 'creds']) expect(suite.cases.some((c) => c.verb === 'image_inspect' && c.key === k), `image_inspect ${k}`).toBe(true);
   });
+});
+
+/** Values aimed at a registry reference and at credentials: each RC 2 with nothing run. */
+const HOSTILE_REFS = [
+  '127.0.0.1:5000/x:1;touch /tmp/rexx-p',
+  '127.0.0.1:5000/x:1 --src-creds=a:b',
+  '--src-creds=a:b',
+  '--authfile=/etc/shadow',
+  'docker://--debug/x:1',
+  'docker://127.0.0.1:5000/../../etc:1',
+  '127.0.0.1:5000/a/../b:1',
+  '127.0.0.1:5000/a b:1',
+  '127.0.0.1:5000/x:1\n--debug',
+  'oci:/etc:x',
+  'docker-archive:/etc/passwd',
+  'containers-storage:x',
+  'dir:/etc',
+  'docker-daemon:x:1',
+  'library/busybox',
+  `127.0.0.1:5000/x:1@sha256:${'a'.repeat(64)}`,
+];
+const HOSTILE_CREDS = ['u:p\nx', 'u:p\rx', 'userpass', ':p', 'u:p q', `u:${'p'.repeat(2000)}`, `${'u'.repeat(300)}:p`, '-u:p', 'u:p\0'];
+
+describe('registry refs and creds (fake binaries)', () => {
+  for (const verb of ['image_pull', 'image_push', 'image_inspect']) {
+    it.each(HOSTILE_REFS)(`${verb} ref=%j: RC 2, nothing ran`, async (v) => {
+      const before = suite.fake.calls().length;
+      const r = await suite.h(verb, { ref: v, ...(verb === 'image_push' ? { name: 'busybox' } : {}) });
+      expect(r.errorCode, r.errorMessage).toBe(2);
+      expect(suite.fake.calls().length).toBe(before);
+    });
+    it.each(HOSTILE_CREDS)(`${verb} creds=%j: RC 2, nothing ran, the value not in ERRORTEXT`, async (v) => {
+      const before = suite.fake.calls().length;
+      const r = await suite.h(verb, { ref: '127.0.0.1:5000/rexx/x:1', creds: v, ...(verb === 'image_push' ? { name: 'busybox' } : {}) });
+      expect(r.errorCode, r.errorMessage).toBe(2);
+      expect(r.errorMessage).not.toContain(v);
+      expect(suite.fake.calls().length).toBe(before);
+    });
+  }
 });
 
 describe('control (fake binary)', () => {
