@@ -147,29 +147,44 @@ const groupCount = (concurrency: number) => (concurrency === 1 ? 1 : concurrency
 interface Outcome { name: string; error?: unknown }
 
 /**
- * The work of autosnap and autoprune, a group of datasets at a time, `concurrency`
- * groups at once: each reads its group's snapshots (one `zfs list`) and runs its writes
- * one after another, so one group's read overlaps the others' writes (zfs takes the
- * writes in turn; a `zfs snapshot` mostly waits for its transaction group). The outcomes
- * come back in the datasets' order; a group whose read failed fails as a whole, the
- * others go on.
+ * The work of autosnap and autoprune, a group of datasets at a time: up to `concurrency`
+ * groups read their snapshots at once (one `zfs list` each), and each group's writes go
+ * into one queue that runs `concurrency` of them at once, so the reads of later groups
+ * overlap the writes of earlier ones and the writes never wait for a read they do not
+ * need (zfs takes them in turn; a `zfs snapshot` mostly waits for its transaction
+ * group). The outcomes come back in the datasets' order; a group whose read failed fails
+ * as a whole, the others go on.
  */
 async function byGroups(groups: string[][], concurrency: number, plan: (g: string[]) => Promise<Array<{ name: string; run: () => Promise<unknown> }>>): Promise<{ outcomes: Outcome[]; readError?: unknown }> {
-  const done = await mapLimit(groups, concurrency, async (g) => {
-    const out: Outcome[] = [];
-    for (const w of await plan(g)) {
-      try {
-        await w.run();
-        out.push({ name: w.name });
-      } catch (error) {
-        // One dataset's failure (removed meanwhile, pool full, a hold made since the read) does not stop the others.
-        out.push({ name: w.name, error });
-      }
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const limited = async (fn: () => Promise<unknown>) => {
+    while (active >= concurrency) await new Promise<void>((ok) => waiting.push(ok));
+    active++;
+    try {
+      await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
     }
-    return out;
+  };
+  const outs: Outcome[][] = groups.map(() => []);
+  const writes: Array<Promise<void>> = [];
+  const reads = await mapLimit(groups, concurrency, async (g, gi) => {
+    const ws = await plan(g);
+    outs[gi] = ws.map((w) => ({ name: w.name }));
+    ws.forEach((w, k) =>
+      writes.push(
+        limited(w.run).catch((error) => {
+          // One dataset's failure (removed meanwhile, pool full, a hold made since the read) does not stop the others.
+          outs[gi]![k]!.error = error;
+        }),
+      ),
+    );
   });
-  const failedRead = done.find((d) => !d.ok);
-  return { outcomes: done.flatMap((d) => (d.ok ? d.value : [])), readError: failedRead && !failedRead.ok ? failedRead.error : undefined };
+  await Promise.all(writes);
+  const failedRead = reads.find((d) => !d.ok);
+  return { outcomes: outs.flat(), readError: failedRead && !failedRead.ok ? failedRead.error : undefined };
 }
 
 /** The first failure of `outcomes` (or the failed read) as an AddressError, and the "NAME: message" lines of all of them. */
