@@ -43,6 +43,8 @@ export interface RunResult {
   cancelled?: boolean;
   /** runPipeline only: bytes the first stage wrote into the pipe (the stream's size). */
   bytes?: number;
+  /** runPipeline with `first` only: it resolved to undefined, so no first stage ran (the stages started early were ended). */
+  skipped?: boolean;
 }
 
 export interface RunOptions {
@@ -71,6 +73,17 @@ export interface RunOptions {
    * that prints no progress of its own (zfs-fuse's `zfs send` has no -v) still gets one.
    */
   onBytes?: (total: number) => void;
+  /**
+   * `runPipeline` only: the first stage, when it is known only later. `argvs` are then the
+   * stages after it, and they start at once (a receiving end whose start-up is slow, as an
+   * ssh connection is, gets ready while the caller still decides what to send); the first
+   * stage starts when this resolves to its argv. When it resolves to undefined (or
+   * rejects), or a stage started early has already failed, no first stage starts: nothing
+   * was written into the others, which are ended (SIGKILL; they read end of file). The
+   * result is then `skipped` (ok false), or that stage's failure. Under dryrun only the
+   * whole line is recorded, once the first stage is known; nothing starts early.
+   */
+  first?: Promise<string[] | undefined>;
   /**
    * Called when the call is cancelled while this command runs, before its process group
    * is ended: for a command whose work runs outside that group (a guest command that a
@@ -182,19 +195,85 @@ export class Runner {
   /** Run a pipeline `a | b | ...` of argv arrays; the result is the last command's, failures of any stage reported. */
   runPipeline: RunPipeline = async (argvs, opts = {}) => {
     argvs.forEach(checkArgv);
-    const flat = argvs.flatMap((a, i) => (i === 0 ? a : ['|', ...a]));
-    if (this.dryrun && !opts.readOnly) return this.record(flat);
-    if (this.signal?.aborted) return this.refused(flat);
+    const flat = (all: string[][]) => all.flatMap((a, i) => (i === 0 ? a : ['|', ...a]));
+    const decided = opts.first?.then(
+      (a) => a,
+      () => undefined,
+    );
+    if (this.dryrun && !opts.readOnly) {
+      if (!decided) return this.record(flat(argvs));
+      const head = await decided;
+      return head ? this.record(flat([head, ...argvs])) : this.skip(argvs);
+    }
+    if (this.signal?.aborted) return this.refused(flat(argvs));
     const started = performance.now();
     const base = this.execaOptions(opts);
+    const count = argvs.length + (decided ? 1 : 0);
     // Each stage is its own process with an argv; execa connects stdout → stdin (no shell).
     // A stage whose stdout feeds the next is not also buffered into its result: a 200 MB
     // stream would otherwise be held in memory as text too (and fail past maxBuffer).
-    const stages = argvs.map((a, i) => {
-      const o: Options = i === argvs.length - 1 ? base : { ...base, buffer: { stdout: false } };
+    const spawn = (a: string[], i: number) => {
+      const o: Options = i === count - 1 ? base : { ...base, buffer: { stdout: false } };
       return execa(a[0]!, a.slice(1), i === 0 ? o : { ...o, input: undefined, inputFile: undefined, stdin: 'pipe' });
-    });
-    for (let i = 1; i < stages.length; i++) stages[i - 1]!.stdout!.pipe(stages[i]!.stdin!);
+    };
+    type Stage = ReturnType<typeof spawn>;
+    const stages: Stage[] = [];
+    // Each stage's end, its process group tracked for a cancel from the moment it starts.
+    const ends: Array<Promise<Awaited<Stage>>> = [];
+    const start = (a: string[], i: number) => {
+      stages[i] = spawn(a, i);
+      ends[i] = this.tracked(stages[i]);
+    };
+    const stoppedByUs = new Set<number>();
+    const settled: Array<Promise<unknown>> = [];
+    // A stage that fails will read nothing more, and the stages before it would block on a
+    // full pipe until the timeout (`zfs send | dd of=/missing/dir/f` sat there for the
+    // whole hour): kill them and close what they write into, as a shell's SIGPIPE would.
+    let tailFailed = false;
+    const watch = (s: Stage, i: number) => {
+      if (i === 0) return;
+      // (with reject:false the promise resolves for any end: exit code, signal, spawn failure)
+      settled.push(
+        s.then((r) => {
+          if (!r.failed) return;
+          tailFailed = true;
+          for (let j = 0; j < i; j++) {
+            const up = stages[j];
+            if (!up) continue;
+            if (up.exitCode === null && up.signalCode === null) {
+              stoppedByUs.add(j);
+              up.kill('SIGKILL');
+            }
+            up.stdout?.destroy();
+          }
+        }),
+      );
+    };
+    let head: string[] | undefined;
+    if (decided) {
+      // The later stages first (index 1..); the first joins them once it is known.
+      argvs.forEach((a, k) => start(a, k + 1));
+      for (let k = 2; k < count; k++) stages[k - 1]!.stdout!.pipe(stages[k]!.stdin!);
+      stages.slice(1).forEach((s, k) => watch(s, k + 1));
+      head = await decided;
+      if (head) checkArgv(head);
+      if (!head || tailFailed || this.signal?.aborted) {
+        // End of file for the receiving stage (and anything it started), and the stages killed.
+        stages[1]!.stdin?.destroy();
+        for (const s of stages.slice(1)) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+        const ended = await Promise.all(ends.slice(1));
+        await Promise.all(settled);
+        const failed = head ? ended.find((r) => r.failed) : undefined;
+        if (failed) return { ...this.finish(flat([head!, ...argvs]), failed, started), bytes: 0 };
+        return this.skip(argvs);
+      }
+      start(head, 0);
+      stages[0]!.stdout!.pipe(stages[1]!.stdin!);
+    } else {
+      argvs.forEach((a, i) => start(a, i));
+      for (let i = 1; i < stages.length; i++) stages[i - 1]!.stdout!.pipe(stages[i]!.stdin!);
+      stages.forEach(watch);
+    }
     // The stream's size: what the first stage wrote (a second 'data' listener beside pipe()).
     let bytes = 0;
     if (stages.length > 1) {
@@ -203,31 +282,12 @@ export class Runner {
         opts.onBytes?.(bytes);
       });
     }
-    // A stage that fails will read nothing more, and the stages before it would block on a
-    // full pipe until the timeout (`zfs send | dd of=/missing/dir/f` sat there for the
-    // whole hour): kill them and close what they write into, as a shell's SIGPIPE would.
-    const stoppedByUs = new Set<number>();
-    stages.forEach((s, i) => {
-      if (i === 0) return;
-      // (with reject:false the promise resolves for any end: exit code, signal, spawn failure)
-      void s.then((r) => {
-        if (!r.failed) return;
-        for (let j = 0; j < i; j++) {
-          const up = stages[j]!;
-          if (up.exitCode === null && up.signalCode === null) {
-            stoppedByUs.add(j);
-            up.kill('SIGKILL');
-          }
-          up.stdout?.destroy();
-        }
-      });
-    });
-    const all = await Promise.all(stages.map((st) => this.tracked(st)));
+    const all = await Promise.all(ends);
     const last = all[all.length - 1]!;
     // With reject:false every stage resolves; the first stage that failed by itself (not
     // one killed above because a later one failed) is the one to report.
     const failed = all.find((r, i) => r.failed && !stoppedByUs.has(i)) ?? all.find((r) => r.failed) ?? last;
-    const res = this.finish(flat, failed, started);
+    const res = this.finish(flat(head ? [head, ...argvs] : argvs), failed, started);
     return { ...res, stdout: String(last.stdout ?? ''), bytes };
   };
 
@@ -287,6 +347,15 @@ export class Runner {
     };
     send('SIGINT');
     if (groups.length) setTimeout(() => send('SIGKILL'), CANCEL_GRACE_MS).unref();
+  }
+
+  /** A pipeline whose deferred first stage was called off: nothing was written, nothing to report. */
+  private skip(argvs: string[][]): RunResult {
+    this.log(`+ not started (no first stage): ${argvs.map((a) => argvLine(a)).join(' | ')}`);
+    return {
+      argv: argvs.flat(), ok: false, exitCode: null, signal: null, timedOut: false, missing: false,
+      stdout: '', stderr: 'the first stage was called off', durationMs: 0, skipped: true, bytes: 0,
+    };
   }
 
   /** A command asked for after the cancel: not started. */

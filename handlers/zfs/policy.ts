@@ -13,12 +13,16 @@
  * (sanoid's format); a snapshot's time is the time in its name (what autosnap decided,
  * from ctx.clock), never parsed from anything else, so a test's clock drives it all.
  *
- * Everything autosnap and check_snapshots need comes from ONE
- * `zfs get -H -p -o name,property,value,source … -r ROOT` (zfs-fuse 0.7's `zfs list`
- * has no `-p`, so `zfs get` is the one call that gives exact numbers for every dataset
- * and snapshot at once); autoprune adds one `zfs list -o name,origin -t filesystem,volume`
- * of the pool for the clones, only when it has something to destroy. The selection
- * functions below are pure.
+ * Reads: listing snapshots is what costs (zfs-fuse lists about 2,000 a second, and
+ * prints nothing before it has them all), so autosnap and autoprune read the
+ * filesystems first without one snapshot ({@link readTree}: `zfs list -t
+ * filesystem,volume` and `zfs get -s local` of their names), then only the policied
+ * (autoprune: governed) datasets' snapshots, a group of datasets at a time
+ * ({@link readSnapshots}), so one group's read runs while another group's `zfs
+ * snapshot`/`zfs destroy` wait for their transaction groups. autoprune adds one
+ * `zfs list -o name,origin -t filesystem,volume` of the pools for the clones.
+ * check_snapshots reads everything with ONE `zfs get -H -p … -r ROOT` ({@link readView}).
+ * The selection functions below are pure.
  *
  * Replication marker: the handler has no separate one yet. `replicate` snapshots the
  * source as `repl-<unix seconds>` and sends it, and destroys that snapshot when the send
@@ -156,7 +160,7 @@ function policyOf(ctx: Ctx, dataset: string, local: Record<string, string>): Pol
 }
 
 /**
- * Everything autosnap and check_snapshots need, and autoprune but the clones, from ONE read:
+ * Everything check_snapshots needs (and autosnap, autoprune but the clones) from ONE read:
  * `zfs get -H -p -o name,property,value,source createtxg,userrefs,<policy props>,org.rexxjs:base-snapshot -r [ROOT]`
  * (every pool when `root` is omitted). `origins` is left empty: {@link readOrigins} fills
  * it. RC 3 when `root` does not exist.
@@ -195,6 +199,11 @@ export async function readView(ctx: Ctx, root?: string): Promise<View> {
         .sort((a, b) => a.createtxg - b.createtxg),
     );
   }
+  return { ...ownSettings(ctx, datasets, local), datasets, snapshots, origins: new Set() };
+}
+
+/** The policies and registered base snapshots in the datasets' local properties. */
+function ownSettings(ctx: Ctx, datasets: string[], local: Map<string, Record<string, string>>): Pick<View, 'policies' | 'baseSnapshots'> {
   const baseSnapshots = new Set<string>();
   const policies: Policy[] = [];
   for (const ds of datasets) {
@@ -204,7 +213,75 @@ export async function readView(ctx: Ctx, root?: string): Promise<View> {
     const p = policyOf(ctx, ds, own);
     if (p) policies.push(p);
   }
-  return { policies, datasets, snapshots, origins: new Set(), baseSnapshots };
+  return { policies, baseSnapshots };
+}
+
+/**
+ * The datasets in scope and what is set locally on them, without listing one snapshot
+ * (zfs-fuse lists about 2,000 snapshots a second, while the filesystems of a pool come
+ * in tens of ms): `zfs list -H -o name -t filesystem,volume -r [ROOT]`, then
+ * `zfs get -H -p -o name,property,value,source -s local <policy props>,org.rexxjs:base-snapshot NAME…`
+ * (names given, no -r: still no snapshot; 500 names a call). A View whose `snapshots` is
+ * empty: {@link readSnapshots} fills it for the datasets that need it. RC 3 when `root`
+ * does not exist.
+ */
+export async function readTree(ctx: Ctx, root?: string): Promise<View> {
+  const r = await zfs(ctx, ['list', '-H', '-o', 'name', '-t', 'filesystem,volume', '-r', ...(root ? [root] : [])], { readOnly: true });
+  const datasets = r.stdout.split('\n').filter(Boolean);
+  const local = new Map<string, Record<string, string>>(datasets.map((d) => [d, {}]));
+  const props = [...ALL_POLICY_PROPS, REGISTRY_PROPS.baseSnapshot].join(',');
+  for (let i = 0; i < datasets.length; i += 500) {
+    const g = await zfs(ctx, ['get', '-H', '-p', '-o', 'name,property,value,source', '-s', 'local', props, ...datasets.slice(i, i + 500)], { readOnly: true });
+    for (const [n, k, v, source] of rows(g.stdout)) {
+      const own = n ? local.get(n) : undefined;
+      if (own && k && source === 'local') own[k] = v ?? '';
+    }
+  }
+  return { ...ownSettings(ctx, datasets, local), datasets, snapshots: new Map(), origins: new Set() };
+}
+
+/**
+ * The snapshots of `datasets` (their own, not their descendants'), oldest first:
+ * `zfs list -H -o name,createtxg,userrefs -t snapshot -d 1 DATASET…` (zfs-fuse's `zfs
+ * list` has no -p; both are plain counts). Its cost grows with the number of those
+ * snapshots; autosnap and autoprune read them a few datasets at a time, each group's
+ * writes overlapping the next group's read.
+ */
+export async function readSnapshots(ctx: Ctx, datasets: string[]): Promise<Map<string, SnapRow[]>> {
+  const out = new Map<string, SnapRow[]>(datasets.map((d) => [d, []]));
+  if (!datasets.length) return out;
+  const r = await zfs(ctx, ['list', '-H', '-o', 'name,createtxg,userrefs', '-t', 'snapshot', '-d', '1', ...datasets], { readOnly: true });
+  for (const [name, txg, refs] of rows(r.stdout)) {
+    const at = name?.indexOf('@') ?? -1;
+    if (!name || at < 0) continue;
+    const ds = name.slice(0, at);
+    const short = name.slice(at + 1);
+    out.get(ds)?.push({ name, dataset: ds, short, createtxg: Number(txg) || 0, userrefs: Number(refs) || 0, auto: parseAutosnap(short) });
+  }
+  for (const l of out.values()) l.sort((a, b) => a.createtxg - b.createtxg);
+  return out;
+}
+
+/**
+ * `datasets` (in zfs's order) cut into about `n` groups, for reading one group's
+ * snapshots while another group's writes run. Datasets with the same `unit` key stay in
+ * one group (autosnap: a policied dataset under a recursive policy goes with its
+ * ancestor, whose due snapshots decide its own), in the order of their first dataset.
+ */
+export function groupsOf(datasets: string[], n: number, unit: (ds: string) => string = (ds) => ds): string[][] {
+  const units = new Map<string, string[]>();
+  for (const d of datasets) {
+    const k = unit(d);
+    units.set(k, [...(units.get(k) ?? []), d]);
+  }
+  const size = Math.max(1, Math.ceil(datasets.length / Math.max(1, n)));
+  const out: string[][] = [];
+  for (const u of units.values()) {
+    const last = out[out.length - 1];
+    if (last && last.length + u.length <= size) last.push(...u);
+    else out.push([...u]);
+  }
+  return out;
 }
 
 /**

@@ -50,7 +50,13 @@ export function fakeRunner(reply: (argv: string[], opts: RunOptions) => FakeRepl
       planned,
       log: (line) => (o.trace ? o.traceSink?.(line) : undefined),
       run: async (argv, opts = {}) => (o.dryrun && !opts.readOnly ? record(argv) : answer(argv, opts)),
-      runPipeline: async (argvs, opts = {}) => {
+      runPipeline: async (later, opts = {}) => {
+        // A deferred first stage (RunOptions.first): the line as it is once known; called off, nothing ran.
+        const head = opts.first ? await opts.first.catch(() => undefined) : undefined;
+        if (opts.first && !head) {
+          return { argv: later.flat(), ok: false, exitCode: null, signal: null, timedOut: false, missing: false, stdout: '', stderr: '', durationMs: 0, skipped: true };
+        }
+        const argvs = head ? [head, ...later] : later;
         const flat = argvs.flatMap((a, i) => (i === 0 ? a : ['|', ...a]));
         if (o.dryrun && !opts.readOnly) return record(flat);
         const results = argvs.map((a) => answer(a, opts));

@@ -19,6 +19,8 @@ import {
   cronFile,
   dueSnapshots,
   freshness,
+  governing,
+  groupsOf,
   listPolicies,
   MAX_COUNT,
   nagios,
@@ -27,6 +29,8 @@ import {
   pruneSelection,
   readOrigins,
   readPolicy,
+  readSnapshots,
+  readTree,
   readView,
   removePolicy,
   scopeMissing,
@@ -136,35 +140,91 @@ export const policyRemove = defineVerb({
   },
 });
 
+/** How many groups autosnap/autoprune cut the datasets into: one with concurrency=1 (one read, then the writes), else two per worker. */
+const groupCount = (concurrency: number) => (concurrency === 1 ? 1 : concurrency * 2);
+
+/** One write of autosnap/autoprune: its snapshot's full name, and the error when it failed. */
+interface Outcome { name: string; error?: unknown }
+
+/**
+ * The work of autosnap and autoprune, a group of datasets at a time: up to `concurrency`
+ * groups read their snapshots at once (one `zfs list` each), and each group's writes go
+ * into one queue that runs `concurrency` of them at once, so the reads of later groups
+ * overlap the writes of earlier ones and the writes never wait for a read they do not
+ * need (zfs takes them in turn; a `zfs snapshot` mostly waits for its transaction
+ * group). The outcomes come back in the datasets' order; a group whose read failed fails
+ * as a whole, the others go on.
+ */
+async function byGroups(groups: string[][], concurrency: number, plan: (g: string[]) => Promise<Array<{ name: string; run: () => Promise<unknown> }>>): Promise<{ outcomes: Outcome[]; readError?: unknown }> {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const limited = async (fn: () => Promise<unknown>) => {
+    while (active >= concurrency) await new Promise<void>((ok) => waiting.push(ok));
+    active++;
+    try {
+      await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+  const outs: Outcome[][] = groups.map(() => []);
+  const writes: Array<Promise<void>> = [];
+  const reads = await mapLimit(groups, concurrency, async (g, gi) => {
+    const ws = await plan(g);
+    outs[gi] = ws.map((w) => ({ name: w.name }));
+    ws.forEach((w, k) =>
+      writes.push(
+        limited(w.run).catch((error) => {
+          // One dataset's failure (removed meanwhile, pool full, a hold made since the read) does not stop the others.
+          outs[gi]![k]!.error = error;
+        }),
+      ),
+    );
+  });
+  await Promise.all(writes);
+  const failedRead = reads.find((d) => !d.ok);
+  return { outcomes: outs.flat(), readError: failedRead && !failedRead.ok ? failedRead.error : undefined };
+}
+
+/** The first failure of `outcomes` (or the failed read) as an AddressError, and the "NAME: message" lines of all of them. */
+function failures(outcomes: Outcome[], readError: unknown): { first?: AddressError; lines: string[] } {
+  const errs = [...outcomes.filter((o) => o.error !== undefined).map((o) => ({ what: o.name, e: o.error })), ...(readError !== undefined ? [{ what: 'reading snapshots', e: readError }] : [])];
+  const e0 = errs[0]?.e;
+  const first = e0 === undefined ? undefined : e0 instanceof AddressError ? e0 : new AddressError('toolFailed', String(e0));
+  return { first, lines: errs.map((x) => `${x.what}: ${(x.e as Error).message ?? String(x.e)}`) };
+}
+
 export const autosnap = defineVerb({
   name: 'autosnap',
-  summary: 'take the autosnaps that are due (autosnap_YYYY-MM-DD_HH:MM:SS_PERIOD, UTC) for every policied dataset: one per period with a count above 0 and no autosnap since the period began (hour, day, ISO week, month, year); zfs snapshot -r for a recursive policy; one zfs get reads everything; CREATED stem; dryrun=true lists the snapshots it would take; RC 3 when name=/pool= is missing; a failed zfs snapshot does not stop the others (RC of the first failure, CREATED what was taken)',
+  summary: 'take the autosnaps that are due (autosnap_YYYY-MM-DD_HH:MM:SS_PERIOD, UTC) for every policied dataset: one per period with a count above 0 and no autosnap since the period began (hour, day, ISO week, month, year); zfs snapshot -r for a recursive policy; reads the filesystems once, then the policied datasets\' snapshots a group at a time while other groups\' snapshots are taken; CREATED stem; dryrun=true lists the snapshots it would take; RC 3 when name=/pool= is missing; a failed zfs snapshot does not stop the others (RC of the first failure, CREATED what was taken)',
   params: { ...SCOPE, ...CONCURRENCY },
   examples: ['autosnap', 'autosnap name=web dryrun=true'],
   dryrunVars: true,
   vars: { CREATED: { stem: 'snapshots taken (dryrun: would be), full names; a recursive one also on every descendant' } },
   async run(p, ctx) {
-    const due = dueSnapshots(await view(ctx, scopeOf(ctx, p)), ctx.clock.now());
-    const created: string[] = [];
-    const failed: string[] = [];
-    let first: AddressError | undefined;
-    // Different snapshots: zfs takes them in turn, the processes around them overlap.
-    const done = await mapLimit(due, p.concurrency, (s) => snapshot(ctx, s.dataset, s.name.slice(s.dataset.length + 1), { recursive: s.recursive }));
-    done.forEach((d, i) => {
-      if (d.ok) return void created.push(due[i]!.name);
-      // One dataset's failure (removed meanwhile, pool full) does not stop the others.
-      first ??= d.error instanceof AddressError ? d.error : new AddressError('toolFailed', String(d.error));
-      failed.push(`${due[i]!.name}: ${(d.error as Error).message}`);
+    const root = scopeOf(ctx, p);
+    const tree = await readTree(ctx, root).catch((e) => scopeMissing(e, root));
+    const now = ctx.clock.now();
+    // A policied dataset under a recursive policy is decided with its (topmost) recursive ancestor.
+    const unit = (ds: string) => tree.policies.find((q) => q.recursive && ds.startsWith(`${q.dataset}/`))?.dataset ?? ds;
+    const groups = groupsOf(tree.policies.map((x) => x.dataset), groupCount(p.concurrency), unit);
+    const { outcomes, readError } = await byGroups(groups, p.concurrency, async (g) => {
+      const snapshots = await readSnapshots(ctx, g);
+      const due = dueSnapshots({ ...tree, policies: tree.policies.filter((x) => g.includes(x.dataset)), snapshots }, now);
+      return due.map((s) => ({ name: s.name, run: () => snapshot(ctx, s.dataset, s.name.slice(s.dataset.length + 1), { recursive: s.recursive }) }));
     });
+    const created = outcomes.filter((o) => o.error === undefined).map((o) => o.name);
+    const { first, lines } = failures(outcomes, readError);
     const vars = { CREATED: stem(created) };
-    if (first) throw new AddressError(first.kind, `autosnap: ${failed.join('; ')} (taken: ${created.join(', ') || 'none'})`, { cause: first, vars, output: created.join('\n'), reason: first.reason });
+    if (first) throw new AddressError(first.kind, `autosnap: ${lines.join('; ')} (taken: ${created.join(', ') || 'none'})`, { cause: first, vars, output: created.join('\n'), reason: first.reason });
     return { result: created.join('\n'), vars };
   },
 });
 
 export const autoprune = defineVerb({
   name: 'autoprune',
-  summary: 'destroy the autosnaps past each policy\'s counts (newest kept), also on the descendants of a recursive policy; never one with holds or clones, a registered base\'s snapshot, or one newer than the newest replicated (repl-*) snapshot: those are PROTECTED; one zfs get reads the snapshots and one zfs list the clones; DESTROYED, PROTECTED stems; dryrun=true lists the destroys; RC 3 when name=/pool= is missing; a failed zfs destroy does not stop the others (RC of the first failure, DESTROYED what went)',
+  summary: 'destroy the autosnaps past each policy\'s counts (newest kept), also on the descendants of a recursive policy; never one with holds or clones, a registered base\'s snapshot, or one newer than the newest replicated (repl-*) snapshot: those are PROTECTED; reads the filesystems (and their clones) once, then the snapshots a group of datasets at a time while other groups\' destroys run; DESTROYED, PROTECTED stems; dryrun=true lists the destroys; RC 3 when name=/pool= is missing; a failed zfs destroy does not stop the others (RC of the first failure, DESTROYED what went)',
   params: { ...SCOPE, ...CONCURRENCY },
   examples: ['autoprune', 'autoprune name=web dryrun=true'],
   dryrunVars: true,
@@ -173,24 +233,26 @@ export const autoprune = defineVerb({
     PROTECTED: { stem: 'snapshots past the count kept anyway: "NAME (holds|clones|base|not replicated)"' },
   },
   async run(p, ctx) {
-    const v = await view(ctx, scopeOf(ctx, p));
-    // The clones are read only when something would go: the pool's filesystems, not its snapshots.
-    if (pruneSelection(v).destroy.length) v.origins = await readOrigins(ctx, v.policies.map((x) => x.dataset));
-    const plan = pruneSelection(v);
-    const destroyed: string[] = [];
-    const failed: string[] = [];
-    let first: AddressError | undefined;
-    const prot = plan.protected.map((x) => `${x.snap.name} (${x.why})`);
-    const done = await mapLimit(plan.destroy, p.concurrency, (s) => destroyDataset(ctx, s.name));
-    done.forEach((d, i) => {
-      if (d.ok) return void destroyed.push(plan.destroy[i]!.name);
-      // A hold or clone made since the read refuses the destroy: the others still go.
-      first ??= d.error instanceof AddressError ? d.error : new AddressError('toolFailed', String(d.error));
-      failed.push(`${plan.destroy[i]!.name}: ${(d.error as Error).message}`);
+    const root = scopeOf(ctx, p);
+    const tree = await readTree(ctx, root).catch((e) => scopeMissing(e, root));
+    const governed = tree.datasets.filter((d) => governing(tree, d));
+    // The clones: the pools' filesystems (no snapshot listed), read once beside the first group's snapshots.
+    const origins = governed.length ? readOrigins(ctx, tree.policies.map((x) => x.dataset)) : Promise.resolve(new Set<string>());
+    origins.catch(() => undefined); // (awaited by every group; this only marks it handled)
+    const prot = new Map<string, string[]>();
+    const { outcomes, readError } = await byGroups(groupsOf(governed, groupCount(p.concurrency)), p.concurrency, async (g) => {
+      const [snapshots, o] = await Promise.all([readSnapshots(ctx, g), origins]);
+      const plan = pruneSelection({ ...tree, datasets: g, snapshots, origins: o });
+      prot.set(g[0]!, plan.protected.map((x) => `${x.snap.name} (${x.why})`));
+      return plan.destroy.map((s) => ({ name: s.name, run: () => destroyDataset(ctx, s.name) }));
     });
-    const vars = { DESTROYED: stem(destroyed), PROTECTED: stem(prot) };
-    const result = [...destroyed.map((d) => `destroyed ${d}`), ...prot.map((x) => `protected ${x}`)].join('\n');
-    if (first) throw new AddressError(first.kind, `autoprune: ${failed.join('; ')} (destroyed: ${destroyed.join(', ') || 'none'})`, { cause: first, vars, output: result, reason: first.reason });
+    const destroyed = outcomes.filter((o) => o.error === undefined).map((o) => o.name);
+    // PROTECTED in the datasets' order, as DESTROYED.
+    const protectedList = governed.flatMap((d) => prot.get(d) ?? []);
+    const { first, lines } = failures(outcomes, readError);
+    const vars = { DESTROYED: stem(destroyed), PROTECTED: stem(protectedList) };
+    const result = [...destroyed.map((d) => `destroyed ${d}`), ...protectedList.map((x) => `protected ${x}`)].join('\n');
+    if (first) throw new AddressError(first.kind, `autoprune: ${lines.join('; ')} (destroyed: ${destroyed.join(', ') || 'none'})`, { cause: first, vars, output: result, reason: first.reason });
     return { result, vars };
   },
 });

@@ -306,8 +306,70 @@ export async function sendInto(ctx: Ctx, source: string, snap: string, target: s
 }
 
 async function sendOne(ctx: Ctx, source: string, snap: string, target: string, o: TransferOptions): Promise<SendOutcome> {
+  // This side first: a local read (tens of ms) that says which receive the other side will run.
+  const src = await datasetInfo(ctx, source, { prefix: [] }, o.left);
+  if (!src) throw notFound(`send: ${source} does not exist`);
+  const upto = src.snaps.findIndex((s) => s.name === snap);
+  if (upto < 0) throw notFound(`send: ${source}@${snap} does not exist`);
+  // Over ssh, the stream's connection is opened while the target is read (one session each,
+  // 0.25 s to seconds: in parallel, not one after the other). Its receive is the one that
+  // will most likely be needed: a source with no earlier snapshot can only go full (into a
+  // new target, no -F: -F would replace a snapshot-less dataset made there meanwhile);
+  // one with earlier snapshots most likely goes incremental (-F). Not with resume=true (a
+  // token changes the plan).
+  const early = o.peer.ssh && !o.resume ? await openStream(ctx, ['receive', ...(upto > 0 ? ['-F'] : []), target], o) : undefined;
+  try {
+    return await sendPlanned(ctx, source, src, upto, target, o, early);
+  } finally {
+    await early?.drop();
+  }
+}
+
+/**
+ * A receiving end started before it is known what will be sent into it (see
+ * RunOptions.first): `send` feeds it when the receive it runs is the one wanted (else it
+ * is ended and a new transfer runs), `drop` ends it unused; the receive then reads an
+ * empty stream and fails, changing nothing ("failed to read from stream", zfs-fuse).
+ */
+interface EarlyStream {
+  send(send: string[], recv: string[]): Promise<number>;
+  drop(): Promise<void>;
+}
+
+async function openStream(ctx: Ctx, recvArgs: string[], o: TransferOptions): Promise<EarlyStream> {
+  const mid = o.bwlimit ? [await limiter(ctx, o.bwlimit)] : [];
+  const recv = streamArgv(o.peer, recvArgs);
+  let decide!: (a: string[] | undefined) => void;
+  const first = new Promise<string[] | undefined>((ok) => (decide = ok));
+  let task: ReturnType<Ctx['progress']> | undefined;
+  const run = ctx.runPipeline([...mid, recv], { first, timeoutMs: o.left(Number.POSITIVE_INFINITY), onBytes: (n) => task?.set(n) });
+  const drop = async () => {
+    decide(undefined); // (no effect once decided)
+    await run;
+  };
+  return {
+    drop,
+    async send(send, wanted) {
+      if (JSON.stringify(wanted) !== JSON.stringify(recv)) {
+        await drop();
+        return transfer(ctx, send, wanted, o);
+      }
+      task = ctx.progress(`sending ${send[send.length - 1]}`, { unit: 'bytes' });
+      try {
+        decide(send);
+        return ok(await run).bytes ?? 0;
+      } finally {
+        task.end();
+      }
+    },
+  };
+}
+
+/** sendOne once this side is read: the target's state decides full, incremental, none or refusal; `early` is the stream opened meanwhile, if any. */
+async function sendPlanned(ctx: Ctx, source: string, src: DatasetInfo, upto: number, target: string, o: TransferOptions, early: EarlyStream | undefined): Promise<SendOutcome> {
   const { peer, left } = o;
   const side = sideOf(peer);
+  const snap = src.snaps[upto]!.name;
   const out: SendOutcome = { mode: 'full', from: '', snapshot: snap, target, bytes: 0, resumed: false, datasets: [], excluded: [] };
   const extra = o.resume ? ['receive_resume_token'] : [];
   let t = await targetInfo(ctx, target, side, left, extra);
@@ -317,10 +379,6 @@ async function sendOne(ctx: Ctx, source: string, snap: string, target: string, o
     out.resumed = true;
     t = await targetInfo(ctx, target, side, left, extra);
   }
-  const src = await datasetInfo(ctx, source, { prefix: [] }, left);
-  if (!src) throw notFound(`send: ${source} does not exist`);
-  const upto = src.snaps.findIndex((s) => s.name === snap);
-  if (upto < 0) throw notFound(`send: ${source}@${snap} does not exist`);
   const mine = src.snaps[upto]!;
   if (t?.snaps.some((s) => s.name === snap && s.guid === mine.guid)) return { ...out, mode: 'none' };
   let send = ['zfs', 'send', ...sendFlags(o), `${source}@${snap}`];
@@ -361,7 +419,7 @@ async function sendOne(ctx: Ctx, source: string, snap: string, target: string, o
   }
   const recv = streamArgv(peer, out.mode === 'incremental' ? ['receive', ...recvFlags, '-F', into] : ['receive', ...recvFlags, into]);
   try {
-    out.bytes += await transfer(ctx, send, recv, o);
+    out.bytes += await (early ? early.send(send, recv) : transfer(ctx, send, recv, o));
   } catch (e) {
     if (!replace) throw e;
     throw await undoAll([{ what: `destroy the partial ${into}`, run: () => destroyOn(ctx, peer, into, { ifExists: true }) }], e);

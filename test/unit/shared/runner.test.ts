@@ -201,6 +201,51 @@ describe('Runner.runPipeline', () => {
   });
 });
 
+describe('Runner.runPipeline with a deferred first stage (first=)', () => {
+  const r = new Runner();
+  const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-first-'));
+
+  it('the later stages start at once; the first joins them when known, and bytes and the line are the whole pipeline\'s', async () => {
+    const dir = tmp();
+    let decide!: (a: string[] | undefined) => void;
+    const first = new Promise<string[] | undefined>((ok) => (decide = ok));
+    // The last stage marks that it started, then reads what the first one writes.
+    const run = r.runPipeline([['sh', '-c', `touch ${dir}/started; wc -c`]], { first });
+    for (let i = 0; i < 100 && !fs.existsSync(`${dir}/started`); i++) await sleep(20);
+    expect(fs.existsSync(`${dir}/started`)).toBe(true);
+    decide(['head', '-c', '70000', '/dev/zero']);
+    const res = await run;
+    expect(res).toMatchObject({ ok: true, bytes: 70000 });
+    expect(res.stdout.trim()).toBe('70000');
+    expect(res.argv.slice(0, 4)).toEqual(['head', '-c', '70000', '/dev/zero']);
+  });
+
+  it('called off (undefined): the started stages are ended having read nothing, and the result is skipped', async () => {
+    const dir = tmp();
+    const t0 = performance.now();
+    const run = r.runPipeline([['sh', '-c', `touch ${dir}/started; cat > ${dir}/got; exec sleep 30`]], { first: sleep(300).then(() => undefined), timeoutMs: 20_000 });
+    const res = await run;
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(res).toMatchObject({ ok: false, skipped: true, bytes: 0 });
+    expect(fs.existsSync(`${dir}/started`)).toBe(true);
+    expect(fs.readFileSync(`${dir}/got`, 'utf8')).toBe('');
+  });
+
+  it('a later stage that failed before the first was known: the first never starts, and that failure is the result', async () => {
+    const dir = tmp();
+    const res = await r.runPipeline([['sh', '-c', 'echo no route >&2; exit 255']], { first: sleep(300).then(() => ['sh', '-c', `touch ${dir}/ran`]) });
+    expect(res).toMatchObject({ ok: false, exitCode: 255, stderr: 'no route' });
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+  });
+
+  it('dryrun starts nothing early and records the whole line once the first stage is known (nothing when called off)', async () => {
+    const d = new Runner({ dryrun: true });
+    await d.runPipeline([['zfs', 'recv', 'c']], { first: Promise.resolve(['zfs', 'send', 'a@b']) });
+    await d.runPipeline([['zfs', 'recv', 'd']], { first: Promise.resolve(undefined) });
+    expect(d.planned).toEqual(["zfs send a@b '|' zfs recv c"]);
+  });
+});
+
 describe('argvLine', () => {
   it.each([
     [['lxc', 'init', 'tiny', 'x'], 'lxc init tiny x'],

@@ -40,18 +40,26 @@ function poolRunner(objs: Obj[]) {
     if (argv[1] === 'list' && argv.includes('name,origin')) {
       return { stdout: objs.filter((o) => !o.name.includes('@')).map((o) => `${o.name}\t${o.props?.origin ?? '-'}\n`).join('') };
     }
-    if (argv[1] !== 'get') return undefined;
-    const propsArg = argv.find((a) => a.includes('org.rexxjs:policy-') || a.includes('createtxg'))!;
-    const props = propsArg.split(',');
-    const only = argv[argv.length - 1]!;
-    const local = argv.includes('-s');
+    if (argv[1] !== 'get' && argv[1] !== 'list') return undefined;
     const ri = argv.indexOf('-r');
     const root = ri >= 0 ? argv[ri + 1] : undefined;
     if (root && !objs.some((o) => o.name === root)) return { exitCode: 1, stderr: `cannot open '${root}': dataset does not exist\n` };
     const inRoot = (n: string) => !root || n === root || n.startsWith(`${root}/`) || n.startsWith(`${root}@`);
+    // zfs list -H -o name -t filesystem,volume -r [ROOT]: the datasets, no snapshot
+    if (argv[1] === 'list' && argv.includes('filesystem,volume')) return { stdout: objs.filter((o) => !o.name.includes('@') && inRoot(o.name)).map((o) => `${o.name}\n`).join('') };
+    // zfs list -H -o name,createtxg,userrefs -t snapshot -d 1 DS…: those datasets' own snapshots
+    if (argv[1] === 'list' && argv.includes('snapshot') && argv.includes('-d')) {
+      const dss = argv.slice(argv.indexOf('-d') + 2);
+      return { stdout: objs.filter((o) => dss.includes(o.name.split('@')[0]!) && o.name.includes('@')).map((o) => `${o.name}\t${o.props?.createtxg ?? '1'}\t${o.props?.userrefs ?? '0'}\n`).join('') };
+    }
+    if (argv[1] !== 'get') return undefined;
+    const pi = argv.findIndex((a) => a.includes('org.rexxjs:policy-') || a.includes('createtxg'))!;
+    const props = argv[pi]!.split(',');
+    const named = ri >= 0 ? undefined : argv.slice(pi + 1);
+    const local = argv.includes('-s');
     let out = getOutput(objs.filter((o) => inRoot(o.name)), props);
     if (local) out = out.split('\n').filter((l) => l.endsWith('\tlocal')).join('\n');
-    if (!argv.includes('-r')) out = out.split('\n').filter((l) => l.startsWith(`${only}\t`)).join('\n');
+    if (named) out = out.split('\n').filter((l) => named.includes(l.split('\t')[0]!)).join('\n');
     return { stdout: out };
   });
 }
@@ -161,10 +169,13 @@ describe('autoprune (fake runner)', () => {
       ['zfs', 'destroy', `${D}@autosnap_2026-11-29_14:00:00_hourly`],
       ['zfs', 'destroy', `${D}@autosnap_2026-11-27_00:00:00_daily`],
     ]);
-    // one read of the snapshots, one of the clones (filesystems only)
+    // the filesystems and their local properties (no snapshot listed), the clones (filesystems
+    // only), then the snapshots of the governed datasets only
     expect(f.calls.filter((c) => c[1] === 'get' || c[1] === 'list')).toEqual([
-      ['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', expect.stringMatching(/^createtxg,userrefs,org\.rexxjs:policy-hourly,/), '-r'],
+      ['zfs', 'list', '-H', '-o', 'name', '-t', 'filesystem,volume', '-r'],
+      ['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', '-s', 'local', expect.stringMatching(/^org\.rexxjs:policy-hourly,.*,org\.rexxjs:base-snapshot$/), 'fakepool', D, 'fakepool/clone'],
       ['zfs', 'list', '-H', '-o', 'name,origin', '-t', 'filesystem,volume', '-r', 'fakepool'],
+      ['zfs', 'list', '-H', '-o', 'name,createtxg,userrefs', '-t', 'snapshot', '-d', '1', D],
     ]);
     expect(Object.values(r.rexxVariables.PROTECTED as object).slice(1)).toEqual([
       `${D}@autosnap_2026-11-29_11:00:00_hourly (base)`,
@@ -192,7 +203,9 @@ describe('autoprune (fake runner)', () => {
     ]);
     const r = await createHandler(table, { env, runner: f.runner })('autoprune pool=fakepool');
     expect(r.errorCode, r.errorMessage).toBe(0);
-    expect(writes(f.calls).map((c) => c[2])).toEqual([
+    // (the datasets' destroys may run at once: the calls in any order, DESTROYED in the datasets' order)
+    expect(writes(f.calls).map((c) => c[2]).sort()).toEqual(Object.values(r.rexxVariables.DESTROYED as object).slice(1).sort());
+    expect(Object.values(r.rexxVariables.DESTROYED as object).slice(1)).toEqual([
       'fakepool/ct@autosnap_2026-11-29_05:00:00_hourly',
       'fakepool/ct@autosnap_2026-11-28_00:00:00_daily',
       'fakepool/ct/a@autosnap_2026-11-28_00:00:00_daily',
