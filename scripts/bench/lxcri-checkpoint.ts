@@ -70,6 +70,10 @@ async function zfsRows(rows: Row[]) {
         await execa('runc', ['--root', ROOT, 'resume', id]);
       }),
     );
+    // The default name is checkpoint-<unix seconds>; a second checkpoint of the container in
+    // the same second first meets that name taken (one failed zfs snapshot per taken name).
+    // The raw loop's names are known in advance, so start each on a fresh second (untimed).
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
     hCk.push(await timed(() => must(`checkpoint ${id} runtime=runc`)));
     // What the checkpoint used to add, each alone.
     state.push(await timed(() => raw('runc', ['--root', ROOT, 'state', id])));
