@@ -201,19 +201,20 @@ export const fileDelete = defineVerb({
     const missing = () => notFound(`file_delete: ${top} does not exist in ${p.name}`);
     const paths: string[] = [];
     if (p.recursive) {
-      if ((await guestEntries(ctx, p.remote, p.name, top)) === undefined) throw missing();
+      const topEntries = await guestEntries(ctx, p.remote, p.name, top);
+      if (topEntries === undefined) throw missing();
       if ((await requireInstance(ctx, p.remote, p.name)).status === 'Running') {
         const r = await execInInstance(ctx, p.remote, p.name, { argv: ['rm', '-rf', '--', top], viaShell: false }, { env: [], timeoutMs: 600_000 });
         if (r.rc) throw toolFailed(`file_delete: rm -rf ${top} in ${p.name} exited ${r.rc}: ${r.errorText ?? ''}`.trim());
         return { result: top };
       }
       // Post-order: a directory after everything in it. The API lists a symlink as a file (it does not follow it).
-      const walk = async (f: string): Promise<void> => {
-        const e = await guestEntries(ctx, p.remote, p.name, f);
-        if (Array.isArray(e)) for (const n of e) await walk(`${f}/${n}`);
+      // The top was listed above: its answer is reused, not asked for again.
+      const walk = async (f: string, e: string[] | 'file' | undefined): Promise<void> => {
+        if (Array.isArray(e)) for (const n of e) await walk(`${f}/${n}`, await guestEntries(ctx, p.remote, p.name, `${f}/${n}`));
         if (e !== undefined) paths.push(f);
       };
-      await walk(top);
+      await walk(top, topEntries);
     } else paths.push(top);
     await lxc(ctx, ['file', 'delete', ...paths.map((f) => ref(p.remote, `${p.name}${f}`))], { timeoutMs: 600_000, errors: LXC_FILE_DELETE_ERRORS });
     return { result: top };
