@@ -21,6 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/lxcri';
+import { destroyEmptyParents } from './oci-env';
 import { fmt, median, ratio, strict, timed } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 3);
@@ -146,10 +147,7 @@ function cleanup() {
     .filter((d) => d.startsWith(`${POOL}/containers/${P}`));
   for (const d of left) destroy(d);
   if (imageDs) destroy(imageDs);
-  for (const d of PARENTS.filter((x) => !hadParent.has(x))) {
-    const kids = spawnSync('zfs', ['list', '-H', '-o', 'name', '-r', d], { encoding: 'utf8' }).stdout?.trim();
-    if (kids === d) quiet('zfs', ['destroy', d]);
-  }
+  destroyEmptyParents(PARENTS, hadParent);
   quiet('skopeo', ['delete', '--tls-verify=false', `docker://${REGISTRY}/${REPO}`]);
   fs.rmSync(tmp, { recursive: true, force: true });
 }

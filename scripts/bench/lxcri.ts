@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { execa } from 'execa';
 import { createHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/lxcri';
-import { busyboxRootfs, removeContainers } from './oci-env';
+import { busyboxRootfs, destroyEmptyParents, removeContainers } from './oci-env';
 import { fmt, median, ratio, strict, timed } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 20);
@@ -115,10 +115,7 @@ async function main() {
 
 function cleanup() {
   removeContainers(ROOT, POOL, P);
-  for (const d of PARENTS.filter((x) => !hadParent.has(x))) {
-    const kids = spawnSync('zfs', ['list', '-H', '-o', 'name', '-r', d], { encoding: 'utf8' }).stdout?.trim();
-    if (kids === d && quiet('zfs', ['destroy', d]).status !== 0) quiet('zfs', ['destroy', d]);
-  }
+  destroyEmptyParents(PARENTS, hadParent);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
 

@@ -1,6 +1,6 @@
 /**
- * What the ADDRESS LXCRI benchmarks share (lxcri.ts, lxcri-checkpoint.ts): a busybox
- * rootfs, and the clean-up of the runc containers and ZFS datasets a run made.
+ * What the ADDRESS LXCRI benchmarks share (lxcri.ts, lxcri-checkpoint.ts, lxcri-images.ts):
+ * a busybox rootfs, and the clean-up of the runc containers and ZFS datasets a run made.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -34,4 +34,15 @@ export function removeContainers(root: string, pool: string, prefix: string): vo
     left = left.filter((d) => quiet('zfs', ['list', '-H', d]).status === 0);
   }
   if (left.length) console.error(`cleanup: could not destroy ${left.join(' ')}`);
+}
+
+/**
+ * Destroy the parent datasets a run made (`parents` less those that existed before it,
+ * `had`) when nothing is left under them; a "busy" from zfs-fuse gets one more try.
+ */
+export function destroyEmptyParents(parents: readonly string[], had: ReadonlySet<string>): void {
+  for (const d of parents.filter((x) => !had.has(x))) {
+    const kids = spawnSync('zfs', ['list', '-H', '-o', 'name', '-r', d], { encoding: 'utf8' }).stdout?.trim();
+    if (kids === d && quiet('zfs', ['destroy', d]).status !== 0) quiet('zfs', ['destroy', d]);
+  }
 }
