@@ -64,7 +64,9 @@ export interface RunOptions {
   /**
    * Called with each piece of stdout (utf8) as it arrives, for a tool that reports its
    * own progress there (`qemu-img convert -p`); the whole stdout is still returned.
-   * Not called under dryrun (nothing runs). `run` only.
+   * Not called under dryrun (nothing runs). With `runPipeline`, the last stage's stdout:
+   * with `first`, also while the first stage is not yet known (a receiving end that
+   * answers a question before the stream comes, see {@link FirstStage}).
    */
   onStdout?: (text: string) => void;
   /**
@@ -82,8 +84,11 @@ export interface RunOptions {
    * was written into the others, which are ended (SIGKILL; they read end of file). The
    * result is then `skipped` (ok false), or that stage's failure. Under dryrun only the
    * whole line is recorded, once the first stage is known; nothing starts early.
+   * A stage started early that ends before the first stage is known ends the wait: the
+   * result is then its own (the caller learns of it through this promise, not by waiting
+   * for a decision that may never come).
    */
-  first?: Promise<string[] | undefined>;
+  first?: Promise<string[] | FirstStage | undefined>;
   /**
    * Called when the call is cancelled while this command runs, before its process group
    * is ended: for a command whose work runs outside that group (a guest command that a
@@ -97,6 +102,17 @@ export interface RunOptions {
    * `timedOut`, even when that clean-up made the command end by itself first.
    */
   onTimeout?: () => void;
+}
+
+/**
+ * A deferred first stage ({@link RunOptions.first}) with a `lead`: text written into the
+ * next stage's stdin before the first stage's output, for a receiving end that reads one
+ * line to choose what it runs on the rest (replicate's remote script). Not counted in
+ * `bytes`.
+ */
+export interface FirstStage {
+  argv: string[];
+  lead?: string;
 }
 
 export interface RunnerOptions {
@@ -197,13 +213,13 @@ export class Runner {
     argvs.forEach(checkArgv);
     const flat = (all: string[][]) => all.flatMap((a, i) => (i === 0 ? a : ['|', ...a]));
     const decided = opts.first?.then(
-      (a) => a,
+      (a): FirstStage | undefined => (a === undefined ? undefined : Array.isArray(a) ? { argv: a } : a),
       () => undefined,
     );
     if (this.dryrun && !opts.readOnly) {
       if (!decided) return this.record(flat(argvs));
       const head = await decided;
-      return head ? this.record(flat([head, ...argvs])) : this.skip(argvs);
+      return head ? this.record(flat([head.argv, ...argvs])) : this.skip(argvs);
     }
     if (this.signal?.aborted) return this.refused(flat(argvs));
     const started = performance.now();
@@ -250,12 +266,24 @@ export class Runner {
       );
     };
     let head: string[] | undefined;
+    const tail = () => stages[count - 1]!;
     if (decided) {
       // The later stages first (index 1..); the first joins them once it is known.
       argvs.forEach((a, k) => start(a, k + 1));
       for (let k = 2; k < count; k++) stages[k - 1]!.stdout!.pipe(stages[k]!.stdin!);
       stages.slice(1).forEach((s, k) => watch(s, k + 1));
-      head = await decided;
+      if (opts.onStdout) tail().stdout?.on('data', (chunk: Buffer | string) => opts.onStdout!(String(chunk)));
+      // Until the first stage is known, or an early stage ends by itself (then nothing more can be decided).
+      const first = await Promise.race([decided, Promise.race(ends.slice(1)).then(() => 'ended' as const)]);
+      const lead = first === 'ended' ? undefined : first?.lead;
+      head = first === 'ended' ? undefined : first?.argv;
+      if (first === 'ended') {
+        for (const s of stages.slice(1)) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+        const ended = await Promise.all(ends.slice(1));
+        await Promise.all(settled);
+        const failed = ended.find((r) => r.failed) ?? ended[ended.length - 1]!;
+        return { ...this.finish(flat(argvs), failed, started), stdout: String(ended[ended.length - 1]!.stdout ?? ''), bytes: 0 };
+      }
       if (head) checkArgv(head);
       if (!head || tailFailed || this.signal?.aborted) {
         // End of file for the receiving stage (and anything it started), and the stages killed.
@@ -268,11 +296,13 @@ export class Runner {
         return this.skip(argvs);
       }
       start(head, 0);
+      if (lead) stages[1]!.stdin!.write(lead);
       stages[0]!.stdout!.pipe(stages[1]!.stdin!);
     } else {
       argvs.forEach((a, i) => start(a, i));
       for (let i = 1; i < stages.length; i++) stages[i - 1]!.stdout!.pipe(stages[i]!.stdin!);
       stages.forEach(watch);
+      if (opts.onStdout) tail().stdout?.on('data', (chunk: Buffer | string) => opts.onStdout!(String(chunk)));
     }
     // The stream's size: what the first stage wrote (a second 'data' listener beside pipe()).
     let bytes = 0;

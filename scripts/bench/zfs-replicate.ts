@@ -8,10 +8,10 @@
  * Columns: replicate with its shared ssh connection (ControlMaster, warm after the first
  * call), replicate with REXX_ZFS_SSH_MUX=0 (a handshake per ssh call, as raw has), the
  * raw argv through the runner's pipeline (Node relays the stream and counts its bytes),
- * raw through bash. Also the cost of one ssh session: replicate needs one more than raw
- * (the lookup of the target's snapshots), which on this host costs 0.5 s to seconds
- * (root's ~/.bashrc runs `pyenv init` for every remote command); it runs while the
- * stream's own connection is set up (RunOptions.first), not before it.
+ * raw through bash. Also the cost of one ssh session (0.5 s to seconds here: root's
+ * ~/.bashrc runs `pyenv init` for every remote command): replicate opens one per dataset,
+ * as raw does, which both reads the target and receives the stream (replication.ts,
+ * openSession).
  * Everything it made (pools, sshd, the ssh master) is removed at the end, also on failure.
  * Run: npm run bench:zfs-replicate
  */
@@ -126,7 +126,7 @@ async function main() {
       console.log(`${k.padEnd(20)}${fmt(median(xs), 9)}${fmt(Math.min(...xs), 9)}${fmt(Math.max(...xs), 9)}   ${ratio(median(xs), raw)}×`);
     }
     const one = median(sessions);
-    console.log(`one ssh session (ssh HOST true over the shared connection): median ${one.toFixed(1)} ms; replicate makes one more than raw (the target lookup), in parallel with the stream's connection set-up`);
+    console.log(`one ssh session (ssh HOST true over the shared connection): median ${one.toFixed(1)} ms; replicate opens one per dataset, as raw does`);
   } finally {
     if (sshd) {
       // the shared connection the mux column opened (ControlPersist would keep it 60 s)

@@ -16,12 +16,13 @@
  * a failed `send file=` leaves no file behind and never touches a file that was there before. */
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
-import { AddressError, isReason, notFound, refused, timedOut, unavailable, usageError } from '../../../shared/errors';
+import { AddressError, isReason, notFound, refused, timedOut, toolFailed, unavailable, usageError } from '../../../shared/errors';
 import type { Files } from '../../../shared/effects';
 import { writeNewFile } from '../../../shared/new-file';
 import { hostPath, sshHost } from '../../../shared/names';
 import { requireUnsafeAllowed } from '../../../shared/policy';
-import type { RunResult } from '../../../shared/runner';
+import type { FirstStage, RunResult } from '../../../shared/runner';
+import { quote } from 'shell-quote';
 import { stem } from '../../../shared/result';
 import { toBytes } from '../../../shared/size';
 import { createUnderFreeName, epochName } from '../../../shared/snapshot-names';
@@ -131,7 +132,15 @@ interface DatasetInfo {
  */
 async function datasetInfo(ctx: Ctx, dataset: string, side: Side, left: TimeLeft, extra: string[] = []): Promise<DatasetInfo | undefined> {
   const props = ['createtxg', 'guid', 'org.rexxjs:base-snapshot', ...extra].join(',');
-  const r = await ctx.run([...side.prefix, 'zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', props, '-d', '1', dataset], { readOnly: true, timeoutMs: left() });
+  const r = await ctx.run([...side.prefix, ...infoArgv(dataset, props)], { readOnly: true, timeoutMs: left() });
+  return parseInfo(r, dataset);
+}
+
+/** The `zfs get` argv datasetInfo runs for `props` (comma-separated). */
+const infoArgv = (dataset: string, props: string) => ['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', props, '-d', '1', dataset];
+
+/** What datasetInfo reads from that `zfs get`'s result: undefined when the dataset does not exist, else the error it is. */
+function parseInfo(r: RunResult, dataset: string): DatasetInfo | undefined {
   if (!r.ok) {
     const e = zfsError(r, REPL_ERRORS);
     if (isReason(e, 'notFound')) return undefined;
@@ -311,52 +320,140 @@ async function sendOne(ctx: Ctx, source: string, snap: string, target: string, o
   if (!src) throw notFound(`send: ${source} does not exist`);
   const upto = src.snaps.findIndex((s) => s.name === snap);
   if (upto < 0) throw notFound(`send: ${source}@${snap} does not exist`);
-  // Over ssh, the stream's connection is opened while the target is read (one session each,
-  // 0.25 s to seconds: in parallel, not one after the other). Its receive is the one that
-  // will most likely be needed: a source with no earlier snapshot can only go full (into a
-  // new target, no -F: -F would replace a snapshot-less dataset made there meanwhile);
-  // one with earlier snapshots most likely goes incremental (-F). Not with resume=true (a
-  // token changes the plan).
-  const early = o.peer.ssh && !o.resume ? await openStream(ctx, ['receive', ...(upto > 0 ? ['-F'] : []), target], o) : undefined;
+  // Over ssh, one session both reads the target and receives the stream (see openSession).
+  // Not with resume=true (a token changes the plan), nor under dryrun (nothing starts early:
+  // the target is read on its own and the transfer recorded).
+  const session = o.peer.ssh && !o.resume ? await ctx.effect<Session | undefined>(() => openSession(ctx, target, o), undefined) : undefined;
   try {
-    return await sendPlanned(ctx, source, src, upto, target, o, early);
+    return await sendPlanned(ctx, source, src, upto, target, o, session);
   } finally {
-    await early?.drop();
+    await session?.drop();
   }
 }
 
+/** The two receives a {@link Session} can run: `zfs receive TARGET` (full) or `zfs receive -F TARGET` (incremental). */
+type SessionMode = 'full' | 'incremental';
+
 /**
- * A receiving end started before it is known what will be sent into it (see
- * RunOptions.first): `send` feeds it when the receive it runs is the one wanted (else it
- * is ended and a new transfer runs), `drop` ends it unused; the receive then reads an
- * empty stream and fails, changing nothing ("failed to read from stream", zfs-fuse).
+ * One ssh session that reads the receiving dataset and then receives the stream into it,
+ * opened before anything is known about the target: {@link openSession}.
  */
-interface EarlyStream {
-  send(send: string[], recv: string[]): Promise<number>;
+interface Session {
+  /** The target as the session read it (datasetInfo's answer, `written` included where that zfs knows it). */
+  target: Promise<DatasetInfo | undefined>;
+  /** Feed `send` into the receive of `mode`; the stream's bytes (RC of the failing stage). */
+  send(send: string[], mode: SessionMode): Promise<number>;
+  /** End the session unused: nothing was received (a no-op once send ran). */
   drop(): Promise<void>;
 }
 
-async function openStream(ctx: Ctx, recvArgs: string[], o: TransferOptions): Promise<EarlyStream> {
+/** The line the session's script prints once the target is read: `rexx-lookup STATUS` (zfs get's exit status). */
+const LOOKUP_END = /^rexx-lookup (\d+)$/m;
+const WRITTEN_MARK = 'rexx-written\n';
+
+/**
+ * The remote script of a {@link Session} (POSIX sh, run as `sh -c SCRIPT` by the remote
+ * login shell, which every ssh command line goes through): read TARGET as datasetInfo
+ * does (its errors folded into stdout), then its `written` on its own (zfs-fuse has none:
+ * that read prints nothing), then one line from stdin chooses the receive, and `exec`
+ * makes it the session's end (its exit status is ssh's). Any other line, or end of file,
+ * receives nothing. Every name in it was validated (zfsReplTarget) and is quoted again
+ * with shell-quote.
+ */
+export function sessionScript(target: string): string {
+  return [
+    `${quote(infoArgv(target, 'createtxg,guid,org.rexxjs:base-snapshot'))} 2>&1`,
+    's=$?',
+    'echo rexx-written',
+    `[ $s -ne 0 ] || ${quote(['zfs', 'get', '-H', '-p', '-o', 'value', 'written', target])} 2>/dev/null`,
+    'echo "rexx-lookup $s"',
+    'IFS= read -r go || exit 0',
+    `case $go in full) exec ${quote(['zfs', 'receive', target])} ;; incremental) exec ${quote(['zfs', 'receive', '-F', target])} ;; esac`,
+    'exit 0',
+  ].join('; ');
+}
+
+/** The target as the session's script printed it, up to the `rexx-lookup` line (see {@link sessionScript}). */
+export function parseSessionLookup(text: string, target: string, argv: string[]): DatasetInfo | undefined {
+  const end = LOOKUP_END.exec(text);
+  if (!end) throw toolFailed(`the receiving side did not answer the lookup of ${target}: ${text.trim().slice(-500)}`);
+  const mark = text.indexOf(WRITTEN_MARK);
+  const got = text.slice(0, mark < 0 ? end.index : mark);
+  const written = mark < 0 ? '' : text.slice(mark + WRITTEN_MARK.length, end.index).trim();
+  const status = Number(end[1]);
+  const r: RunResult = {
+    argv, ok: status === 0, exitCode: status, signal: null, timedOut: false, missing: false,
+    stdout: status === 0 ? got : '', stderr: status === 0 ? '' : got, durationMs: 0,
+  };
+  const info = parseInfo(r, target);
+  if (info && /^\d+$/.test(written)) info.written = Number(written);
+  return info;
+}
+
+/**
+ * Open the one ssh session of a send over ssh (replicate's case): `ssh HOST sh -c SCRIPT`
+ * ({@link sessionScript}) on the stream's own connection (see {@link streamArgv}), started
+ * before the target is known, through runPipeline's deferred first stage
+ * (RunOptions.first). The target comes back on the session's stdout (RunOptions.onStdout);
+ * `send` then starts `zfs send` with the chosen receive as its lead line
+ * (FirstStage.lead). A send over ssh thus pays one remote login (a handshake, and the
+ * login shell's start-up: 0.25 s to seconds each here) where a read first and a
+ * `ssh zfs receive` after it paid two. A session that fails before it answers (ssh cannot
+ * connect: RC 6) rejects `target` with that failure; RC 5 when timeout= runs out.
+ */
+async function openSession(ctx: Ctx, target: string, o: TransferOptions): Promise<Session> {
   const mid = o.bwlimit ? [await limiter(ctx, o.bwlimit)] : [];
-  const recv = streamArgv(o.peer, recvArgs);
-  let decide!: (a: string[] | undefined) => void;
-  const first = new Promise<string[] | undefined>((ok) => (decide = ok));
+  const argv = [...sideOf({ ...o.peer, controlPath: undefined }).prefix, 'sh', '-c', quote([sessionScript(target)])];
+  let decide!: (a: FirstStage | undefined) => void;
+  const first = new Promise<FirstStage | undefined>((ok) => (decide = ok));
+  let answer!: (i: DatasetInfo | undefined) => void;
+  let fail!: (e: unknown) => void;
+  const info = new Promise<DatasetInfo | undefined>((ok, no) => ((answer = ok), (fail = no)));
+  info.catch(() => undefined); // (read by sendPlanned; a session dropped before that must not leave it unhandled)
+  let text = '';
+  let answered = false;
+  const settle = (f: () => DatasetInfo | undefined) => {
+    answered = true;
+    try {
+      answer(f());
+    } catch (e) {
+      fail(e);
+    }
+  };
+  const onStdout = (chunk: string) => {
+    if (answered) return;
+    text += chunk;
+    if (LOOKUP_END.test(text)) settle(() => parseSessionLookup(text, target, argv));
+  };
   let task: ReturnType<Ctx['progress']> | undefined;
-  const run = ctx.runPipeline([...mid, recv], { first, timeoutMs: o.left(Number.POSITIVE_INFINITY), onBytes: (n) => task?.set(n) });
+  const run = ctx.runPipeline([...mid, argv], { first, onStdout, timeoutMs: o.left(Number.POSITIVE_INFINITY), onBytes: (n) => task?.set(n) });
+  let ended: RunResult | undefined;
+  void run.then(
+    (r) => {
+      ended = r;
+      if (answered) return;
+      settle(() => {
+        if (!r.ok) throw zfsError(r, REPL_ERRORS);
+        return parseSessionLookup(text, target, argv);
+      });
+    },
+    (e) => {
+      if (!answered) ((answered = true), fail(e));
+    },
+  );
   const drop = async () => {
     decide(undefined); // (no effect once decided)
     await run;
   };
   return {
+    target: info,
     drop,
-    async send(send, wanted) {
-      if (JSON.stringify(wanted) !== JSON.stringify(recv)) {
-        await drop();
-        return transfer(ctx, send, wanted, o);
-      }
+    async send(send, mode) {
+      // The script waits for this line; a session that ended before it received nothing.
+      if (ended) throw toolFailed(`send: the ssh session to ${o.peer.ssh} ended before the stream (exit ${ended.exitCode ?? ended.signal}): ${(ended.stderr || ended.stdout).trim().slice(-300)}`);
       task = ctx.progress(`sending ${send[send.length - 1]}`, { unit: 'bytes' });
       try {
-        decide(send);
+        decide({ argv: send, lead: `${mode}\n` });
         return ok(await run).bytes ?? 0;
       } finally {
         task.end();
@@ -365,14 +462,14 @@ async function openStream(ctx: Ctx, recvArgs: string[], o: TransferOptions): Pro
   };
 }
 
-/** sendOne once this side is read: the target's state decides full, incremental, none or refusal; `early` is the stream opened meanwhile, if any. */
-async function sendPlanned(ctx: Ctx, source: string, src: DatasetInfo, upto: number, target: string, o: TransferOptions, early: EarlyStream | undefined): Promise<SendOutcome> {
+/** sendOne once this side is read: the target's state decides full, incremental, none or refusal; `session` is the ssh session opened meanwhile, if any. */
+async function sendPlanned(ctx: Ctx, source: string, src: DatasetInfo, upto: number, target: string, o: TransferOptions, session: Session | undefined): Promise<SendOutcome> {
   const { peer, left } = o;
   const side = sideOf(peer);
   const snap = src.snaps[upto]!.name;
   const out: SendOutcome = { mode: 'full', from: '', snapshot: snap, target, bytes: 0, resumed: false, datasets: [], excluded: [] };
   const extra = o.resume ? ['receive_resume_token'] : [];
-  let t = await targetInfo(ctx, target, side, left, extra);
+  let t = session ? await session.target : await targetInfo(ctx, target, side, left, extra);
   const recvFlags = o.resume ? ['-s'] : [];
   if (t?.token) {
     out.bytes += await transfer(ctx, ['zfs', 'send', '-t', t.token], streamArgv(peer, ['receive', ...recvFlags, target]), o);
@@ -417,9 +514,13 @@ async function sendPlanned(ctx: Ctx, source: string, src: DatasetInfo, upto: num
       if (into.length > 255) into = `${target.split('/')[0]}/rexx-recv-${crypto.randomBytes(6).toString('hex')}`;
     }
   }
-  const recv = streamArgv(peer, out.mode === 'incremental' ? ['receive', ...recvFlags, '-F', into] : ['receive', ...recvFlags, into]);
+  const mode: SessionMode = out.mode === 'incremental' ? 'incremental' : 'full';
+  const recv = streamArgv(peer, mode === 'incremental' ? ['receive', ...recvFlags, '-F', into] : ['receive', ...recvFlags, into]);
+  // The session receives only into the target itself, with no other flags; else it ends unused and a stream of its own runs.
+  const viaSession = session && into === target && !recvFlags.length;
+  if (session && !viaSession) await session.drop();
   try {
-    out.bytes += await (early ? early.send(send, recv) : transfer(ctx, send, recv, o));
+    out.bytes += await (viaSession ? session.send(send, mode) : transfer(ctx, send, recv, o));
   } catch (e) {
     if (!replace) throw e;
     throw await undoAll([{ what: `destroy the partial ${into}`, run: () => destroyOn(ctx, peer, into, { ifExists: true }) }], e);

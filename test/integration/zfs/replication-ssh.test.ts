@@ -1,7 +1,7 @@
 /**
  * replicate and send over ssh= on real zfs-fuse, to a real sshd on 127.0.0.1 (its own
  * config, keys and known_hosts; test/helpers/sshd.ts) that receives into a second
- * throwaway pool: full then incremental with the data compared, a forced replace of an
+ * throwaway pool: full then incremental with the data compared (one ssh session each), a forced replace of an
  * unrelated target, and timeout= honoured for the whole verb — when ssh never gets a
  * banner, and when the receiving end is stuck mid-stream — with the snapshot replicate
  * took removed again. Also send file= against a missing folder, which hung for the whole
@@ -49,14 +49,20 @@ describe('ADDRESS ZFS replication over ssh (real sshd on 127.0.0.1)', () => {
     await h(`create name=${d}`);
     fs.writeFileSync(`/${S}/${d}/v`, 'one');
     fs.writeFileSync(`/${S}/${d}/big`, Buffer.alloc(2 << 20, 3));
-    const first = await h(`replicate name=${d} target=${d} target_pool=${D} ssh=${sshd.peer}`);
+    // One ssh session per replicate: it reads the target and receives the stream (counted in the runner's trace).
+    const trace: string[] = [];
+    const traced = createHandler(table, { env: { ...process.env, REXX_ZFS_POOL: S, REXX_ZFS_SSH_CONFIG: sshd.config, REXX_ADDRESS_TRACE: '1' }, traceSink: (l) => trace.push(l) });
+    const sessions = () => trace.splice(0).filter((l) => / ssh -o /.test(l)).length;
+    const first = await traced(`replicate name=${d} target=${d} target_pool=${D} ssh=${sshd.peer}`);
+    expect(sessions()).toBe(1);
     expect(first.success, first.errorMessage).toBe(true);
     expect(first.rexxVariables).toMatchObject({ MODE: 'full', TARGET: `${D}/${d}` });
     expect(await readRemote(d, 'v')).toBe('one');
     expect(fs.statSync(`/${D}/${d}/big`).size).toBe(2 << 20);
     fs.writeFileSync(`/${S}/${d}/v`, 'two');
     fs.writeFileSync(`/${S}/${d}/w`, 'new');
-    const second = await h(`replicate name=${d} target=${d} target_pool=${D} ssh=${sshd.peer}`);
+    const second = await traced(`replicate name=${d} target=${d} target_pool=${D} ssh=${sshd.peer}`);
+    expect(sessions()).toBe(1);
     expect(second.success, second.errorMessage).toBe(true);
     expect(second.rexxVariables).toMatchObject({ MODE: 'incremental', FROM: first.rexxVariables.SNAPSHOT });
     expect(await readRemote(d, 'v')).toBe('two');

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { AddressError } from '../../../shared/errors';
 import { mapLimit, poll, sleep } from '../../../shared/poll';
-import { argvLine, Runner } from '../../../shared/runner';
+import { argvLine, Runner, type FirstStage } from '../../../shared/runner';
 
 describe('Runner.run', () => {
   const r = new Runner();
@@ -236,6 +236,29 @@ describe('Runner.runPipeline with a deferred first stage (first=)', () => {
     const res = await r.runPipeline([['sh', '-c', 'echo no route >&2; exit 255']], { first: sleep(300).then(() => ['sh', '-c', `touch ${dir}/ran`]) });
     expect(res).toMatchObject({ ok: false, exitCode: 255, stderr: 'no route' });
     expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+  });
+
+  it('a later stage that ends before the first is known ends the wait: its result at once, though the decision never comes', async () => {
+    const t0 = performance.now();
+    const res = await r.runPipeline([['sh', '-c', 'echo bye; exit 4']], { first: new Promise<undefined>(() => undefined), timeoutMs: 20_000 });
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(res).toMatchObject({ ok: false, exitCode: 4, stdout: 'bye', bytes: 0 });
+  });
+
+  it('onStdout hears the last stage before the first is known; a lead line goes ahead of the stream (a receiving end that answers, then chooses)', async () => {
+    let decide!: (a: FirstStage | undefined) => void;
+    const first = new Promise<FirstStage | undefined>((ok) => (decide = ok));
+    let heard = '';
+    const run = r.runPipeline([['sh', '-c', 'echo ready; IFS= read -r go; echo "chose $go"; wc -c']], {
+      first,
+      onStdout: (t) => {
+        heard += t;
+        if (heard.includes('ready\n')) decide({ argv: ['head', '-c', '1000', '/dev/zero'], lead: 'incremental\n' });
+      },
+    });
+    const res = await run;
+    expect(res).toMatchObject({ ok: true, bytes: 1000 });
+    expect(res.stdout.split('\n').map((l) => l.trim())).toEqual(['ready', 'chose incremental', '1000']);
   });
 
   it('dryrun starts nothing early and records the whole line once the first stage is known (nothing when called off)', async () => {

@@ -12,7 +12,9 @@ import { createHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/zfs';
 import { globMatches, splitReplTarget, zfsReplTarget } from '../../../handlers/zfs/names';
 import { parsePoolGetAll } from '../../../handlers/zfs/features';
+import { parseSessionLookup, sessionScript } from '../../../handlers/zfs/verbs/replication';
 import { fakeRunner, type FakeReply } from '../../helpers/fake-runner';
+import { isSession, sessionAnswer, sessionReceive, sessionTarget } from '../../helpers/zfs-session';
 
 const env = { REXX_ADDRESS_STRICT_VARS: '1', PATH: '/nonexistent', REXX_ZFS_POOL: 'fakepool', REXX_ZFS_IMPL: 'openzfs', REXX_ZFS_SSH_MUX: '0' };
 
@@ -42,6 +44,10 @@ interface World {
 /** A fake runner for a source host and an ssh peer that both run OpenZFS. */
 function world(w: World) {
   return fakeRunner((argv): FakeReply | undefined => {
+    if (isSession(argv)) {
+      const ds = sessionTarget(argv);
+      return { stdout: sessionAnswer(ds, w.datasets[ds]) };
+    }
     const a = argv[0] === 'ssh' ? argv.slice(argv.findIndex((x) => x === 'zfs' || x === 'zpool')) : argv;
     if (a[0] === 'zpool' && a[1] === 'get') return { stdout: getAll(a[3]!, w.pools?.[a[3]!] ?? ALL) };
     if (a[0] === 'zfs' && a[1] === 'get') {
@@ -54,7 +60,8 @@ function world(w: World) {
   });
 }
 
-const pipes = (calls: string[][]) => calls.filter((c) => (c[0] === 'zfs' && c[1] === 'send') || c.includes('receive') || c[0] === 'pv' || c[0] === 'mbuffer').filter((c) => !c.includes('--version') && !c.includes('-V'));
+/** The stream commands that ran, a replicate ssh session as the receive it ran (one dropped unused ran none). */
+const pipes = (calls: string[][], leads: Map<string[], string>) => calls.flatMap((c) => (isSession(c) ? (leads.has(c) ? [sessionReceive(c, leads.get(c))] : []) : [c])).filter((c) => (c[0] === 'zfs' && c[1] === 'send') || c.includes('receive') || c[0] === 'pv' || c[0] === 'mbuffer').filter((c) => !c.includes('--version') && !c.includes('-V'));
 const sshTail = (c: string[]) => (c[0] === 'ssh' ? c.slice(c.indexOf('backup1') + 1) : c);
 
 describe('replication on OpenZFS pools (fake runner)', () => {
@@ -62,7 +69,7 @@ describe('replication on OpenZFS pools (fake runner)', () => {
     const f = world({ datasets: { 'fakepool/web': getD1('fakepool/web', [['s1', '11', 10]]) } });
     const r = await createHandler(table, { env, runner: f.runner })('send name=web snapshot=s1 target=backup1:tank/web raw=true compressed=true large_blocks=true');
     expect(r.errorCode, r.errorMessage).toBe(0);
-    expect(pipes(f.calls).map(sshTail)).toEqual([['zfs', 'send', '-w', '-c', '-L', 'fakepool/web@s1'], ['zfs', 'receive', 'tank/web']]);
+    expect(pipes(f.calls, f.leads).map(sshTail)).toEqual([['zfs', 'send', '-w', '-c', '-L', 'fakepool/web@s1'], ['zfs', 'receive', 'tank/web']]);
     expect(r.rexxVariables).toMatchObject({ MODE: 'full', HOST: 'backup1', TARGET: 'tank/web' });
   });
 
@@ -75,7 +82,7 @@ describe('replication on OpenZFS pools (fake runner)', () => {
     });
     const r = await createHandler(table, { env, runner: f.runner })('send name=web snapshot=s2 target=backup1:tank/web resume=true');
     expect(r.errorCode, r.errorMessage).toBe(0);
-    expect(pipes(f.calls).map(sshTail)).toEqual([
+    expect(pipes(f.calls, f.leads).map(sshTail)).toEqual([
       ['zfs', 'send', '-t', '1-abc-def'], ['zfs', 'receive', '-s', 'tank/web'],
       ['zfs', 'send', '-i', 'fakepool/web@s1', 'fakepool/web@s2'], ['zfs', 'receive', '-s', '-F', 'tank/web'],
     ]);
@@ -84,18 +91,36 @@ describe('replication on OpenZFS pools (fake runner)', () => {
     expect(get).toContain('createtxg,guid,org.rexxjs:base-snapshot,written,receive_resume_token');
   });
 
-  it('zfs-fuse refuses written in the list: asked again without it, once per handler and side (fake runner)', async () => {
+  it('resume=true reads the target on its own: zfs-fuse refuses written in the list, asked again without it, once per handler and side (fake runner)', async () => {
     const f = fakeRunner((argv) => {
+      if (argv.includes('zpool')) return { stdout: getAll(argv.at(-1)!, ALL) };
       if (argv.includes('get') && argv.some((a) => a.includes('written'))) return { exitCode: 2, stderr: "bad property list: invalid property 'written'\nusage: …" };
       if (argv.includes('get') && argv.at(-1) === 'fakepool/web') return { stdout: getD1('fakepool/web', [['s1', '11', 10]]) };
       if (argv.includes('get')) return { exitCode: 1, stderr: "cannot open 'tank/web': dataset does not exist" };
       return undefined;
     });
     const h = createHandler(table, { env, runner: f.runner });
-    expect((await h('send name=web snapshot=s1 target=backup1:tank/web')).errorCode).toBe(0);
-    expect((await h('send name=web snapshot=s1 target=backup1:tank/w2')).errorCode).toBe(0);
-    const gets = f.calls.filter((c) => c[0] === 'ssh' && c.includes('get')).map((c) => c.at(-4));
-    expect(gets).toEqual(['createtxg,guid,org.rexxjs:base-snapshot,written', 'createtxg,guid,org.rexxjs:base-snapshot', 'createtxg,guid,org.rexxjs:base-snapshot']);
+    expect((await h('send name=web snapshot=s1 target=backup1:tank/web resume=true')).errorCode).toBe(0);
+    expect((await h('send name=web snapshot=s1 target=backup1:tank/w2 resume=true')).errorCode).toBe(0);
+    const gets = f.calls.filter((c) => c[0] === 'ssh' && c.includes('get') && !c.includes('zpool')).map((c) => c.at(-4));
+    expect(gets).toEqual([
+      'createtxg,guid,org.rexxjs:base-snapshot,written,receive_resume_token',
+      'createtxg,guid,org.rexxjs:base-snapshot,receive_resume_token',
+      'createtxg,guid,org.rexxjs:base-snapshot,receive_resume_token',
+    ]);
+  });
+
+  it('over ssh one session reads the target (written on its own, where that zfs has it) and receives the stream: its answer parsed (fake runner)', () => {
+    const argv = ['ssh', 'backup1', 'sh', '-c', 'x'];
+    const list = getD1('tank/web', [['s1', '11', 10]]);
+    expect(parseSessionLookup(`${list}\nrexx-written\n4096\nrexx-lookup 0\n`, 'tank/web', argv)).toEqual({ snaps: [{ name: 's1', guid: '11', txg: 10 }], written: 4096 });
+    // zfs-fuse: no written (its zfs get failed into /dev/null, nothing printed)
+    expect(parseSessionLookup(`${list}\nrexx-written\nrexx-lookup 0\n`, 'tank/web', argv)).toEqual({ snaps: [{ name: 's1', guid: '11', txg: 10 }] });
+    expect(parseSessionLookup(sessionAnswer('tank/web', undefined), 'tank/web', argv)).toBeUndefined();
+    expect(() => parseSessionLookup("cannot open 'tank': permission denied\nrexx-written\nrexx-lookup 1\n", 'tank/web', argv)).toThrow(/permission denied/);
+    expect(() => parseSessionLookup('Welcome to backup1\n', 'tank/web', argv)).toThrow(/did not answer the lookup/);
+    // every name in the script is quoted again (shell-quote), and the receive is exec'd: its status is ssh's
+    expect(sessionScript('tank/web-1:x')).toContain('exec zfs receive -F tank/web-1\\:x ;;');
   });
 
   it('a feature that is disabled on either pool is RC 6 naming it, before anything is sent (fake runner)', async () => {
@@ -116,10 +141,10 @@ describe('replication on OpenZFS pools (fake runner)', () => {
     const r = await h('send name=web snapshot=s2 target=backup1:tank/web');
     expect(r.errorCode).toBe(7);
     expect(r.errorMessage).toMatch(/tank\/web has diverged from fakepool\/web: it has 81920 bytes written after @s1; give force=true/);
-    expect(pipes(f.calls)).toEqual([]);
+    expect(pipes(f.calls, f.leads)).toEqual([]);
     const g = await h('send name=web snapshot=s2 target=backup1:tank/web force=true');
     expect(g.errorCode, g.errorMessage).toBe(0);
-    expect(pipes(f.calls).map(sshTail)).toEqual([['zfs', 'send', '-i', 'fakepool/web@s1', 'fakepool/web@s2'], ['zfs', 'receive', '-F', 'tank/web']]);
+    expect(pipes(f.calls, f.leads).map(sshTail)).toEqual([['zfs', 'send', '-i', 'fakepool/web@s1', 'fakepool/web@s2'], ['zfs', 'receive', '-F', 'tank/web']]);
   });
 
   it('newer snapshots on the target: RC 7 naming them; force=true rolls back to the common one (zfs rollback -r) first (fake runner)', async () => {
@@ -135,30 +160,31 @@ describe('replication on OpenZFS pools (fake runner)', () => {
     expect(r.errorMessage).toMatch(/snapshot\(s\) mine, s2 newer than the common @s1/);
     expect((await h('send name=web snapshot=s3 target=backup1:tank/web force=true intermediate=true')).errorCode).toBe(0);
     expect(f.calls.filter((c) => c.includes('rollback')).map(sshTail)).toEqual([['zfs', 'rollback', '-r', 'tank/web@s1']]);
-    expect(pipes(f.calls).map(sshTail)).toEqual([['zfs', 'send', '-I', 'fakepool/web@s1', 'fakepool/web@s3'], ['zfs', 'receive', '-F', 'tank/web']]);
+    expect(pipes(f.calls, f.leads).map(sshTail)).toEqual([['zfs', 'send', '-I', 'fakepool/web@s1', 'fakepool/web@s3'], ['zfs', 'receive', '-F', 'tank/web']]);
   });
 
   it('bwlimit=10M puts pv -q -L 10485760 between send and receive; without pv, mbuffer -q -r; without either RC 6 (fake runner)', async () => {
     const datasets = { 'fakepool/web': getD1('fakepool/web', [['s1', '11', 10]]) };
     let f = world({ datasets });
     expect((await createHandler(table, { env, runner: f.runner })('send name=web snapshot=s1 target=backup1:tank/web bwlimit=10M')).errorCode).toBe(0);
-    expect(pipes(f.calls).map(sshTail)).toEqual([['zfs', 'send', 'fakepool/web@s1'], ['pv', '-q', '-L', '10485760'], ['zfs', 'receive', 'tank/web']]);
+    expect(pipes(f.calls, f.leads).map(sshTail)).toEqual([['zfs', 'send', 'fakepool/web@s1'], ['pv', '-q', '-L', '10485760'], ['zfs', 'receive', 'tank/web']]);
     f = world({ datasets, tools: ['mbuffer'] });
     expect((await createHandler(table, { env, runner: f.runner })('send name=web snapshot=s1 target=backup1:tank/web bwlimit=1G')).errorCode).toBe(0);
-    expect(pipes(f.calls)[1]).toEqual(['mbuffer', '-q', '-r', String(2 ** 30)]);
+    expect(pipes(f.calls, f.leads)[1]).toEqual(['mbuffer', '-q', '-r', String(2 ** 30)]);
     f = world({ datasets, tools: [] });
     const r = await createHandler(table, { env, runner: f.runner })('send name=web snapshot=s1 target=backup1:tank/web bwlimit=1G');
     expect(r.errorCode).toBe(6);
     expect(r.errorMessage).toMatch(/bwlimit= needs pv or mbuffer/);
   });
 
-  it('ssh lookups share one connection: -o ControlMaster=auto -o ControlPath=$TMPDIR/rexx-zfs-ssh-HASH -o ControlPersist=60; the stream has its own (fake runner)', async () => {
+  it('ssh lookups share one connection: -o ControlMaster=auto -o ControlPath=$TMPDIR/rexx-zfs-ssh-HASH -o ControlPersist=60; the stream\'s session has its own (fake runner)', async () => {
     const f = world({ datasets: { 'fakepool/web': getD1('fakepool/web', [['s1', '11', 10]]) } });
-    await createHandler(table, { env: { ...env, REXX_ZFS_SSH_MUX: '', TMPDIR: '/run/x' }, runner: f.runner })('send name=web snapshot=s1 target=root@backup1:tank/web');
+    const r = await createHandler(table, { env: { ...env, REXX_ZFS_SSH_MUX: '', TMPDIR: '/run/x' }, runner: f.runner })('send name=web snapshot=s1 target=root@backup1:tank/web raw=true');
+    expect(r.errorCode, r.errorMessage).toBe(0);
     const ssh = f.calls.filter((c) => c[0] === 'ssh');
-    const lookups = ssh.filter((c) => !c.includes('receive'));
-    const stream = ssh.filter((c) => c.includes('receive'));
-    expect(lookups.length).toBeGreaterThan(0);
+    const lookups = ssh.filter((c) => !isSession(c));
+    const stream = ssh.filter(isSession);
+    expect(lookups.length).toBeGreaterThan(0); // zpool get all (the features raw= needs)
     for (const c of lookups) expect(c.slice(0, 9)).toEqual(['ssh', '-o', 'BatchMode=yes', '-o', 'ControlMaster=auto', '-o', expect.stringMatching(/^ControlPath=\/run\/x\/rexx-zfs-ssh-[0-9a-f]{20}$/), '-o', 'ControlPersist=60']);
     expect(new Set(lookups.map((c) => c[6])).size).toBe(1);
     expect(stream.length).toBe(1);
@@ -171,7 +197,7 @@ describe('replication on OpenZFS pools (fake runner)', () => {
     const f = world({ datasets: Object.fromEntries(names.map((n) => [n, snap(n)])) });
     const r = await createHandler(table, { env, runner: f.runner })('send name=web snapshot=s1 target=backup1:tank/web recursive=true exclude=cache exclude=tmp-?');
     expect(r.errorCode, r.errorMessage).toBe(0);
-    expect(pipes(f.calls).map(sshTail)).toEqual([
+    expect(pipes(f.calls, f.leads).map(sshTail)).toEqual([
       ['zfs', 'send', 'fakepool/web@s1'], ['zfs', 'receive', 'tank/web'],
       ['zfs', 'send', 'fakepool/web/app@s1'], ['zfs', 'receive', 'tank/web/app'],
     ]);
