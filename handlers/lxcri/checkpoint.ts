@@ -16,6 +16,7 @@ import type { Ctx } from '../../shared/verb';
 import { listSnapshots } from '../zfs/snapshot';
 import { rows, zfs } from '../zfs/tool';
 import { getState, mustState } from './container';
+import { freeze, freezerOf, hasProcesses, isFrozen, thaw } from './freezer';
 import { criuErrorLines } from './errors';
 import { datasetExists, getProps } from '../zfs/dataset';
 import { containerDataset, datasetOf } from './rootfs';
@@ -152,7 +153,11 @@ export function criuLogErrors(ctx: Pick<Ctx, 'fs'>, dir: string): string {
 /**
  * pause → `zfs snapshot -o org.rexxjs:checkpoint-kind=zfs DS@checkpoint-<secs>` → resume
  * (in a finally, even when the snapshot fails); `-N` suffix when the second's name is
- * taken (shared/snapshot-names.ts). `status` is the container's, or `unknown` (runc's
+ * taken (shared/snapshot-names.ts). With runc, while the container has processes, the
+ * pause and resume are its cgroup freezer written directly, as `runc pause`/`resume` do
+ * (freezer.ts): no runc process starts while it is frozen (it stays frozen for the
+ * snapshot alone; a container someone else paused stays paused). Otherwise
+ * `<runtime> pause`/`resume`. `status` is the container's, or `unknown` (runc's
  * state.json gave the bundle without `runc state`): then the pause is tried, and only
  * when it is refused (paused, stopped) is `<runtime> state` asked what it is. With `end`
  * (checkpoint leave_running=false) a successful snapshot is followed by `delete --force`
@@ -162,7 +167,17 @@ export function criuLogErrors(ctx: Pick<Ctx, 'fs'>, dir: string): string {
 export async function zfsCheckpoint(ctx: Ctx, rt: Runtime, id: string, ds: string, status: string, end = false): Promise<{ name: string; status: string }> {
   const base = epochName(PREFIX, ctx.clock.now());
   let paused = false;
-  if (status === 'unknown') {
+  // runc: freeze through the cgroup freezer runc recorded (what `runc pause` does), when the container has processes to freeze.
+  const fz = freezerOf(ctx, rt, id);
+  const frozenBy = fz && hasProcesses(ctx, fz) ? fz : undefined;
+  if (frozenBy) {
+    if (isFrozen(ctx, frozenBy)) status = 'paused'; // paused by someone else: leave it so
+    else {
+      await freeze(ctx, frozenBy, 10_000, `container ${id}`);
+      paused = true;
+      status = 'running';
+    }
+  } else if (status === 'unknown') {
     try {
       await rtRun(ctx, rt, ['pause', id]);
       paused = true;
@@ -172,7 +187,7 @@ export async function zfsCheckpoint(ctx: Ctx, rt: Runtime, id: string, ds: strin
       status = (await mustState(ctx, rt, id)).status;
     }
   }
-  if (!paused && status === 'running') {
+  if (!frozenBy && !paused && status === 'running') {
     await rtRun(ctx, rt, ['pause', id]);
     paused = true;
   }
@@ -185,7 +200,10 @@ export async function zfsCheckpoint(ctx: Ctx, rt: Runtime, id: string, ds: strin
     }
     return { name, status };
   } finally {
-    if (paused && !ended) await rtRun(ctx, rt, ['resume', id]);
+    if (paused && !ended) {
+      if (frozenBy) thaw(ctx, frozenBy);
+      else await rtRun(ctx, rt, ['resume', id]);
+    }
   }
 }
 

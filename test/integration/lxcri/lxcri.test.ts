@@ -129,6 +129,28 @@ describe('rootfs on ZFS: checkpoint and restore', () => {
     expect((await h(`exec ${id} "cat /etc/marker" runtime=runc`)).output).toBe('original');
   });
 
+  it('runc: the checkpoint freezes through the cgroup freezer runc recorded (no runc pause/resume process), thawed after; one paused before stays paused', async () => {
+    const trace: string[] = [];
+    const traced = createHandler(table, { env: { ...env(), REXX_ADDRESS_TRACE: '1' }, traceSink: (l) => trace.push(l) });
+    const c = await traced(`checkpoint ${id} runtime=runc`);
+    expect(c.errorCode, c.errorMessage).toBe(0);
+    expect(c.rexxVariables.STATUS).toBe('running');
+    expect(trace.filter((l) => / runc .* (pause|resume) /.test(`${l} `))).toEqual([]);
+    expect(trace.filter((l) => / zfs snapshot /.test(l)).length).toBe(1);
+    const freezer = (JSON.parse(fs.readFileSync(`${tmp}/run/runc/${id}/state.json`, 'utf8')) as { cgroup_paths: Record<string, string> }).cgroup_paths;
+    if (freezer.freezer) expect(fs.readFileSync(`${freezer.freezer}/freezer.state`, 'utf8').trim()).toBe('THAWED');
+    expect((await h(`state ${id} runtime=runc`)).output).toBe('running');
+    // paused by the script before: the checkpoint leaves it paused
+    expect((await h(`pause ${id} runtime=runc`)).errorCode).toBe(0);
+    const p = await h(`checkpoint ${id} runtime=runc`);
+    expect(p.errorCode, p.errorMessage).toBe(0);
+    expect(p.rexxVariables.STATUS).toBe('paused');
+    expect((await h(`state ${id} runtime=runc`)).output).toBe('paused');
+    expect((await h(`resume ${id} runtime=runc`)).errorCode).toBe(0);
+    expect((await h(`state ${id} runtime=runc`)).output).toBe('running');
+    for (const n of [c.output, p.output]) sh('zfs', ['destroy', `${POOL}/containers/${id}@${n}`]); // (the next test counts the checkpoints)
+  });
+
   it('two checkpoints in one second get unique names; older restore needs discard_newer', async () => {
     const a = (await h(`checkpoint ${id} runtime=runc`)).output;
     const b = (await h(`checkpoint ${id} runtime=runc`)).output;
