@@ -58,6 +58,11 @@ export const LXC_FILE_DELETE_ERRORS: Classifier = {
   patterns: [['refused', /directory not empty/i], ['notFound', /^Error: Not Found$/m], ...LXC_ERRORS.patterns],
 };
 
+/** What `lxc publish` says beyond {@link LXC_ERRORS}: a running instance needs --force (RC 7, force=true); the same image already there is `exists` (RC 4). */
+export const LXC_PUBLISH_ERRORS: Classifier = {
+  patterns: [['refused', /instance is currently running\. Use --force/i], ...LXC_ERRORS.patterns],
+};
+
 /** The AddressError for a failed `lxc` run, classified by `c` (default {@link LXC_ERRORS}). */
 export const lxcError = (r: RunResult, c: Classifier = LXC_ERRORS): AddressError => classify(r, c);
 

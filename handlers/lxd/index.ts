@@ -4,6 +4,7 @@ import { COMPAT } from './compat';
 import { lxdInstanceName } from './names';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
 import { exec } from './verbs/exec';
+import { imageAlias, imageDelete, imageImport, imageList, publish } from './verbs/images';
 import { info, list, status } from './verbs/info';
 import { create, del, restart, start, stop } from './verbs/lifecycle';
 import { configGet, configSet, configUnset, deviceAdd, deviceRemove, freeze, rename, unfreeze } from './verbs/live';
@@ -17,6 +18,7 @@ export const table: HandlerTable = {
     create, start, stop, restart, del, exec,
     copy, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull, fileDelete,
     configSet, configGet, configUnset, freeze, unfreeze, rename, deviceAdd, deviceRemove,
+    publish, imageImport, imageList, imageDelete, imageAlias,
     info, list,
     registerBase, cloneFromBase, listBases, unregisterBase,
     status,

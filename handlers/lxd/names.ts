@@ -30,6 +30,14 @@ export const lxdImageRef = regexRule(
   dotSegments,
 );
 
+/** An image alias (may contain "/", as `debian/12`) or a fingerprint, on the daemon the verb addresses (no `remote:`: that is remote=). */
+export const lxdImageAlias = regexRule(
+  'image alias or fingerprint',
+  /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/,
+  'letters, digits, ".", "_", "-" and "/", starting with a letter or digit (no "remote:"; give remote=)',
+  dotSegments,
+);
+
 // ---- generic values
 
 /** Config key (LXD `limits.memory`, `user.foo`; ZFS properties use zfsProperty). */

@@ -6,6 +6,8 @@
  *   freeze / unfreeze                        lxc pause / lxc start (of a frozen instance)
  *   device_add / device_remove (a proxy)     lxc config device add / remove
  *   rename                                   lxc move OLD NEW
+ *   publish / image_import                   lxc publish --quiet --alias / lxc image import --alias
+ *   image_list / image_alias / image_delete  lxc image list --format json / alias create / delete
  * Run: npm run bench:lxd-live  (N via BENCH_N, default 15)
  */
 import { execa } from 'execa';
@@ -17,6 +19,9 @@ const N = Number(process.env.BENCH_N ?? 15);
 const must = strict(createHandler(table));
 const RUN = `bench-live-${process.pid}`;
 const STOPPED = `${RUN}-s`;
+const IMG = `${RUN}-img`;
+/** An image tarball (without its .tar.gz) exported once from a publish of STOPPED, for the import runs. */
+const TARBALL = `/tmp/${RUN}-image`;
 
 async function lxc(args: string[]) {
   // stdin closed: lxc init reads a config from a stdin that is not a terminal
@@ -89,6 +94,27 @@ const PAIRS: Pair[] = [
     rawRun: () => lxc(['move', STOPPED, `${STOPPED}-x`]), handlerRun: () => must(`rename name=${STOPPED} new_name=${STOPPED}-x`),
     after: () => lxc(['move', `${STOPPED}-x`, STOPPED]),
   },
+  {
+    what: 'publish', raw: 'lxc publish --quiet --alias',
+    rawRun: () => lxc(['publish', STOPPED, '--quiet', '--alias', IMG]), handlerRun: () => must(`publish name=${STOPPED} alias=${IMG}`),
+    after: () => lxc(['image', 'delete', IMG]),
+  },
+  {
+    what: 'image_import', raw: 'lxc image import --alias',
+    rawRun: () => lxc(['image', 'import', `${TARBALL}.tar.gz`, '--alias', IMG]), handlerRun: () => must(`image_import file=${TARBALL}.tar.gz alias=${IMG}`),
+    after: () => lxc(['image', 'delete', IMG]),
+  },
+  { what: 'image_list', raw: 'lxc image list --format json', rawRun: () => lxc(['image', 'list', '--format', 'json']), handlerRun: () => must('image_list') },
+  {
+    what: 'image_alias (create)', raw: 'lxc image alias create',
+    rawRun: () => lxc(['image', 'alias', 'create', `${IMG}-a`, 'tiny']), handlerRun: () => must(`image_alias alias=${IMG}-a image=tiny`),
+    after: () => lxc(['image', 'alias', 'delete', `${IMG}-a`]),
+  },
+  {
+    what: 'image_delete', raw: 'lxc image delete',
+    before: () => lxc(['image', 'import', `${TARBALL}.tar.gz`, '--alias', IMG]),
+    rawRun: () => lxc(['image', 'delete', IMG]), handlerRun: () => must(`image_delete image=${IMG}`),
+  },
 ];
 
 async function main() {
@@ -96,6 +122,9 @@ async function main() {
     await lxc(['init', 'tiny', RUN]);
     await lxc(['start', RUN]);
     await lxc(['init', 'tiny', STOPPED]);
+    await lxc(['publish', STOPPED, '--quiet', '--alias', IMG, 'description=import-source']);
+    await lxc(['image', 'export', IMG, TARBALL]);
+    await lxc(['image', 'delete', IMG]);
     console.log(`instance ${RUN} (running) and ${STOPPED} (stopped), N=${N}\n`);
     console.log('verb                 handler ms   raw ms   ratio   raw command');
     for (const p of PAIRS) {
@@ -105,6 +134,8 @@ async function main() {
   } finally {
     await execa('lxc', ['delete', '--force', RUN], { reject: false });
     await execa('lxc', ['delete', '--force', STOPPED], { reject: false });
+    await execa('lxc', ['image', 'delete', IMG], { reject: false });
+    await execa('rm', ['-f', `${TARBALL}.tar.gz`], { reject: false });
   }
 }
 

@@ -5,6 +5,7 @@
  * Here: LXD's valid values, the values it accepts on purpose (checked to reach lxc as
  * one argv element), a control call per parameter, and the remote= check.
  */
+import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ParamSpec } from '../../../shared/params';
 import { table } from '../../../handlers/lxd';
@@ -14,9 +15,15 @@ import { hostileSuite, isHostPath, type HostileCase } from '../../helpers/hostil
 const VALID: Record<string, string> = {
   name: 'web', image: 'tiny', source: 'web', destination: 'web2', snapshot: 's1', path: '/etc/motd', base: 'web',
   device: 'http', new_name: 'web3', type: 'proxy', key: 'user.a',
+  // image_import reads the file before anything runs (RC 3 when it is not one): a file that exists
+  file: '/etc/hostname', rootfs: '/etc/hostname', alias: 'web-img', new_alias: 'web-img2',
 };
 /** A verb that needs one of two keys gets one that is not the one under test. */
-const EXTRA: Record<string, Record<string, string>> = { exec: { command: 'true' }, file_push: { content: 'x' } };
+const EXTRA: Record<string, Record<string, string>> = {
+  exec: { command: 'true' }, file_push: { content: 'x' },
+  // publish needs name= or base=; image_alias's image= and new_alias= go with their action
+  publish: { name: 'web' },
+};
 
 /** device_add: the device type whose key is under test, with that type's required keys. */
 const DEVICE_EXTRA: Record<string, Record<string, string>> = {
@@ -45,6 +52,8 @@ const LEGIT: Record<string, (v: string) => boolean> = {
   'config value': (v) => !/[\0-\x1f\x7f]/.test(v),
   // a host file path may hold any character but NUL/control characters, and must not start with "-"
   'host path': isHostPath,
+  // image_import file=/rootfs=: an absolute host file, read by lxc (like file_push source=); a missing one is RC 3
+  'absolute host path': (v) => isHostPath(v) && v.startsWith('/'),
 };
 
 const suite = hostileSuite({
@@ -54,6 +63,8 @@ const suite = hostileSuite({
   extra: (c) => {
     if (c.verb === 'file_push' && c.key === 'source') return undefined;
     if (c.verb === 'device_add') return c.key === 'source' ? { type: 'disk', path: '/srv' } : DEVICE_EXTRA[DEVICE_KEY_TYPE[c.key] ?? 'proxy'];
+    if (c.verb === 'publish' && c.key === 'base') return {};
+    if (c.verb === 'image_alias') return c.key === 'new_alias' ? { action: 'rename' } : { image: 'abc123' };
     if (c.verb === 'config_set') return c.key === 'key' ? { value: '1' } : c.key === 'value' ? { key: 'user.a' } : { config: 'user.a=1' };
     // register_base's memory=, cpus=, storage=, profile= and config= apply to the instance image= creates
     if (c.verb === 'register_base' && ['memory', 'cpus', 'storage', 'profile', 'config'].includes(c.key)) return { image: 'tiny' };
@@ -61,6 +72,12 @@ const suite = hostileSuite({
   },
   legit: LEGIT,
   onLegit: (c, value, r, calls) => {
+    if (c.spec.rule!.label === 'absolute host path' && !fs.statSync(value, { throwIfNoEntry: false })?.isFile()) {
+      // not a file on this host: RC 3 before anything runs
+      expect(r.errorCode, r.errorMessage).toBe(3);
+      expect(calls.length).toBe(0);
+      return;
+    }
     if (c.spec.rule!.label === 'disk source') {
       // a host path as a disk: refused by the unsafe policy before anything runs
       expect(r.errorCode, r.errorMessage).toBe(7);
