@@ -77,6 +77,18 @@ export async function dropNode(q: Qmp, node: string): Promise<void> {
   if ((await blockNodes(q)).has(node)) await q.execute('blockdev-del', { 'node-name': node });
 }
 
+/**
+ * Wait until no device's BlockBackend holds block node `node` (query-block): QEMU sends
+ * DEVICE_DELETED before the device's drive is let go, and blockdev-del before that is
+ * "Node … is in use". RC 5 at the deadline.
+ */
+export async function waitNodeFree(ctx: Ctx, q: Qmp, node: string, timeoutMs: number): Promise<void> {
+  await ctx.poll(async () => {
+    const blocks = await q.execute<Array<{ inserted?: { 'node-name'?: string } }>>('query-block');
+    return blocks.some((b) => b.inserted?.['node-name'] === node) ? undefined : true;
+  }, { timeoutMs, what: `block node ${node} to be let go by its device`, initialMs: 20, maxMs: 200 });
+}
+
 /** The ids of the devices a user added (`-device …,id=` and device_add): qom-list /machine/peripheral. */
 export async function deviceIds(q: Qmp): Promise<Set<string>> {
   const l = await q.execute<Array<{ name: string; type: string }>>('qom-list', { path: '/machine/peripheral' });

@@ -11,7 +11,7 @@ import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { deviceId } from '../names';
 import { absPath, DISK, diskRef, NAME, timeout } from '../params';
-import { CDROM, deviceIds, diskNode, diskUsers, dropNode, freeId, hotPlug, unplug, updateVmDef } from '../devices';
+import { CDROM, deviceIds, diskNode, diskUsers, dropNode, freeId, hotPlug, unplug, updateVmDef, waitNodeFree } from '../devices';
 import { existing, formatOf, writable } from '../disks';
 import { baseOfFile } from '../registry';
 import { diskPath, loadVm, resolveDisk, vmPaths, withVmLock } from '../state';
@@ -140,6 +140,7 @@ export const diskDetach = defineVerb({
       if (live) {
         await ctx.qmp(vmPaths(ctx, p.name).qmp, async (q) => {
           await unplug(ctx, q, node, p.timeout);
+          await waitNodeFree(ctx, q, node, 10_000);
           await q.execute('blockdev-del', { 'node-name': node });
           await dropNode(q, `${node}-file`);
         }, p.timeout + 10_000);
