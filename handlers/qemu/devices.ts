@@ -92,7 +92,8 @@ export async function waitNodeFree(ctx: Ctx, q: Qmp, node: string, timeoutMs: nu
 /** The ids of the devices a user added (`-device …,id=` and device_add): qom-list /machine/peripheral. */
 export async function deviceIds(q: Qmp): Promise<Set<string>> {
   const l = await q.execute<Array<{ name: string; type: string }>>('qom-list', { path: '/machine/peripheral' });
-  return new Set(l.filter((x) => x.type.startsWith('child<')).map((x) => x.name));
+  // Under dryrun only query-* commands run; qom-list answers {}: nothing known, the plan adds the devices.
+  return new Set((Array.isArray(l) ? l : []).filter((x) => x.type.startsWith('child<')).map((x) => x.name));
 }
 
 /**
