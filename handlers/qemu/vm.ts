@@ -217,7 +217,9 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
     const l = o.afterStop ? await ctx.effect(() => liveness(ctx, name), { kind: 'stopped' } as Liveness) : liveness(ctx, name);
     if (l.kind === 'running') {
       const accel = loadRun(ctx, name)?.accel ?? '';
-      return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
+      // wait=ip on a running VM: its current lease, if it has one (RC 2 when it has no bridged NIC).
+      const ip = wait === 'ip' ? { IPV4: ipv4Source(ctx, def)()?.ipv4 ?? '' } : {};
+      return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0, ...ip } };
     }
     if (l.kind === 'crashed') clearStale(ctx, name);
     if (wait === 'ip') ipv4Source(ctx, def); // RC 2 before launching when the VM has no address source

@@ -76,6 +76,7 @@ describe('network=bridge:rexxbr0', () => {
     expect(path.basename(fs.readlinkSync(`/sys/class/net/${tap}/master`))).toBe('rexxbr0');
     const leases = fs.readFileSync('/var/lib/lxd/networks/rexxbr0/dnsmasq.leases', 'utf8');
     expect(leases).toContain(`${def.mac} ${s.rexxVariables.IPV4}`);
+    expect((await ok('start nb1 wait=ip')).rexxVariables).toMatchObject({ ALREADY: 1, IPV4: s.rexxVariables.IPV4 });
     const ping = await execa('ping', ['-c', '1', '-W', '3', String(s.rexxVariables.IPV4)], { reject: false });
     expect(ping.exitCode, ping.stdout).toBe(0);
 
