@@ -7,6 +7,7 @@
  * device_del + DEVICE_DELETED, blockdev-del, blockdev-change-medium,
  * blockdev-open-tray, blockdev-remove-medium, blockdev-close-tray) is here too.
  */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { isReason, timedOut } from '../../shared/errors';
 import { CorruptStateError } from '../../shared/state-file';
@@ -14,7 +15,7 @@ import type { Qmp } from '../../shared/qmp';
 import type { Ctx } from '../../shared/verb';
 import { checkImage } from './hostfiles';
 import { overlaysOf } from './registry';
-import { liveness, loadVm, vmNames, vmPaths, VmDefSchema, type VmDef } from './state';
+import { liveness, loadVm, stateDir, vmNames, vmPaths, VmDefSchema, type VmDef } from './state';
 import { vmCrashed } from './vm';
 
 /** QEMU ids of an attached disk: its device and block node (`-file` is the protocol node under it). */
@@ -64,6 +65,17 @@ export function diskUsers(ctx: Ctx, file: string): { vms: string[]; overlays: st
     }
   }
   return { vms, overlays: overlaysOf(ctx, abs), corrupt };
+}
+
+/**
+ * Run `fn` holding disk file `file`'s lock (`<state>/locks/disk-HASH.lock`): disk_attach
+ * holds it from the check of who uses the disk to the record, and delete_disk from its
+ * check to the removal, so of parallel attaches of one disk to several VMs exactly one
+ * gets it, and a disk is never deleted while being attached. Under dryrun nothing is locked.
+ */
+export function withDiskLock<R>(ctx: Pick<Ctx, 'env' | 'state'>, file: string, fn: () => Promise<R> | R): Promise<R> {
+  const key = createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 16);
+  return ctx.state.lock(path.join(stateDir(ctx), 'locks', `disk-${key}`), fn);
 }
 
 /** The names of the block nodes QEMU has (query-named-block-nodes). */

@@ -11,7 +11,7 @@ import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { deviceId } from '../names';
 import { absPath, DISK, diskRef, NAME, timeout } from '../params';
-import { CDROM, deviceIds, diskNode, diskUsers, dropNode, freeId, hotPlug, unplug, updateVmDef, waitNodeFree } from '../devices';
+import { CDROM, deviceIds, diskNode, diskUsers, dropNode, freeId, hotPlug, unplug, updateVmDef, waitNodeFree, withDiskLock } from '../devices';
 import { existing, formatOf, writable } from '../disks';
 import { baseOfFile } from '../registry';
 import { diskPath, loadVm, resolveDisk, vmPaths, withVmLock } from '../state';
@@ -87,7 +87,7 @@ export const diskAttach = defineVerb({
     writable(ctx, file, 'disk_attach');
     const format = await formatOf(ctx, file);
     if (format !== 'qcow2' && format !== 'raw') throw usageError(`disk_attach: ${file} is ${format}; qcow2 or raw only`);
-    return withVmLock(ctx, p.name, async () => {
+    return withVmLock(ctx, p.name, () => withDiskLock(ctx, file, async () => {
       const def = loadVm(ctx, p.name);
       const users = diskUsers(ctx, file);
       if (users.vms.includes(p.name)) throw alreadyExists(`VM ${p.name} uses ${file} already`);
@@ -112,7 +112,7 @@ export const diskAttach = defineVerb({
       }
       await updateVmDef(ctx, p.name, (d) => ({ ...d, disks: [...(d.disks ?? []), { id, disk: file, format }] }));
       return { result: node, vars: { DISK: file, DEVICE: node, ID: id, HOTPLUGGED: live ? 1 : 0 } };
-    });
+    }));
   },
 });
 
@@ -164,13 +164,15 @@ export const deleteDisk = defineVerb({
     if (!st?.isFile()) throw refused(`delete_disk: ${file} is not a regular file`);
     const base = baseOfFile(ctx, file);
     if (base) throw refused(`delete_disk: ${file} is the registered base '${base.name}' (unregister_base first)`);
-    const users = diskUsers(ctx, file);
-    if (users.corrupt.length) ctx.log(`qemu delete_disk: could not read ${users.corrupt.join(', ')}`);
-    if (users.vms.length || users.overlays.length) {
-      const who = [...users.vms.map((v) => `VM ${v}`), ...users.overlays.map((o) => `overlay ${o}`)].join(', ');
-      throw refused(`delete_disk: ${file} is in use by ${who}`, { vars: { VMS: stem(users.vms), OVERLAYS: stem(users.overlays) } });
-    }
-    ctx.fs.remove(file);
-    return { result: file, vars: { DISK: file, VMS: stem([]), OVERLAYS: stem([]) } };
+    return withDiskLock(ctx, file, () => {
+      const users = diskUsers(ctx, file);
+      if (users.corrupt.length) ctx.log(`qemu delete_disk: could not read ${users.corrupt.join(', ')}`);
+      if (users.vms.length || users.overlays.length) {
+        const who = [...users.vms.map((v) => `VM ${v}`), ...users.overlays.map((o) => `overlay ${o}`)].join(', ');
+        throw refused(`delete_disk: ${file} is in use by ${who}`, { vars: { VMS: stem(users.vms), OVERLAYS: stem(users.overlays) } });
+      }
+      ctx.fs.remove(file);
+      return { result: file, vars: { DISK: file, VMS: stem([]), OVERLAYS: stem([]) } };
+    });
   },
 });
