@@ -28,7 +28,8 @@ export const attachIso = defineVerb({
   vars: { ISO: 'the image in the drive', DEVICE: 'the drive\'s QEMU id (rexx-cd0)', HOTPLUGGED: '1 when changed in the running VM, 0 when only recorded' },
   async run(p, ctx) {
     existing(ctx, p.iso, `iso=${p.iso}`);
-    return withVmLock(ctx, p.name, async () => {
+    // The ISO's lock too: a delete_disk of it waits, then sees this VM using it.
+    return withVmLock(ctx, p.name, () => withDiskLock(ctx, p.iso, async () => {
       loadVm(ctx, p.name);
       const live = hotPlug(ctx, p.name);
       if (live) {
@@ -42,7 +43,7 @@ export const attachIso = defineVerb({
       }
       await updateVmDef(ctx, p.name, (d) => ({ ...d, cdrom: p.iso }));
       return { result: p.iso, vars: { ISO: p.iso, DEVICE: CDROM.device, HOTPLUGGED: live ? 1 : 0 } };
-    });
+    }));
   },
 });
 
