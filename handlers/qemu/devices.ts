@@ -45,7 +45,8 @@ export function deviceArgv(def: VmDef): string[] {
 
 /** Check the attached disks' and the ISO's host files again at start (hostfiles.ts; RC 7). */
 export function checkDeviceFiles(ctx: Ctx, def: VmDef): void {
-  for (const d of def.disks ?? []) checkImage(ctx, `attached disk ${d.disk}`, d.disk);
+  // A ZFS volume (disk_attach zvol=, checked by zfs then) is the one device allowed: /dev/zvol/ holds nothing else.
+  for (const d of def.disks ?? []) if (!d.disk.startsWith('/dev/zvol/')) checkImage(ctx, `attached disk ${d.disk}`, d.disk);
   if (def.cdrom) checkImage(ctx, `iso=${def.cdrom}`, def.cdrom);
 }
 

@@ -8,12 +8,14 @@
 import * as path from 'node:path';
 import { alreadyExists, notFound, refused, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
-import { defineVerb } from '../../../shared/verb';
+import { defineVerb, type Ctx } from '../../../shared/verb';
+import { getProps } from '../../zfs/dataset';
+import { zfsDatasetName } from '../../zfs/names';
 import { deviceId } from '../names';
 import { absPath, DISK, diskRef, NAME, timeout } from '../params';
 import { CDROM, deviceIds, diskNode, diskUsers, dropNode, freeId, hotPlug, unplug, updateVmDef, waitNodeFree, withDiskLock } from '../devices';
 import { existing, formatOf, writable } from '../disks';
-import { baseOfFile } from '../registry';
+import { baseOfFile, zvolBases } from '../registry';
 import { diskPath, loadVm, resolveDisk, vmPaths, withVmLock } from '../state';
 
 export const attachIso = defineVerb({
@@ -72,22 +74,43 @@ export const detachIso = defineVerb({
   },
 });
 
+/** An image file for disk_attach: exists, allowed, not a base (RC 3 / 7); qcow2 or raw (RC 2). */
+async function imageDisk(ctx: Ctx, disk: string): Promise<{ file: string; format: 'qcow2' | 'raw' }> {
+  const file = disk.startsWith('/') ? disk : diskPath(ctx, disk);
+  writable(ctx, file, 'disk_attach');
+  const format = await formatOf(ctx, file);
+  if (format !== 'qcow2' && format !== 'raw') throw usageError(`disk_attach: ${file} is ${format}; qcow2 or raw only`);
+  return { file, format };
+}
+
+/**
+ * A ZFS volume for disk_attach: `zfs get type` must say volume (RC 3 when it does not
+ * exist, RC 2 for a filesystem), and it must not be a registered zvol base (RC 7).
+ * Its device /dev/zvol/VOL is attached raw; start allows /dev/zvol/ devices recorded here.
+ */
+async function zvolDisk(ctx: Ctx, vol: string): Promise<{ file: string; format: 'raw' }> {
+  const type = (await getProps(ctx, vol, ['type'])).type;
+  if (type !== 'volume') throw usageError(`disk_attach: ${vol} is a ZFS ${type || 'dataset'}, not a volume`);
+  const base = (await zvolBases(ctx)).find((b) => b.source.split('@')[0] === vol);
+  if (base) throw refused(`disk_attach: ${vol} is the registered zvol base '${base.name}' (read-only; unregister_base first)`);
+  return { file: `/dev/zvol/${vol}`, format: 'raw' };
+}
+
 export const diskAttach = defineVerb({
   name: 'disk_attach',
   summary: 'attach a qcow2 or raw disk to a VM as virtio-blk-pci (QMP blockdev-add + device_add when it runs); recorded, so every start has it; a base (RC 7), a disk another VM uses (RC 7) or an overlay\'s backing file (RC 7) is refused',
   params: {
     ...NAME,
-    disk: { type: 'string', required: true, rule: diskRef, doc: 'the disk: a name in the images folder or an absolute path (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
+    disk: { type: 'string', rule: diskRef, doc: 'the disk: a name in the images folder or an absolute path (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
+    zvol: { type: 'string', rule: zfsDatasetName, doc: 'or a ZFS volume pool/vol (OpenZFS; `zfs get type` must say volume), attached raw from /dev/zvol/pool/vol; a registered zvol base is RC 7' },
     id: { type: 'string', rule: deviceId, doc: 'its id (QEMU device rexx-disk-ID); default disk1, disk2 … the first free' },
   },
   positional: ['name', 'disk'],
-  examples: ['disk_attach name=web-1 disk=data', 'disk_attach name=web-1 disk=/var/lib/rexx-address/qemu/images/scratch.raw id=scratch'],
+  examples: ['disk_attach name=web-1 disk=data', 'disk_attach name=web-1 disk=/var/lib/rexx-address/qemu/images/scratch.raw id=scratch', 'disk_attach name=web-1 zvol=tank/vm/data'],
   vars: { DISK: 'the disk file', DEVICE: 'its QEMU device id (rexx-disk-ID)', ID: 'its id', HOTPLUGGED: '1 when added to the running VM, 0 when only recorded' },
   async run(p, ctx) {
-    const file = p.disk.startsWith('/') ? p.disk : diskPath(ctx, p.disk);
-    writable(ctx, file, 'disk_attach');
-    const format = await formatOf(ctx, file);
-    if (format !== 'qcow2' && format !== 'raw') throw usageError(`disk_attach: ${file} is ${format}; qcow2 or raw only`);
+    if (!p.disk === !p.zvol) throw usageError('disk_attach: give disk= (an image) or zvol= (a ZFS volume)');
+    const { file, format } = p.zvol ? await zvolDisk(ctx, p.zvol) : await imageDisk(ctx, p.disk!);
     return withVmLock(ctx, p.name, () => withDiskLock(ctx, file, async () => {
       const def = loadVm(ctx, p.name);
       const users = diskUsers(ctx, file);

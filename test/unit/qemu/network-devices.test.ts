@@ -14,6 +14,8 @@ import { leaseOf, makeMac, networkArgv, tapName } from '../../../handlers/qemu/n
 import { deviceArgv } from '../../../handlers/qemu/devices';
 import type { VmDef } from '../../../handlers/qemu/state';
 import { fakeBin, type FakeBin } from '../../helpers/fakebin';
+import { fakeRunner } from '../../helpers/fake-runner';
+import { zvolBaseReply } from '../../helpers/qemu-zvol-fake';
 
 let dir: string;
 let fake: FakeBin;
@@ -121,3 +123,35 @@ describe('device argv', () => {
     expect(fake.calls()).toEqual([]);
   });
 });
+
+describe('disk_attach zvol= (fake runner: zfs-fuse here has no zvols)', () => {
+  /** A handler whose zfs answers: tank/vm/data is a volume, tank/fs a filesystem, tank/vm/base the registered zvol base zb. */
+  function withZfs() {
+    const f = fakeRunner((argv) => {
+      const a = argv.join(' ');
+      if (a === 'zfs get -H -p -o property,value type tank/vm/data') return { stdout: 'type\tvolume\n' };
+      if (a === 'zfs get -H -p -o property,value type tank/vm/base') return { stdout: 'type\tvolume\n' };
+      if (a === 'zfs get -H -p -o property,value type tank/fs') return { stdout: 'type\tfilesystem\n' };
+      if (a.startsWith('zfs get -H -p -o property,value type')) return { exitCode: 1, stderr: "cannot open 'tank/none': dataset does not exist" };
+      return zvolBaseReply(a);
+    });
+    const h = createHandler(table, { env: { PATH: '/nonexistent', REXX_QEMU_DIR: dir, REXX_QEMU_PATHS: '/bin', REXX_ZFS_LOCK_DIR: path.join(dir, 'zfs-locks') }, runner: f.runner });
+    return { h, changes: () => f.calls.filter((_, i) => !f.options[i]!.readOnly) };
+  }
+
+  it('a ZFS volume is attached raw from /dev/zvol and started as a host_device; a filesystem is RC 2, a missing one RC 3, the zvol base RC 7', async () => {
+    const { h, changes } = withZfs();
+    expect((await h('create vm1 kernel=/bin/sh accel=tcg')).errorCode).toBe(0);
+    expect((await h('disk_attach vm1 zvol=tank/fs')).errorCode).toBe(2);
+    expect((await h('disk_attach vm1 zvol=tank/none')).errorCode).toBe(3);
+    expect((await h('disk_attach vm1 zvol=tank/vm/base')).errorCode).toBe(7);
+    expect((await h('disk_attach vm1 disk=x zvol=tank/vm/data')).errorCode).toBe(2);
+    const a = await h('disk_attach vm1 zvol=tank/vm/data');
+    expect(a.errorCode, a.errorMessage).toBe(0);
+    expect(a.rexxVariables).toMatchObject({ DISK: '/dev/zvol/tank/vm/data', HOTPLUGGED: 0 });
+    const plan = (await h('start vm1 dryrun=true')).output;
+    expect(plan).toContain('-blockdev driver=host_device,filename=/dev/zvol/tank/vm/data,node-name=rexx-disk-disk1-file -blockdev driver=raw,file=rexx-disk-disk1-file,node-name=rexx-disk-disk1');
+    expect(changes()).toEqual([]);
+  });
+});
+
