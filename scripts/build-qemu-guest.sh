@@ -9,6 +9,14 @@
 #     when started with -no-reboot).
 #   * otherwise -> a busybox shell on the console (ttyS0 with console=ttyS0), prompt
 #     "rexx-guest# "; leaving that shell powers the guest off.
+#   * networking and devices (qnet block of /init, before the marker): the virtio PCI,
+#     virtio_net (with net_failover, failover) and virtio_blk modules of the cloud kernel
+#     are loaded, so NICs and disks hot-plugged later appear too. Kernel command line:
+#       rexx.net=dhcp       -> udhcpc on every ethN in the background; on a lease the guest
+#                              prints "REXX-NET-UP ethN A.B.C.D" (/etc/udhcpc.script)
+#       rexx.httpd=PORT     -> busybox httpd on PORT serving "REXX-HTTPD-OK" (index.html)
+#       rexx.devwatch=1     -> prints "REXX-DEVICES: <net ifaces> | <block devs>" on the
+#                              console at boot and whenever /sys/class/net or /sys/block change
 #
 # Verified boot command (TCG, KVM is broken on the dev VM):
 #   qemu-system-x86_64 -accel tcg -machine pc -m 256 -nographic -no-reboot \
@@ -20,11 +28,14 @@ set -euo pipefail
 
 OUT_DIR="${REXX_QEMU_GUEST_DIR:-/var/lib/rexx-address/qemu-guest}"
 MARKER="REXX-GUEST-READY"
+# Bump when the guest changes: a cached guest of another version is rebuilt.
+GUEST_VERSION=2
 
 log() { printf '%s\n' "build-qemu-guest: $*"; }
 die() { printf '%s\n' "build-qemu-guest: ERROR: $*" >&2; exit 1; }
 
-if [[ "${REXX_QEMU_GUEST_REBUILD:-0}" != 1 && -s "$OUT_DIR/vmlinuz" && -s "$OUT_DIR/initrd.img" ]]; then
+if [[ "${REXX_QEMU_GUEST_REBUILD:-0}" != 1 && -s "$OUT_DIR/vmlinuz" && -s "$OUT_DIR/initrd.img" \
+      && "$(cat "$OUT_DIR/guest-version.txt" 2>/dev/null)" == "$GUEST_VERSION" ]]; then
   log "ok ($OUT_DIR/vmlinuz, $OUT_DIR/initrd.img cached)"
   exit 0
 fi
@@ -96,6 +107,36 @@ done < <("$BUSYBOX" --list-full | sed 's|^|/|')
 echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"
 echo 'root:x:0:' >"$R/etc/group"
 echo rexx-guest >"$R/etc/hostname"
+# qnet: the kernel modules networking and hot-plugged disks need, in load order (the
+# package has no modules.dep: depmod runs at install, and it is not installed).
+KMOD="$(echo "$WORK"/kernel/lib/modules/*)"
+NET_MODULES="drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci.ko net/core/failover.ko drivers/net/net_failover.ko drivers/net/virtio_net.ko drivers/block/virtio_blk.ko"
+mkdir -p "$R/lib/modules"
+for m in $NET_MODULES; do
+  f="$KMOD/kernel/$m"
+  [[ -f $f ]] || f="$(ls "$f".* 2>/dev/null | head -n1)"
+  [[ -f $f ]] || die "module $m missing in $KPKG"
+  case $f in
+    *.ko) cp "$f" "$R/lib/modules/" ;;
+    *.ko.xz) xz -dc "$f" >"$R/lib/modules/$(basename "$m")" ;;
+    *) die "module $f: unknown compression" ;;
+  esac
+done
+echo "$NET_MODULES" | tr ' ' '\n' | sed 's|.*/||' >"$R/lib/modules/order"
+cat >"$R/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+# udhcpc's hook: configure the lease it got, and say so on the console.
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+    echo "REXX-NET-UP $interface $ip" >/dev/console ;;
+esac
+exit 0
+EOF
+chmod 755 "$R/etc/udhcpc.script"
 # static device nodes so early output works even before devtmpfs is mounted
 mknod -m 600 "$R/dev/console" c 5 1
 mknod -m 666 "$R/dev/null" c 1 3
@@ -109,6 +150,29 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 hostname rexx-guest
 exec </dev/console >/dev/console 2>&1
+# --- qnet: network and hot-plug devices (see the header) ---
+for m in \$(cat /lib/modules/order); do insmod /lib/modules/\$m 2>/dev/null; done
+ip link set lo up
+for w in \$(cat /proc/cmdline); do
+  case \$w in
+    rexx.net=dhcp)
+      for i in \$(ls /sys/class/net); do
+        [ "\$i" = lo ] && continue
+        ip link set "\$i" up
+        udhcpc -b -q -i "\$i" -s /etc/udhcpc.script -t 20 -T 2 >/dev/null 2>&1
+      done ;;
+    rexx.httpd=*)
+      mkdir -p /www && echo REXX-HTTPD-OK >/www/index.html
+      httpd -p "\${w#rexx.httpd=}" -h /www ;;
+    rexx.devwatch=1)
+      ( last=; while :; do
+          now="\$(ls /sys/class/net | tr '\n' ' ')| \$(ls /sys/block | tr '\n' ' ')"
+          [ "\$now" != "\$last" ] && echo "REXX-DEVICES: \$now" && last="\$now"
+          sleep 0.5
+        done ) & ;;
+  esac
+done
+# --- end qnet ---
 echo "$MARKER"
 case " \$(cat /proc/cmdline) " in
   *" rexx.halt=1 "*) poweroff -f ;;
@@ -127,6 +191,7 @@ mkdir -p "$OUT_DIR"
 install -m 644 "${vmlinuz[0]}" "$OUT_DIR/vmlinuz.tmp"
 install -m 644 "$WORK/initrd.img" "$OUT_DIR/initrd.img.tmp"
 echo "$KPKG" >"$OUT_DIR/kernel-package.txt"
+echo "$GUEST_VERSION" >"$OUT_DIR/guest-version.txt"
 mv -f "$OUT_DIR/vmlinuz.tmp" "$OUT_DIR/vmlinuz"
 mv -f "$OUT_DIR/initrd.img.tmp" "$OUT_DIR/initrd.img"
 log "created $OUT_DIR/vmlinuz ($KPKG) and $OUT_DIR/initrd.img ($(stat -c %s "$OUT_DIR/initrd.img") bytes)"

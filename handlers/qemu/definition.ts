@@ -13,6 +13,7 @@ import { lookupBase, withBaseLock, zvolClone, type BaseRecord } from './registry
 import { cloneFromBase as zfsClone } from '../zfs/registry';
 import { diskPath, vmPaths, withVmLock, type VmDef } from './state';
 import { qemuImg } from './tool';
+import { checkNetwork, makeMac } from './network';
 
 /** The hardware keys as given to create / clone_from_base. */
 export interface Hardware {
@@ -22,7 +23,9 @@ export interface Hardware {
   initrd?: string;
   append?: string;
   accel: VmDef['accel'];
-  network: VmDef['network'];
+  network: string;
+  /** network=user port forwards (tcp:HOSTPORT:GUESTPORT). */
+  forward?: readonly string[];
 }
 
 /**
@@ -35,10 +38,15 @@ export async function vmDef(ctx: Ctx, name: string, hw: Hardware, disk: Pick<VmD
   for (const f of [hw.kernel, hw.initrd]) if (f && !ctx.fs.exists(f)) throw notFound(`${f} not found`);
   const memoryMiB = Math.round(toBytes(hw.memory, 'M') / 2 ** 20);
   if (memoryMiB < 16) throw usageError(`memory=${hw.memory}: at least 16 MiB`);
+  checkNetwork(ctx, hw.network, hw.forward);
+  const created = new Date(ctx.clock.now()).toISOString();
   const def: VmDef = {
     name, ...disk, memoryMiB, cpus: hw.cpus, kernel: hw.kernel ?? '', initrd: hw.initrd ?? '', append: hw.append ?? '',
-    accel: hw.accel, network: hw.network, created: new Date(ctx.clock.now()).toISOString(),
+    accel: hw.accel, network: hw.network, created,
   };
+  // A NIC gets a stable MAC (its DHCP lease survives restarts) and its forwards.
+  if (hw.network !== 'none') def.mac = makeMac(vmPaths(ctx, name).dir, 'net0', created);
+  if (hw.forward?.length) def.forward = [...hw.forward];
   await checkVmFiles(ctx, def, base);
   return def;
 }

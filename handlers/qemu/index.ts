@@ -8,6 +8,8 @@ import { consoleVerb, state, status } from './verbs/info';
 import { pause, restart, resume, start, stop } from './verbs/lifecycle';
 import { deleteSnapshot, listSnapshots, restore, restoreState, saveState, snapshot } from './verbs/snapshots';
 import { create, del, list } from './verbs/vms';
+import { nicAdd, nicRemove } from './verbs/network';
+import { attachIso, deleteDisk, detachIso, diskAttach, diskDetach } from './verbs/devices';
 
 export const table: HandlerTable = {
   target: 'qemu',
@@ -18,6 +20,7 @@ export const table: HandlerTable = {
     registerBase, cloneFromBase, clone, listBases, unregisterBase,
     create, start, state, pause, resume, stop, restart, del, list, consoleVerb,
     snapshot, restore, listSnapshots, deleteSnapshot, saveState, restoreState,
+    nicAdd, nicRemove, attachIso, detachIso, diskAttach, diskDetach, deleteDisk,
     status,
   ],
   compat: COMPAT,

@@ -1,6 +1,7 @@
 /** Parameter specs and value rules the QEMU verbs share, so every verb spells them alike. */
 import { dotSegments, regexRule, type NameRule } from '../../shared/names';
 import { qemuName } from './names';
+import { NETWORK_PARAMS } from './network';
 
 /**
  * An explicit host path for disk=, kernel=, initrd=, source=, target=: absolute,
@@ -29,11 +30,11 @@ export const snapshotTag = regexRule(
   'letters, digits, "_", ".", "-", at most 63, starting with a letter or digit',
 );
 
-/** What start waits for: running (QMP), none, or serial:TEXT. */
-const waitRule = regexRule('wait', /^(?:running|none|serial:.+)$/s, 'running, none, or serial:TEXT');
+/** What start waits for: running (QMP), none, serial:TEXT, or ip (a DHCP lease on its bridge). */
+const waitRule = regexRule('wait', /^(?:running|none|ip|serial:.+)$/s, 'running, none, ip, or serial:TEXT');
 
 export const WAIT = {
-  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), or none' },
+  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), ip (network=bridge: the guest got a DHCP lease for its MAC; sets IPV4), or none' },
 } as const;
 
 export const NAME = { name: { type: 'string', required: true, rule: qemuName, complete: 'vms', doc: 'VM name' } } as const;
@@ -56,7 +57,7 @@ export const HARDWARE = {
   initrd: { type: 'string', rule: absPath, doc: 'absolute path of an initrd (-initrd), with kernel= (inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
   append: { type: 'string', doc: 'kernel command line (-append), with kernel=' },
   accel: { type: 'enum', values: ['auto', 'kvm', 'tcg'], default: 'auto', doc: 'auto: KVM when it really works here, else TCG; kvm: KVM or RC 6; tcg: software emulation' },
-  network: { type: 'enum', values: ['none', 'user'], default: 'none', doc: 'none, or user-mode networking (-nic user)' },
+  ...NETWORK_PARAMS,
 } as const;
 
 /** memory= and cpus= without defaults: a base's own (register_base memory= cpus=) come first. */

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { lazySchema, type Infer } from '../../shared/schema';
 import { notFound, usageError } from '../../shared/errors';
 import { type NameRule } from '../../shared/names';
-import { qemuName } from './names';
+import { deviceId, forwardRule, macRule, networkRule, nicId, qemuName } from './names';
 import { CorruptStateError } from '../../shared/state-file';
 import type { Ctx } from '../../shared/verb';
 import { absPath } from './params';
@@ -46,9 +46,20 @@ export const VmDefSchema = lazySchema((z) => {
   initrd: pathOrNone,
   append: z.string(),
   accel: z.enum(['auto', 'kvm', 'tcg']),
-  network: z.enum(['none', 'user']),
+  /** none, user, or bridge:BRIDGE (network.ts). */
+  network: z.union([z.enum(['none', 'user']), ruled(z, networkRule)]),
   /** ISO 8601. */
   created: z.string(),
+  /** The MAC of its own NIC (network.ts makeMac), stable across restarts; absent for network=none and VMs made before. */
+  mac: ruled(z, macRule).optional(),
+  /** network=user port forwards, tcp:HOSTPORT:GUESTPORT (hostfwd on 127.0.0.1). */
+  forward: z.array(ruled(z, forwardRule)).optional(),
+  /** NICs added by nic_add, kept across restarts. */
+  nics: z.array(z.object({ id: ruled(z, nicId), network: ruled(z, networkRule), mac: ruled(z, macRule), forward: z.array(ruled(z, forwardRule)).optional() })).optional(),
+  /** Disks attached by disk_attach, kept across restarts (devices.ts). */
+  disks: z.array(z.object({ id: ruled(z, deviceId), disk: ruled(z, absPath), format: z.enum(['qcow2', 'raw']) })).optional(),
+  /** The ISO image in its CD drive (attach_iso), kept across restarts; '' or absent: no CD drive at start. */
+  cdrom: z.union([z.literal(''), ruled(z, absPath)]).optional(),
   });
 });
 export type VmDef = Infer<typeof VmDefSchema>;

@@ -8,6 +8,8 @@ import type { PollOptions } from '../../shared/poll';
 import type { Ctx, VerbOutput } from '../../shared/verb';
 import { chooseAccel, QEMU_SYSTEM } from './accel';
 import { checkVmFiles } from './hostfiles';
+import { checkDeviceFiles, deviceArgv } from './devices';
+import { dropTaps, ipv4Source, makeTaps, networkArgv, waitIpv4 } from './network';
 import { QEMU_ERRORS } from './errors';
 import type { Qmp } from '../../shared/qmp';
 import { isVmProcess, liveness, loadRun, loadVm, serialNote, vmPaths, withVmLock, type Liveness, type RunInfo, type VmDef } from './state';
@@ -55,7 +57,8 @@ export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: '
   if (def.kernel) a.push('-kernel', def.kernel);
   if (def.initrd) a.push('-initrd', def.initrd);
   if (def.append) a.push('-append', def.append);
-  if (def.network === 'user') a.push('-nic', 'user,model=virtio-net-pci');
+  a.push(...networkArgv(def, paths.dir));
+  a.push(...deviceArgv(def));
   if (loadvm) a.push('-loadvm', loadvm);
   return a;
 }
@@ -99,8 +102,10 @@ export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg', loadvm?
   const argv = qemuArgv(def, paths, accel, loadvm);
   clearStale(ctx, def.name);
   ctx.fs.writeText(paths.serial, '');
+  await makeTaps(ctx, def, paths.dir);
   const r = await ctx.run(argv, { timeoutMs: 60_000 });
   if (!r.ok) {
+    await dropTaps(ctx, def, paths.dir).catch(() => undefined);
     const e = classify(r, QEMU_ERRORS);
     throw new AddressError(e.kind, `start ${def.name}: ${e.message}`, { cause: r, reason: e.reason });
   }
@@ -212,10 +217,14 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
     const l = o.afterStop ? await ctx.effect(() => liveness(ctx, name), { kind: 'stopped' } as Liveness) : liveness(ctx, name);
     if (l.kind === 'running') {
       const accel = loadRun(ctx, name)?.accel ?? '';
-      return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0 } };
+      // wait=ip on a running VM: its current lease, if it has one (RC 2 when it has no bridged NIC).
+      const ip = wait === 'ip' ? { IPV4: ipv4Source(ctx, def)()?.ipv4 ?? '' } : {};
+      return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0, ...ip } };
     }
     if (l.kind === 'crashed') clearStale(ctx, name);
+    if (wait === 'ip') ipv4Source(ctx, def); // RC 2 before launching when the VM has no address source
     await checkVmFiles(ctx, def);
+    checkDeviceFiles(ctx, def);
     const accel = await chooseAccel(ctx, def.accel);
     ctx.log(`qemu ${name}: accel ${accel.accel} (${accel.why})`);
     await launch(ctx, def, accel.accel, o.loadvm);
@@ -248,6 +257,11 @@ async function waitStarted(ctx: Ctx, name: string, wait: string, timeoutMs: numb
     await waitSerial(ctx, name, wait.slice('serial:'.length), left());
     vars.READY_MS = ms();
     status = liveness(ctx, name).kind === 'running' ? 'running' : 'stopped';
+  }
+  if (wait === 'ip') {
+    // The guest's DHCP lease on its bridge (network.ts: the agent is the hook for other networks).
+    vars.IPV4 = await waitIpv4(ctx, loadVm(ctx, name), left(), () => liveness(ctx, name).kind === 'running');
+    vars.READY_MS = ms();
   }
   return { result: status, vars: { ...vars, STATUS: status, START_MS: ms() } };
 }

@@ -134,7 +134,7 @@ export const clone = defineVerb({
     ...WAIT,
     ...HARDWARE,
     ...BASE_HARDWARE,
-    network: { ...HARDWARE.network, default: 'user', doc: 'none, or user-mode networking (-nic user; the default here, as in the original)' },
+    network: { ...HARDWARE.network, default: 'user', doc: 'none, user (-nic user; the default here, as in the original), or bridge:BRIDGE (a tap on that host bridge)' },
     ...timeout(120_000, 'how long the start may take'),
   },
   positional: ['base', 'name'],

@@ -7,6 +7,7 @@ import { refused } from '../../../shared/errors';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { FORCE, NAME, timeout, WAIT } from '../params';
 import { liveness, loadVm, vmPaths, withVmLock } from '../state';
+import { dropTaps } from '../network';
 import { clearStale, qmpStatus, settle, startVm, stopVm, vmCrashed, vmDied } from '../vm';
 
 
@@ -17,7 +18,7 @@ export const start = defineVerb({
   summary: 'boot a VM (qemu-system -daemonize, QMP socket, serial log) and wait until QMP says running, or wait=serial:TEXT until the guest prints TEXT; ACCEL says kvm or tcg',
   params: { ...NAME, ...WAIT, ...timeout(120_000, 'give up after this long (RC 5)') },
   positional: ['name'],
-  examples: ['start name=web-1', 'start name=web-1 wait=serial:REXX-GUEST-READY timeout=60s'],
+  examples: ['start name=web-1', 'start name=web-1 wait=serial:REXX-GUEST-READY timeout=60s', 'start name=web-2 wait=ip timeout=90s'],
   vars: {
     STATUS: 'running, stopped (the guest powered off after wait=serial), started (wait=none), or crashed',
     PID: 'QEMU pid',
@@ -26,7 +27,8 @@ export const start = defineVerb({
     ALREADY: '1 when it was already running',
     START_MS: 'ms from launch to the state waited for',
     QMP_MS: 'ms until QMP said running',
-    READY_MS: 'ms until the serial text appeared (wait=serial:)',
+    READY_MS: 'ms until the serial text appeared (wait=serial:) or the DHCP lease (wait=ip)',
+    IPV4: 'wait=ip: the guest\'s IPv4 address (its DHCP lease on the bridge)',
   },
   async run(p, ctx) {
     // One task for the whole start (launch included); each wait inside shows as its own.
@@ -57,14 +59,17 @@ export const stop = defineVerb({
   examples: ['stop name=web-1', 'stop name=web-1 force=true'],
   vars: { STATUS: 'stopped, or crashed', METHOD: 'powerdown, quit or none', WAS: 'running, stopped or crashed before' },
   async run(p, ctx) {
-    loadVm(ctx, p.name);
+    const def = loadVm(ctx, p.name);
     const l = liveness(ctx, p.name);
     if (l.kind !== 'running') {
       await withVmLock(ctx, p.name, () => clearStale(ctx, p.name));
+      await dropTaps(ctx, def, vmPaths(ctx, p.name).dir);
       return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: 'none', WAS: l.kind } };
     }
     const method = await stopVm(ctx, p.name, p.force, p.timeout);
     await withVmLock(ctx, p.name, () => clearStale(ctx, p.name));
+    // The taps of bridged NICs outlive QEMU (ip tuntap add makes them persistent): remove them.
+    await dropTaps(ctx, def, vmPaths(ctx, p.name).dir);
     return { result: 'stopped', vars: { STATUS: 'stopped', METHOD: method, WAS: 'running' } };
   },
 });
@@ -87,7 +92,8 @@ export const restart = defineVerb({
     ALREADY: '0',
     START_MS: 'ms from launch to the state waited for',
     QMP_MS: 'ms until QMP said running',
-    READY_MS: 'ms until the serial text appeared (wait=serial:)',
+    READY_MS: 'ms until the serial text appeared (wait=serial:) or the DHCP lease (wait=ip)',
+    IPV4: 'wait=ip: the guest\'s IPv4 address (its DHCP lease on the bridge)',
     METHOD: 'how it stopped: powerdown, quit, kill or none',
   },
   async run(p, ctx) {

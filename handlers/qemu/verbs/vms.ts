@@ -14,6 +14,7 @@ import { claimVm, cloneVm, vmDef } from '../definition';
 import { baseOfFile, loadBase } from '../registry';
 import { diskPath, liveness, loadVm, vmNames, vmPaths, withVmLock, type VmDef } from '../state';
 import { clearStale, stopVm } from '../vm';
+import { dropTaps } from '../network';
 
 export const create = defineVerb({
   name: 'create',
@@ -75,6 +76,7 @@ export const del = defineVerb({
         await stopVm(ctx, p.name, true, 0);
       }
       clearStale(ctx, p.name);
+      if (def) await dropTaps(ctx, def, vmPaths(ctx, p.name).dir);
       const own = Boolean(def?.base && def.disk === diskPath(ctx, p.name, 'qcow2') && !p.keep_disk);
       if (own) ctx.fs.remove(def!.disk);
       ctx.fs.remove(vmPaths(ctx, p.name).dir);

@@ -161,4 +161,23 @@ describe('what a qcow2 header names', () => {
     expect(qemuProcesses(dir)).toEqual([]);
     await ok(h, 'delete vswap');
   });
+
+  it('attach_iso, disk_attach, delete_disk of a host file outside are RC 7 (the file untouched); an attached disk swapped for one backed by /etc/shadow stops the start (RC 7, no QEMU)', async () => {
+    await ok(h, `create name=vdev ${KERNEL}`);
+    fs.writeFileSync(path.join(outside, 'x.iso'), 'not yours');
+    await refused(`attach_iso name=vdev iso=${path.join(outside, 'x.iso')}`, 'outside the state folder');
+    await refused('disk_attach name=vdev disk=/etc/passwd', 'outside the state folder');
+    await refused(`delete_disk disk=${path.join(outside, 'x.iso')}`, 'outside the state folder');
+    expect(fs.readFileSync(path.join(outside, 'x.iso'), 'utf8')).toBe('not yours');
+    fs.symlinkSync('/etc/passwd', img('passlink', 'raw'));
+    await refused('delete_disk passlink');
+    expect(fs.existsSync('/etc/passwd')).toBe(true);
+    await ok(h, 'create_disk name=att size=1M');
+    await ok(h, 'disk_attach name=vdev disk=att');
+    fs.rmSync(img('att'));
+    await qemuImg('create', '-q', '-f', 'qcow2', '-u', '-b', '/etc/shadow', '-F', 'raw', img('att'), '1M');
+    await refused('start vdev', '/etc/shadow');
+    expect(qemuProcesses(path.join(dir, 'vms', 'vdev'))).toEqual([]);
+    await ok(h, 'delete vdev');
+  });
 });

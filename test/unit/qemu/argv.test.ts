@@ -15,6 +15,7 @@ import { qemuArgv } from '../../../handlers/qemu/vm';
 import { vmPaths, type VmDef } from '../../../handlers/qemu/state';
 import { fakeBin, type FakeBin, type FakeSpec } from '../../helpers/fakebin';
 import { fakeRunner } from '../../helpers/fake-runner';
+import { zvolBaseReply } from '../../helpers/qemu-zvol-fake';
 
 let dir: string;
 let fakes: FakeBin[] = [];
@@ -43,11 +44,7 @@ function withZfs(registered: boolean) {
   const f = fakeRunner((argv) => {
     const a = argv.join(' ');
     if (argv[0] !== 'zfs' || !registered) return a.endsWith('volsize tank/vm/base') ? { stdout: '1073741824\n' } : undefined;
-    if (a.includes('org.rexxjs:qemu-base')) return { stdout: 'tank/vm/base\torg.rexxjs:qemu-base\tzb\n' };
-    if (a.includes('-s local org.rexxjs:base-snapshot')) return { stdout: 'tank/vm/base\torg.rexxjs:base-snapshot\trexx-base\n' };
-    if (a.endsWith('creation tank/vm/base@rexx-base')) return { stdout: 'tank/vm/base@rexx-base\t1700000000\n' };
-    if (a.endsWith('-d 1 tank/vm/base')) return { stdout: 'tank/vm/base\torg.rexxjs:base-snapshot\trexx-base\tlocal\ntank/vm/base@rexx-base\tcreation\t1700000000\t-\n' };
-    return undefined;
+    return zvolBaseReply(a);
   });
   const h: AddressHandler = createHandler(table, { env: { PATH: '/nonexistent', REXX_QEMU_DIR: dir, REXX_QEMU_PATHS: '/bin', REXX_ZFS_LOCK_DIR: path.join(dir, 'zfs-locks') }, runner: f.runner });
   return { h, changes: () => f.calls.filter((_, i) => !f.options[i]!.readOnly) };

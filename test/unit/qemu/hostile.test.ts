@@ -21,7 +21,7 @@ const LEGIT: Record<string, (v: string) => boolean> = {
 
 const suite = hostileSuite({
   table,
-  tools: ['qemu-img', 'qemu-system-x86_64', 'qemu-io', 'zfs'],
+  tools: ['qemu-img', 'qemu-system-x86_64', 'qemu-io', 'zfs', 'ip'],
   env: (fake) => {
     const dir = `${fake.dir}/qemu-state`;
     fs.mkdirSync(dir);
@@ -34,7 +34,7 @@ const suite = hostileSuite({
 describe('the name-like parameters of the QEMU table', () => {
   it('covers the parameters it should', () => {
     const keys = new Set(suite.cases.map((c) => c.key));
-    for (const k of ['name', 'base', 'disk', 'target', 'backing', 'source', 'kernel', 'initrd', 'snapshot', 'zvol', 'wait']) expect(keys).toContain(k);
+    for (const k of ['name', 'base', 'disk', 'target', 'backing', 'source', 'kernel', 'initrd', 'snapshot', 'zvol', 'wait', 'network', 'forward', 'iso', 'id']) expect(keys).toContain(k);
   });
 });
 
@@ -72,3 +72,40 @@ describe('QEMU path rules (fake binary)', () => {
     expect(suite.fake.calls()).toEqual([]);
   });
 });
+
+describe('QEMU network and device values (fake binary, fake ip)', () => {
+  const badNetworks = [
+    'bridge:rexxbr0;rm -rf /', 'bridge:rexxbr0 ', 'bridge:', 'bridge:-x', 'bridge:a/b', 'bridge:a:b',
+    'bridge:waytoolongbridgename', 'bridge:rexxbr0,script=/tmp/x', 'bridge:..', 'tap', 'user,hostfwd=tcp::22-:22', 'bridge:$(id)',
+  ];
+  it.each(['create', 'nic_add'])('%s network=<hostile> → RC 2, nothing runs', async (verb) => {
+    for (const v of badNetworks) {
+      const r = await suite.h(verb, { name: 'vm1', network: v });
+      expect(r.errorCode, `network=${v}: ${r.errorMessage}`).toBe(2);
+    }
+    expect(suite.fake.calls()).toEqual([]);
+  });
+
+  it('forward= with a port 0 or 65536, a bad protocol or an extra option → RC 2', async () => {
+    for (const v of ['tcp:0:80', 'tcp:65536:80', 'tcp:80:0', 'tcp:80:65536', 'sctp:80:80', 'tcp:80', 'tcp:80:80,hostfwd=tcp::22-:22', 'tcp:80:80:1', 'tcp:-1:80', 'tcp:99999:80']) {
+      const r = await suite.h('create', { name: 'vm1', network: 'user', forward: v });
+      expect(r.errorCode, `forward=${v}: ${r.errorMessage}`).toBe(2);
+    }
+    expect(suite.fake.calls()).toEqual([]);
+  });
+
+  it('attach_iso iso=, disk_attach disk=, delete_disk disk= with commas, .. or relative paths → RC 2; ids with QEMU separators → RC 2', async () => {
+    const bad = ['/tmp/a,b.iso', '/tmp/../etc/shadow', 'rel/x.iso', '/tmp/x.iso,file.driver=nbd', '-cdrom'];
+    for (const v of bad) {
+      expect((await suite.h('attach_iso', { name: 'vm1', iso: v })).errorCode, v).toBe(2);
+      expect((await suite.h('disk_attach', { name: 'vm1', disk: v })).errorCode, v).toBe(2);
+      expect((await suite.h('delete_disk', { disk: v })).errorCode, v).toBe(2);
+    }
+    for (const v of ['a,b', 'A', 'x y', 'nic1;rm', '../a', 'a'.repeat(17)]) {
+      expect((await suite.h('nic_add', { name: 'vm1', id: v })).errorCode, v).toBe(2);
+      expect((await suite.h('disk_detach', { name: 'vm1', id: v })).errorCode, v).toBe(2);
+    }
+    expect(suite.fake.calls()).toEqual([]);
+  });
+});
+
