@@ -7,6 +7,10 @@
 #   * /init mounts proc, sys and dev, then prints the line REXX-GUEST-READY on the console.
 #   * kernel command line contains rexx.halt=1  -> `poweroff -f` right away (QEMU exits 0
 #     when started with -no-reboot).
+#   * kernel command line contains rexx.counter=1 -> a background loop prints
+#     "REXX-COUNTER N" (N = 0, 1, 2 ...) on the console about every 200 ms: the
+#     save_state / restore_state / migrate tests read it to show the guest went on
+#     where it was (no restart from 0).
 #   * otherwise -> a busybox shell on the console (ttyS0 with console=ttyS0), prompt
 #     "rexx-guest# "; leaving that shell powers the guest off.
 #
@@ -14,17 +18,20 @@
 #   qemu-system-x86_64 -accel tcg -machine pc -m 256 -nographic -no-reboot \
 #     -kernel vmlinuz -initrd initrd.img -append "console=ttyS0 rexx.halt=1 quiet"
 #
-# Idempotent: when both files exist nothing is done (override the folder with
+# Idempotent: when both files exist and guest-version.txt says GUEST_VERSION nothing is done (override the folder with
 # REXX_QEMU_GUEST_DIR; force a rebuild with REXX_QEMU_GUEST_REBUILD=1).
 set -euo pipefail
 
 OUT_DIR="${REXX_QEMU_GUEST_DIR:-/var/lib/rexx-address/qemu-guest}"
 MARKER="REXX-GUEST-READY"
+# Bump when /init changes, so a cached guest of an older /init is rebuilt.
+GUEST_VERSION=2
 
 log() { printf '%s\n' "build-qemu-guest: $*"; }
 die() { printf '%s\n' "build-qemu-guest: ERROR: $*" >&2; exit 1; }
 
-if [[ "${REXX_QEMU_GUEST_REBUILD:-0}" != 1 && -s "$OUT_DIR/vmlinuz" && -s "$OUT_DIR/initrd.img" ]]; then
+if [[ "${REXX_QEMU_GUEST_REBUILD:-0}" != 1 && -s "$OUT_DIR/vmlinuz" && -s "$OUT_DIR/initrd.img" \
+      && "$(cat "$OUT_DIR/guest-version.txt" 2>/dev/null)" == "$GUEST_VERSION" ]]; then
   log "ok ($OUT_DIR/vmlinuz, $OUT_DIR/initrd.img cached)"
   exit 0
 fi
@@ -113,6 +120,10 @@ echo "$MARKER"
 case " \$(cat /proc/cmdline) " in
   *" rexx.halt=1 "*) poweroff -f ;;
 esac
+# rexx.counter=1: a counter on the console every ~200 ms (save_state/migrate tests).
+case " \$(cat /proc/cmdline) " in
+  *" rexx.counter=1 "*) ( n=0; while :; do echo "REXX-COUNTER \$n"; n=\$((n+1)); sleep 0.2; done ) & ;;
+esac
 export PS1='rexx-guest# '
 # A shell on the console with a controlling tty (job control, ^C). PID 1 must not exit,
 # so when the shell ends the guest powers off.
@@ -127,6 +138,7 @@ mkdir -p "$OUT_DIR"
 install -m 644 "${vmlinuz[0]}" "$OUT_DIR/vmlinuz.tmp"
 install -m 644 "$WORK/initrd.img" "$OUT_DIR/initrd.img.tmp"
 echo "$KPKG" >"$OUT_DIR/kernel-package.txt"
+echo "$GUEST_VERSION" >"$OUT_DIR/guest-version.txt"
 mv -f "$OUT_DIR/vmlinuz.tmp" "$OUT_DIR/vmlinuz"
 mv -f "$OUT_DIR/initrd.img.tmp" "$OUT_DIR/initrd.img"
 log "created $OUT_DIR/vmlinuz ($KPKG) and $OUT_DIR/initrd.img ($(stat -c %s "$OUT_DIR/initrd.img") bytes)"

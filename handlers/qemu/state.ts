@@ -49,6 +49,14 @@ export const VmDefSchema = lazySchema((z) => {
   network: z.enum(['none', 'user']),
   /** ISO 8601. */
   created: z.string(),
+  /**
+   * The qcow2 overlay QEMU runs on instead of `disk` (its backing chain ends at `disk`):
+   * save_state froze the layer below it, restore_state made it over a saved state's
+   * disk. Absent: `disk` itself.
+   */
+  top: ruled(z, absPath).optional(),
+  /** The saved state (save_state / restore_state) the current `top` builds on; absent: none. */
+  head: z.string().optional(),
   });
 });
 export type VmDef = Infer<typeof VmDefSchema>;
