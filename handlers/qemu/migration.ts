@@ -60,7 +60,7 @@ export async function listenInto(ctx: Ctx, sock: string, file: string, c: Compre
   void done.then((r) => (ended = r));
   await ctx.poll(
     async () => {
-      if (ended && !ended.dryrun) throw toolFailed(`the state writer ended before QEMU connected: ${ended.stderr || `exit ${ended.exitCode}`}`);
+      if (ended) throw toolFailed(`the state writer ended before QEMU connected: ${ended.stderr || `exit ${ended.exitCode}`}`);
       return ctx.fs.exists(sock) ? true : undefined;
     },
     { timeoutMs: 10_000, initialMs: 5, maxMs: 50, what: `socat to listen on ${sock}` },

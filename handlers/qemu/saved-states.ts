@@ -115,7 +115,7 @@ export async function saveVmState(ctx: Ctx, name: string, o: { compress: Compres
           await q.execute('migrate', { uri: `unix:${sock}` });
           const info = await awaitMigration(ctx, q, o.timeoutMs, `save_state ${name}: the state to reach ${memory}`);
           const written = await stream.done;
-          if (!written.ok && !written.dryrun) throw toolFailed(`save_state ${name}: writing ${memory} failed: ${written.stderr || `exit ${written.exitCode ?? written.signal}`}`);
+          if (!written.ok) throw toolFailed(`save_state ${name}: writing ${memory} failed: ${written.stderr || `exit ${written.exitCode ?? written.signal}`}`);
           if (wasRunning && !o.stop) await q.execute('cont');
           return { info, wasRunning };
         } catch (e) {
@@ -187,7 +187,7 @@ export async function restoreVmState(ctx: Ctx, name: string, id: string, timeout
       const status = await ctx.qmp(paths.qmp, async (q) => {
         await q.execute('migrate-incoming', { uri: `unix:${sock}` });
         const fed = await feedFrom(ctx, memory, data.compress, sock, timeoutMs);
-        if (!fed.ok && !fed.dryrun) throw toolFailed(`restore_state ${name}: feeding ${memory} failed: ${fed.stderr || `exit ${fed.exitCode ?? fed.signal}`}`);
+        if (!fed.ok) throw toolFailed(`restore_state ${name}: feeding ${memory} failed: ${fed.stderr || `exit ${fed.exitCode ?? fed.signal}`}`);
         await awaitMigration(ctx, q, timeoutMs, `restore_state ${name}: the incoming state to load`);
         // Saved paused (save_state pauses the guest): it runs again here.
         if ((await qmpStatus(q)) === 'paused') await q.execute('cont');

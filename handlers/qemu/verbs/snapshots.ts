@@ -14,6 +14,7 @@ import { NAME, snapshotTag, timeout } from '../params';
 import type { Qmp } from '../../../shared/qmp';
 import { liveness, loadVm, vmPaths } from '../state';
 import { vmCrashed } from '../vm';
+import { activeDiskNode } from '../migration';
 
 const TAG = { snapshot: { type: 'string', required: true, rule: snapshotTag, aliases: ['snapshot_name'], doc: 'snapshot name' } } as const;
 
@@ -55,7 +56,12 @@ async function either(ctx: Ctx, name: string, offline: string[], qmp: [string, R
     await qemuImg(ctx, ['snapshot', ...offline, disk], { timeoutMs });
     return 'offline';
   }
-  await ctx.qmp(vmPaths(ctx, name).qmp, (q) => job(ctx, q, qmp[0], qmp[1], timeoutMs));
+  await ctx.qmp(vmPaths(ctx, name).qmp, async (q) => {
+    // After save_state the guest writes to an overlay node (disk0-ID), not disk0.
+    const node = await activeDiskNode(q);
+    const args = { ...qmp[1], devices: [node], ...('vmstate' in qmp[1] ? { vmstate: node } : {}) };
+    return job(ctx, q, qmp[0], args, timeoutMs);
+  });
   return 'qmp';
 }
 

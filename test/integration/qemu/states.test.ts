@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type AddressHandler } from '../../../shared/dispatch';
 import { sleep } from '../../../shared/poll';
@@ -70,6 +71,9 @@ describe('save_state / restore_state / list_states / prune_states', () => {
     expect(snap.data.disk).toBe(path.join(dir, 'images/d1.qcow2'));
     expect(fs.existsSync(path.join(dir, 'vms/s1/states/first/memory.lz4'))).toBe(true);
     expect((await h('restore_state s1 first')).errorCode).toBe(7); // running
+    // The internal snapshots of a running VM follow the guest onto its overlay node.
+    expect((await ok('snapshot s1 snapshot=inside')).rexxVariables.METHOD).toBe('qmp');
+    expect((await ok('delete_snapshot s1 snapshot=inside')).rexxVariables.METHOD).toBe('qmp');
   });
 
   it('save_state compress=zstd stop=true stops it; its parent is the first', async () => {
@@ -129,6 +133,24 @@ describe('save_state / restore_state / list_states / prune_states', () => {
     expect(c[0]).toBeGreaterThan(0);
     expect(c[0]).toBeLessThanOrEqual(savedAt + 40);
     await ok('stop s2 force=true');
+  });
+
+  it('import_state refuses a tarball with a symlink, a path or an extra member (RC 7) before extracting anything', async () => {
+    const work = fs.mkdtempSync(path.join(dir, 'evil-'));
+    fs.symlinkSync('/etc/shadow', path.join(work, 'memory.lz4'));
+    fs.writeFileSync(path.join(work, 'snapshot.json'), '{}');
+    fs.writeFileSync(path.join(work, 'extra'), 'x');
+    const tar = (name: string, ...members: string[]) => execa('tar', ['-C', work, '-cf', path.join(dir, name), ...members]);
+    await tar('link.tar', 'snapshot.json', 'memory.lz4');
+    await tar('extra.tar', 'snapshot.json', 'extra');
+    await execa('tar', ['-C', dir, '-cf', path.join(dir, 'dots.tar'), `${path.basename(work)}/../${path.basename(work)}/snapshot.json`]);
+    const before = (await ok('list_states s2')).rexxVariables.IDS;
+    for (const t of ['link.tar', 'extra.tar', 'dots.tar']) {
+      const r = await h(`import_state s2 file=${path.join(dir, t)}`);
+      expect(r.errorCode, `${t}: ${r.errorMessage}`).toBe(7);
+    }
+    expect((await ok('list_states s2')).rexxVariables.IDS).toEqual(before);
+    expect((await h(`import_state s2 file=${path.join(dir, 'nope.tar')}`)).errorCode).toBe(3);
   });
 });
 
