@@ -80,6 +80,8 @@ export function clearStale(ctx: Ctx, name: string): void {
   if (liveness(ctx, name).kind === 'running') return;
   const p = vmPaths(ctx, name);
   for (const f of [p.pid, p.qmp]) ctx.fs.remove(f);
+  // What a killed QEMU started by migrate left (qemu.pid.K, qmp.sock.K: its own names).
+  for (const k of [1, 2, 3]) for (const f of [`${p.pid}.${k}`, `${p.qmp}.${k}`]) ctx.fs.remove(f);
 }
 
 /** RC 1 for a VM whose QEMU is gone or whose guest can no longer run, with the serial tail. */

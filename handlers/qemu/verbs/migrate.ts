@@ -14,6 +14,7 @@ import { alreadyExists, notFound, refused, toolFailed, usageError } from '../../
 import { regexRule } from '../../../shared/names';
 import { defineVerb } from '../../../shared/verb';
 import { chooseAccel } from '../accel';
+import { checkHostFile } from '../hostfiles';
 import { awaitMigration, vmSocket } from '../migration';
 import { absPath, NAME, timeout } from '../params';
 import { liveness, loadRun, loadVm, vmPaths, withVmLock, type RunInfo } from '../state';
@@ -58,16 +59,19 @@ export const migrate = defineVerb({
     if (p.target.startsWith('ssh:')) throw usageError('migrate: target=ssh:HOST is not supported yet (migrate moves a VM to a new QEMU on this host: give unix, unix:PATH or tcp:127.0.0.1:PORT)');
     const def = loadVm(ctx, p.name);
     const paths = vmPaths(ctx, p.name);
+    if (p.target.startsWith('unix:')) {
+      const sock = p.target.slice(5);
+      // QEMU makes the socket there: a host path as any other QEMU is given (RC 7 outside the allowed folders).
+      checkHostFile(ctx, `target=${p.target}`, sock);
+      // QEMU unlinks what is at the path before it listens: never a file that is there.
+      if (ctx.fs.lstat(sock)) throw alreadyExists(`migrate: ${sock} exists; give a path where nothing is`);
+      if (!ctx.fs.stat(path.dirname(sock))?.isDirectory()) throw notFound(`migrate: folder ${path.dirname(sock)} does not exist`);
+    }
     const l = liveness(ctx, p.name);
     if (l.kind === 'crashed') throw vmCrashed(ctx, p.name, l.pid);
     if (l.kind === 'stopped') throw refused(`migrate: VM ${p.name} is not running`);
     const uri = p.target === 'unix' ? `unix:${vmSocket(paths.dir, 'migrate.sock')}` : p.target;
-    if (p.target.startsWith('unix:')) {
-      const sock = p.target.slice(5);
-      // QEMU unlinks what is at the path before it listens: never a file that is there.
-      if (ctx.fs.lstat(sock)) throw alreadyExists(`migrate: ${sock} exists; give a path where nothing is`);
-      if (!ctx.fs.stat(path.dirname(sock))?.isDirectory()) throw notFound(`migrate: folder ${path.dirname(sock)} does not exist`);
-    } else if (p.target === 'unix') ctx.fs.remove(uri.slice(5));
+    if (p.target === 'unix') ctx.fs.remove(uri.slice(5));
     return withVmLock(ctx, p.name, async () => {
       const accel = loadRun(ctx, p.name)?.accel ?? (await chooseAccel(ctx, def.accel)).accel;
       const k = [1, 2, 3].find((i) => !ctx.fs.lstat(`${paths.pid}.${i}`) && !ctx.fs.lstat(`${paths.qmp}.${i}`));

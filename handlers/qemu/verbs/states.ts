@@ -10,6 +10,7 @@ import { requireInputFile, writeNewFile } from '../../../shared/new-file';
 import { stem } from '../../../shared/result';
 import { createEntry, CATALOG_FILE, entryDir, listEntries, markInvalid, mustEntry, pruneSelection, StateEntrySchema, stateId, transition } from '../../../shared/state-catalog';
 import { defineVerb, type Ctx } from '../../../shared/verb';
+import { checkHostFile } from '../hostfiles';
 import { COMPRESSORS, MEMORY_FILE } from '../migration';
 import { FORCE, NAME, timeout } from '../params';
 import { newestReady, QEMU_STATE_KIND, qemuData, restoreVmState, saveVmState, statesDir } from '../saved-states';
@@ -129,7 +130,7 @@ export const exportState = defineVerb({
   params: {
     ...NAME,
     snapshot: { ...ID, required: true, doc: 'the saved state id' },
-    file: { type: 'string', required: true, rule: absHostPath, doc: 'the tarball to write (absolute; RC 4 when it exists, unless force=true)' },
+    file: { type: 'string', required: true, rule: absHostPath, doc: 'the tarball to write (absolute, inside the state folder or REXX_QEMU_PATHS, else RC 7; RC 4 when it exists, unless force=true)' },
     force: { ...FORCE.force, doc: 'replace an existing file' },
     ...timeout(600_000, 'how long it may take'),
   },
@@ -138,6 +139,8 @@ export const exportState = defineVerb({
   vars: { FILE: 'the tarball', BYTES: 'its size' },
   async run(p, ctx) {
     loadVm(ctx, p.name);
+    // A host file the handler writes: inside the state folder or REXX_QEMU_PATHS (RC 7), as convert target= is.
+    checkHostFile(ctx, `file=${p.file}`, p.file);
     const catalog = statesDir(ctx, p.name);
     const e = mustEntry(ctx, catalog, p.snapshot, { ready: true });
     const data = qemuData(e);
@@ -182,7 +185,7 @@ export const importState = defineVerb({
   summary: 'add a tarball written by export_state as a Ready saved state of a VM (same memory size; its disk self-contained, no backing file): members checked before anything is extracted',
   params: {
     ...NAME,
-    file: { type: 'string', required: true, rule: absHostPath, doc: 'the tarball (a regular file, not a symlink)' },
+    file: { type: 'string', required: true, rule: absHostPath, doc: 'the tarball (a regular file, not a symlink; inside the state folder or REXX_QEMU_PATHS, else RC 7)' },
     snapshot: { ...ID, doc: 'the id here (default state-<unix seconds>[-N]); RC 4 when taken' },
     ...timeout(600_000, 'how long it may take'),
   },
@@ -191,6 +194,7 @@ export const importState = defineVerb({
   vars: { SNAPSHOT: 'the id it got', SIZE: 'bytes on disk' },
   async run(p, ctx) {
     const def = loadVm(ctx, p.name);
+    checkHostFile(ctx, `file=${p.file}`, p.file);
     requireInputFile(ctx, p.file, { what: 'import_state', key: 'file' });
     const names = await archiveMembers(ctx, p.file, p.timeout);
     const catalog = statesDir(ctx, p.name);
