@@ -56,6 +56,10 @@ describe('save_state / restore_state / list_states / prune_states', () => {
   let after = 0;
 
   it('save_state (lz4) keeps the VM running; the state is Ready, its disk frozen under an overlay', async () => {
+    const plan = await ok('save_state s1 snapshot=first dryrun=true');
+    expect(plan.output).toMatch(/^socat -u UNIX-LISTEN:\S+state\.sock STDOUT '\|' lz4 -q -1 - \S+memory\.lz4$/m);
+    expect(fs.existsSync(path.join(dir, 'vms/s1/states'))).toBe(false);
+    expect((await ok('state s1')).output).toBe('running');
     before = last('s1');
     const r = await ok('save_state s1 snapshot=first');
     after = last('s1');
