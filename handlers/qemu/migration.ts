@@ -99,7 +99,7 @@ async function pollMigration(ctx: Ctx, q: Qmp, timeoutMs: number, what: string, 
       if (info.status === 'failed' || info.status === 'cancelled') throw toolFailed(`${what}: QMP query-migrate says ${info.status}${info['error-desc'] ? `: ${info['error-desc']}` : ''}`);
       return undefined;
     },
-    { timeoutMs, initialMs: 10, maxMs: 100, what },
+    { timeoutMs, initialMs: 5, maxMs: 20, what },
   );
   return r.value ?? { status: 'completed' };
 }
