@@ -18,14 +18,15 @@
 #   qemu-system-x86_64 -accel tcg -machine pc -m 256 -nographic -no-reboot \
 #     -kernel vmlinuz -initrd initrd.img -append "console=ttyS0 rexx.halt=1 quiet"
 #
-# Idempotent: when both files exist and guest-version.txt says GUEST_VERSION nothing is done (override the folder with
+# Idempotent: when both files exist and guest-version.txt names this script's hash nothing is done (override the folder with
 # REXX_QEMU_GUEST_DIR; force a rebuild with REXX_QEMU_GUEST_REBUILD=1).
 set -euo pipefail
 
 OUT_DIR="${REXX_QEMU_GUEST_DIR:-/var/lib/rexx-address/qemu-guest}"
 MARKER="REXX-GUEST-READY"
-# Bump when /init changes, so a cached guest of an older /init is rebuilt.
-GUEST_VERSION=2
+# The cached guest is this script's: any change to it (a new /init block) rebuilds it,
+# without a version number two branches would each bump to the same value.
+GUEST_VERSION="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)"
 
 log() { printf '%s\n' "build-qemu-guest: $*"; }
 die() { printf '%s\n' "build-qemu-guest: ERROR: $*" >&2; exit 1; }
