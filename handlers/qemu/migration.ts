@@ -53,7 +53,7 @@ function writer(c: Compress, file: string): string[] {
  * Start listening on `sock` and writing what arrives, compressed, into `file`; resolves
  * once the socket is there, to the stream's end (a RunResult: not ok when a stage failed).
  */
-export async function listenInto(ctx: Ctx, sock: string, file: string, c: Compress, timeoutMs: number): Promise<{ done: Promise<RunResult> }> {
+export async function listenInto(ctx: Ctx, sock: string, file: string, c: Compress, timeoutMs: number): Promise<{ done: Promise<RunResult>; abort(): Promise<void> }> {
   ctx.fs.remove(sock);
   const done = ctx.runPipeline([['socat', '-u', `UNIX-LISTEN:${socatPath(sock)}`, 'STDOUT'], writer(c, file)], { timeoutMs });
   let ended: RunResult | undefined;
@@ -65,7 +65,15 @@ export async function listenInto(ctx: Ctx, sock: string, file: string, c: Compre
     },
     { timeoutMs: 10_000, initialMs: 5, maxMs: 50, what: `socat to listen on ${sock}` },
   );
-  return { done };
+  return {
+    done,
+    // When QEMU never connected (its migrate failed first), the listener would wait out
+    // its timeout: an empty connection ends it (end of file), then it is awaited.
+    async abort() {
+      if (!ended) await ctx.run(['socat', '-u', 'OPEN:/dev/null', `UNIX-CONNECT:${sock}`], { timeoutMs: 5_000 });
+      await done;
+    },
+  };
 }
 
 /** Feed `file` (decompressed) into the unix socket `sock` an incoming QEMU listens on. */

@@ -112,8 +112,14 @@ export async function saveVmState(ctx: Ctx, name: string, o: { compress: Compres
             await setTop(ctx, name, next, entry.id);
           }
           const stream = await listenInto(ctx, sock, memory, o.compress, o.timeoutMs);
-          await q.execute('migrate', { uri: `unix:${sock}` });
-          const info = await awaitMigration(ctx, q, o.timeoutMs, `save_state ${name}: the state to reach ${memory}`);
+          let info: MigrateInfo;
+          try {
+            await q.execute('migrate', { uri: `unix:${sock}` });
+            info = await awaitMigration(ctx, q, o.timeoutMs, `save_state ${name}: the state to reach ${memory}`);
+          } catch (e) {
+            await stream.abort();
+            throw e;
+          }
           const written = await stream.done;
           if (!written.ok) throw toolFailed(`save_state ${name}: writing ${memory} failed: ${written.stderr || `exit ${written.exitCode ?? written.signal}`}`);
           if (wasRunning && !o.stop) await q.execute('cont');

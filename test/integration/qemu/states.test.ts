@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type AddressHandler } from '../../../shared/dispatch';
 import { sleep } from '../../../shared/poll';
 import { table } from '../../../handlers/qemu';
-import { removeQemuState } from '../../helpers/qemu';
+import { qemuProcesses, removeQemuState } from '../../helpers/qemu';
 
 const G = process.env.REXX_QEMU_GUEST_DIR || '/var/lib/rexx-address/qemu-guest';
 const GUEST = `kernel=${G}/vmlinuz initrd=${G}/initrd.img append="console=ttyS0 quiet rexx.counter=1" accel=tcg memory=128M`;
@@ -155,6 +155,20 @@ describe('save_state / restore_state / list_states / prune_states', () => {
     }
     expect((await ok('list_states s2')).rexxVariables.IDS).toEqual(before);
     expect((await h(`import_state s2 file=${path.join(dir, 'nope.tar')}`)).errorCode).toBe(3);
+  });
+
+  it('a restore from a truncated memory file fails (RC 1), the new QEMU gone and the VM as it was', async () => {
+    const mem = path.join(dir, 'vms/s1/states/third/memory.lz4');
+    fs.truncateSync(mem, Math.floor(fs.statSync(mem).size / 2));
+    const head = (await ok('list_states s1')).rexxVariables.HEAD;
+    const vmJson = fs.readFileSync(path.join(dir, 'vms/s1/vm.json'), 'utf8');
+    const r = await h('restore_state s1 snapshot=third');
+    expect(r.errorCode, r.errorMessage).toBe(1);
+    expect((await ok('state s1')).output).toBe('stopped');
+    expect(qemuProcesses(path.join(dir, 'vms/s1/'))).toEqual([]);
+    expect((await ok('list_states s1')).rexxVariables.HEAD).toBe(head);
+    expect(fs.readFileSync(path.join(dir, 'vms/s1/vm.json'), 'utf8')).toBe(vmJson);
+    expect(fs.readdirSync(path.join(dir, 'vms/s1/states/third')).filter((f) => f.startsWith('restore-'))).toEqual([]);
   });
 });
 
