@@ -7,6 +7,10 @@
 #   * /init mounts proc, sys and dev, then prints the line REXX-GUEST-READY on the console.
 #   * kernel command line contains rexx.halt=1  -> `poweroff -f` right away (QEMU exits 0
 #     when started with -no-reboot).
+#   * kernel command line contains rexx.counter=1 -> a background loop prints
+#     "REXX-COUNTER N" (N = 0, 1, 2 ...) on the console about every 200 ms: the
+#     save_state / restore_state / migrate tests read it to show the guest went on
+#     where it was (no restart from 0).
 #   * otherwise -> a busybox shell on the console (ttyS0 with console=ttyS0), prompt
 #     "rexx-guest# "; leaving that shell powers the guest off.
 #   * networking and devices (qnet block of /init, before the marker): the virtio PCI,
@@ -22,14 +26,15 @@
 #   qemu-system-x86_64 -accel tcg -machine pc -m 256 -nographic -no-reboot \
 #     -kernel vmlinuz -initrd initrd.img -append "console=ttyS0 rexx.halt=1 quiet"
 #
-# Idempotent: when both files exist nothing is done (override the folder with
+# Idempotent: when both files exist and guest-version.txt names this script's hash nothing is done (override the folder with
 # REXX_QEMU_GUEST_DIR; force a rebuild with REXX_QEMU_GUEST_REBUILD=1).
 set -euo pipefail
 
 OUT_DIR="${REXX_QEMU_GUEST_DIR:-/var/lib/rexx-address/qemu-guest}"
 MARKER="REXX-GUEST-READY"
-# Bump when the guest changes: a cached guest of another version is rebuilt.
-GUEST_VERSION=2
+# The cached guest is this script's: any change to it (a new /init block) rebuilds it,
+# without a version number two branches would each bump to the same value.
+GUEST_VERSION="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)"
 
 log() { printf '%s\n' "build-qemu-guest: $*"; }
 die() { printf '%s\n' "build-qemu-guest: ERROR: $*" >&2; exit 1; }
@@ -176,6 +181,10 @@ done
 echo "$MARKER"
 case " \$(cat /proc/cmdline) " in
   *" rexx.halt=1 "*) poweroff -f ;;
+esac
+# rexx.counter=1: a counter on the console every ~200 ms (save_state/migrate tests).
+case " \$(cat /proc/cmdline) " in
+  *" rexx.counter=1 "*) ( n=0; while :; do echo "REXX-COUNTER \$n"; n=\$((n+1)); sleep 0.2; done ) & ;;
 esac
 export PS1='rexx-guest# '
 # A shell on the console with a controlling tty (job control, ^C). PID 1 must not exit,

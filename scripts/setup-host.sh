@@ -53,9 +53,11 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # openssh-server: the sshd the ZFS replication tests start on 127.0.0.1 (never the packaged
 # service); psmisc: fuser, which ADDRESS ZFS asks before unmounting a dataset; pv: the
 # limiter of ZFS replicate bwlimit= (pv -L, a middle stage of the pipe).
+# socat, lz4, zstd: ADDRESS QEMU save_state / restore_state stream the VM state between
+# QEMU's migration socket and the compressed file (socat -u UNIX-LISTEN | lz4).
 PACKAGES=(lxd lxd-client btrfs-progs busybox-static dnsmasq-base iptables zfs-fuse
           qemu-utils qemu-system-x86 runc crun criu umoci skopeo debootstrap cpio gzip
-          uidmap openssh-server psmisc pv docker-registry curl)
+          uidmap openssh-server psmisc pv docker-registry curl socat lz4 zstd)
 
 T0=$(date +%s%N)
 STEP_T0=$T0

@@ -52,6 +52,8 @@ export interface Files {
   rename(from: string, to: string): void;
   /** link(2): a hard link `to` of `from`, never replacing `to` (false when `to` exists; under dryrun true). */
   link(from: string, to: string): boolean;
+  /** Make `p` a symbolic link to `target`, replacing what is at `p` atomically (a temporary link renamed over it). */
+  symlink(target: string, p: string): void;
   /**
    * mkdtemp(3): a new folder `<prefix>XXXXXX` only this user can enter (mode 0700), for
    * secrets a command reads from a file (a registry authfile). Returns its path; under
@@ -139,7 +141,7 @@ const orUndefined = <T>(f: () => T): T | undefined => {
 };
 
 /** Host reads, shared by the real and the dryrun {@link Files}. */
-const reads: Omit<Files, 'writeText' | 'mkdir' | 'remove' | 'rename' | 'link' | 'mkdtemp'> = {
+const reads: Omit<Files, 'writeText' | 'mkdir' | 'remove' | 'rename' | 'link' | 'symlink' | 'mkdtemp'> = {
   exists: (p) => fs.existsSync(p),
   readText: (p) => orUndefined(() => fs.readFileSync(p, 'utf8')),
   readHead: (p, bytes) => readPart(p, bytes, false),
@@ -210,6 +212,16 @@ export function createEffects(o: { dryrun: boolean; log: (line: string) => void;
         remove: (p) => fs.rmSync(p, { recursive: true, force: true }),
         rename: (a, b) => fs.renameSync(a, b),
         link: linkNew,
+        symlink: (target, p) => {
+          const tmp = `${p}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
+          fs.symlinkSync(target, tmp);
+          try {
+            fs.renameSync(tmp, p);
+          } catch (e) {
+            fs.rmSync(tmp, { force: true });
+            throw e;
+          }
+        },
         mkdtemp: (prefix) => {
           fs.mkdirSync(path.dirname(prefix), { recursive: true });
           return fs.mkdtempSync(prefix);
@@ -237,6 +249,7 @@ export function createEffects(o: { dryrun: boolean; log: (line: string) => void;
       remove: (p) => would(`rm -rf ${p}`),
       rename: (a, b) => would(`mv ${a} ${b}`),
       link: (a, b) => (would(`ln ${a} ${b}`), true),
+      symlink: (t, p) => would(`ln -sfn ${t} ${p}`),
       mkdtemp: (prefix) => (would(`mkdir -m 0700 ${prefix}XXXXXX`), `${prefix}XXXXXX`),
     },
     state: {

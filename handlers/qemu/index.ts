@@ -6,7 +6,9 @@ import { commit, convert, rebase } from './verbs/chain';
 import { createDisk, info, resize } from './verbs/images';
 import { consoleVerb, state, status } from './verbs/info';
 import { pause, restart, resume, start, stop } from './verbs/lifecycle';
-import { deleteSnapshot, listSnapshots, restore, restoreState, saveState, snapshot } from './verbs/snapshots';
+import { deleteSnapshot, listSnapshots, restore, snapshot } from './verbs/snapshots';
+import { exportState, importState, listStates, pruneStates, restoreState, saveState } from './verbs/states';
+import { migrate } from './verbs/migrate';
 import { create, del, list } from './verbs/vms';
 import { nicAdd, nicRemove } from './verbs/network';
 import { attachIso, deleteDisk, detachIso, diskAttach, diskDetach } from './verbs/devices';
@@ -19,7 +21,9 @@ export const table: HandlerTable = {
     createDisk, info, resize, convert, commit, rebase,
     registerBase, cloneFromBase, clone, listBases, unregisterBase,
     create, start, state, pause, resume, stop, restart, del, list, consoleVerb,
-    snapshot, restore, listSnapshots, deleteSnapshot, saveState, restoreState,
+    snapshot, restore, listSnapshots, deleteSnapshot,
+    saveState, restoreState, listStates, pruneStates, exportState, importState,
+    migrate,
     nicAdd, nicRemove, attachIso, detachIso, diskAttach, diskDetach, deleteDisk,
     status,
   ],

@@ -60,6 +60,14 @@ export const VmDefSchema = lazySchema((z) => {
   disks: z.array(z.object({ id: ruled(z, deviceId), disk: ruled(z, absPath), format: z.enum(['qcow2', 'raw']) })).optional(),
   /** The ISO image in its CD drive (attach_iso), kept across restarts; '' or absent: no CD drive at start. */
   cdrom: z.union([z.literal(''), ruled(z, absPath)]).optional(),
+  /**
+   * The qcow2 overlay QEMU runs on instead of `disk` (its backing chain ends at `disk`):
+   * save_state froze the layer below it, restore_state made it over a saved state's
+   * disk. Absent: `disk` itself.
+   */
+  top: ruled(z, absPath).optional(),
+  /** The saved state (save_state / restore_state) the current `top` builds on; absent: none. */
+  head: z.string().optional(),
   });
 });
 export type VmDef = Infer<typeof VmDefSchema>;

@@ -38,20 +38,30 @@ export async function waitUntil(ctx: Pick<Ctx, 'poll'>, condition: () => boolean
   }
 }
 
+/** How a launch differs from a plain start (restore_state, migrate). */
+export interface LaunchOptions {
+  /** `-incoming URI` (restore_state and migrate use `defer`, then QMP migrate-incoming). */
+  incoming?: string;
+  /** Append to the serial log instead of truncating it (a migrated guest goes on writing it). */
+  appendSerial?: boolean;
+}
+
 /** The qemu-system argv for a VM definition (pure; the unit tests check it). */
-export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: 'kvm' | 'tcg', loadvm?: string): string[] {
+export function qemuArgv(def: VmDef, paths: Pick<ReturnType<typeof vmPaths>, 'dir' | 'pid' | 'qmp' | 'serial'>, accel: 'kvm' | 'tcg', loadvm?: string, o: LaunchOptions = {}): string[] {
   const a = [
     QEMU_SYSTEM, '-name', def.name, '-machine', 'pc', '-accel', accel,
     '-m', String(def.memoryMiB), '-smp', String(def.cpus),
     '-display', 'none', '-nodefaults', '-no-reboot',
     '-daemonize', '-pidfile', paths.pid,
     '-qmp', `unix:${paths.qmp},server=on,wait=off`,
-    '-serial', `file:${paths.serial}`,
+    ...(o.appendSerial ? ['-chardev', `file,id=serial0,path=${paths.serial},append=on`, '-serial', 'chardev:serial0'] : ['-serial', `file:${paths.serial}`]),
   ];
   if (def.disk) {
-    const proto = def.disk.startsWith('/dev/') ? 'host_device' : 'file';
-    a.push('-blockdev', `driver=${proto},filename=${def.disk},node-name=disk0-file`);
-    a.push('-blockdev', `driver=${def.format || 'qcow2'},file=disk0-file,node-name=disk0`);
+    // A saved state's overlay (def.top, qcow2) runs in place of the disk it builds on.
+    const disk = def.top || def.disk;
+    const proto = disk.startsWith('/dev/') ? 'host_device' : 'file';
+    a.push('-blockdev', `driver=${proto},filename=${disk},node-name=disk0-file`);
+    a.push('-blockdev', `driver=${def.top ? 'qcow2' : def.format || 'qcow2'},file=disk0-file,node-name=disk0`);
     a.push('-device', 'virtio-blk-pci,drive=disk0');
   }
   if (def.kernel) a.push('-kernel', def.kernel);
@@ -60,6 +70,7 @@ export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: '
   a.push(...networkArgv(def, paths.dir));
   a.push(...deviceArgv(def));
   if (loadvm) a.push('-loadvm', loadvm);
+  if (o.incoming) a.push('-incoming', o.incoming);
   return a;
 }
 
@@ -72,6 +83,8 @@ export function clearStale(ctx: Ctx, name: string): void {
   if (liveness(ctx, name).kind === 'running') return;
   const p = vmPaths(ctx, name);
   for (const f of [p.pid, p.qmp]) ctx.fs.remove(f);
+  // What a killed QEMU started by migrate left (qemu.pid.K, qmp.sock.K: its own names).
+  for (const k of [1, 2, 3]) for (const f of [`${p.pid}.${k}`, `${p.qmp}.${k}`]) ctx.fs.remove(f);
 }
 
 /** RC 1 for a VM whose QEMU is gone or whose guest can no longer run, with the serial tail. */
@@ -97,19 +110,22 @@ export async function settle(ctx: Ctx, name: string, ms = 2000): Promise<Livenes
  * only the current run); returns ms until QEMU daemonized. Classifies a failed launch
  * (RC 1/3/7…). Call it holding the VM's lock.
  */
-export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg', loadvm?: string): Promise<number> {
-  const paths = vmPaths(ctx, def.name);
-  const argv = qemuArgv(def, paths, accel, loadvm);
-  clearStale(ctx, def.name);
-  ctx.fs.writeText(paths.serial, '');
-  await makeTaps(ctx, def, paths.dir);
+export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg', loadvm?: string, o: LaunchOptions & { beside?: { pid: string; qmp: string } } = {}): Promise<number> {
+  // beside: a second QEMU of the VM (migrate's incoming one) with its own pidfile and
+  // QMP socket, next to the running one; the caller records its run after the switch.
+  const paths = { ...vmPaths(ctx, def.name), ...o.beside };
+  const argv = qemuArgv(def, paths, accel, loadvm, o);
+  if (!o.beside) clearStale(ctx, def.name);
+  if (!o.appendSerial) ctx.fs.writeText(paths.serial, '');
+  // (beside: the incoming QEMU of a migration cannot open the taps the running one holds)
+  if (!o.beside) await makeTaps(ctx, def, paths.dir);
   const r = await ctx.run(argv, { timeoutMs: 60_000 });
   if (!r.ok) {
-    await dropTaps(ctx, def, paths.dir).catch(() => undefined);
+    if (!o.beside) await dropTaps(ctx, def, paths.dir).catch(() => undefined);
     const e = classify(r, QEMU_ERRORS);
     throw new AddressError(e.kind, `start ${def.name}: ${e.message}`, { cause: r, reason: e.reason });
   }
-  ctx.state.write(paths.run, { accel, startedAt: ctx.clock.now(), argv } satisfies RunInfo);
+  if (!o.beside) ctx.state.write(paths.run, { accel, startedAt: ctx.clock.now(), argv } satisfies RunInfo);
   return r.durationMs;
 }
 

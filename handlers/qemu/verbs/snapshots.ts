@@ -5,7 +5,7 @@
  * `concluded`, their error reported, then dismissed. list_snapshots reads
  * `qemu-img info -U` either way.
  */
-import { notFound, refused, toolFailed } from '../../../shared/errors';
+import { refused, toolFailed } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { checkVmFiles } from '../hostfiles';
@@ -13,19 +13,18 @@ import { imageChain, qemuImg } from '../tool';
 import { NAME, snapshotTag, timeout } from '../params';
 import type { Qmp } from '../../../shared/qmp';
 import { liveness, loadVm, vmPaths } from '../state';
-import { startVm, stopVm, vmCrashed } from '../vm';
+import { vmCrashed } from '../vm';
+import { activeDiskNode } from '../migration';
 
 const TAG = { snapshot: { type: 'string', required: true, rule: snapshotTag, aliases: ['snapshot_name'], doc: 'snapshot name' } } as const;
-
-/** The internal snapshot save_state writes and restore_state loads (RAM and disk). */
-export const SAVED_STATE = 'rexx-saved-state';
 
 /** The VM's qcow2 disk, else RC 7 (also when hostfiles.ts refuses its chain). */
 async function qcow2Disk(ctx: Ctx, name: string): Promise<string> {
   const def = loadVm(ctx, name);
   if (!def.disk || def.format !== 'qcow2') throw refused(`VM ${name} has no qcow2 disk to hold snapshots`);
   await checkVmFiles(ctx, def);
-  return def.disk;
+  // After save_state the VM writes to its overlay (def.top); the layers below are frozen.
+  return def.top || def.disk;
 }
 
 /**
@@ -57,7 +56,12 @@ async function either(ctx: Ctx, name: string, offline: string[], qmp: [string, R
     await qemuImg(ctx, ['snapshot', ...offline, disk], { timeoutMs });
     return 'offline';
   }
-  await ctx.qmp(vmPaths(ctx, name).qmp, (q) => job(ctx, q, qmp[0], qmp[1], timeoutMs));
+  await ctx.qmp(vmPaths(ctx, name).qmp, async (q) => {
+    // After save_state the guest writes to an overlay node (disk0-ID), not disk0.
+    const node = await activeDiskNode(q);
+    const args = { ...qmp[1], devices: [node], ...('vmstate' in qmp[1] ? { vmstate: node } : {}) };
+    return job(ctx, q, qmp[0], args, timeoutMs);
+  });
   return 'qmp';
 }
 
@@ -114,58 +118,5 @@ export const listSnapshots = defineVerb({
       result: snaps.map((s, i) => `${s.name} ${dates[i]}`).join('\n'),
       vars: { SNAPSHOTS: stem(snaps.map((s) => s.name)), SNAPSHOT_DATES: stem(dates), VM_STATE_SIZES: stem(snaps.map((s) => s['vm-state-size'])) },
     };
-  },
-});
-
-export const saveState = defineVerb({
-  name: 'save_state',
-  summary: `save a running VM's whole state (RAM and disk, QMP snapshot-save as ${SAVED_STATE}) and stop it; restore_state resumes it where it was`,
-  params: { ...NAME, ...timeout(300_000, 'how long saving may take') },
-  positional: ['name'],
-  vars: { STATUS: 'saved (stopped, with its state kept), or crashed', SNAPSHOT: `the snapshot holding it (${SAVED_STATE})` },
-  async run(p, ctx) {
-    const disk = await qcow2Disk(ctx, p.name);
-    const l = liveness(ctx, p.name);
-    if (l.kind === 'crashed') throw vmCrashed(ctx, p.name, l.pid);
-    if (l.kind === 'stopped') throw refused(`save_state: VM ${p.name} is not running (a stopped VM has no state to save)`);
-    await ctx.qmp(vmPaths(ctx, p.name).qmp, async (q) => {
-      // One saved state at a time: an older one is replaced.
-      const top = (await imageChain(ctx, disk, { forceShare: true }))[0]!;
-      if ((top.snapshots ?? []).some((s) => s.name === SAVED_STATE)) await job(ctx, q, 'snapshot-delete', { tag: SAVED_STATE, devices: JOB }, p.timeout);
-      await job(ctx, q, 'snapshot-save', { tag: SAVED_STATE, vmstate: 'disk0', devices: JOB }, p.timeout);
-    });
-    await stopVm(ctx, p.name, true, 0);
-    return { result: 'saved', vars: { STATUS: 'saved', SNAPSHOT: SAVED_STATE } };
-  },
-});
-
-export const restoreState = defineVerb({
-  name: 'restore_state',
-  summary: `start a VM from the state save_state kept (qemu -loadvm ${SAVED_STATE}), then drop that saved state; RC 3 when there is none`,
-  params: { ...NAME, ...timeout(300_000, 'how long loading may take') },
-  positional: ['name'],
-  vars: {
-    STATUS: 'running, or crashed',
-    PID: 'the QEMU pid',
-    ACCEL: 'kvm or tcg',
-    ACCEL_REASON: 'why that accelerator',
-    ALREADY: '0',
-    START_MS: 'ms from launch to running',
-    QMP_MS: 'ms until QMP said running',
-    READY_MS: '0',
-    SNAPSHOT: `the snapshot it came from (${SAVED_STATE})`,
-  },
-  async run(p, ctx) {
-    const disk = await qcow2Disk(ctx, p.name);
-    if (liveness(ctx, p.name).kind === 'running') throw refused(`restore_state: VM ${p.name} is running; save_state stops it, so its saved state belongs to a stopped VM`);
-    const top = (await imageChain(ctx, disk, { forceShare: true }))[0]!;
-    const saved = (top.snapshots ?? []).find((s) => s.name === SAVED_STATE);
-    if (!saved) throw notFound(`restore_state: VM ${p.name} has no saved state (save_state makes one)`);
-    if (saved && saved['vm-state-size'] === 0) throw notFound(`restore_state: ${SAVED_STATE} of ${p.name} holds no RAM state`);
-    const out = await startVm(ctx, p.name, 'running', p.timeout, { loadvm: SAVED_STATE });
-    // Consumed, as libvirt's managedsave image is: the next start boots afresh.
-    // On the QEMU this call launched: under dryrun there is none.
-    await ctx.effect(() => ctx.qmp(vmPaths(ctx, p.name).qmp, (q) => job(ctx, q, 'snapshot-delete', { tag: SAVED_STATE, devices: JOB }, p.timeout)), undefined);
-    return { ...out, vars: { ...out.vars, SNAPSHOT: SAVED_STATE } };
   },
 });

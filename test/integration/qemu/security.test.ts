@@ -54,6 +54,18 @@ afterAll(async () => {
 });
 
 describe('host paths in parameters', () => {
+  it('saved states and migration: export_state file=, import_state file= and migrate target=unix: outside are RC 7; nothing is written', async () => {
+    await ok(h, `create name=st1 kernel=${G}/vmlinuz initrd=${G}/initrd.img accel=tcg memory=128`);
+    fs.writeFileSync(path.join(outside, 'in.tar'), 'x');
+    await refused(`export_state name=st1 snapshot=s1 file=${path.join(outside, 'out.tar')}`, 'outside the state folder');
+    await refused(`import_state name=st1 file=${path.join(outside, 'in.tar')}`, 'outside the state folder');
+    await refused('import_state name=st1 file=/etc/passwd');
+    await refused(`migrate name=st1 target=unix:${path.join(outside, 'm.sock')}`, 'outside the state folder');
+    expect(fs.readdirSync(outside).sort()).toEqual(['in.tar']);
+    fs.rmSync(path.join(outside, 'in.tar'));
+    await ok(h, 'delete st1');
+  });
+
   it('a host file outside the state folder as disk, kernel, initrd, source or backing is RC 7; nothing is made', async () => {
     await refused('create name=v1 disk=/etc/passwd', 'outside the state folder');
     await refused(`create name=v1 kernel=/etc/passwd`);

@@ -53,4 +53,13 @@ describe.skipIf(!home)('examples/*.rexx in RexxJS (REXXJS_HOME)', () => {
     expect(r.stdout).toMatch(/demo-debian:12 \d+ bytes on disk/);
     expect(r.stdout).toMatch(/cleaned up, RC=0/);
   }, 300_000);
+
+  it('qemu-states.rexx: save_state, migrate, restore_state of the counter guest, clean up', async () => {
+    const r = await execa('node', [cli, 'examples/qemu-states.rexx'], { cwd: root, reject: false, timeout: 300_000 });
+    expect(r.stdout).toContain('started RC=0');
+    expect(r.stdout).toMatch(/saved state-\d+ \(\d+ bytes on disk\) RC=0/);
+    expect(r.stdout).toMatch(/migrated RC=0 to pid \d+: \d+ ms, downtime \d+ ms/);
+    expect(r.stdout).toMatch(/restored state-\d+ RC=0/);
+    expect(r.stdout).toContain('states: 1');
+  }, 300_000);
 });

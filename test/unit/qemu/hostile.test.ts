@@ -11,17 +11,18 @@ import { createHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/qemu';
 import { hostileSuite } from '../../helpers/hostile-suite';
 
-const VALID: Record<string, string> = { name: 'vm1', base: 'b1', size: '1G', target: 'copy1', snapshot: 's1' };
+const VALID: Record<string, string> = { name: 'vm1', base: 'b1', size: '1G', target: 'copy1', snapshot: 's1', file: '/tmp/rexx-hostile-state.tar', keep: '1' };
 
 /** Hostile values a rule legitimately accepts (an explicit absolute path is allowed where a parameter says so). */
 const LEGIT: Record<string, (v: string) => boolean> = {
   'absolute path': (v) => v === '/etc/passwd',
   'disk name or absolute path': (v) => v === '/etc/passwd',
+  'absolute host path': (v) => v === '/etc/passwd',
 };
 
 const suite = hostileSuite({
   table,
-  tools: ['qemu-img', 'qemu-system-x86_64', 'qemu-io', 'zfs', 'ip'],
+  tools: ['qemu-img', 'qemu-system-x86_64', 'qemu-io', 'zfs', 'ip', 'socat', 'lz4', 'zstd', 'tar', 'dd'],
   env: (fake) => {
     const dir = `${fake.dir}/qemu-state`;
     fs.mkdirSync(dir);
@@ -34,7 +35,7 @@ const suite = hostileSuite({
 describe('the name-like parameters of the QEMU table', () => {
   it('covers the parameters it should', () => {
     const keys = new Set(suite.cases.map((c) => c.key));
-    for (const k of ['name', 'base', 'disk', 'target', 'backing', 'source', 'kernel', 'initrd', 'snapshot', 'zvol', 'wait', 'network', 'forward', 'iso', 'id']) expect(keys).toContain(k);
+    for (const k of ['name', 'base', 'disk', 'target', 'backing', 'source', 'kernel', 'initrd', 'snapshot', 'zvol', 'wait', 'network', 'forward', 'iso', 'id', 'file']) expect(keys).toContain(k);
   });
 });
 
@@ -109,3 +110,35 @@ describe('QEMU network and device values (fake binary, fake ip)', () => {
   });
 });
 
+describe('migrate target= and the saved-state ids (fake binary)', () => {
+  it.each([
+    'exec:cat', // QEMU would run it through a shell
+    'fd:3',
+    'unix:relative.sock',
+    'unix:/tmp/a,b.sock', // comma: QEMU option separator
+    'unix:/tmp/../etc/x',
+    'tcp:10.0.0.1:4444', // another host: the incoming QEMU is started here
+    'tcp:127.0.0.1:99999',
+    'tcp:127.0.0.1:0',
+    'ssh:-oProxyCommand=touch /tmp/x',
+    `unix:/tmp/${'x'.repeat(120)}`, // longer than a unix socket path can be
+  ])('migrate target=%s → RC 2, nothing run', async (v) => {
+    const r = await suite.h('migrate', { name: 'vm1', target: v });
+    expect(r.errorCode, `${v}: ${r.errorMessage}`).toBe(2);
+    expect(suite.fake.calls()).toEqual([]);
+  });
+
+  it.each(['save_state', 'restore_state', 'export_state', 'import_state'])('%s snapshot=<a path or ..> → RC 2', async (verb) => {
+    for (const v of ['../x', 'a/b', '.hidden', '-x', 'a..b']) {
+      const r = await suite.h(verb, { name: 'vm1', snapshot: v, file: '/tmp/rexx-hostile-state.tar' });
+      expect(r.errorCode, `${verb} snapshot=${v}: ${r.errorMessage}`).toBe(2);
+    }
+    expect(suite.fake.calls()).toEqual([]);
+  });
+
+  it('save_state compress= outside lz4|zstd|none, and prune_states keep=-1, are RC 2', async () => {
+    expect((await suite.h('save_state', { name: 'vm1', compress: 'gzip;id' })).errorCode).toBe(2);
+    expect((await suite.h('prune_states', { name: 'vm1', keep: '-1' })).errorCode).toBe(2);
+    expect(suite.fake.calls()).toEqual([]);
+  });
+});

@@ -44,6 +44,23 @@ describe('real effects', () => {
     expect(e.state.read(`${d}/s.json`, Count)).toEqual({ n: 1 });
     expect(await e.effect(() => 'ran', 'planned')).toBe('ran');
   });
+
+  it('symlink replaces what is at the path in one step; a dangling link reads as missing; dryrun makes none', () => {
+    const d = tmp();
+    const e = createEffects({ dryrun: false, log: () => undefined });
+    fs.writeFileSync(`${d}/t1`, 'one');
+    fs.writeFileSync(`${d}/p`, 'old file');
+    e.fs.symlink('t1', `${d}/p`);
+    expect(e.fs.readlink(`${d}/p`)).toBe('t1');
+    expect(e.fs.readText(`${d}/p`)).toBe('one');
+    e.fs.symlink('t2', `${d}/p`);
+    expect(e.fs.readText(`${d}/p`)).toBeUndefined();
+    expect(fs.readdirSync(d).sort()).toEqual(['p', 't1']);
+    const lines: string[] = [];
+    createEffects({ dryrun: true, log: (l) => lines.push(l) }).fs.symlink('t1', `${d}/q`);
+    expect(fs.existsSync(`${d}/q`)).toBe(false);
+    expect(lines).toEqual([`# would ln -sfn t1 ${d}/q`]);
+  });
 });
 
 describe('dryrun effects', () => {

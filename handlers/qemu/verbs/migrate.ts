@@ -1,0 +1,128 @@
+/**
+ * Live migration on this host (QEMU 7.2, docs/devel/migration.rst): an incoming QEMU
+ * with the same machine and the same disk (shared: both open the one file; the incoming
+ * one takes it over when the switch happens) is started with `-incoming defer` beside the
+ * running one (its own pidfile and QMP socket, `qemu.pid.K` / `qmp.sock.K`, the serial
+ * log appended to), `migrate-incoming URI` on it, QMP `migrate URI` on the running one,
+ * `query-migrate` polled to completed. Then the old QEMU quits and `qemu.pid` /
+ * `qmp.sock` become symlinks to the new one's files (when it exits, QEMU removes the
+ * files it made and the links dangle: the VM reads as stopped), and run.json records
+ * the new QEMU.
+ */
+import * as path from 'node:path';
+import { alreadyExists, notFound, refused, toolFailed, usageError } from '../../../shared/errors';
+import { regexRule } from '../../../shared/names';
+import { defineVerb } from '../../../shared/verb';
+import { chooseAccel } from '../accel';
+import { checkHostFile } from '../hostfiles';
+import { awaitMigration, vmSocket } from '../migration';
+import { absPath, NAME, timeout } from '../params';
+import { liveness, loadRun, loadVm, vmPaths, withVmLock, type RunInfo } from '../state';
+import { guestCannotRun, guestDeadWhy, launch, qemuArgv, qmpStatus, stopVm, vmCrashed, vmDied, waitUntil } from '../vm';
+
+/** unix:PATH, tcp:127.0.0.1:PORT (or localhost), ssh:HOST (refused for now). */
+const target = regexRule(
+  'migration target',
+  /^(?:unix|unix:\/[^,]*|tcp:(?:127\.0\.0\.1|localhost):\d{1,5}|ssh:[A-Za-z0-9][A-Za-z0-9.@-]*)$/,
+  'unix (a socket in the VM folder), unix:/ABSOLUTE/PATH (no commas), tcp:127.0.0.1:PORT or tcp:localhost:PORT (this host), or ssh:HOST (not supported yet)',
+  (v) => {
+    if (v.startsWith('unix:')) return absPath.check(v.slice(5)) ?? (v.length - 5 > 107 ? 'the socket path is longer than 107 bytes' : undefined);
+    if (v.startsWith('tcp:')) {
+      const port = Number(v.slice(v.lastIndexOf(':') + 1));
+      return port >= 1 && port <= 65535 ? undefined : 'the port must be 1-65535';
+    }
+    return undefined;
+  },
+);
+
+export const migrate = defineVerb({
+  name: 'migrate',
+  long: true,
+  summary: 'live-migrate a running VM to a new QEMU on this host (same machine and disk): -incoming defer, QMP migrate to target=, query-migrate polled to completed; the VM then is the new QEMU (the old one quits); TOTAL_MS and DOWNTIME_MS as QEMU reports them',
+  params: {
+    ...NAME,
+    target: { type: 'string', default: 'unix', rule: target, doc: 'where the stream goes: unix (a socket in the VM folder), unix:PATH (absolute; RC 4 when it exists), tcp:127.0.0.1:PORT, or ssh:HOST (RC 2: not supported yet)' },
+    ...timeout(300_000, 'how long the migration may take'),
+  },
+  positional: ['name'],
+  examples: ['migrate name=web-1', 'migrate name=web-1 target=tcp:127.0.0.1:4444'],
+  vars: {
+    STATUS: 'running (or paused, as the guest was)',
+    PID: 'the new QEMU pid',
+    TARGET: 'the migration URI used',
+    BYTES: 'RAM bytes sent (query-migrate ram.transferred)',
+    TOTAL_MS: 'ms from start to end of the migration (query-migrate total-time)',
+    DOWNTIME_MS: 'ms the guest was stopped for the switch (query-migrate downtime)',
+    SETUP_MS: 'ms of migration set-up (query-migrate setup-time)',
+  },
+  async run(p, ctx) {
+    if (p.target.startsWith('ssh:')) throw usageError('migrate: target=ssh:HOST is not supported yet (migrate moves a VM to a new QEMU on this host: give unix, unix:PATH or tcp:127.0.0.1:PORT)');
+    const def = loadVm(ctx, p.name);
+    // A tap is held by the QEMU that opened it: the incoming QEMU on this host could not open it too.
+    const bridged = [def.network, ...(def.nics ?? []).map((n) => n.network)].filter((n) => n?.startsWith('bridge:'));
+    if (bridged.length) throw refused(`migrate: VM ${p.name} has a NIC on ${bridged.join(', ')}: its tap is held by the running QEMU, so a second QEMU on this host cannot take it over (a move within this host works for network=user or none)`);
+    const paths = vmPaths(ctx, p.name);
+    if (p.target.startsWith('unix:')) {
+      const sock = p.target.slice(5);
+      // QEMU makes the socket there: a host path as any other QEMU is given (RC 7 outside the allowed folders).
+      checkHostFile(ctx, `target=${p.target}`, sock);
+      // QEMU unlinks what is at the path before it listens: never a file that is there.
+      if (ctx.fs.lstat(sock)) throw alreadyExists(`migrate: ${sock} exists; give a path where nothing is`);
+      if (!ctx.fs.stat(path.dirname(sock))?.isDirectory()) throw notFound(`migrate: folder ${path.dirname(sock)} does not exist`);
+    }
+    const l = liveness(ctx, p.name);
+    if (l.kind === 'crashed') throw vmCrashed(ctx, p.name, l.pid);
+    if (l.kind === 'stopped') throw refused(`migrate: VM ${p.name} is not running`);
+    const uri = p.target === 'unix' ? `unix:${vmSocket(paths.dir, 'migrate.sock')}` : p.target;
+    if (p.target === 'unix') ctx.fs.remove(uri.slice(5));
+    return withVmLock(ctx, p.name, async () => {
+      const accel = loadRun(ctx, p.name)?.accel ?? (await chooseAccel(ctx, def.accel)).accel;
+      const k = [1, 2, 3].find((i) => !ctx.fs.lstat(`${paths.pid}.${i}`) && !ctx.fs.lstat(`${paths.qmp}.${i}`));
+      if (!k) throw refused(`migrate: ${paths.pid}.1-3 all exist: stop the VM (force=true) to clear them`);
+      const beside = { pid: `${paths.pid}.${k}`, qmp: vmSocket(paths.dir, `qmp.sock.${k}`) };
+      const opts = { incoming: 'defer', appendSerial: true, beside };
+      await launch(ctx, def, accel, undefined, opts);
+      const newPid = () => Number(ctx.fs.readText(beside.pid)?.trim() ?? 0);
+      let info;
+      let status: string;
+      try {
+        await ctx.qmp(beside.qmp, (q) => q.execute('migrate-incoming', { uri }));
+        info = await ctx.qmp(paths.qmp, async (q) => {
+          const s = await qmpStatus(q);
+          if (guestCannotRun(s)) throw vmDied(ctx, p.name, guestDeadWhy(s));
+          await q.execute('migrate', { uri });
+          return awaitMigration(ctx, q, p.timeout, `migrate ${p.name} to ${uri}`);
+        });
+        status = await ctx.qmp(beside.qmp, async (q) => {
+          let s = '';
+          const ok = await waitUntil(ctx, async () => (s = await qmpStatus(q)) !== 'inmigrate', { timeoutMs: 30_000, initialMs: 10, maxMs: 100 });
+          if (!ok) throw toolFailed(`migrate ${p.name}: the incoming QEMU stayed in status inmigrate`);
+          if (guestCannotRun(s)) throw vmDied(ctx, p.name, guestDeadWhy(s));
+          return s;
+        });
+      } catch (e) {
+        // The old QEMU goes on (a failed migration resumes it); the new one goes.
+        const pid = newPid();
+        await ctx.qmp(beside.qmp, (q) => q.execute('quit'), 5_000).catch(() => undefined);
+        if (pid > 0 && !(await waitUntil(ctx, () => !ctx.signal.alive(pid), { timeoutMs: 5_000, initialMs: 10, maxMs: 50 }))) ctx.signal.kill(pid, 'SIGKILL');
+        ctx.fs.remove(beside.pid);
+        ctx.fs.remove(beside.qmp);
+        throw e;
+      }
+      const pid = newPid();
+      // The switch: the old QEMU quits (removing its own pidfile and socket), the names point at the new one's.
+      await stopVm(ctx, p.name, true, 0);
+      ctx.fs.symlink(path.basename(beside.pid), paths.pid);
+      ctx.fs.symlink(path.basename(beside.qmp), paths.qmp);
+      ctx.state.write(paths.run, { accel, startedAt: ctx.clock.now(), argv: qemuArgv(def, { ...paths, ...beside }, accel, undefined, opts) } satisfies RunInfo);
+      if (p.target === 'unix') ctx.fs.remove(uri.slice(5));
+      return {
+        result: status,
+        vars: {
+          STATUS: status, PID: pid, TARGET: uri, BYTES: info.ram?.transferred ?? 0,
+          TOTAL_MS: info['total-time'] ?? 0, DOWNTIME_MS: info.downtime ?? 0, SETUP_MS: info['setup-time'] ?? 0,
+        },
+      };
+    });
+  },
+});
