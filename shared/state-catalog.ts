@@ -18,6 +18,7 @@
 import * as path from 'node:path';
 import { alreadyExists, notFound, refused } from './errors';
 import { regexRule } from './names';
+import { stem } from './result';
 import { lazySchema, type Infer } from './schema';
 import { createUnderFreeName, epochName } from './snapshot-names';
 import type { Ctx } from './verb';
@@ -161,4 +162,21 @@ export function pruneSelection(oldestFirst: readonly StateEntry[], keep: number,
   const kept = new Set([...ready.slice(Math.max(0, ready.length - keep)).map((e) => e.id), ...pinned]);
   for (const id of [...kept]) for (const a of ancestors(oldestFirst, id)) kept.add(a);
   return oldestFirst.filter((e) => !kept.has(e.id) && e.state !== 'Creating');
+}
+
+/** The variables every `list_states` sets (QEMU's saved states, LXCRI's checkpoints): stems, oldest first. */
+export const STATE_LIST_VARS = {
+  IDS: { stem: 'state ids' },
+  STATES: { stem: 'Creating, Ready or Invalid' },
+  PARENTS: { stem: 'the state each builds on, or empty' },
+  SIZES: { stem: 'bytes on disk' },
+  CREATED: { stem: 'ISO 8601' },
+} as const;
+
+/** `list_states`'s RESULT lines (`id state parent|- size created`) and {@link STATE_LIST_VARS}, from entries oldest first. */
+export function stateListOutput(es: ReadonlyArray<Pick<StateEntry, 'id' | 'state' | 'parent' | 'size' | 'created'>>) {
+  return {
+    result: es.map((e) => `${e.id} ${e.state} ${e.parent || '-'} ${e.size} ${e.created}`).join('\n'),
+    vars: { IDS: stem(es.map((e) => e.id)), STATES: stem(es.map((e) => e.state)), PARENTS: stem(es.map((e) => e.parent)), SIZES: stem(es.map((e) => e.size)), CREATED: stem(es.map((e) => e.created)) },
+  };
 }

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { lazySchema } from '../../shared/schema';
 import { AddressError, isReason, toolFailed, toolMessage, unavailable } from '../../shared/errors';
 import { createUnderFreeName, epochName } from '../../shared/snapshot-names';
+import { createEntry, entryDir, markInvalid, transition } from '../../shared/state-catalog';
 import type { Ctx } from '../../shared/verb';
 import { listSnapshots } from '../zfs/snapshot';
 import { rows, zfs } from '../zfs/tool';
@@ -43,13 +44,32 @@ export interface Checkpoint {
   order: number;
   /** Full snapshot name (zfs) or image directory (criu). */
   where: string;
+  /** Bytes on disk: the snapshot's `used` (zfs), or the image directory's files (criu). */
+  bytes?: number;
 }
 
-/** `checkpoint-<secs>`, or with `-2`, `-3`… when that name is taken (two checkpoints in one second). */
-export function uniqueName(secs: number, taken: Set<string>): string {
-  const base = epochName(PREFIX, secs * 1000);
-  if (!taken.has(base)) return base;
-  for (let i = 2; ; i++) if (!taken.has(`${base}-${i}`)) return `${base}-${i}`;
+/** The `kind` of the state catalog entries LXCRI writes (a CRIU checkpoint; QEMU's saved states are `qemu`). */
+export const LXCRI_STATE_KIND = 'lxcri';
+
+/** Bytes of the regular files under `dir` (a checkpoint's size on disk). */
+function treeBytes(ctx: Pick<Ctx, 'fs'>, dir: string): number {
+  let n = 0;
+  for (const f of ctx.fs.list(dir)) {
+    const p = path.join(dir, f);
+    const st = ctx.fs.lstat(p);
+    if (st?.isDirectory()) n += treeBytes(ctx, p);
+    else if (st?.isFile()) n += st.size;
+  }
+  return n;
+}
+
+/** A failed dump's images (the .img files, pre-dump too): its logs and snapshot.json stay, to say why it is Invalid. */
+function dropImages(ctx: Pick<Ctx, 'fs'>, dir: string): void {
+  for (const f of ctx.fs.list(dir)) {
+    const p = path.join(dir, f);
+    if (ctx.fs.lstat(p)?.isDirectory()) dropImages(ctx, p);
+    else if (f.endsWith('.img')) ctx.fs.remove(p);
+  }
 }
 
 /** ZFS checkpoints of a dataset, oldest first: snapshots whose kind property is zfs (one `zfs get`). */
@@ -60,7 +80,7 @@ export async function zfsCheckpoints(ctx: Ctx, dataset: string): Promise<Checkpo
   const kind = new Map(rows(r.stdout).map(([n, v]) => [n!, v]));
   return snaps
     .filter((s) => kind.get(s.name) === 'zfs')
-    .map((s) => ({ name: s.snapshot, kind: 'zfs' as const, createdEpoch: s.createdEpoch, order: s.createtxg, where: s.name }));
+    .map((s) => ({ name: s.snapshot, kind: 'zfs' as const, createdEpoch: s.createdEpoch, order: s.createtxg, where: s.name, bytes: s.usedBytes }));
 }
 
 /** CRIU options a checkpoint is taken with, and restored with again (runc 1.1's flag names). */
@@ -266,10 +286,12 @@ export interface CriuCheckpointOptions {
 export async function criuCheckpoint(ctx: Ctx, rt: Runtime, id: string, bundle: string, o: CriuCheckpointOptions): Promise<{ name: string; dir: string }> {
   const failVars = async () => ({ STATUS: (await getState(ctx, rt, id).catch(() => undefined))?.status ?? '', KIND: 'criu' });
   await requireCriu(ctx, rt, 'checkpoint', await failVars());
-  const secs = Math.floor(ctx.clock.now() / 1000);
-  const name = uniqueName(secs, new Set(ctx.fs.list(criuDir(ctx, id))));
-  const dir = path.join(criuDir(ctx, id), name);
-  ctx.fs.mkdir(dir);
+  // An entry of the state catalog QEMU's saved states use (shared/state-catalog.ts): Creating
+  // while CRIU dumps, then Ready, or Invalid with CRIU's error (its logs kept, its images not).
+  const catalog = criuDir(ctx, id);
+  const entry = await createEntry(ctx, catalog, { kind: LXCRI_STATE_KIND, target: id, parent: '', data: { backend: 'criu', runtime: rt.name, bundle } }, { prefix: PREFIX, pid: process.pid });
+  const name = entry.id;
+  const dir = entryDir(catalog, name);
   const flags = criuFlagArgs(o.flags);
   const steps: string[][] = [];
   if (o.preDump) steps.push(['checkpoint', '--pre-dump', '--image-path', path.join(dir, PRE_DUMP_DIR), ...flags, id]);
@@ -279,10 +301,13 @@ export async function criuCheckpoint(ctx: Ctx, rt: Runtime, id: string, bundle: 
     if (r.ok) continue;
     const pre = args.includes('--pre-dump');
     const criu = criuLogErrors(ctx, pre ? path.join(dir, PRE_DUMP_DIR) : dir);
-    ctx.fs.remove(dir);
-    throw toolFailed(`CRIU ${pre ? 'pre-dump' : 'checkpoint'} failed: ${toolMessage(r)}${criu ? `\n${criu}` : ''}`, { cause: r, vars: await failVars() });
+    const why = `CRIU ${pre ? 'pre-dump' : 'checkpoint'} failed: ${toolMessage(r)}${criu ? `\n${criu}` : ''}`;
+    dropImages(ctx, dir);
+    await markInvalid(ctx, catalog, name, why);
+    throw toolFailed(why, { cause: r, vars: await failVars() });
   }
   ctx.state.write(path.join(dir, CRIU_META), { kind: 'criu', runtime: rt.name, bundle, createdMs: ctx.clock.now(), leaveRunning: o.leaveRunning, flags: o.flags, preDump: o.preDump });
+  await transition(ctx, catalog, name, 'Ready', { size: treeBytes(ctx, dir) });
   return { name, dir };
 }
 

@@ -7,7 +7,7 @@ import { REFUSAL_VARS } from '../zfs/in-use';
 import { ociContainerId } from './names';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
 import { bundleFromImage } from './verbs/bundle';
-import { checkpoint, listCheckpoints, prune, restore } from './verbs/checkpoint';
+import { checkpoint, listCheckpoints, listStates, prune, restore } from './verbs/checkpoint';
 import { exec } from './verbs/exec';
 import { imageDelete, imageImport, imageList } from './verbs/images';
 import { imageInspect, imagePull, imagePush } from './verbs/remote';
@@ -23,7 +23,7 @@ export const table: HandlerTable = {
   verbs: [
     spec, create, start, run, state, stop, kill, del, list, exec, pause, resume,
     update, ps, events, logs,
-    checkpoint, restore, listCheckpoints, prune,
+    checkpoint, restore, listCheckpoints, listStates, prune,
     registerBase, cloneFromBase, listBases, unregisterBase,
     imagePull, imagePush, imageInspect, imageImport, imageList, bundleFromImage, imageDelete,
     status,

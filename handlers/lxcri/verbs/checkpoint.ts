@@ -16,7 +16,8 @@ import { zfsDatasetName } from '../../zfs/names';
 import { listSnapshots, rollback } from '../../zfs/snapshot';
 import { fullName, zfs } from '../../zfs/tool';
 import { checkBundle } from '../bundle-policy';
-import { allCheckpoints, criuCheckpoint, criuRestore, recordedBundle, requireCriu, zfsCheckpoint, type Checkpoint, type CriuFlags } from '../checkpoint';
+import { allCheckpoints, criuCheckpoint, criuDir, criuRestore, recordedBundle, requireCriu, zfsCheckpoint, zfsCheckpoints, type Checkpoint, type CriuFlags } from '../checkpoint';
+import { listEntries, STATE_LIST_VARS, stateListOutput } from '../../../shared/state-catalog';
 import { getState, mustState, removeRunFiles, runcBundle, runDetached, waitState, withContainerLock } from '../container';
 import { exportCriu, exportZfs, importCriu, importZfs, readManifest } from '../export';
 import { BUNDLE_OPT, CRIU_FLAGS, NAME, POOL, RUNTIME, SNAPSHOT_OPT, timeout } from '../params';
@@ -212,6 +213,26 @@ export const listCheckpoints = defineVerb({
       result: list.map((c, i) => `${c.name} ${c.kind} ${times[i]}`).join('\n'),
       vars: { CHECKPOINTS: stem(list.map((c) => c.name)), KINDS: stem(list.map((c) => c.kind)), TIMES: stem(times) },
     };
+  },
+});
+
+export const listStates = defineVerb({
+  name: 'list_states',
+  summary: 'the states of a container in the catalog format QEMU\'s saved states use (shared/state-catalog.ts), oldest first: CRIU checkpoints as their catalog entries (Creating, Ready, or Invalid with CRIU\'s error), ZFS checkpoints as Ready; stems IDS, STATES, PARENTS, SIZES, CREATED and KINDS (zfs|criu)',
+  params: { ...NAME, ...BUNDLE_OPT, ...RUNTIME },
+  positional: ['name'],
+  vars: { ...STATE_LIST_VARS, KINDS: { stem: 'zfs or criu' } },
+  async run(p, ctx) {
+    const rt = await pickRuntime(ctx, p.runtime);
+    const bundle = p.bundle ?? (await getState(ctx, rt, p.name))?.bundle;
+    const ds = await datasetOf(ctx, p.name, bundle, { fresh: true });
+    const zfsStates = (ds ? await zfsCheckpoints(ctx, ds) : []).map((c) => ({
+      id: c.name, state: 'Ready' as const, parent: '', size: c.bytes ?? 0, created: new Date(c.createdEpoch * 1000).toISOString(), kind: 'zfs',
+    }));
+    const criuStates = listEntries(ctx, criuDir(ctx, p.name)).map((e) => ({ ...e, kind: 'criu' }));
+    const all = [...zfsStates, ...criuStates].sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+    const out = stateListOutput(all);
+    return { result: out.result, vars: { ...out.vars, KINDS: stem(all.map((e) => e.kind)) } };
   },
 });
 

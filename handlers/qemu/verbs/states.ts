@@ -8,7 +8,7 @@ import { refused, toolFailed } from '../../../shared/errors';
 import { absHostPath } from '../../../shared/names';
 import { requireInputFile, writeNewFile } from '../../../shared/new-file';
 import { stem } from '../../../shared/result';
-import { createEntry, CATALOG_FILE, entryDir, listEntries, markInvalid, mustEntry, pruneSelection, StateEntrySchema, stateId, transition } from '../../../shared/state-catalog';
+import { createEntry, CATALOG_FILE, entryDir, listEntries, markInvalid, mustEntry, pruneSelection, STATE_LIST_VARS, StateEntrySchema, stateId, stateListOutput, transition } from '../../../shared/state-catalog';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { checkHostFile } from '../hostfiles';
 import { COMPRESSORS, MEMORY_FILE } from '../migration';
@@ -82,21 +82,11 @@ export const listStates = defineVerb({
   summary: 'the saved states of a VM, oldest first (the shared catalog: an entry Creating, Ready or Invalid; one left Creating by a process that is gone reads Invalid)',
   params: { ...NAME },
   positional: ['name'],
-  vars: {
-    IDS: { stem: 'state ids' },
-    STATES: { stem: 'Creating, Ready or Invalid' },
-    PARENTS: { stem: 'the state each builds on, or empty' },
-    SIZES: { stem: 'bytes on disk' },
-    CREATED: { stem: 'ISO 8601' },
-    HEAD: 'the state the VM\'s disk builds on now, or empty',
-  },
+  vars: { ...STATE_LIST_VARS, HEAD: 'the state the VM\'s disk builds on now, or empty' },
   async run(p, ctx) {
     const def = loadVm(ctx, p.name);
-    const es = listEntries(ctx, statesDir(ctx, p.name));
-    return {
-      result: es.map((e) => `${e.id} ${e.state} ${e.parent || '-'} ${e.size} ${e.created}`).join('\n'),
-      vars: { IDS: stem(es.map((e) => e.id)), STATES: stem(es.map((e) => e.state)), PARENTS: stem(es.map((e) => e.parent)), SIZES: stem(es.map((e) => e.size)), CREATED: stem(es.map((e) => e.created)), HEAD: def.head ?? '' },
-    };
+    const out = stateListOutput(listEntries(ctx, statesDir(ctx, p.name)));
+    return { result: out.result, vars: { ...out.vars, HEAD: def.head ?? '' } };
   },
 });
 

@@ -140,6 +140,13 @@ describe('rootfs on ZFS: checkpoint and restore', () => {
     const freezer = (JSON.parse(fs.readFileSync(`${tmp}/run/runc/${id}/state.json`, 'utf8')) as { cgroup_paths: Record<string, string> }).cgroup_paths;
     if (freezer.freezer) expect(fs.readFileSync(`${freezer.freezer}/freezer.state`, 'utf8').trim()).toBe('THAWED');
     expect((await h(`state ${id} runtime=runc`)).output).toBe('running');
+    // the same checkpoint in the state catalog format QEMU's list_states uses
+    const ls = await h(`list_states ${id} runtime=runc`);
+    expect(ls.errorCode, ls.errorMessage).toBe(0);
+    const ids = Object.values(ls.rexxVariables.IDS as object).slice(1);
+    const at = ids.indexOf(c.output);
+    expect(at).toBeGreaterThanOrEqual(0);
+    expect([ (ls.rexxVariables.STATES as Record<number, string>)[at + 1], (ls.rexxVariables.KINDS as Record<number, string>)[at + 1]]).toEqual(['Ready', 'zfs']);
     // paused by the script before: the checkpoint leaves it paused
     expect((await h(`pause ${id} runtime=runc`)).errorCode).toBe(0);
     const p = await h(`checkpoint ${id} runtime=runc`);

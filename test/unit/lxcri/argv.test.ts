@@ -12,7 +12,6 @@ import { classify } from '../../../shared/errors';
 import type { RunResult } from '../../../shared/runner';
 import { table } from '../../../handlers/lxcri';
 import { patchProcess } from '../../../handlers/lxcri/bundle-config';
-import { uniqueName } from '../../../handlers/lxcri/checkpoint';
 import { OCI_ERRORS } from '../../../handlers/lxcri/errors';
 import { entryFromLayout, skopeoSource, splitRef } from '../../../handlers/lxcri/images';
 import { CRUN_HYBRID_SCRIPT, hybridCgroups } from '../../../handlers/lxcri/runtime';
@@ -133,10 +132,6 @@ describe('classification of runtime messages', () => {
 });
 
 describe('helpers', () => {
-  it('checkpoint names are unique within a second', () => {
-    expect(uniqueName(100, new Set())).toBe('checkpoint-100');
-    expect(uniqueName(100, new Set(['checkpoint-100', 'checkpoint-100-2']))).toBe('checkpoint-100-3');
-  });
   it('patchProcess sets args, env (replacing same names), cwd, terminal, readonly', () => {
     const c = patchProcess({ process: { args: ['sh'], env: ['PATH=/bin', 'A=1'], terminal: true }, root: { path: 'rootfs', readonly: true } }, { args: ['sleep', '9'], env: ['A=2'], cwd: '/tmp', terminal: false, readonly: false });
     expect(c.process).toEqual({ args: ['sleep', '9'], env: ['PATH=/bin', 'A=2'], cwd: '/tmp', terminal: false });

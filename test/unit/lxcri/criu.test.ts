@@ -111,7 +111,45 @@ describe('pre_dump=true (fake runner)', () => {
     expect(r.rexxVariables.STATUS).toBe('');
   });
 
-  it('a failed pre-dump (fake runner) is RC 1, leaves no checkpoint directory and never runs the final dump', async () => {
+  it('a CRIU checkpoint is an entry of the shared state catalog (fake runner): Ready with its size; list_states shows it as QEMU\'s list_states shows a saved state', async () => {
+    const f = host();
+    const h = createHandler(table, { env: env('cat'), runner: f.runner, clock });
+    const r = await h('checkpoint c1 backend=criu runtime=runc');
+    expect(r.errorCode, r.errorMessage).toBe(0);
+    const dir = `${tmp}/cat/oci/checkpoints/c1/${r.output}`;
+    expect(JSON.parse(fs.readFileSync(`${dir}/snapshot.json`, 'utf8'))).toMatchObject({ version: 1, id: r.output, kind: 'lxcri', target: 'c1', state: 'Ready', parent: '', data: { backend: 'criu', runtime: 'runc', bundle: B } });
+    const l = await h('list_states c1 runtime=runc');
+    expect(l.errorCode, l.errorMessage).toBe(0);
+    expect(l.rexxVariables).toMatchObject({ IDS: { 0: 1, 1: r.output }, STATES: { 0: 1, 1: 'Ready' }, KINDS: { 0: 1, 1: 'criu' }, PARENTS: { 0: 1, 1: '' } });
+  });
+
+  it('a failed dump (fake runner) leaves its catalog entry Invalid with CRIU\'s error and its log, never Ready, and no image files', async () => {
+    const f = fakeRunner((argv): FakeReply | undefined => {
+      const a = argv.join(' ');
+      if (a === 'criu check') return undefined;
+      if (a.endsWith(' state c1')) return state('running');
+      if (argv[0] === 'zfs') return { exitCode: 1, stderr: 'dataset does not exist' };
+      if (argv.includes('checkpoint')) {
+        const dir = argv[argv.indexOf('--image-path') + 1]!;
+        fs.writeFileSync(`${dir}/pages-1.img`, 'x'.repeat(100));
+        fs.writeFileSync(`${dir}/dump.log`, 'Error (criu/cr-dump.c:1): Dumping FAILED.\n');
+        return { exitCode: 1, stderr: 'criu failed: type DUMP errno 0' };
+      }
+      return undefined;
+    });
+    const h = createHandler(table, { env: env('inv'), runner: f.runner, clock });
+    const r = await h('checkpoint c1 backend=criu runtime=runc');
+    expect(r.errorCode).toBe(1);
+    const [id] = fs.readdirSync(`${tmp}/inv/oci/checkpoints/c1`);
+    const dir = `${tmp}/inv/oci/checkpoints/c1/${id}`;
+    expect(JSON.parse(fs.readFileSync(`${dir}/snapshot.json`, 'utf8'))).toMatchObject({ state: 'Invalid', reason: expect.stringMatching(/Dumping FAILED/) });
+    expect(fs.readdirSync(dir).sort()).toEqual(['dump.log', 'snapshot.json']);
+    const l = await h('list_states c1 runtime=runc');
+    expect(l.rexxVariables).toMatchObject({ IDS: { 0: 1, 1: id }, STATES: { 0: 1, 1: 'Invalid' } });
+    expect((await h('list_checkpoints c1 runtime=runc')).rexxVariables.CHECKPOINTS).toEqual({ 0: 0 }); // not a checkpoint to restore
+  });
+
+  it('a failed pre-dump (fake runner) is RC 1, leaves only an Invalid catalog entry and never runs the final dump', async () => {
     const f = fakeRunner((argv): FakeReply | undefined => {
       const a = argv.join(' ');
       if (a === 'criu check') return undefined;
@@ -124,7 +162,10 @@ describe('pre_dump=true (fake runner)', () => {
     expect(r.errorCode).toBe(1);
     expect(r.errorMessage).toMatch(/CRIU pre-dump failed: criu failed: type PRE_DUMP/);
     expect(f.calls.filter((c) => c.includes('checkpoint') && !c.includes('--pre-dump'))).toEqual([]);
-    expect(fs.readdirSync(`${tmp}/pref/oci/checkpoints/c1`)).toEqual([]);
+    // only the catalog entry, Invalid, saying why (no images)
+    const [id] = fs.readdirSync(`${tmp}/pref/oci/checkpoints/c1`);
+    expect(fs.readdirSync(`${tmp}/pref/oci/checkpoints/c1/${id}`)).toEqual(['snapshot.json']);
+    expect(JSON.parse(fs.readFileSync(`${tmp}/pref/oci/checkpoints/c1/${id}/snapshot.json`, 'utf8'))).toMatchObject({ state: 'Invalid' });
   });
 });
 
