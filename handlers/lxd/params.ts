@@ -18,7 +18,10 @@ export const FORCE = {
 } as const;
 
 export const WAIT = {
-  wait: { type: 'enum', values: ['running', 'ip', 'none'], default: 'running', doc: 'after start, wait until the instance is Running, has a global IPv4, or not at all' },
+  wait: {
+    type: 'enum', values: ['running', 'ip', 'ipv6', 'cloud-init', 'agent', 'none'], default: 'running',
+    doc: 'after start, wait until the instance is Running, has a global IPv4 (ip) or IPv6 (ipv6), cloud-init is done (cloud-init status in the guest; RC 6 when the image has none), a VM\'s lxd-agent answers (agent; RC 2 for a container), or not at all',
+  },
 } as const;
 
 export { timeoutParam as timeout } from '../../shared/params';

@@ -3,9 +3,10 @@
  * start=true` and `register_base prepare=`: the wait for Running or an IPv4, the
  * fast refusal of wait=ip without a network device, and the undo after a timeout.
  */
-import { AddressError, isReason, usageError } from '../../shared/errors';
+import { AddressError, isReason, toolFailed, unavailable, usageError } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
-import { getInstance, lxc, query, ref, requireInstance, waitIpv4, waitStatus } from './tool';
+import { execInInstance, guestPathKind } from './guest';
+import { getInstance, lxc, query, ref, requireInstance, waitIpv4, waitStatus, type InstanceState } from './tool';
 
 /**
  * `lxc start`, then wait as `wait` says (running | ip | none) within one `timeoutMs`
@@ -17,33 +18,103 @@ import { getInstance, lxc, query, ref, requireInstance, waitIpv4, waitStatus } f
  */
 export async function startAndWait(ctx: Ctx, remote: string | undefined, name: string, wait: string, timeoutMs: number) {
   const t0 = ctx.clock.now();
-  // Under dryrun the instance may be one this call only would have made (clone_from_base start=true).
-  if (wait === 'ip') await ctx.effect(() => requireNic(ctx, remote, name), undefined);
+  // What can never succeed is refused before anything starts. Under dryrun the instance may
+  // be one this call only would have made (clone_from_base start=true): not checked then.
+  await ctx.effect(() => requireWaitable(ctx, remote, name, wait), undefined);
   const left = () => Math.max(1000, timeoutMs - (ctx.clock.now() - t0));
   let ips: string[] = [];
+  let ipv6: string[] = [];
+  let cloudInit = '';
   try {
     // LXD finishes the start operation (and lxc start exits 0) once the instance is
     // Running, about 4 ms after the status shows it (host-notes): no probe is needed for
     // wait=running. A probe right then is slow (60-70 ms while LXD sets up the nic).
     await lxc(ctx, ['start', ref(remote, name)], { timeoutMs });
-    if (wait === 'ip') {
+    if (wait === 'ip' || wait === 'ipv6') {
       await waitStatus(ctx, remote, name, 'Running', left());
-      ips = (await waitIpv4(ctx, remote, name, left())).value ?? [];
+      const found = (await waitIpv4(ctx, remote, name, left(), wait === 'ip' ? 'inet' : 'inet6')).value ?? [];
+      if (wait === 'ip') ips = found;
+      else ipv6 = found;
     }
+    if (wait === 'cloud-init') cloudInit = await waitCloudInit(ctx, remote, name, left());
+    if (wait === 'agent') await waitAgent(ctx, remote, name, left());
   } catch (e) {
     if (isReason(e, 'timedOut')) throw await ctx.effect(() => undoStart(ctx, remote, name, e), e);
     throw e;
   }
-  return { status: wait === 'none' ? 'Started' : 'Running', ips, ms: Math.round(ctx.clock.now() - t0) };
+  return { status: wait === 'none' ? 'Started' : 'Running', ips, ipv6, cloudInit, ms: Math.round(ctx.clock.now() - t0) };
+}
+
+/**
+ * The wait of `start` on an instance that is already running (nothing is started, and
+ * nothing stopped again at RC 5): what startAndWait waits for after `lxc start`.
+ */
+export async function waitRunning(ctx: Ctx, remote: string | undefined, name: string, wait: string, timeoutMs: number) {
+  await requireWaitable(ctx, remote, name, wait);
+  const found = wait === 'ip' || wait === 'ipv6' ? (await waitIpv4(ctx, remote, name, timeoutMs, wait === 'ip' ? 'inet' : 'inet6')).value ?? [] : [];
+  const cloudInit = wait === 'cloud-init' ? await waitCloudInit(ctx, remote, name, timeoutMs) : '';
+  if (wait === 'agent') await waitAgent(ctx, remote, name, timeoutMs);
+  return { status: 'Running', ips: wait === 'ip' ? found : [], ipv6: wait === 'ipv6' ? found : [], cloudInit };
+}
+
+/** Where an image keeps the cloud-init program (Debian/Ubuntu: /usr/bin; pip installs: /usr/local/bin). */
+const CLOUD_INIT_PATHS = ['/usr/bin/cloud-init', '/usr/local/bin/cloud-init', '/bin/cloud-init'];
+
+/**
+ * RC 2 / RC 6 before anything starts for a wait that can never succeed: wait=ip or ipv6
+ * with no network device (RC 2), wait=agent on a container (RC 2: the lxd-agent is a
+ * VM's), wait=cloud-init when the image has no cloud-init program (RC 6).
+ */
+async function requireWaitable(ctx: Ctx, remote: string | undefined, name: string, wait: string): Promise<void> {
+  if (wait === 'ip' || wait === 'ipv6') return requireNic(ctx, remote, name, wait);
+  if (wait === 'agent') {
+    const inst = await requireInstance(ctx, remote, name);
+    if (inst.type !== 'virtual-machine') throw usageError(`start: wait=agent waits for a VM's lxd-agent; ${name} is a ${inst.type}: use wait=running (a container runs its commands without an agent)`);
+  }
+  if (wait === 'cloud-init') {
+    for (const p of CLOUD_INIT_PATHS) if ((await guestPathKind(ctx, remote, name, p)) === 'file') return;
+    throw unavailable(`start: ${name} has no cloud-init (none of ${CLOUD_INIT_PATHS.join(', ')}): its image does not run it, so wait=cloud-init could never succeed; nothing was started. Use wait=running or wait=ip`);
+  }
+}
+
+/**
+ * Poll `cloud-init status` in the instance (every 0.5 s to 2 s, `lxc exec`) until it says
+ * done; RC 1 when it says error (cloud-init ran and failed: `cloud-init status --long`
+ * in the guest says what), RC 6 when disabled, RC 5 at the deadline. Returns the status.
+ */
+async function waitCloudInit(ctx: Ctx, remote: string | undefined, name: string, timeoutMs: number): Promise<string> {
+  const r = await ctx.poll(
+    async () => {
+      const out = await execInInstance(ctx, remote, name, { argv: ['cloud-init', 'status'], viaShell: false }, { env: [], timeoutMs: 30_000 });
+      const status = /^status:\s*(.+)$/m.exec(String(out.result ?? ''))?.[1]?.trim() ?? '';
+      if (status === 'done') return status;
+      if (status === 'error') throw toolFailed(`start: cloud-init in ${name} finished with status: error (lxc exec ${name} -- cloud-init status --long says why)`, { vars: { STATUS: 'Running', CLOUD_INIT: status } });
+      if (status === 'disabled') throw unavailable(`start: cloud-init is disabled in ${name}, so it will never be done`, { vars: { STATUS: 'Running', CLOUD_INIT: status } });
+      return undefined; // not run, running
+    },
+    { timeoutMs, what: `cloud-init in ${name} to be done`, initialMs: 500, maxMs: 2000 },
+  );
+  return r.value ?? 'done';
+}
+
+/** Poll the VM's state until LXD reports its processes, which it reads from the lxd-agent (-1 until the agent answers); RC 5 at the deadline. */
+async function waitAgent(ctx: Ctx, remote: string | undefined, name: string, timeoutMs: number): Promise<void> {
+  await ctx.poll(
+    async () => {
+      const s = await query<InstanceState>(ctx, remote, `/1.0/instances/${encodeURIComponent(name)}/state`);
+      return (s.processes ?? -1) > 0 ? true : undefined;
+    },
+    { timeoutMs, what: `the lxd-agent of ${name} to answer`, initialMs: 250, maxMs: 1000 },
+  );
 }
 
 /** RC 2 unless the instance has a nic device (its own or from a profile). */
-export async function requireNic(ctx: Ctx, remote: string | undefined, name: string) {
+export async function requireNic(ctx: Ctx, remote: string | undefined, name: string, wait = 'ip') {
   const inst = await requireInstance(ctx, remote, name);
   const nics = Object.values(inst.expanded_devices ?? {}).filter((d) => d.type === 'nic');
   if (nics.length === 0) {
     throw usageError(
-      `start: ${name} has no network device, so wait=ip could never succeed; nothing was started. ` +
+      `start: ${name} has no network device, so wait=${wait} could never succeed; nothing was started. ` +
         `Add one (profile=rexx-net at create, or lxc config device add ${name} eth0 nic network=rexxbr0), or use wait=running`,
     );
   }

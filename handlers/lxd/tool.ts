@@ -81,15 +81,20 @@ export async function requireInstance(ctx: Ctx, remote: string | undefined, name
 export interface InstanceState {
   status: string;
   pid: number;
+  /** Process count; for a VM -1 until its lxd-agent answers (LXD fills it from the agent). */
+  processes?: number;
   network: Record<string, { addresses: Array<{ family: string; address: string; scope: string }> }> | null;
 }
 
-/** Global-scope IPv4 addresses of a running instance (loopback excluded). */
-export function ipv4Of(state: InstanceState): string[] {
+/** Global-scope addresses of a running instance of `family` (`inet`, `inet6`; loopback excluded). */
+export function addressesOf(state: InstanceState, family: 'inet' | 'inet6' = 'inet'): string[] {
   return Object.entries(state.network ?? {})
     .filter(([nic]) => nic !== 'lo')
-    .flatMap(([, n]) => n.addresses.filter((a) => a.family === 'inet' && a.scope === 'global').map((a) => a.address));
+    .flatMap(([, n]) => n.addresses.filter((a) => a.family === family && a.scope === 'global').map((a) => a.address));
 }
+
+/** Global-scope IPv4 addresses of a running instance (loopback excluded). */
+export const ipv4Of = (state: InstanceState): string[] => addressesOf(state, 'inet');
 
 /** Wait until the instance's status (from the single-instance probe) is `status`. */
 export async function waitStatus(ctx: Ctx, remote: string | undefined, name: string, status: string, timeoutMs: number) {
@@ -103,14 +108,14 @@ export async function waitStatus(ctx: Ctx, remote: string | undefined, name: str
 }
 
 /** Wait until the instance has a global IPv4 address; resolves to the addresses. */
-export async function waitIpv4(ctx: Ctx, remote: string | undefined, name: string, timeoutMs: number) {
+export async function waitIpv4(ctx: Ctx, remote: string | undefined, name: string, timeoutMs: number, family: 'inet' | 'inet6' = 'inet') {
   return ctx.poll(
     async () => {
       const s = await query<InstanceState>(ctx, remote, `/1.0/instances/${encodeURIComponent(name)}/state`);
-      const ips = ipv4Of(s);
+      const ips = addressesOf(s, family);
       return ips.length ? ips : undefined;
     },
-    { timeoutMs, what: `${name} to get an IPv4 address`, initialMs: 50 },
+    { timeoutMs, what: `${name} to get a global ${family === 'inet' ? 'IPv4' : 'IPv6'} address`, initialMs: 50 },
   );
 }
 

@@ -8,8 +8,8 @@ import { defineVerb } from '../../../shared/verb';
 import { checkConfigPairs } from '../config-policy';
 import { LXC_STOP_ERRORS } from '../errors';
 import { isBase } from '../registry';
-import { getInstance, initArgs, lxc, ref, shutdownFlags, waitIpv4, waitStatus } from '../tool';
-import { requireNic, startAndWait } from '../start';
+import { getInstance, initArgs, lxc, ref, shutdownFlags, waitStatus } from '../tool';
+import { startAndWait, waitRunning } from '../start';
 import { FORCE, NAME, REMOTE, timeout, WAIT } from '../params';
 
 export const create = defineVerb({
@@ -43,24 +43,30 @@ export const create = defineVerb({
 
 export const start = defineVerb({
   name: 'start',
-  summary: 'start an instance and wait until it is Running (or has an IPv4 with wait=ip); already running is RC 0; on RC 5 it is stopped again',
+  summary: 'start an instance and wait until it is Running, has a global IPv4 (wait=ip) or IPv6 (wait=ipv6), cloud-init is done (wait=cloud-init) or a VM\'s agent answers (wait=agent); already running is RC 0 (the wait still applies); on RC 5 it is stopped again',
   long: true,
   params: { ...NAME, ...WAIT, ...timeout(60_000, 'give up after this long (RC 5; the instance is stopped again)'), ...REMOTE },
   positional: ['name'],
-  examples: ['start name=web', 'start name=web wait=ip timeout=30s'],
-  vars: { STATUS: 'Running (Started with wait=none; after RC 5 the state it was left in)', IPV4: 'its first global IPv4 (wait=ip)', START_MS: 'ms from lxc start to the state waited for' },
+  examples: ['start name=web', 'start name=web wait=ip timeout=30s', 'start name=web wait=cloud-init timeout=5m'],
+  vars: {
+    STATUS: 'Running (Started with wait=none; after RC 5 the state it was left in)',
+    IPV4: 'its first global IPv4 (wait=ip)',
+    IPV6: 'its first global IPv6 (wait=ipv6)',
+    CLOUD_INIT: 'cloud-init\'s status (wait=cloud-init): done, or on failure error / disabled',
+    START_MS: 'ms from lxc start to the state waited for',
+  },
   async run(p, ctx) {
     // One task for the whole start (lxc start included); each wait inside shows as its own.
     const task = ctx.progress(`starting ${p.name}`, { unit: 'ms', total: p.timeout });
+    const out = (s: { status: string; ips: string[]; ipv6: string[]; cloudInit: string; ms: number }) => ({
+      result: s.status, vars: { STATUS: s.status, IPV4: s.ips[0] ?? '', IPV6: s.ipv6[0] ?? '', CLOUD_INIT: s.cloudInit, START_MS: s.ms },
+    });
     try {
-      const s = await startAndWait(ctx, p.remote, p.name, p.wait, p.timeout);
-      return { result: s.status, vars: { STATUS: s.status, IPV4: s.ips[0] ?? '', START_MS: s.ms } };
+      return out(await startAndWait(ctx, p.remote, p.name, p.wait, p.timeout));
     } catch (e) {
       if (!isReason(e, 'already')) throw e;
-      if (p.wait !== 'ip') return { result: 'Running', vars: { STATUS: 'Running', IPV4: '', START_MS: 0 } };
-      await requireNic(ctx, p.remote, p.name);
-      const ips = (await waitIpv4(ctx, p.remote, p.name, p.timeout)).value ?? [];
-      return { result: 'Running', vars: { STATUS: 'Running', IPV4: ips[0] ?? '', START_MS: 0 } };
+      // Already running: the wait still applies (nothing to stop again on RC 5).
+      return out({ ...(await waitRunning(ctx, p.remote, p.name, p.wait, p.timeout)), ms: 0 });
     } finally {
       task.end();
     }

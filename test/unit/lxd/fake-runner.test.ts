@@ -31,6 +31,20 @@ describe('LXD verbs with an injected fake runner', () => {
     expect(clock.slept).toEqual([20, 30, 45]);
   });
 
+  it('start wait=agent on a VM (fake runner: LXD VMs need KVM, which this host lacks): polls the state until LXD reports processes from the lxd-agent', async () => {
+    let probes = 0;
+    const f = fakeRunner((argv) => {
+      const a = argv.join(' ');
+      if (a === 'lxc query /1.0/instances/vm1') return { stdout: JSON.stringify({ name: 'vm1', status: 'Stopped', status_code: 102, type: 'virtual-machine', config: {}, expanded_devices: {} }) };
+      if (a === 'lxc query /1.0/instances/vm1/state') return { stdout: JSON.stringify({ status: 'Running', pid: 9, processes: ++probes < 3 ? -1 : 12, network: null }) };
+      return undefined;
+    });
+    const r = await createHandler(table, { env, runner: f.runner, clock: fakeClock() })('start vm1 wait=agent');
+    expect(r.errorCode, r.errorMessage).toBe(0);
+    expect(probes).toBe(3);
+    expect(f.calls.filter((c) => c[1] === 'start')).toEqual([['lxc', 'start', 'vm1']]);
+  });
+
   it('still busy after 30 s is RC 1 with lxc\'s message (fake runner)', async () => {
     const f = fakeRunner(() => BUSY);
     const clock = fakeClock();
