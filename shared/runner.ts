@@ -45,6 +45,8 @@ export interface RunResult {
   bytes?: number;
   /** runPipeline with `first` only: it resolved to undefined, so no first stage ran (the stages started early were ended). */
   skipped?: boolean;
+  /** `run` with `stopWhen`: it said enough, and the command was ended (SIGTERM); ok is true then. */
+  stopped?: boolean;
 }
 
 export interface RunOptions {
@@ -69,6 +71,12 @@ export interface RunOptions {
    * answers a question before the stream comes, see {@link FirstStage}).
    */
   onStdout?: (text: string) => void;
+  /**
+   * `run` only: called with all stdout so far each time more arrives; when it returns true
+   * the command is ended (SIGTERM), and the result is ok with `stopped` (for a command that
+   * runs until told to stop, as `lxc monitor` does, read until what was waited for came).
+   */
+  stopWhen?: (stdout: string) => boolean;
   /**
    * `runPipeline` only: called with the running total of bytes the first stage has
    * written into the second (`zfs send | zfs receive`), for a byte count and rate; a tool
@@ -185,6 +193,17 @@ export class Runner {
     const started = performance.now();
     const sub = execa(argv[0]!, argv.slice(1), this.execaOptions(opts));
     if (opts.onStdout) sub.stdout?.on('data', (chunk: Buffer | string) => opts.onStdout!(String(chunk)));
+    let stopped = false;
+    if (opts.stopWhen) {
+      let seen = '';
+      sub.stdout?.on('data', (chunk: Buffer | string) => {
+        seen += String(chunk);
+        if (!stopped && opts.stopWhen!(seen)) {
+          stopped = true;
+          sub.kill('SIGTERM');
+        }
+      });
+    }
     let expired = false;
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     // Run the clean-up a moment before execa kills the client, while what the daemon runs can still be found.
@@ -205,6 +224,7 @@ export class Runner {
       clearTimeout(timer);
     }
     const res = this.finish(argv, r, started);
+    if (stopped && !res.timedOut) return { ...res, ok: true, stopped: true };
     return expired && !res.ok && !res.timedOut ? { ...res, timedOut: true } : res;
   };
 

@@ -3,6 +3,7 @@ import type { HandlerTable } from '../../shared/verb';
 import { COMPAT } from './compat';
 import { lxdInstanceName } from './names';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
+import { events } from './verbs/events';
 import { exec } from './verbs/exec';
 import { imageAlias, imageDelete, imageImport, imageList, publish } from './verbs/images';
 import { info, list, status } from './verbs/info';
@@ -19,6 +20,7 @@ export const table: HandlerTable = {
     copy, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull, fileDelete,
     configSet, configGet, configUnset, freeze, unfreeze, rename, deviceAdd, deviceRemove,
     publish, imageImport, imageList, imageDelete, imageAlias,
+    events,
     info, list,
     registerBase, cloneFromBase, listBases, unregisterBase,
     status,

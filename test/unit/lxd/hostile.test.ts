@@ -16,7 +16,7 @@ const VALID: Record<string, string> = {
   name: 'web', image: 'tiny', source: 'web', destination: 'web2', snapshot: 's1', path: '/etc/motd', base: 'web',
   device: 'http', new_name: 'web3', type: 'proxy', key: 'user.a',
   // image_import reads the file before anything runs (RC 3 when it is not one): a file that exists
-  file: '/etc/hostname', rootfs: '/etc/hostname', alias: 'web-img', new_alias: 'web-img2',
+  file: '/etc/hostname', rootfs: '/etc/hostname', alias: 'web-img', new_alias: 'web-img2', until: 'instance-started',
 };
 /** A verb that needs one of two keys gets one that is not the one under test. */
 const EXTRA: Record<string, Record<string, string>> = {

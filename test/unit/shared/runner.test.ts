@@ -201,6 +201,22 @@ describe('Runner.runPipeline', () => {
   });
 });
 
+describe('Runner.run with stopWhen (a command that runs until told to stop)', () => {
+  it('ends the command (SIGTERM) once stdout says enough; the result is ok and stopped, with the stdout read', async () => {
+    const t0 = performance.now();
+    const r = await new Runner().run(['sh', '-c', 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.05; done'], { timeoutMs: 20_000, stopWhen: (out) => out.includes('tick 3\n') });
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(r).toMatchObject({ ok: true, stopped: true, timedOut: false });
+    expect(r.stdout).toContain('tick 3');
+  });
+
+  it('not said before timeoutMs: a timeout as usual', async () => {
+    const r = await new Runner().run(['sh', '-c', 'echo a; exec sleep 5'], { timeoutMs: 300, stopWhen: () => false });
+    expect(r).toMatchObject({ ok: false, timedOut: true });
+    expect(r.stopped).toBeUndefined();
+  });
+});
+
 describe('Runner.runPipeline with a deferred first stage (first=)', () => {
   const r = new Runner();
   const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-first-'));
