@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { table } from '../../../handlers/lxd';
 import { createHandler } from '../../../shared/dispatch';
-import { cleanupInstances, requireLxd, uniq } from './lxd-test-env';
+import { cleanupInstances, requireLxd, uniq, okWith } from './lxd-test-env';
 
 const h = createHandler(table);
 const A = uniq('ev');
@@ -14,11 +14,7 @@ const B = uniq('ev-other');
 const vals = (s: unknown) => Object.values((s ?? { 0: 0 }) as object).slice(1);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function ok(cmd: string) {
-  const r = await h(cmd);
-  expect(r.errorCode, `${cmd}: ${r.errorMessage}`).toBe(0);
-  return r;
-}
+const ok = okWith(h);
 
 beforeAll(async () => {
   await requireLxd();

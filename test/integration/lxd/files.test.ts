@@ -10,17 +10,13 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { table } from '../../../handlers/lxd';
 import { createHandler } from '../../../shared/dispatch';
-import { cleanupInstances, requireLxd, uniq } from './lxd-test-env';
+import { cleanupInstances, requireLxd, uniq, okWith } from './lxd-test-env';
 
 const h = createHandler(table);
 const NAME = uniq('files');
 let tmp: string;
 
-async function ok(cmd: string) {
-  const r = await h(cmd);
-  expect(r.errorCode, `${cmd}: ${r.errorMessage}`).toBe(0);
-  return r;
-}
+const ok = okWith(h);
 
 beforeAll(async () => {
   await requireLxd();

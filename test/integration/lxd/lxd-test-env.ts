@@ -1,5 +1,7 @@
 /** What the LXD integration tests share: the daemon check, unique names, cleanup. */
 import { execa } from 'execa';
+import { expect } from 'vitest';
+import type { AddressHandler } from '../../../shared/dispatch';
 import { RUN_ID } from '../../helpers/run-id';
 
 /** Fail (not skip) with a clear message when the daemon from setup-host isn't up. */
@@ -20,3 +22,10 @@ export const uniq = (what: string) => `it-${what}-${RUN_ID}-${++n}`;
 export async function cleanupInstances(names: string[]): Promise<void> {
   await Promise.all(names.map((name) => execa('lxc', ['delete', '--force', name], { reject: false })));
 }
+
+/** A caller of `h` that expects RC 0 (naming the command and its ERRORTEXT when not) and returns the result. */
+export const okWith = (h: AddressHandler) => async (cmd: string) => {
+  const r = await h(cmd);
+  expect(r.errorCode, `${cmd}: ${r.errorMessage}`).toBe(0);
+  return r;
+};

@@ -10,18 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { table } from '../../../handlers/lxd';
 import { createHandler } from '../../../shared/dispatch';
 import { RUN_ID } from '../../helpers/run-id';
-import { cleanupInstances, requireLxd, uniq } from './lxd-test-env';
+import { cleanupInstances, requireLxd, uniq, okWith } from './lxd-test-env';
 
 const h = createHandler(table);
 const V6 = uniq('v6');
 const CI = uniq('ci');
 const NET = `rxv6${RUN_ID.slice(-6)}`; // ≤ 15 characters (an interface name)
 
-async function ok(cmd: string) {
-  const r = await h(cmd);
-  expect(r.errorCode, `${cmd}: ${r.errorMessage}`).toBe(0);
-  return r;
-}
+const ok = okWith(h);
 const status = async (name: string) => (await ok(`info name=${name}`)).rexxVariables.STATUS;
 
 /** A stand-in for cloud-init's `status` command: `running` on the first call, then `final`. */
