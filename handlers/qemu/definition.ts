@@ -23,6 +23,8 @@ export interface Hardware {
   append?: string;
   accel: VmDef['accel'];
   network: VmDef['network'];
+  /** A guest agent channel (default true). */
+  agent?: boolean;
 }
 
 /**
@@ -37,7 +39,7 @@ export async function vmDef(ctx: Ctx, name: string, hw: Hardware, disk: Pick<VmD
   if (memoryMiB < 16) throw usageError(`memory=${hw.memory}: at least 16 MiB`);
   const def: VmDef = {
     name, ...disk, memoryMiB, cpus: hw.cpus, kernel: hw.kernel ?? '', initrd: hw.initrd ?? '', append: hw.append ?? '',
-    accel: hw.accel, network: hw.network, created: new Date(ctx.clock.now()).toISOString(),
+    accel: hw.accel, network: hw.network, agent: hw.agent ?? true, created: new Date(ctx.clock.now()).toISOString(),
   };
   await checkVmFiles(ctx, def, base);
   return def;

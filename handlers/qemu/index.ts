@@ -8,6 +8,8 @@ import { consoleVerb, state, status } from './verbs/info';
 import { pause, restart, resume, start, stop } from './verbs/lifecycle';
 import { deleteSnapshot, listSnapshots, restore, restoreState, saveState, snapshot } from './verbs/snapshots';
 import { create, del, list } from './verbs/vms';
+import { exec, filePull, filePush, guestInfo, shutdown } from './verbs/guest';
+import { cloudInit } from './verbs/cloudinit';
 
 export const table: HandlerTable = {
   target: 'qemu',
@@ -19,6 +21,7 @@ export const table: HandlerTable = {
     create, start, state, pause, resume, stop, restart, del, list, consoleVerb,
     snapshot, restore, listSnapshots, deleteSnapshot, saveState, restoreState,
     status,
+    exec, filePush, filePull, guestInfo, shutdown, cloudInit,
   ],
   compat: COMPAT,
   completers: { vms: { verb: 'list', stem: 'VMS' }, bases: { verb: 'list_bases', stem: 'BASES' } },

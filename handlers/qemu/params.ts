@@ -29,11 +29,11 @@ export const snapshotTag = regexRule(
   'letters, digits, "_", ".", "-", at most 63, starting with a letter or digit',
 );
 
-/** What start waits for: running (QMP), none, or serial:TEXT. */
-const waitRule = regexRule('wait', /^(?:running|none|serial:.+)$/s, 'running, none, or serial:TEXT');
+/** What start waits for: running (QMP), none, serial:TEXT, agent (QGA answers) or cloud-init (done, through the agent). */
+const waitRule = regexRule('wait', /^(?:running|none|agent|cloud-init|serial:.+)$/s, 'running, none, agent, cloud-init, or serial:TEXT');
 
 export const WAIT = {
-  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), or none' },
+  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), agent (the guest agent answers guest-ping), cloud-init (the agent answers and `cloud-init status --wait` says done; RC 1 when cloud-init reports errors), or none' },
 } as const;
 
 export const NAME = { name: { type: 'string', required: true, rule: qemuName, complete: 'vms', doc: 'VM name' } } as const;
@@ -57,6 +57,7 @@ export const HARDWARE = {
   append: { type: 'string', doc: 'kernel command line (-append), with kernel=' },
   accel: { type: 'enum', values: ['auto', 'kvm', 'tcg'], default: 'auto', doc: 'auto: KVM when it really works here, else TCG; kvm: KVM or RC 6; tcg: software emulation' },
   network: { type: 'enum', values: ['none', 'user'], default: 'none', doc: 'none, or user-mode networking (-nic user)' },
+  agent: { type: 'bool', default: true, doc: 'give the guest a QEMU guest agent channel (virtio-serial port org.qemu.guest_agent.0; exec, file_push, guest_info, shutdown use it); false: none' },
 } as const;
 
 /** memory= and cpus= without defaults: a base's own (register_base memory= cpus=) come first. */

@@ -7,6 +7,7 @@ import { AddressError, classify, isReason, toolFailed } from '../../shared/error
 import type { PollOptions } from '../../shared/poll';
 import type { Ctx, VerbOutput } from '../../shared/verb';
 import { chooseAccel, QEMU_SYSTEM } from './accel';
+import { waitAgent, waitCloudInit } from './agent';
 import { checkVmFiles } from './hostfiles';
 import { QEMU_ERRORS } from './errors';
 import type { Qmp } from '../../shared/qmp';
@@ -56,6 +57,16 @@ export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: '
   if (def.initrd) a.push('-initrd', def.initrd);
   if (def.append) a.push('-append', def.append);
   if (def.network === 'user') a.push('-nic', 'user,model=virtio-net-pci');
+  if (def.agent !== false) {
+    // The guest agent's channel: qemu-ga in the guest opens /dev/virtio-ports/org.qemu.guest_agent.0.
+    a.push('-chardev', `socket,path=${paths.qga},server=on,wait=off,id=qga0`);
+    a.push('-device', 'virtio-serial-pci,id=qga-serial0', '-device', 'virtserialport,bus=qga-serial0.0,chardev=qga0,name=org.qemu.guest_agent.0');
+  }
+  if (def.seed) {
+    // cloud_init's NoCloud seed (volume label cidata), read-only on its own IDE CD drive.
+    a.push('-blockdev', `driver=file,filename=${def.seed},node-name=seed0,read-only=on`);
+    a.push('-device', 'ide-cd,drive=seed0,id=seed0-cd');
+  }
   if (loadvm) a.push('-loadvm', loadvm);
   return a;
 }
@@ -68,7 +79,7 @@ export function qemuArgv(def: VmDef, paths: ReturnType<typeof vmPaths>, accel: '
 export function clearStale(ctx: Ctx, name: string): void {
   if (liveness(ctx, name).kind === 'running') return;
   const p = vmPaths(ctx, name);
-  for (const f of [p.pid, p.qmp]) ctx.fs.remove(f);
+  for (const f of [p.pid, p.qmp, p.qga]) ctx.fs.remove(f);
 }
 
 /** RC 1 for a VM whose QEMU is gone or whose guest can no longer run, with the serial tail. */
@@ -248,6 +259,14 @@ async function waitStarted(ctx: Ctx, name: string, wait: string, timeoutMs: numb
     await waitSerial(ctx, name, wait.slice('serial:'.length), left());
     vars.READY_MS = ms();
     status = liveness(ctx, name).kind === 'running' ? 'running' : 'stopped';
+  }
+  if (wait === 'agent' || wait === 'cloud-init') {
+    await waitAgent(ctx, name, left());
+    vars.AGENT_MS = ms();
+    if (wait === 'cloud-init') {
+      vars.CLOUD_INIT = await waitCloudInit(ctx, name, left());
+      vars.CLOUD_INIT_MS = ms();
+    }
   }
   return { result: status, vars: { ...vars, STATUS: status, START_MS: ms() } };
 }

@@ -10,6 +10,13 @@ import { liveness, loadVm, vmPaths, withVmLock } from '../state';
 import { clearStale, qmpStatus, settle, startVm, stopVm, vmCrashed, vmDied } from '../vm';
 
 
+/** What start and restart report for wait=agent and wait=cloud-init. */
+const AGENT_WAIT_VARS = {
+  AGENT_MS: 'ms from launch until the guest agent answered (wait=agent, wait=cloud-init)',
+  CLOUD_INIT: "cloud-init's status line, e.g. \"status: done\" (wait=cloud-init)",
+  CLOUD_INIT_MS: 'ms from launch until cloud-init was done (wait=cloud-init)',
+} as const;
+
 export const start = defineVerb({
   name: 'start',
   aliases: ['start_if_stopped'],
@@ -17,7 +24,7 @@ export const start = defineVerb({
   summary: 'boot a VM (qemu-system -daemonize, QMP socket, serial log) and wait until QMP says running, or wait=serial:TEXT until the guest prints TEXT; ACCEL says kvm or tcg',
   params: { ...NAME, ...WAIT, ...timeout(120_000, 'give up after this long (RC 5)') },
   positional: ['name'],
-  examples: ['start name=web-1', 'start name=web-1 wait=serial:REXX-GUEST-READY timeout=60s'],
+  examples: ['start name=web-1', 'start name=web-1 wait=serial:REXX-GUEST-READY timeout=60s', 'start name=web-1 wait=cloud-init timeout=5m'],
   vars: {
     STATUS: 'running, stopped (the guest powered off after wait=serial), started (wait=none), or crashed',
     PID: 'QEMU pid',
@@ -27,6 +34,7 @@ export const start = defineVerb({
     START_MS: 'ms from launch to the state waited for',
     QMP_MS: 'ms until QMP said running',
     READY_MS: 'ms until the serial text appeared (wait=serial:)',
+    ...AGENT_WAIT_VARS,
   },
   async run(p, ctx) {
     // One task for the whole start (launch included); each wait inside shows as its own.
@@ -88,6 +96,7 @@ export const restart = defineVerb({
     START_MS: 'ms from launch to the state waited for',
     QMP_MS: 'ms until QMP said running',
     READY_MS: 'ms until the serial text appeared (wait=serial:)',
+    ...AGENT_WAIT_VARS,
     METHOD: 'how it stopped: powerdown, quit, kill or none',
   },
   async run(p, ctx) {
