@@ -8,7 +8,8 @@
  *      guest-exec-status every 10 ms until exited), interleaved, N each (goal <= 1.10x).
  *   3. the agent channel's cost on the busybox guest: `start wait=serial:MARKER` with
  *      agent=true and agent=false, interleaved (the fast tests boot that guest).
- * Run: npm run bench:qemu-agent  (BENCH_N execs per side, default 20; BENCH_BOOTS busybox boots per side, default 5)
+ * Run: npm run bench:qemu-agent  (BENCH_N execs per side, default 20; BENCH_BOOTS busybox boots per side,
+ * default 5; BENCH_BUSYBOX_ONLY=1 measures only 3.)
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -65,16 +66,21 @@ async function main() {
   if (!fs.existsSync(path.join(FULL, '.done'))) throw new Error(`${FULL} missing: run scripts/build-qemu-full-guest.sh`);
   const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
   console.log(`state ${dir}, N=${N}, busybox boots=${BOOTS}, load average ${load} on ${os.cpus().length} CPUs`);
+  const full = process.env.BENCH_BUSYBOX_ONLY !== '1';
+  const raw: number[] = [];
+  const handler: number[] = [];
+  let v: Record<string, unknown> = {};
+  let down: Record<string, unknown> = {};
+  let downMs = 0;
+  if (full) {
   fs.mkdirSync(path.join(dir, 'images'), { recursive: true });
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', path.join(FULL, 'disk.qcow2'), path.join(dir, 'images', 'b1.qcow2')]);
   await must(`create name=b1 disk=b1 kernel=${FULL}/vmlinuz initrd=${FULL}/initrd.img append="root=/dev/vda console=ttyS0" memory=512`);
   await must('cloud_init b1 user_data="#cloud-config\nwrite_files:\n  - path: /etc/bench.txt\n    content: bench\n"');
   const boot = await must('start b1 wait=cloud-init timeout=600s');
-  const v = boot.rexxVariables;
+  v = boot.rexxVariables;
   console.log(`accel ${v.ACCEL} (${v.ACCEL_REASON})`);
 
-  const raw: number[] = [];
-  const handler: number[] = [];
   const sock = path.join(dir, 'vms', 'b1', 'qga.sock');
   await rawExec(sock); // warm both paths once (page cache in the guest)
   await must('exec b1 command=true');
@@ -92,8 +98,9 @@ async function main() {
     if (i % 2) { await runRaw(); await runHandler(); } else { await runHandler(); await runRaw(); }
   }
   const tDown = performance.now();
-  const down = await must('shutdown b1 timeout=120s');
-  const downMs = ms(tDown);
+  down = (await must('shutdown b1 timeout=120s')).rexxVariables;
+  downMs = ms(tDown);
+  }
 
   const withAgent: number[] = [];
   const without: number[] = [];
@@ -110,11 +117,13 @@ async function main() {
   }
 
   console.log('\nmetric                                               median ms   ratio');
-  console.log(`full guest: launch -> agent answers (AGENT_MS)      ${fmt(Number(v.AGENT_MS))}`);
-  console.log(`full guest: launch -> cloud-init done               ${fmt(Number(v.CLOUD_INIT_MS))}   (${v.CLOUD_INIT})`);
-  console.log(`raw guest-exec by hand (sync, exec, status)         ${fmt(median(raw))}`);
-  console.log(`exec command=true through the handler               ${fmt(median(handler))}   ${ratio(median(handler), median(raw))}x raw   (goal <= 1.10x)`);
-  console.log(`shutdown through the agent (METHOD ${String(down.rexxVariables.METHOD).padEnd(10)})        ${fmt(downMs)}`);
+  if (full) {
+    console.log(`full guest: launch -> agent answers (AGENT_MS)      ${fmt(Number(v.AGENT_MS))}`);
+    console.log(`full guest: launch -> cloud-init done               ${fmt(Number(v.CLOUD_INIT_MS))}   (${String(v.CLOUD_INIT)})`);
+    console.log(`raw guest-exec by hand (sync, exec, status)         ${fmt(median(raw))}`);
+    console.log(`exec command=true through the handler               ${fmt(median(handler))}   ${ratio(median(handler), median(raw))}x raw   (goal <= 1.10x)`);
+    console.log(`shutdown through the agent (METHOD ${String(down.METHOD).padEnd(10)})        ${fmt(downMs)}`);
+  }
   console.log(`busybox boot to marker, agent=false                 ${fmt(median(without))}`);
   console.log(`busybox boot to marker, agent=true (default)        ${fmt(median(withAgent))}   ${ratio(median(withAgent), median(without))}x`);
 }

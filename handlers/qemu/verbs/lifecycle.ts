@@ -21,7 +21,7 @@ export const start = defineVerb({
   name: 'start',
   aliases: ['start_if_stopped'],
   long: true,
-  summary: 'boot a VM (qemu-system -daemonize, QMP socket, serial log) and wait until QMP says running, or wait=serial:TEXT until the guest prints TEXT; ACCEL says kvm or tcg',
+  summary: 'boot a VM (qemu-system -daemonize, QMP socket, serial log) and wait until QMP says running, or wait=serial:TEXT until the guest prints TEXT, wait=agent until its guest agent answers, wait=cloud-init until cloud-init is done; ACCEL says kvm or tcg',
   params: { ...NAME, ...WAIT, ...timeout(120_000, 'give up after this long (RC 5)') },
   positional: ['name'],
   examples: ['start name=web-1', 'start name=web-1 wait=serial:REXX-GUEST-READY timeout=60s', 'start name=web-1 wait=cloud-init timeout=5m'],
