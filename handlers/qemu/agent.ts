@@ -12,6 +12,7 @@
 import { isReason, notFound, refused, timedOut, toolFailed } from '../../shared/errors';
 import type { Qmp } from '../../shared/qmp';
 import type { Ctx } from '../../shared/verb';
+import { agentErrorReason } from './errors';
 import { liveness, loadVm, vmPaths } from './state';
 import { vmCrashed, vmDied } from './vm';
 
@@ -76,9 +77,6 @@ interface ExecStatus {
   'err-truncated'?: boolean;
 }
 
-/** The agent's words for an argv[0] it could not start (GLib's g_spawn error, QEMU 7.2). */
-const SPAWN_MISSING = /Failed to execute child process .*\((?:No such file or directory|Not a directory)\)/;
-
 /**
  * Run `argv` in the guest (`guest-exec` with capture-output, then `guest-exec-status`
  * polled until it exited) and return its status and output (utf8). The environment is
@@ -95,7 +93,7 @@ export async function agentExec(ctx: Ctx, q: Qmp, argv: readonly string[], o: Ag
   try {
     pid = (await q.execute<{ pid?: number }>('guest-exec', args, o.timeoutMs)).pid;
   } catch (e) {
-    if (e instanceof Error && SPAWN_MISSING.test(e.message)) throw notFound(`${argv[0]} not found in the guest (${e.message})`);
+    if (agentErrorReason(e, 'exec') === 'notFound') throw notFound(`${argv[0]} not found in the guest (${(e as Error).message})`);
     throw e;
   }
   if (pid === undefined) return { exitCode: 0, stdout: '', stderr: '', truncated: false }; // dryrun: planned

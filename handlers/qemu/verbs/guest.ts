@@ -12,6 +12,7 @@ import type { Qmp } from '../../../shared/qmp';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
 import { agentExec, agentExecOk, withGuestAgent } from '../agent';
+import { agentErrorReason } from '../errors';
 import { NAME, timeout } from '../params';
 import { isVmProcess, liveness, loadVm, withVmLock } from '../state';
 import { clearStale, stopVm, waitUntil } from '../vm';
@@ -70,7 +71,7 @@ async function openGuestFile(q: Qmp, file: string, mode: 'r' | 'w'): Promise<num
   try {
     return await q.execute<number>('guest-file-open', { path: file, mode });
   } catch (e) {
-    if (e instanceof Error && /No such file or directory/.test(e.message)) throw notFound(`${file}${mode === 'w' ? "'s folder" : ''} does not exist in the guest (${e.message})`);
+    if (agentErrorReason(e, 'file') === 'notFound') throw notFound(`${file}${mode === 'w' ? "'s folder" : ''} does not exist in the guest (${(e as Error).message})`);
     throw e;
   }
 }
