@@ -18,9 +18,9 @@ IF RC \= 0 THEN DO
 END
 "clone_from_base base=demo-debian name={{vm}} kernel={{g}}/vmlinuz initrd={{g}}/initrd.img append='root=/dev/vda console=ttyS0' memory=512"
 
-/* user-data as text: \n inside the double-quoted value is a newline */
+/* user-data as text: RexxJS turns \n into newlines; single quotes keep the value whole */
 ud = "#cloud-config\nhostname: demo-web\nwrite_files:\n  - path: /etc/motd\n    content: provisioned by cloud-init\nruncmd:\n  - date > /root/first-boot\n"
-'cloud_init name=' || vm || ' user_data="' || ud || '"'
+"cloud_init name={{vm}} user_data='{{ud}}'"
 SAY "seed " || SEED || " instance-id " || INSTANCE_ID
 
 "start name={{vm}} wait=cloud-init timeout=10m"
