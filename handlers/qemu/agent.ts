@@ -129,7 +129,7 @@ export async function agentExecOk(ctx: Ctx, q: Qmp, argv: readonly string[], wha
 
 /**
  * Wait until the agent of VM `name` answers `guest-ping` (each try connects and syncs,
- * 2 s at most); RC 1 when QEMU exits first, RC 5 at the deadline. Returns ms waited.
+ * 2 s at most); RC 1 when QEMU exits first, RC 5 at the deadline.
  */
 export async function waitAgent(ctx: Ctx, name: string, timeoutMs: number): Promise<void> {
   const sock = agentSocket(ctx, name, 'start wait=agent');
