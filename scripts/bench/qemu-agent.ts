@@ -22,7 +22,7 @@ import { fmt, median, ms, ratio, strict } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const BOOTS = Number(process.env.BENCH_BOOTS ?? 5);
-const FULL = '/var/lib/rexx-address/qemu-full-guest';
+const FULL = process.env.REXX_QEMU_FULL_GUEST_DIR || '/var/lib/rexx-address/qemu-full-guest';
 const G = '/var/lib/rexx-address/qemu-guest';
 const MARKER = 'REXX-GUEST-READY';
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-qga-bench-'));

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execa } from 'execa';
 
-export const FULL_GUEST = '/var/lib/rexx-address/qemu-full-guest';
+/** Where scripts/build-qemu-full-guest.sh keeps it (REXX_QEMU_FULL_GUEST_DIR, as for the script; outside the default REXX_QEMU_PATHS it must be listed there). */
+export const FULL_GUEST = process.env.REXX_QEMU_FULL_GUEST_DIR || '/var/lib/rexx-address/qemu-full-guest';
 
 /** The create keys of a VM booting the full guest (its own kernel and initrd, root on /dev/vda) under TCG. */
 export const FULL_GUEST_HW = `kernel=${FULL_GUEST}/vmlinuz initrd=${FULL_GUEST}/initrd.img append="root=/dev/vda console=ttyS0" accel=tcg memory=512`;
