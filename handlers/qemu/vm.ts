@@ -3,7 +3,7 @@
  * so the runner returns once QEMU has set up its devices, QMP socket and pidfile),
  * then talks QMP. Stopping is QMP `system_powerdown`, then `quit` at the deadline.
  */
-import { AddressError, classify, isReason, toolFailed } from '../../shared/errors';
+import { AddressError, classify, isReason, refused, toolFailed } from '../../shared/errors';
 import type { PollOptions } from '../../shared/poll';
 import type { Ctx, VerbOutput } from '../../shared/verb';
 import { chooseAccel, QEMU_SYSTEM } from './accel';
@@ -219,6 +219,7 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
   const t0 = ctx.clock.monotonic();
   const launched = await withVmLock(ctx, name, async () => {
     const def = loadVm(ctx, name);
+    if ((wait === 'agent' || wait === 'cloud-init') && def.agent === false) throw refused(`start wait=${wait}: VM ${name} has no guest agent channel (it was created with agent=false)`);
     // Right after this call stopped it, the VM's state is read back from that stop: stopped, as planned under dryrun.
     const l = o.afterStop ? await ctx.effect(() => liveness(ctx, name), { kind: 'stopped' } as Liveness) : liveness(ctx, name);
     if (l.kind === 'running') {

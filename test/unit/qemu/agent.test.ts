@@ -195,6 +195,7 @@ describe('argv the agent verbs build', () => {
     expect(r.errorCode).toBe(7);
     expect(r.errorMessage).toMatch(/agent=false/);
     expect((await h('exec nosuch command=true')).errorCode).toBe(-3);
+    expect((await h('start vm2 wait=agent')).errorCode).toBe(7);
     expect(fake.calls()).toEqual([]);
   });
 });
