@@ -103,7 +103,7 @@ export async function agentExec(ctx: Ctx, q: Qmp, argv: readonly string[], o: Ag
     s = (await ctx.poll(async () => {
       const st = await q.execute<ExecStatus>('guest-exec-status', { pid }, left());
       return st.exited ? st : undefined;
-    }, { timeoutMs: left(), initialMs: 2, maxMs: 20, factor: 2, what: `guest process ${pid} (${argv[0]}) to exit (QGA guest-exec-status)` })).value;
+    }, { timeoutMs: left(), initialMs: 5, maxMs: 50, factor: 1.2, what: `guest process ${pid} (${argv[0]}) to exit (QGA guest-exec-status)` })).value;
   } catch (e) {
     if (isReason(e, 'timedOut')) {
       await q.execute('guest-exec', { path: 'kill', arg: ['-KILL', String(pid)], env: [GUEST_PATH] }, 5_000).catch(() => undefined);
