@@ -105,7 +105,7 @@ describe('QGA client (fake qemu-ga)', () => {
 });
 
 describe('agentExec (fake qemu-ga)', () => {
-  it('guest-exec with PATH and env, stdin base64, then guest-exec-status until exited: exit code and decoded output', async () => {
+  it('guest-exec with PATH and env (only when env is given), stdin base64, then guest-exec-status until exited: exit code and decoded output', async () => {
     let calls = 0;
     let exec: Cmd | undefined;
     const sock = fakeAgent((c) => {
