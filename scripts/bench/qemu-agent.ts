@@ -6,7 +6,8 @@
  *      and a boot without a seed (cloud-init disabled) to the agent.
  *   2. exec: `exec name=VM command=true` against the same guest-exec sent by hand over
  *      the agent socket (connect, guest-sync-delimited, guest-exec of `/bin/sh -c true`,
- *      guest-exec-status every 10 ms until exited), interleaved, N each (goal <= 1.10x).
+ *      guest-exec-status every 10 ms until exited), interleaved, N each (goal <= 1.10x),
+ *      each after a pause (BENCH_PAUSE_MS, default 250) so neither pays qemu-ga's hang-up sleep.
  *   3. the agent channel's cost on the busybox guest: `start wait=serial:MARKER` with
  *      agent=true and agent=false, interleaved (the fast tests boot that guest).
  * Run: npm run bench:qemu-agent  (BENCH_N execs per side, default 20; BENCH_BOOTS busybox boots per side,
@@ -23,6 +24,12 @@ import { fmt, median, ms, ratio, strict } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const BOOTS = Number(process.env.BENCH_BOOTS ?? 5);
+/**
+ * ms between one agent session's end and the next's start. qemu-ga sleeps 100 ms when its
+ * virtio-serial port hangs up (qga/main.c), so a session opened right after another closed
+ * may wait up to that long for its guest-sync-delimited answer, whichever side it is.
+ */
+const PAUSE = Number(process.env.BENCH_PAUSE_MS ?? 250);
 const FULL = process.env.REXX_QEMU_FULL_GUEST_DIR || '/var/lib/rexx-address/qemu-full-guest';
 const G = '/var/lib/rexx-address/qemu-guest';
 const MARKER = 'REXX-GUEST-READY';
@@ -88,11 +95,13 @@ async function main() {
   await must('exec b1 command=true');
   for (let i = 0; i < N; i++) {
     const runRaw = async () => {
+      await sleep(PAUSE);
       const t = performance.now();
       await rawExec(sock);
       raw.push(ms(t));
     };
     const runHandler = async () => {
+      await sleep(PAUSE);
       const t = performance.now();
       await must('exec b1 command=true');
       handler.push(ms(t));
