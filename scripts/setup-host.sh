@@ -23,11 +23,15 @@
 #        (scripts/build-debian-rootfs.sh: built once, ~25 s, then cached), as an OCI
 #        layout next to it (scripts/build-debian-rootfs.sh --oci) and in the registry as
 #        rexx/debian:bookworm (examples/lxcri-registry.rexx pulls it)
+#   QEMU full guest /var/lib/rexx-address/qemu-full-guest/{disk.qcow2,vmlinuz,initrd.img}
+#        (scripts/build-qemu-full-guest.sh, from a copy of that rootfs: systemd, qemu-ga,
+#        cloud-init; built once, about 1-3 min, then cached) for the agent and cloud-init tests
 #
 # No systemd is assumed: daemons are started directly. Environment:
 #   REXX_LXD_POOL, REXX_ZFS_POOL   names above
 #   REXX_SETUP_VERIFY=1            also run the LXD smoke tests when nothing was created
-#   REXX_SETUP_SKIP_QEMU=1         do not build the QEMU guest
+#   REXX_SETUP_SKIP_QEMU=1         do not build the QEMU guests
+#   REXX_SETUP_SKIP_QEMU_FULL=1    do not build the full QEMU guest (the busybox one still)
 #   REXX_SETUP_SKIP_DEBIAN=1       do not build the Debian rootfs
 #   REXX_REGISTRY=HOST:PORT        where the local OCI registry listens (127.0.0.1:5000)
 #   REXX_SETUP_DEFAULT_NIC=0       do not give the default profile a network device
@@ -55,9 +59,10 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # limiter of ZFS replicate bwlimit= (pv -L, a middle stage of the pipe).
 # socat, lz4, zstd: ADDRESS QEMU save_state / restore_state stream the VM state between
 # QEMU's migration socket and the compressed file (socat -u UNIX-LISTEN | lz4).
+# cloud-image-utils: cloud-localds, which ADDRESS QEMU cloud_init builds its NoCloud seed ISO with.
 PACKAGES=(lxd lxd-client btrfs-progs busybox-static dnsmasq-base iptables zfs-fuse
           qemu-utils qemu-system-x86 runc crun criu umoci skopeo debootstrap cpio gzip
-          uidmap openssh-server psmisc pv docker-registry curl socat lz4 zstd)
+          uidmap openssh-server psmisc pv docker-registry curl socat lz4 zstd cloud-image-utils)
 
 T0=$(date +%s%N)
 STEP_T0=$T0
@@ -512,6 +517,13 @@ if [[ "${REXX_SETUP_SKIP_DEBIAN:-0}" != 1 ]]; then
       || die "skopeo copy of the Debian image to $REGISTRY_ADDR failed"
     say "registry image" "pushed $REGISTRY_ADDR/rexx/debian:bookworm"
   fi
+fi
+
+# ---------------------------------------------------------------- QEMU full guest
+# After the Debian rootfs, which it starts from.
+if [[ "${REXX_SETUP_SKIP_QEMU:-0}" != 1 && "${REXX_SETUP_SKIP_QEMU_FULL:-0}" != 1 && "${REXX_SETUP_SKIP_DEBIAN:-0}" != 1 ]]; then
+  out="$(bash "$SCRIPT_DIR/build-qemu-full-guest.sh" 9>&- 2>&1)" || { printf '%s\n' "$out" >&2; die "build-qemu-full-guest.sh failed"; }
+  say "qemu full guest" "$(grep -v '^build-debian-rootfs' <<<"$out" | tail -n2 | head -n1)"
 fi
 
 echo "setup-host: done in $(elapsed) ms"

@@ -11,7 +11,7 @@ import { poll } from './poll';
 import { createProgress, NO_PROGRESS, RESERVED_VARS, type ProgressSink } from './progress';
 import { fromError, fromOutput, stem, type RexxResult } from './result';
 import { createEffects, type Clock, type Signals } from './effects';
-import { qmpEffect } from './qmp';
+import { qgaEffect, qmpEffect } from './qmp';
 import { Runner, type RunnerOptions, type Run, type RunPipeline } from './runner';
 import { findVerb, unavailableVerb, type AnyVerb, type Ctx, type HandlerTable, type VarsSpec, type VerbOutput } from './verb';
 
@@ -283,6 +283,7 @@ async function dispatchParsed(
       }
     },
     qmp: qmpEffect(dryrun, runner.log),
+    qga: qgaEffect(dryrun, runner.log),
     cache,
     trace,
     env,

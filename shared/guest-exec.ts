@@ -83,8 +83,8 @@ export function commandNotFound(verb: string, g: GuestArgv, detail = ''): Error 
 /** RC 3 (an exec verb: -3) for a working directory that does not exist; nothing was run. */
 export const cwdNotFound = (verb: string, cwd: string) => notFound(`${verb}: cwd=${cwd} does not exist in the guest (or is not a directory); nothing was run`);
 
-/** The command's result as the exec verb's output: RC = its exit code, its stderr as ERRORTEXT when non-zero. */
-export function execOutput(r: RunResult): VerbOutput {
+/** The command's result as the exec verb's output (from the runner, or a guest agent's guest-exec-status): RC = its exit code, its stderr as ERRORTEXT when non-zero. */
+export function execOutput(r: Pick<RunResult, 'exitCode' | 'stdout' | 'stderr'>): VerbOutput {
   const code = r.exitCode ?? 1;
   const lines = r.stdout === '' ? [] : r.stdout.split('\n');
   const vars = { LINES: stem(lines), STDERR: r.stderr, EXIT_CODE: code };

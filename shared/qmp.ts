@@ -9,9 +9,17 @@
  * that is missing or that nobody listens on is RC 6 (unavailable: QEMU is not there);
  * one that closes under us (the VM died) is RC 1. QEMU serves one
  * QMP client per socket at a time, so each verb connects, works, and closes.
+ *
+ * The QEMU guest agent (QGA, qemu-ga in the guest, docs/interop/qemu-ga-ref) speaks the
+ * same framing over the VM's virtio-serial chardev socket, with three differences
+ * {@link Qmp.connectAgent} handles: no greeting and no capabilities; nothing answers
+ * until qemu-ga runs in the guest (a request written earlier waits in the channel); and
+ * replies to a previous client's requests may still be queued. So the session starts
+ * with `guest-sync-delimited` and a fresh random id, and reads until the reply that
+ * returns that id (qemu-ga puts a 0xFF byte before it, which the line reader drops).
  */
 import * as net from 'node:net';
-import { AddressError, timedOut, toolFailed, unavailable } from './errors';
+import { AddressError, isReason, timedOut, toolFailed, unavailable } from './errors';
 
 /** One QMP event as QEMU sends it. */
 export interface QmpEvent {
@@ -35,13 +43,14 @@ export class Qmp {
   private closed: Error | undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly sock: net.Socket, private readonly path: string) {
+  private constructor(private readonly sock: net.Socket, private readonly path: string, private readonly label = 'QMP') {
     sock.setEncoding('utf8');
     sock.on('data', (d: string) => {
       this.buf += d;
       let nl: number;
       while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, nl).trim();
+        // qemu-ga's guest-sync-delimited reply starts with a raw 0xFF byte (utf8: U+FFFD).
+        const line = this.buf.slice(0, nl).replace(/^[\s\uFFFD\u00FF]+/, '').trim();
         this.buf = this.buf.slice(nl + 1);
         if (!line) continue;
         try {
@@ -58,8 +67,8 @@ export class Qmp {
       this.closed ??= new Error(why);
       this.wake();
     };
-    sock.on('error', (e) => end(`QMP socket error: ${e.message}`));
-    sock.on('close', () => end('QMP socket closed by QEMU'));
+    sock.on('error', (e) => end(`${label} socket error: ${e.message}`));
+    sock.on('close', () => end(`${label} socket closed by QEMU`));
   }
 
   /**
@@ -67,24 +76,7 @@ export class Qmp {
    * Throws RC 6 (socket missing or refused: QEMU is not there), RC 1 (another socket error) or RC 5 (no greeting).
    */
   static async connect(path: string, timeoutMs = QMP_TIMEOUT_MS): Promise<Qmp> {
-    const sock = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.createConnection({ path });
-      const t = setTimeout(() => {
-        s.destroy();
-        reject(timedOut(`QMP ${path}: no connection within ${Math.round(timeoutMs)} ms`));
-      }, timeoutMs);
-      s.once('connect', () => {
-        clearTimeout(t);
-        resolve(s);
-      });
-      s.once('error', (e: NodeJS.ErrnoException) => {
-        clearTimeout(t);
-        // No socket, or nobody listening on it: QEMU is not there (RC 6), not a QMP failure.
-        if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') reject(unavailable(`QMP ${path}: no QEMU is listening (${e.code}): the VM is not running`, { cause: e }));
-        else reject(toolFailed(`QMP ${path}: ${e.message}`, { cause: e }));
-      });
-    });
-    const q = new Qmp(sock, path);
+    const q = new Qmp(await Qmp.open(path, timeoutMs, 'QMP'), path);
     try {
       const greeting = await q.next((m) => 'QMP' in m, timeoutMs, 'the QMP greeting');
       if (!greeting) throw toolFailed(`QMP ${path}: no greeting`);
@@ -94,6 +86,48 @@ export class Qmp {
       throw e;
     }
     return q;
+  }
+
+  /**
+   * Connect to a guest agent's socket (`-chardev socket,...,id=qga0` on a virtserialport
+   * named org.qemu.guest_agent.0) and synchronise: `guest-sync-delimited` with a random
+   * id, then read until the reply returning that id, dropping anything queued before it.
+   * RC 6 when the socket is missing (QEMU is not running), RC 5 when the agent does not
+   * answer within `timeoutMs` (qemu-ga not started yet, or not installed in the guest).
+   */
+  static async connectAgent(path: string, timeoutMs = QMP_TIMEOUT_MS): Promise<Qmp> {
+    const q = new Qmp(await Qmp.open(path, timeoutMs, 'QGA'), path, 'QGA');
+    try {
+      const id = Math.floor(Math.random() * 2 ** 31);
+      const back = await q.execute<number>('guest-sync-delimited', { id }, timeoutMs);
+      if (back !== id) throw toolFailed(`QGA ${path}: guest-sync-delimited returned ${JSON.stringify(back)}, not ${id}`);
+    } catch (e) {
+      q.close();
+      if (isReason(e, 'timedOut')) throw timedOut(`QGA ${path}: the guest agent did not answer within ${Math.round(timeoutMs)} ms (qemu-ga not running in the guest yet, or not installed)`);
+      throw e;
+    }
+    return q;
+  }
+
+  /** A connected socket, or RC 6 (missing or refused), RC 1 (other error), RC 5 (no connection in time). */
+  private static open(path: string, timeoutMs: number, label: string): Promise<net.Socket> {
+    return new Promise<net.Socket>((resolve, reject) => {
+      const s = net.createConnection({ path });
+      const t = setTimeout(() => {
+        s.destroy();
+        reject(timedOut(`${label} ${path}: no connection within ${Math.round(timeoutMs)} ms`));
+      }, timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(t);
+        resolve(s);
+      });
+      s.once('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(t);
+        // No socket, or nobody listening on it: QEMU is not there (RC 6), not a QMP failure.
+        if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') reject(unavailable(`${label} ${path}: no QEMU is listening (${e.code}): the VM is not running`, { cause: e }));
+        else reject(toolFailed(`${label} ${path}: ${e.message}`, { cause: e }));
+      });
+    });
   }
 
   /**
@@ -107,7 +141,7 @@ export class Qmp {
       const reply = await this.next((m) => m.id === id, timeoutMs, `the reply to ${command}`);
       if (reply.error) {
         const err = reply.error as { class?: string; desc?: string };
-        throw toolFailed(`QMP ${command}: ${err.desc ?? 'error'} (${err.class ?? 'GenericError'})`);
+        throw toolFailed(`${this.label} ${command}: ${err.desc ?? 'error'} (${err.class ?? 'GenericError'})`);
       }
       return reply.return as T;
     };
@@ -139,9 +173,9 @@ export class Qmp {
     for (;;) {
       const i = this.queue.findIndex(pred);
       if (i >= 0) return this.queue.splice(i, 1)[0]!;
-      if (this.closed) throw new AddressError('toolFailed', `QMP ${this.path}: ${this.closed.message} while waiting for ${what}`);
+      if (this.closed) throw new AddressError('toolFailed', `${this.label} ${this.path}: ${this.closed.message} while waiting for ${what}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw timedOut(`QMP ${this.path}: no answer within ${Math.round(timeoutMs)} ms waiting for ${what}`);
+      if (left <= 0) throw timedOut(`${this.label} ${this.path}: no answer within ${Math.round(timeoutMs)} ms waiting for ${what}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiter = () => {
@@ -176,13 +210,40 @@ export async function withQmp<T>(path: string, fn: (q: Qmp) => Promise<T>, timeo
 export type QmpEffect = <T>(socket: string, fn: (q: Qmp) => Promise<T>, timeoutMs?: number) => Promise<T>;
 
 export function qmpEffect(dryrun: boolean, log: (line: string) => void): QmpEffect {
-  if (!dryrun) return withQmp;
+  return sessionEffect(dryrun, log, withQmp, 'qmp', (c) => c.startsWith('query-'));
+}
+
+/** Connect to a guest agent socket ({@link Qmp.connectAgent}), run `fn`, always close. */
+export async function withAgent<T>(path: string, fn: (q: Qmp) => Promise<T>, timeoutMs = QMP_TIMEOUT_MS): Promise<T> {
+  const q = await Qmp.connectAgent(path, timeoutMs);
+  try {
+    return await fn(q);
+  } finally {
+    q.close();
+  }
+}
+
+/** Guest agent commands that only read (qga/qapi-schema.json): under dryrun they still reach the agent. */
+export const QGA_READS = /^guest-(?:ping|info|sync|sync-delimited|get-[a-z-]+|network-get-interfaces|exec-status|fsfreeze-status)$/;
+
+/**
+ * The guest agent effect a verb gets on its context (`ctx.qga`): {@link withAgent}, and
+ * under dryrun a session whose reading commands ({@link QGA_READS}) are real and whose
+ * other commands (guest-exec, guest-file-*, guest-shutdown …) do nothing (resolving to
+ * `{}`, logged as `# would qga ...`).
+ */
+export function qgaEffect(dryrun: boolean, log: (line: string) => void): QmpEffect {
+  return sessionEffect(dryrun, log, withAgent, 'qga', (c) => QGA_READS.test(c));
+}
+
+function sessionEffect(dryrun: boolean, log: (line: string) => void, connect: QmpEffect, label: string, reads: (command: string) => boolean): QmpEffect {
+  if (!dryrun) return connect;
   return (socket, fn, timeoutMs) =>
-    withQmp(socket, (q) => {
+    connect(socket, (q) => {
       const planned = Object.create(q) as Qmp;
       planned.execute = (<T>(command: string, args?: Record<string, unknown>, t?: number): Promise<T> => {
-        if (command.startsWith('query-')) return q.execute<T>(command, args, t);
-        log(`# would qmp ${socket} ${JSON.stringify(args ? { execute: command, arguments: args } : { execute: command })}`);
+        if (reads(command)) return q.execute<T>(command, args, t);
+        log(`# would ${label} ${socket} ${JSON.stringify(args ? { execute: command, arguments: args } : { execute: command })}`);
         return Promise.resolve({} as T);
       }) as Qmp['execute'];
       planned.waitEvent = async (name: string) => ({ event: name });

@@ -43,6 +43,8 @@ export interface Ctx extends Effects {
   poll<T>(probe: () => Promise<T | undefined>, o: PollOptions): Promise<Polled<T | undefined>>;
   /** Connect to a QMP socket, run `fn`, close (under dryrun only `query-*` commands reach QEMU). */
   qmp: QmpEffect;
+  /** Connect to a QEMU guest agent socket and sync (`guest-sync-delimited`), run `fn`, close (under dryrun only reading `guest-*` commands reach the agent). */
+  qga: QmpEffect;
   /**
    * Process-wide facts this handler instance has learnt (which runtime is installed, is
    * KVM usable): kept for the handler's lifetime, so a new handler (a test) starts clean.

@@ -6,7 +6,7 @@
  */
 import type { CompatRow } from '../../shared/verb';
 
-const NO_GUEST = 'ADDRESS QEMU cannot reach inside a guest yet (no guest agent, no ssh); use a kernel+initrd guest whose init does the work, or ADDRESS LXD for containers';
+const NO_GUEST = 'not here: run commands with exec and copy files with file_push (through the QEMU guest agent), or use a kernel+initrd guest whose init does the work';
 
 export const COMPAT: CompatRow[] = [
   { verbs: ['status'], keys: '', ours: 'status', note: 'Runs qemu-img and qemu-system and probes KVM; the original only counted VMs it held in memory.' },
@@ -24,8 +24,9 @@ export const COMPAT: CompatRow[] = [
   { verbs: ['register_base'], keys: 'name, disk, memory (2G), cpus (2), rexxjs_installed', ours: 'register_base name= disk= memory= cpus=', note: 'disk= is source=: the image is copied into the images folder and made read-only. memory= and cpus= become its clones\' defaults. rexxjs_installed= has no meaning here (RC 2).' },
   { verbs: ['clone'], keys: 'base, name, memory, cpus, no_start', ours: 'clone base= name= memory= cpus= no_start=', note: 'Started unless no_start=true, as in the original; clone_from_base also makes count=N at once. The VM is kept in the state folder, so a later start finds it.' },
   { verbs: ['list_bases'], keys: '', ours: 'list_bases', note: 'Reads the base records any process wrote.' },
-  { verbs: ['execute', 'execute_rexx', 'deploy_rexx', 'install_guest_agent'], keys: 'vm, command, timeout, working_dir, …', ours: '', note: NO_GUEST },
-  { verbs: ['copy_to', 'copy_from'], keys: 'vm, local, remote', ours: '', note: `the original only echoed "Simulated copy"; ${NO_GUEST}` },
+  { verbs: ['execute'], keys: 'vm, command, timeout, working_dir', ours: 'exec name= command= timeout= cwd=', note: 'Runs through the QEMU guest agent (guest-exec) in a guest that has qemu-ga: the full guest of scripts/build-qemu-full-guest.sh has it. vm= is name=, working_dir= is cwd=. RC is the exit status, as LXD exec.' },
+  { verbs: ['execute_rexx', 'deploy_rexx', 'install_guest_agent'], keys: 'vm, script, …', ours: '', note: NO_GUEST },
+  { verbs: ['copy_to', 'copy_from'], keys: 'vm, local, remote', ours: 'file_push name= source= path= / file_pull name= path= destination=', note: 'Really copies, through the guest agent (guest-file-*; the original only echoed "Simulated copy"). local= is source= / destination=, remote= is path=.' },
   { verbs: ['provision'], keys: 'script, name, keep_running, snapshot', ours: '', note: 'the original never ran the script ("simulate success"); use clone base= name= (or clone_from_base start=true) and a guest whose init provisions itself' },
   { verbs: ['attach_iso', 'detach_iso'], keys: 'name, iso_path', ours: 'attach_iso name= iso= / detach_iso name=', note: 'iso_path= is iso=. The ISO goes into a real CD drive (scsi-cd), changed in a running VM over QMP and kept for later starts; the original only recorded it in memory.' },
   { verbs: ['configure_network', 'configure_ssh', 'configure_health_check'], keys: 'name, type, host, …', ours: '', note: 'the original only recorded these in memory and never used them; set network= (none, user with forward=, bridge:BRIDGE) on create or clone_from_base, or nic_add' },

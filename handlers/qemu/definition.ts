@@ -26,6 +26,8 @@ export interface Hardware {
   network: string;
   /** network=user port forwards (tcp:HOSTPORT:GUESTPORT). */
   forward?: readonly string[];
+  /** A guest agent channel (default true). */
+  agent?: boolean;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function vmDef(ctx: Ctx, name: string, hw: Hardware, disk: Pick<VmD
   const created = new Date(ctx.clock.now()).toISOString();
   const def: VmDef = {
     name, ...disk, memoryMiB, cpus: hw.cpus, kernel: hw.kernel ?? '', initrd: hw.initrd ?? '', append: hw.append ?? '',
-    accel: hw.accel, network: hw.network, created,
+    accel: hw.accel, network: hw.network, agent: hw.agent ?? true, created,
   };
   // A NIC gets a stable MAC (its DHCP lease survives restarts) and its forwards.
   if (hw.network !== 'none') def.mac = makeMac(vmPaths(ctx, name).dir, 'net0', created);

@@ -16,3 +16,18 @@ export const QEMU_ERRORS: Classifier = {
     ['usage', /Invalid parameter|Parameter '.*' expects|invalid (image )?size|Unknown file format|Unknown driver/i],
   ],
 };
+
+/**
+ * What a guest agent error reply means (the `desc` qemu-ga 7.2 sends, inside the RC 1
+ * error shared/qmp.ts throws): `exec` — GLib's g_spawn could not find argv[0]; `file` —
+ * guest-file-open's fopen found no such file or folder. Undefined for anything else.
+ */
+const QGA_NOT_FOUND = {
+  exec: /Failed to execute child process .*\((?:No such file or directory|Not a directory)\)/,
+  file: /No such file or directory/,
+} as const;
+
+/** 'notFound' when agent error `e` says the program (`exec`) or file (`file`) does not exist, else undefined. */
+export function agentErrorReason(e: unknown, what: keyof typeof QGA_NOT_FOUND): 'notFound' | undefined {
+  return e instanceof Error && QGA_NOT_FOUND[what].test(e.message) ? 'notFound' : undefined;
+}

@@ -10,7 +10,8 @@
  *   backing=), and every file a qcow2 header names (backing file, external data file),
  *   must be, after following symlinks, inside the state folder or a folder listed in
  *   env REXX_QEMU_PATHS (colon-separated absolute folders; default
- *   {@link DEFAULT_PATHS}, where scripts/build-qemu-guest.sh caches the test guest);
+ *   {@link DEFAULT_PATHS}, where scripts/build-qemu-guest.sh and
+ *   scripts/build-qemu-full-guest.sh cache the test guests);
  * - an existing one must be a regular file (not /dev/sda, a FIFO or a socket);
  * - a backing file must be named by path (not `json:{…}` or `nbd://…`) and its format
  *   recorded in the header (qcow2 or raw), so QEMU never guesses a format from content.
@@ -26,7 +27,7 @@ import { lookupBase, zvolClone, type BaseRecord } from './registry';
 import { stateDir, type VmDef } from './state';
 
 /** Where host files may be besides the state folder when REXX_QEMU_PATHS is not set. */
-export const DEFAULT_PATHS = '/var/lib/rexx-address/qemu-guest';
+export const DEFAULT_PATHS = '/var/lib/rexx-address/qemu-guest:/var/lib/rexx-address/qemu-full-guest';
 /** Longest backing chain followed (QEMU itself refuses loops). */
 const MAX_CHAIN = 64;
 
@@ -135,14 +136,15 @@ export function checkNewImage(ctx: PolicyCtx, what: string, file: string, format
 
 /**
  * Check the host files a VM definition hands to qemu-system (at create and again at
- * every start, since files change): kernel, initrd, and the disk with its chain. The
+ * every start, since files change): kernel, initrd, the cloud-init seed, and the disk with its chain. The
  * disk of a zvol clone (`/dev/zvol/…`, made by clone_from_base from a registered zvol
  * base) is the one device allowed: `base` is that base when the caller has it, else it
  * is looked up (registry.ts, a read of ZFS).
  */
-export async function checkVmFiles(ctx: Ctx, def: Pick<VmDef, 'name' | 'disk' | 'format' | 'base' | 'kernel' | 'initrd'>, base?: BaseRecord): Promise<void> {
+export async function checkVmFiles(ctx: Ctx, def: Pick<VmDef, 'name' | 'disk' | 'format' | 'base' | 'kernel' | 'initrd' | 'seed'>, base?: BaseRecord): Promise<void> {
   if (def.kernel) checkHostFile(ctx, `kernel=${def.kernel}`, def.kernel);
   if (def.initrd) checkHostFile(ctx, `initrd=${def.initrd}`, def.initrd);
+  if (def.seed) checkHostFile(ctx, `seed ${def.seed}`, def.seed);
   if (!def.disk) return;
   const zvol = def.base && def.format === 'raw' && def.disk.startsWith('/dev/zvol/') ? (base ?? (await lookupBase(ctx, def.base))) : undefined;
   if (zvol?.kind === 'zvol' && def.disk === zvolClone(zvol, def.name).disk) return;

@@ -12,6 +12,8 @@ import { migrate } from './verbs/migrate';
 import { create, del, list } from './verbs/vms';
 import { nicAdd, nicRemove } from './verbs/network';
 import { attachIso, deleteDisk, detachIso, diskAttach, diskDetach } from './verbs/devices';
+import { exec, filePull, filePush, guestInfo, shutdown } from './verbs/guest';
+import { cloudInit } from './verbs/cloudinit';
 
 export const table: HandlerTable = {
   target: 'qemu',
@@ -26,6 +28,7 @@ export const table: HandlerTable = {
     migrate,
     nicAdd, nicRemove, attachIso, detachIso, diskAttach, diskDetach, deleteDisk,
     status,
+    exec, filePush, filePull, guestInfo, shutdown, cloudInit,
   ],
   compat: COMPAT,
   completers: { vms: { verb: 'list', stem: 'VMS' }, bases: { verb: 'list_bases', stem: 'BASES' } },

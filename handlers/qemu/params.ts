@@ -30,11 +30,11 @@ export const snapshotTag = regexRule(
   'letters, digits, "_", ".", "-", at most 63, starting with a letter or digit',
 );
 
-/** What start waits for: running (QMP), none, serial:TEXT, or ip (a DHCP lease on its bridge). */
-const waitRule = regexRule('wait', /^(?:running|none|ip|serial:.+)$/s, 'running, none, ip, or serial:TEXT');
+/** What start waits for: running (QMP), none, serial:TEXT, ip (a DHCP lease on its bridge), agent (QGA answers) or cloud-init (done, through the agent). */
+const waitRule = regexRule('wait', /^(?:running|none|ip|agent|cloud-init|serial:.+)$/s, 'running, none, ip, agent, cloud-init, or serial:TEXT');
 
 export const WAIT = {
-  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), ip (network=bridge: the guest got a DHCP lease for its MAC; sets IPV4), or none' },
+  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), ip (network=bridge: the guest got a DHCP lease for its MAC; sets IPV4), agent (the guest agent answers guest-ping), cloud-init (the agent answers and `cloud-init status --wait` says done; RC 1 when cloud-init reports errors), or none' },
 } as const;
 
 export const NAME = { name: { type: 'string', required: true, rule: qemuName, complete: 'vms', doc: 'VM name' } } as const;
@@ -58,6 +58,7 @@ export const HARDWARE = {
   append: { type: 'string', doc: 'kernel command line (-append), with kernel=' },
   accel: { type: 'enum', values: ['auto', 'kvm', 'tcg'], default: 'auto', doc: 'auto: KVM when it really works here, else TCG; kvm: KVM or RC 6; tcg: software emulation' },
   ...NETWORK_PARAMS,
+  agent: { type: 'bool', default: true, doc: 'give the guest a QEMU guest agent channel (virtio-serial port org.qemu.guest_agent.0; exec, file_push, guest_info, shutdown use it); false: none' },
 } as const;
 
 /** memory= and cpus= without defaults: a base's own (register_base memory= cpus=) come first. */

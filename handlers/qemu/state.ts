@@ -48,6 +48,10 @@ export const VmDefSchema = lazySchema((z) => {
   accel: z.enum(['auto', 'kvm', 'tcg']),
   /** none, user, or bridge:BRIDGE (network.ts). */
   network: z.union([z.enum(['none', 'user']), ruled(z, networkRule)]),
+  /** A guest agent channel (virtio-serial port org.qemu.guest_agent.0 on vms/NAME/qga.sock); absent (older vm.json) means true. */
+  agent: z.boolean().optional(),
+  /** The cloud-init NoCloud seed ISO (cidata) attached as a CD drive, or absent; written by cloud_init. */
+  seed: ruled(z, absPath).optional(),
   /** ISO 8601. */
   created: z.string(),
   /** The MAC of its own NIC (network.ts makeMac), stable across restarts; absent for network=none and VMs made before. */
@@ -101,6 +105,8 @@ export function vmPaths(ctx: Pick<Ctx, 'env'>, name: string) {
     def: path.join(dir, 'vm.json'),
     pid: path.join(dir, 'qemu.pid'),
     qmp: path.join(dir, 'qmp.sock'),
+    /** The guest agent's chardev socket (QGA). */
+    qga: path.join(dir, 'qga.sock'),
     serial: path.join(dir, 'serial.log'),
     run: path.join(dir, 'run.json'),
   };

@@ -3,10 +3,11 @@
  * so the runner returns once QEMU has set up its devices, QMP socket and pidfile),
  * then talks QMP. Stopping is QMP `system_powerdown`, then `quit` at the deadline.
  */
-import { AddressError, classify, isReason, toolFailed } from '../../shared/errors';
+import { AddressError, classify, isReason, refused, toolFailed } from '../../shared/errors';
 import type { PollOptions } from '../../shared/poll';
 import type { Ctx, VerbOutput } from '../../shared/verb';
 import { chooseAccel, QEMU_SYSTEM } from './accel';
+import { waitAgent, waitCloudInit } from './agent';
 import { checkVmFiles } from './hostfiles';
 import { checkDeviceFiles, deviceArgv } from './devices';
 import { dropTaps, ipv4Source, makeTaps, networkArgv, waitIpv4 } from './network';
@@ -47,7 +48,7 @@ export interface LaunchOptions {
 }
 
 /** The qemu-system argv for a VM definition (pure; the unit tests check it). */
-export function qemuArgv(def: VmDef, paths: Pick<ReturnType<typeof vmPaths>, 'dir' | 'pid' | 'qmp' | 'serial'>, accel: 'kvm' | 'tcg', loadvm?: string, o: LaunchOptions = {}): string[] {
+export function qemuArgv(def: VmDef, paths: Pick<ReturnType<typeof vmPaths>, 'dir' | 'pid' | 'qmp' | 'qga' | 'serial'>, accel: 'kvm' | 'tcg', loadvm?: string, o: LaunchOptions = {}): string[] {
   const a = [
     QEMU_SYSTEM, '-name', def.name, '-machine', 'pc', '-accel', accel,
     '-m', String(def.memoryMiB), '-smp', String(def.cpus),
@@ -69,6 +70,16 @@ export function qemuArgv(def: VmDef, paths: Pick<ReturnType<typeof vmPaths>, 'di
   if (def.append) a.push('-append', def.append);
   a.push(...networkArgv(def, paths.dir));
   a.push(...deviceArgv(def));
+  if (def.agent !== false) {
+    // The guest agent's channel: qemu-ga in the guest opens /dev/virtio-ports/org.qemu.guest_agent.0.
+    a.push('-chardev', `socket,path=${paths.qga},server=on,wait=off,id=qga0`);
+    a.push('-device', 'virtio-serial-pci,id=qga-serial0', '-device', 'virtserialport,bus=qga-serial0.0,chardev=qga0,name=org.qemu.guest_agent.0');
+  }
+  if (def.seed) {
+    // cloud_init's NoCloud seed (volume label cidata), read-only on its own IDE CD drive.
+    a.push('-blockdev', `driver=file,filename=${def.seed},node-name=seed0,read-only=on`);
+    a.push('-device', 'ide-cd,drive=seed0,id=seed0-cd');
+  }
   if (loadvm) a.push('-loadvm', loadvm);
   if (o.incoming) a.push('-incoming', o.incoming);
   return a;
@@ -82,9 +93,9 @@ export function qemuArgv(def: VmDef, paths: Pick<ReturnType<typeof vmPaths>, 'di
 export function clearStale(ctx: Ctx, name: string): void {
   if (liveness(ctx, name).kind === 'running') return;
   const p = vmPaths(ctx, name);
-  for (const f of [p.pid, p.qmp]) ctx.fs.remove(f);
+  for (const f of [p.pid, p.qmp, p.qga]) ctx.fs.remove(f);
   // What a killed QEMU started by migrate left (qemu.pid.K, qmp.sock.K: its own names).
-  for (const k of [1, 2, 3]) for (const f of [`${p.pid}.${k}`, `${p.qmp}.${k}`]) ctx.fs.remove(f);
+  for (const k of [1, 2, 3]) for (const f of [`${p.pid}.${k}`, `${p.qmp}.${k}`, `${p.qga}.${k}`]) ctx.fs.remove(f);
 }
 
 /** RC 1 for a VM whose QEMU is gone or whose guest can no longer run, with the serial tail. */
@@ -110,7 +121,7 @@ export async function settle(ctx: Ctx, name: string, ms = 2000): Promise<Livenes
  * only the current run); returns ms until QEMU daemonized. Classifies a failed launch
  * (RC 1/3/7…). Call it holding the VM's lock.
  */
-export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg', loadvm?: string, o: LaunchOptions & { beside?: { pid: string; qmp: string } } = {}): Promise<number> {
+export async function launch(ctx: Ctx, def: VmDef, accel: 'kvm' | 'tcg', loadvm?: string, o: LaunchOptions & { beside?: { pid: string; qmp: string; qga: string } } = {}): Promise<number> {
   // beside: a second QEMU of the VM (migrate's incoming one) with its own pidfile and
   // QMP socket, next to the running one; the caller records its run after the switch.
   const paths = { ...vmPaths(ctx, def.name), ...o.beside };
@@ -229,6 +240,7 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
   const t0 = ctx.clock.monotonic();
   const launched = await withVmLock(ctx, name, async () => {
     const def = loadVm(ctx, name);
+    if ((wait === 'agent' || wait === 'cloud-init') && def.agent === false) throw refused(`start wait=${wait}: VM ${name} has no guest agent channel (it was created with agent=false)`);
     // Right after this call stopped it, the VM's state is read back from that stop: stopped, as planned under dryrun.
     const l = o.afterStop ? await ctx.effect(() => liveness(ctx, name), { kind: 'stopped' } as Liveness) : liveness(ctx, name);
     if (l.kind === 'running') {
@@ -278,6 +290,14 @@ async function waitStarted(ctx: Ctx, name: string, wait: string, timeoutMs: numb
     // The guest's DHCP lease on its bridge (network.ts: the agent is the hook for other networks).
     vars.IPV4 = await waitIpv4(ctx, loadVm(ctx, name), left(), () => liveness(ctx, name).kind === 'running');
     vars.READY_MS = ms();
+  }
+  if (wait === 'agent' || wait === 'cloud-init') {
+    await waitAgent(ctx, name, left());
+    vars.AGENT_MS = ms();
+    if (wait === 'cloud-init') {
+      vars.CLOUD_INIT = await waitCloudInit(ctx, name, left());
+      vars.CLOUD_INIT_MS = ms();
+    }
   }
   return { result: status, vars: { ...vars, STATUS: status, START_MS: ms() } };
 }

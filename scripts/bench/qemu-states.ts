@@ -109,7 +109,7 @@ async function rawRestore(i: number, file: string, disk: string): Promise<number
 
 /** migrate by hand to a second QEMU; then that one quits and the original goes on. */
 async function rawMigrate(): Promise<{ ms: number; info: MigrateInfo }> {
-  const beside = { dir: raw, pid: path.join(raw, 'in.pid'), qmp: path.join(raw, 'in.qmp'), serial: path.join(raw, 'in.serial') };
+  const beside = { dir: raw, pid: path.join(raw, 'in.pid'), qmp: path.join(raw, 'in.qmp'), qga: path.join(raw, 'in.qga'), serial: path.join(raw, 'in.serial') };
   const sock = path.join(raw, 'm.sock');
   const argv = qemuArgv(def(), beside, 'tcg', undefined, { incoming: 'defer' });
   const t = performance.now();

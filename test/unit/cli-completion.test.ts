@@ -113,7 +113,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(reply('rexx-address lxd start ')).toEqual(sorted(Object.keys(verbParams(TABLES.lxd!.verbs.find((v) => v.name === 'start')!)).map((k) => `${k}=`)));
     expect(reply('rexx-address lxd start na')).toEqual(['name=']);
     // bash splits words at "=" (COMP_WORDBREAKS), so the reply is the value alone.
-    expect(reply('rexx-address lxd start wait=')).toEqual(['ip', 'none', 'running']);
+    expect(reply('rexx-address lxd start wait=')).toEqual(['agent', 'cloud-init', 'ip', 'ipv6', 'none', 'running']);
     expect(reply('rexx-address lxd start dryrun=t')).toEqual(['true']);
     expect(reply('rexx-address completion ')).toEqual(['bash', 'fish', 'zsh']);
     expect(reply('rexx-address nosuch ')).toEqual([]);

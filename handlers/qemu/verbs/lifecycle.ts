@@ -11,14 +11,21 @@ import { dropTaps } from '../network';
 import { clearStale, qmpStatus, settle, startVm, stopVm, vmCrashed, vmDied } from '../vm';
 
 
+/** What start and restart report for wait=agent and wait=cloud-init. */
+const AGENT_WAIT_VARS = {
+  AGENT_MS: 'ms from launch until the guest agent answered (wait=agent, wait=cloud-init)',
+  CLOUD_INIT: "cloud-init's status line, e.g. \"status: done\" (wait=cloud-init)",
+  CLOUD_INIT_MS: 'ms from launch until cloud-init was done (wait=cloud-init)',
+} as const;
+
 export const start = defineVerb({
   name: 'start',
   aliases: ['start_if_stopped'],
   long: true,
-  summary: 'boot a VM (qemu-system -daemonize, QMP socket, serial log) and wait until QMP says running, or wait=serial:TEXT until the guest prints TEXT; ACCEL says kvm or tcg',
+  summary: 'boot a VM (qemu-system -daemonize, QMP socket, serial log) and wait until QMP says running, or wait=serial:TEXT until the guest prints TEXT, wait=agent until its guest agent answers, wait=cloud-init until cloud-init is done; ACCEL says kvm or tcg',
   params: { ...NAME, ...WAIT, ...timeout(120_000, 'give up after this long (RC 5)') },
   positional: ['name'],
-  examples: ['start name=web-1', 'start name=web-1 wait=serial:REXX-GUEST-READY timeout=60s', 'start name=web-2 wait=ip timeout=90s'],
+  examples: ['start name=web-1', 'start name=web-1 wait=serial:REXX-GUEST-READY timeout=60s', 'start name=web-2 wait=ip timeout=90s', 'start name=web-1 wait=cloud-init timeout=5m'],
   vars: {
     STATUS: 'running, stopped (the guest powered off after wait=serial), started (wait=none), or crashed',
     PID: 'QEMU pid',
@@ -29,6 +36,7 @@ export const start = defineVerb({
     QMP_MS: 'ms until QMP said running',
     READY_MS: 'ms until the serial text appeared (wait=serial:) or the DHCP lease (wait=ip)',
     IPV4: 'wait=ip: the guest\'s IPv4 address (its DHCP lease on the bridge)',
+    ...AGENT_WAIT_VARS,
   },
   async run(p, ctx) {
     // One task for the whole start (launch included); each wait inside shows as its own.
@@ -94,6 +102,7 @@ export const restart = defineVerb({
     QMP_MS: 'ms until QMP said running',
     READY_MS: 'ms until the serial text appeared (wait=serial:) or the DHCP lease (wait=ip)',
     IPV4: 'wait=ip: the guest\'s IPv4 address (its DHCP lease on the bridge)',
+    ...AGENT_WAIT_VARS,
     METHOD: 'how it stopped: powerdown, quit, kill or none',
   },
   async run(p, ctx) {

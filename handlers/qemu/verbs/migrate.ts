@@ -77,9 +77,10 @@ export const migrate = defineVerb({
     if (p.target === 'unix') ctx.fs.remove(uri.slice(5));
     return withVmLock(ctx, p.name, async () => {
       const accel = loadRun(ctx, p.name)?.accel ?? (await chooseAccel(ctx, def.accel)).accel;
-      const k = [1, 2, 3].find((i) => !ctx.fs.lstat(`${paths.pid}.${i}`) && !ctx.fs.lstat(`${paths.qmp}.${i}`));
+      const k = [1, 2, 3].find((i) => !ctx.fs.lstat(`${paths.pid}.${i}`) && !ctx.fs.lstat(`${paths.qmp}.${i}`) && !ctx.fs.lstat(`${paths.qga}.${i}`));
       if (!k) throw refused(`migrate: ${paths.pid}.1-3 all exist: stop the VM (force=true) to clear them`);
-      const beside = { pid: `${paths.pid}.${k}`, qmp: vmSocket(paths.dir, `qmp.sock.${k}`) };
+      // (the guest agent's socket too: the incoming QEMU would otherwise take over the running one's path)
+      const beside = { pid: `${paths.pid}.${k}`, qmp: vmSocket(paths.dir, `qmp.sock.${k}`), qga: vmSocket(paths.dir, `qga.sock.${k}`) };
       const opts = { incoming: 'defer', appendSerial: true, beside };
       await launch(ctx, def, accel, undefined, opts);
       const newPid = () => Number(ctx.fs.readText(beside.pid)?.trim() ?? 0);
@@ -107,6 +108,7 @@ export const migrate = defineVerb({
         if (pid > 0 && !(await waitUntil(ctx, () => !ctx.signal.alive(pid), { timeoutMs: 5_000, initialMs: 10, maxMs: 50 }))) ctx.signal.kill(pid, 'SIGKILL');
         ctx.fs.remove(beside.pid);
         ctx.fs.remove(beside.qmp);
+        ctx.fs.remove(beside.qga);
         throw e;
       }
       const pid = newPid();
@@ -114,6 +116,8 @@ export const migrate = defineVerb({
       await stopVm(ctx, p.name, true, 0);
       ctx.fs.symlink(path.basename(beside.pid), paths.pid);
       ctx.fs.symlink(path.basename(beside.qmp), paths.qmp);
+      ctx.fs.remove(paths.qga); // (the old QEMU's, if it left it)
+      ctx.fs.symlink(path.basename(beside.qga), paths.qga);
       ctx.state.write(paths.run, { accel, startedAt: ctx.clock.now(), argv: qemuArgv(def, { ...paths, ...beside }, accel, undefined, opts) } satisfies RunInfo);
       if (p.target === 'unix') ctx.fs.remove(uri.slice(5));
       return {

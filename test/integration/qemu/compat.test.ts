@@ -85,9 +85,15 @@ describe("RexxJS's own ADDRESS QEMU verbs and keys", () => {
     await ok('stop v2 force=true');
   });
 
+  it('execute / copy_to / copy_from take the original keys (vm=, working_dir=, local=, remote=) and run through the guest agent: on a stopped VM RC 7 naming the state, never a simulated success', async () => {
+    for (const cmd of ['execute vm=v2 command=ls working_dir=/tmp', 'copy_to vm=v2 local=/etc/hosts remote=/tmp/h', 'copy_from vm=v2 remote=/etc/hostname local=/tmp/rexx-compat-h']) {
+      const r = await h(cmd);
+      expect(r.errorMessage, cmd).not.toMatch(/unknown key/);
+      expect(Math.abs(r.errorCode), `${cmd}: ${r.errorMessage}`).toBe(7);
+    }
+  });
+
   it.each([
-    ['execute vm=v2 command=ls', /cannot reach inside a guest/],
-    ['copy_to vm=v2 local=/etc/hosts remote=/tmp/h', /only echoed "Simulated copy"/],
     ['provision script=/tmp/x.rexx', /never ran the script/],
     ['configure_ssh name=v2 host=1.2.3.4', /only recorded these in memory/],
     ['download_iso url=http://x destination=/tmp/x.iso', /host set-up is not a verb here/],

@@ -16,6 +16,7 @@ import { createHandler, type AddressHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/qemu';
 import { qemuProcesses } from '../../helpers/qemu';
 import { RUN_ID } from '../../helpers/run-id';
+import { CANARY, HOSTILE } from '../../helpers/hostile';
 
 const G = '/var/lib/rexx-address/qemu-guest';
 const KERNEL = `kernel=${G}/vmlinuz initrd=${G}/initrd.img append="console=ttyS0 quiet" accel=tcg memory=128`;
@@ -191,5 +192,44 @@ describe('what a qcow2 header names', () => {
     await refused('start vdev', '/etc/shadow');
     expect(qemuProcesses(path.join(dir, 'vms', 'vdev'))).toEqual([]);
     await ok(h, 'delete vdev');
+  });
+});
+
+describe('guest agent and cloud-init parameters (hostile values)', () => {
+  it('cloud_init takes hostile user_data/meta_data/network_config text verbatim into the seed, never through a shell; a seed outside the state folder is RC 7 at start', async () => {
+    await ok(h, `create name=vci ${KERNEL}`);
+    // Each hostile value on its own line of one seed (one cloud-localds run), and the first few alone.
+    const values = HOSTILE.filter((x) => !x.includes('\0') && !x.startsWith('/'));
+    for (const v of [values.join('\n'), ...values.slice(0, 4)]) {
+      const r = await h('cloud_init', { name: 'vci', user_data: v, meta_data: `instance-id: x\n${v}`, network_config: v });
+      expect(r.errorCode, `${JSON.stringify(v)}: ${r.errorMessage}`).toBe(0);
+      expect(fs.readFileSync(path.join(dir, 'vms', 'vci', 'cloud-init', 'user-data'), 'utf8')).toBe(v);
+    }
+    expect(fs.existsSync(CANARY)).toBe(false);
+    // A file path with ".." segments is RC 2; a directory RC 2; a missing file RC 3.
+    expect((await h('cloud_init vci user_data=/tmp/../etc/shadow')).errorCode).toBe(2);
+    expect((await h('cloud_init vci user_data=/tmp')).errorCode).toBe(2);
+    expect((await h('cloud_init vci user_data=/no/such/file')).errorCode).toBe(3);
+    // vm.json edited by hand to attach a host file as the seed: refused at start, no QEMU.
+    const def = path.join(dir, 'vms', 'vci', 'vm.json');
+    fs.writeFileSync(def, JSON.stringify({ ...JSON.parse(fs.readFileSync(def, 'utf8')), seed: '/etc/shadow' }));
+    await refused('start vci', '/etc/shadow');
+    expect(qemuProcesses(dir)).toEqual([]);
+    await ok(h, 'delete vci');
+  });
+
+  it('exec, file_push and file_pull with hostile values run nothing on the host (a stopped VM: RC -7 / 7)', async () => {
+    await ok(h, `create name=vga ${KERNEL}`);
+    for (const v of HOSTILE.filter((x) => !x.includes('\0') && x.trim() !== '')) {
+      expect((await h('exec', { name: 'vga', command: v })).errorCode, JSON.stringify(v)).toBe(-7);
+      expect((await h('exec', { name: 'vga', arg: v, input: v })).errorCode).toBe(-7);
+      expect((await h('file_push', { name: 'vga', path: '/tmp/x', content: v })).errorCode).toBe(7);
+    }
+    expect(fs.existsSync(CANARY)).toBe(false);
+    expect((await h('file_pull vga path=/tmp/../etc/shadow')).errorCode).toBe(2);
+    expect((await h('exec vga command=true cwd=relative')).errorCode).toBe(-2);
+    expect((await h('exec vga command=true env=1BAD=x')).errorCode).toBe(-2);
+    expect((await h('file_push vga path=/tmp/x content=x mode=0999')).errorCode).toBe(2);
+    await ok(h, 'delete vga');
   });
 });

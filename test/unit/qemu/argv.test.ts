@@ -207,6 +207,8 @@ describe('VM definition and start argv', () => {
       '-blockdev', 'driver=file,filename=/srv/vm1.qcow2,node-name=disk0-file',
       '-blockdev', 'driver=qcow2,file=disk0-file,node-name=disk0', '-device', 'virtio-blk-pci,drive=disk0',
       '-kernel', '/k', '-initrd', '/i', '-append', 'console=ttyS0 quiet', '-nic', 'user,model=virtio-net-pci',
+      '-chardev', 'socket,path=/s/vms/vm1/qga.sock,server=on,wait=off,id=qga0',
+      '-device', 'virtio-serial-pci,id=qga-serial0', '-device', 'virtserialport,bus=qga-serial0.0,chardev=qga0,name=org.qemu.guest_agent.0',
     ]);
     expect(qemuArgv({ ...def, disk: '/dev/zvol/tank/z1', format: 'raw' }, p, 'kvm')).toContain('driver=host_device,filename=/dev/zvol/tank/z1,node-name=disk0-file');
   });
@@ -219,7 +221,7 @@ describe('VM definition and start argv', () => {
     expect((await h('create name=vm1 disk=nodisk')).errorCode).toBe(3);
     expect((await h('create name=vm1 kernel=/bin/sh append="console=ttyS0" accel=tcg memory=128')).errorCode).toBe(0);
     const r = await h('start vm1 dryrun=true');
-    expect(r.output).toMatch(/^qemu-system-x86_64 -name vm1 -machine pc -accel tcg -m 128 -smp 1 .* -kernel \/bin\/sh -append console=ttyS0$/);
+    expect(r.output).toMatch(/^qemu-system-x86_64 -name vm1 -machine pc -accel tcg -m 128 -smp 1 .* -kernel \/bin\/sh -append console=ttyS0 -chardev socket,path=\S+\/vms\/vm1\/qga\.sock,server=on,wait=off,id=qga0 .*$/);
     expect(calls()).toEqual([]);
   });
 

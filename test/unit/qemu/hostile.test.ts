@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createHandler } from '../../../shared/dispatch';
 import { table } from '../../../handlers/qemu';
-import { hostileSuite } from '../../helpers/hostile-suite';
+import { hostileSuite, isHostPath } from '../../helpers/hostile-suite';
 
 const VALID: Record<string, string> = { name: 'vm1', base: 'b1', size: '1G', target: 'copy1', snapshot: 's1', file: '/tmp/rexx-hostile-state.tar', keep: '1' };
 
@@ -18,6 +18,12 @@ const LEGIT: Record<string, (v: string) => boolean> = {
   'absolute path': (v) => v === '/etc/passwd',
   'disk name or absolute path': (v) => v === '/etc/passwd',
   'absolute host path': (v) => v === '/etc/passwd',
+  // guest agent verbs: a path inside the guest, a host file (file_push source=, file_pull
+  // destination=) and an environment entry whose value has commas are real values, sent
+  // as one JSON string to the agent or opened by the handler itself (never a shell)
+  'path inside the instance': (v) => v === '/etc/passwd',
+  'host path': isHostPath,
+  'environment entry': (v) => v === 'file=/etc/passwd,if=none',
 };
 
 const suite = hostileSuite({
@@ -35,7 +41,7 @@ const suite = hostileSuite({
 describe('the name-like parameters of the QEMU table', () => {
   it('covers the parameters it should', () => {
     const keys = new Set(suite.cases.map((c) => c.key));
-    for (const k of ['name', 'base', 'disk', 'target', 'backing', 'source', 'kernel', 'initrd', 'snapshot', 'zvol', 'wait', 'network', 'forward', 'iso', 'id', 'file']) expect(keys).toContain(k);
+    for (const k of ['name', 'base', 'disk', 'target', 'backing', 'source', 'kernel', 'initrd', 'snapshot', 'zvol', 'wait', 'network', 'forward', 'iso', 'id', 'file', 'path', 'destination', 'mode', 'cwd', 'env']) expect(keys).toContain(k);
   });
 });
 
