@@ -81,7 +81,7 @@ async function zfsRows(rows: Row[]) {
     get.push(await timed(() => raw('zfs', ['get', '-H', '-p', '-o', 'property,value', 'mountpoint', ds])));
     lock.push(await timed(async () => (await lockfile.lock(`${lockDir}/x`, { realpath: false }))()));
   }
-  rows.push(['checkpoint zfs: raw pause+snapshot+resume (spawnSync) | handler', median(rawSync), median(hCk), 'goal ≤ 1.15× (was 1.47×: 39.9 vs 27.1)']);
+  rows.push(['checkpoint zfs: raw pause+snapshot+resume (spawnSync) | handler', median(rawSync), median(hCk), 'goal ≤ 1.15× (1.21× with runc pause/resume, before the freezer)']);
   rows.push(['checkpoint zfs: raw pause+snapshot+resume (execa) | handler', median(rawExeca), median(hCk), 'same spawn path as the handler']);
   rows.push(['  step alone: runc state (no longer in a runc checkpoint)', median(state), undefined, '']);
   rows.push(['  step alone: zfs list of every filesystem (kept per handler now)', median(list), undefined, '']);

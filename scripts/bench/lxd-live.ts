@@ -22,6 +22,8 @@ const STOPPED = `${RUN}-s`;
 const IMG = `${RUN}-img`;
 /** An image tarball (without its .tar.gz) exported once from a publish of STOPPED, for the import runs. */
 const TARBALL = `/tmp/${RUN}-image`;
+/** The fingerprint of the tiny image (lxc image alias create takes a fingerprint, not an alias). */
+let TINY_FP = '';
 
 async function lxc(args: string[]) {
   // stdin closed: lxc init reads a config from a stdin that is not a terminal
@@ -107,7 +109,7 @@ const PAIRS: Pair[] = [
   { what: 'image_list', raw: 'lxc image list --format json', rawRun: () => lxc(['image', 'list', '--format', 'json']), handlerRun: () => must('image_list') },
   {
     what: 'image_alias (create)', raw: 'lxc image alias create',
-    rawRun: () => lxc(['image', 'alias', 'create', `${IMG}-a`, 'tiny']), handlerRun: () => must(`image_alias alias=${IMG}-a image=tiny`),
+    rawRun: () => lxc(['image', 'alias', 'create', `${IMG}-a`, TINY_FP]), handlerRun: () => must(`image_alias alias=${IMG}-a image=${TINY_FP}`),
     after: () => lxc(['image', 'alias', 'delete', `${IMG}-a`]),
   },
   {
@@ -122,6 +124,7 @@ async function main() {
     await lxc(['init', 'tiny', RUN]);
     await lxc(['start', RUN]);
     await lxc(['init', 'tiny', STOPPED]);
+    TINY_FP = (JSON.parse((await execa('lxc', ['query', '/1.0/images/aliases/tiny'])).stdout) as { target: string }).target;
     await lxc(['publish', STOPPED, '--quiet', '--alias', IMG, 'description=import-source']);
     await lxc(['image', 'export', IMG, TARBALL]);
     await lxc(['image', 'delete', IMG]);

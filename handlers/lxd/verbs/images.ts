@@ -153,7 +153,7 @@ export const imageAlias = defineVerb({
   params: {
     alias: { type: 'string', required: true, rule: lxdImageAlias, doc: 'the alias' },
     action: { type: 'enum', values: ['create', 'delete', 'rename'], default: 'create', doc: 'create, delete or rename' },
-    image: { type: 'string', rule: lxdImageAlias, doc: 'create: the fingerprint (or another alias) it points at' },
+    image: { type: 'string', rule: lxdImageAlias, doc: 'create: the fingerprint it points at (a unique prefix will do; LXD takes no alias here: RC 3)' },
     new_alias: { type: 'string', rule: lxdImageAlias, doc: 'rename: the new name' },
     ...REMOTE,
   },

@@ -315,16 +315,16 @@ export async function sendInto(ctx: Ctx, source: string, snap: string, target: s
 }
 
 async function sendOne(ctx: Ctx, source: string, snap: string, target: string, o: TransferOptions): Promise<SendOutcome> {
-  // This side first: a local read (tens of ms) that says which receive the other side will run.
-  const src = await datasetInfo(ctx, source, { prefix: [] }, o.left);
-  if (!src) throw notFound(`send: ${source} does not exist`);
-  const upto = src.snaps.findIndex((s) => s.name === snap);
-  if (upto < 0) throw notFound(`send: ${source}@${snap} does not exist`);
-  // Over ssh, one session both reads the target and receives the stream (see openSession).
-  // Not with resume=true (a token changes the plan), nor under dryrun (nothing starts early:
-  // the target is read on its own and the transfer recorded).
+  // Over ssh, one session both reads the target and receives the stream (see openSession),
+  // opened first: its login (0.25 s to seconds) runs while this side is read. Not with
+  // resume=true (a token changes the plan), nor under dryrun (nothing starts early: the
+  // target is read on its own and the transfer recorded).
   const session = o.peer.ssh && !o.resume ? await ctx.effect<Session | undefined>(() => openSession(ctx, target, o), undefined) : undefined;
   try {
+    const src = await datasetInfo(ctx, source, { prefix: [] }, o.left);
+    if (!src) throw notFound(`send: ${source} does not exist`);
+    const upto = src.snaps.findIndex((s) => s.name === snap);
+    if (upto < 0) throw notFound(`send: ${source}@${snap} does not exist`);
     return await sendPlanned(ctx, source, src, upto, target, o, session);
   } finally {
     await session?.drop();
