@@ -207,7 +207,7 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
       const before = world();
       const rcs = await dryrunAll('qemu', h, {
         name: [A, B, V, R, NEW], disk: [`${dir}/images/${A}.qcow2`], size: ['32M'], target: [`${tmp}/out.qcow2`], base: [B],
-        snapshot: ['s1'], backing: [`${dir}/images/${B}.qcow2`], count: ['2'], force: ['true'],
+        snapshot: ['s1'], backing: [`${dir}/images/${B}.qcow2`], count: ['2'], force: ['true'], keep: ['1'],
       });
       console.log(`qemu dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
       expect(world()).toEqual(before);
