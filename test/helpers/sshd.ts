@@ -16,7 +16,7 @@ export interface TestSshd {
   config: string;
   /** Host alias of the sshd: commands run as sent (root, key login). */
   peer: string;
-  /** Host alias whose key is forced through a wrapper: `zfs receive …` sleeps 20 s (a stuck receiver), anything else runs. */
+  /** Host alias whose key is forced through a wrapper: `zfs receive …` (also the one a replicate session execs) sleeps 20 s (a stuck receiver), anything else runs. */
   stuck: string;
   /** Host alias pointing at a listener that accepts and never answers (ssh waits for the banner). */
   silent: string;
@@ -53,7 +53,10 @@ export async function startSshd(): Promise<TestSshd> {
   await Promise.all([keygen(`${dir}/host_key`), keygen(`${dir}/id_peer`), keygen(`${dir}/id_stuck`)]);
   fs.writeFileSync(
     `${dir}/stuck.sh`,
-    '#!/bin/sh\ncase "$SSH_ORIGINAL_COMMAND" in\n  "zfs receive"*) exec sleep 20 ;;\n  *) exec /bin/sh -c "$SSH_ORIGINAL_COMMAND" ;;\nesac\n',
+    // (replicate's one session, `sh -c SCRIPT`: its lookup runs, and the receive it execs sleeps instead)
+    '#!/bin/sh\ncase "$SSH_ORIGINAL_COMMAND" in\n  "zfs receive"*) exec sleep 20 ;;\n' +
+      '  *"exec zfs receive"*) exec /bin/sh -c "$(printf \'%s\' "$SSH_ORIGINAL_COMMAND" | sed \'s/exec zfs receive/exec sleep 20 || zfs receive/g\')" ;;\n' +
+      '  *) exec /bin/sh -c "$SSH_ORIGINAL_COMMAND" ;;\nesac\n',
     { mode: 0o755 },
   );
   const pub = (f: string) => fs.readFileSync(`${dir}/${f}.pub`, 'utf8').trim();
