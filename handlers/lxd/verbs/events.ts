@@ -66,9 +66,9 @@ export const events = defineVerb({
       return (p.until !== undefined && es.some((e) => e.action === p.until)) || (p.count !== undefined && es.length >= p.count);
     };
     const args = ['lxc', 'monitor', ...(p.remote ? [`${p.remote}:`] : []), '--type=lifecycle', '--format=json'];
-    // Not a read that later steps need but a wait: under dryrun it is recorded and returns at once, having seen nothing.
-    const r = await ctx.run(args, { timeoutMs: p.duration, stopWhen: p.until || p.count ? enough : undefined });
-    if (r.dryrun) return { result: '', vars: { ACTIONS: stem([]), SOURCES: stem([]), TIMES: stem([]), MATCHED: 0 } };
+    // Not a read that later steps need but a wait: under dryrun it does not listen and has seen nothing.
+    const r = await ctx.effect(() => ctx.run(args, { readOnly: true, timeoutMs: p.duration, stopWhen: p.until || p.count ? enough : undefined }), undefined);
+    if (!r) return { result: '', vars: { ACTIONS: stem([]), SOURCES: stem([]), TIMES: stem([]), MATCHED: 0 } };
     // Listening the whole duration= is the normal end; anything else that ends monitor is its failure.
     if (!r.ok && !r.timedOut) throw r.exitCode ? lxcError(r) : toolFailed(`events: lxc monitor ended: ${r.stderr.trim() || `signal ${r.signal}`}`);
     let es = lifecycleEvents(r.stdout, p.name);
