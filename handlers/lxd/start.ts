@@ -22,27 +22,19 @@ export async function startAndWait(ctx: Ctx, remote: string | undefined, name: s
   // be one this call only would have made (clone_from_base start=true): not checked then.
   await ctx.effect(() => requireWaitable(ctx, remote, name, wait), undefined);
   const left = () => Math.max(1000, timeoutMs - (ctx.clock.now() - t0));
-  let ips: string[] = [];
-  let ipv6: string[] = [];
-  let cloudInit = '';
+  let ready: Ready;
   try {
     // LXD finishes the start operation (and lxc start exits 0) once the instance is
     // Running, about 4 ms after the status shows it (host-notes): no probe is needed for
     // wait=running. A probe right then is slow (60-70 ms while LXD sets up the nic).
     await lxc(ctx, ['start', ref(remote, name)], { timeoutMs });
-    if (wait === 'ip' || wait === 'ipv6') {
-      await waitStatus(ctx, remote, name, 'Running', left());
-      const found = (await waitIpv4(ctx, remote, name, left(), wait === 'ip' ? 'inet' : 'inet6')).value ?? [];
-      if (wait === 'ip') ips = found;
-      else ipv6 = found;
-    }
-    if (wait === 'cloud-init') cloudInit = await waitCloudInit(ctx, remote, name, left());
-    if (wait === 'agent') await waitAgent(ctx, remote, name, left());
+    if (wait === 'ip' || wait === 'ipv6') await waitStatus(ctx, remote, name, 'Running', left());
+    ready = await waitReady(ctx, remote, name, wait, left);
   } catch (e) {
     if (isReason(e, 'timedOut')) throw await ctx.effect(() => undoStart(ctx, remote, name, e), e);
     throw e;
   }
-  return { status: wait === 'none' ? 'Started' : 'Running', ips, ipv6, cloudInit, ms: Math.round(ctx.clock.now() - t0) };
+  return { status: wait === 'none' ? 'Started' : 'Running', ...ready, ms: Math.round(ctx.clock.now() - t0) };
 }
 
 /**
@@ -51,10 +43,27 @@ export async function startAndWait(ctx: Ctx, remote: string | undefined, name: s
  */
 export async function waitRunning(ctx: Ctx, remote: string | undefined, name: string, wait: string, timeoutMs: number) {
   await requireWaitable(ctx, remote, name, wait);
-  const found = wait === 'ip' || wait === 'ipv6' ? (await waitIpv4(ctx, remote, name, timeoutMs, wait === 'ip' ? 'inet' : 'inet6')).value ?? [] : [];
-  const cloudInit = wait === 'cloud-init' ? await waitCloudInit(ctx, remote, name, timeoutMs) : '';
-  if (wait === 'agent') await waitAgent(ctx, remote, name, timeoutMs);
-  return { status: 'Running', ips: wait === 'ip' ? found : [], ipv6: wait === 'ipv6' ? found : [], cloudInit };
+  return { status: 'Running', ...(await waitReady(ctx, remote, name, wait, () => timeoutMs)) };
+}
+
+/** What the waits found: the global IPv4s (wait=ip) or IPv6s (wait=ipv6), cloud-init's status (wait=cloud-init). */
+interface Ready {
+  ips: string[];
+  ipv6: string[];
+  cloudInit: string;
+}
+
+/** The waits of a running instance (ip, ipv6, cloud-init, agent; running and none wait for nothing), each within what `left()` says remains (ms). */
+async function waitReady(ctx: Ctx, remote: string | undefined, name: string, wait: string, left: () => number): Promise<Ready> {
+  const ready: Ready = { ips: [], ipv6: [], cloudInit: '' };
+  if (wait === 'ip' || wait === 'ipv6') {
+    const found = (await waitIpv4(ctx, remote, name, left(), wait === 'ip' ? 'inet' : 'inet6')).value ?? [];
+    if (wait === 'ip') ready.ips = found;
+    else ready.ipv6 = found;
+  }
+  if (wait === 'cloud-init') ready.cloudInit = await waitCloudInit(ctx, remote, name, left());
+  if (wait === 'agent') await waitAgent(ctx, remote, name, left());
+  return ready;
 }
 
 /** Where an image keeps the cloud-init program (Debian/Ubuntu: /usr/bin; pip installs: /usr/local/bin). */
