@@ -42,16 +42,21 @@ export async function poll<T>(probe: () => Promise<T | undefined>, o: PollOption
   const factor = o.factor ?? 1.5;
   let pause = o.initialMs ?? 10;
   let probes = 0;
+  // Set once a pause has been cut to the deadline: the probe after it is the last, even
+  // when the timer fires a fraction of a ms early (libuv keeps loop time in whole ms).
+  let last = false;
   for (;;) {
     probes += 1;
     const value = await probe();
     const now = performance.now();
     if (value !== undefined) return { value, elapsedMs: Math.round(now - start), probes };
-    if (now >= deadline) {
+    if (last || now >= deadline) {
       throw timedOut(`timed out after ${Math.round(o.timeoutMs)} ms waiting for ${o.what}`);
     }
     o.onWait?.(Math.round(now - start));
-    await sleep(Math.min(pause, Math.max(0, deadline - now)));
+    const left = deadline - now;
+    last = pause >= left;
+    await sleep(Math.min(pause, left));
     pause = Math.min(maxMs, pause * factor);
   }
 }
