@@ -139,6 +139,27 @@ describe('Runner.runPipeline', () => {
     expect(one.stdout).toBe('a\rb');
   });
 
+  it('each stage writes straight into the next (one socket pair between them, no copy through this process), and bytes is only there when asked for', async () => {
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-pipe-')), 'w');
+    // The writer notes its stdout's inode; the reader asks ss (iproute2) for the peer of its stdin.
+    const res = await r.runPipeline([
+      ['sh', '-c', `readlink /proc/$$/fd/1 | tr -dc 0-9 > ${f}; head -c 100000 /dev/zero; sleep 0.3`],
+      ['sh', '-c', 'i=$(readlink /proc/$$/fd/0 | tr -dc 0-9); ss -xaH | awk -v i="$i" \'$6 == i { print $8 }\'; cat >/dev/null'],
+    ]);
+    expect(res.ok).toBe(true);
+    expect(res.stdout).toMatch(/^\d+$/);
+    expect(res.stdout).toBe(fs.readFileSync(f, 'utf8'));
+    expect(res.bytes).toBeUndefined();
+  });
+
+  it('countBytes without pv on PATH: the first link is relayed through this process and counted there', async () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-nopv-'));
+    for (const t of ['head', 'wc']) fs.symlinkSync(`/usr/bin/${t}`, path.join(bin, t));
+    const bare = new Runner({ env: { PATH: bin } });
+    const res = await bare.runPipeline([['head', '-c', '123457', '/dev/zero'], ['wc', '-c']], { countBytes: true });
+    expect(res).toMatchObject({ ok: true, stdout: '123457', bytes: 123457 });
+  });
+
   it('onTimeout runs just before a timeout kills the command, and the result says timedOut even when the clean-up ended it first', async () => {
     let called = 0;
     const slow = await r.run(['sleep', '5'], { timeoutMs: 300, onTimeout: () => void called++ });
@@ -226,7 +247,7 @@ describe('Runner.runPipeline with a deferred first stage (first=)', () => {
     let decide!: (a: string[] | undefined) => void;
     const first = new Promise<string[] | undefined>((ok) => (decide = ok));
     // The last stage marks that it started, then reads what the first one writes.
-    const run = r.runPipeline([['sh', '-c', `touch ${dir}/started; wc -c`]], { first });
+    const run = r.runPipeline([['sh', '-c', `touch ${dir}/started; wc -c`]], { first, countBytes: true });
     for (let i = 0; i < 100 && !fs.existsSync(`${dir}/started`); i++) await sleep(20);
     expect(fs.existsSync(`${dir}/started`)).toBe(true);
     decide(['head', '-c', '70000', '/dev/zero']);
@@ -267,6 +288,7 @@ describe('Runner.runPipeline with a deferred first stage (first=)', () => {
     let heard = '';
     const run = r.runPipeline([['sh', '-c', 'echo ready; IFS= read -r go; echo "chose $go"; wc -c']], {
       first,
+      countBytes: true,
       onStdout: (t) => {
         heard += t;
         if (heard.includes('ready\n')) decide({ argv: ['head', '-c', '1000', '/dev/zero'], lead: 'incremental\n' });
