@@ -12,6 +12,7 @@ import { createProgress, NO_PROGRESS, RESERVED_VARS, type ProgressSink } from '.
 import { fromError, fromOutput, stem, type RexxResult } from './result';
 import { createEffects, type Clock, type Signals } from './effects';
 import { qgaEffect, qmpEffect } from './qmp';
+import { unixGetEffect } from './unix-http';
 import { Runner, type RunnerOptions, type Run, type RunPipeline } from './runner';
 import { findVerb, unavailableVerb, type AnyVerb, type Ctx, type HandlerTable, type VarsSpec, type VerbOutput } from './verb';
 
@@ -284,6 +285,8 @@ async function dispatchParsed(
     },
     qmp: qmpEffect(dryrun, runner.log),
     qga: qgaEffect(dryrun, runner.log),
+    // A fake runner means nothing real is asked: then no socket reads either.
+    ...(opts.runner ? {} : { get: unixGetEffect(runner.log) }),
     cache,
     trace,
     env,

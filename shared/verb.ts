@@ -10,6 +10,7 @@ import type { Polled, PollOptions } from './poll';
 import { LONG_PARAMS, LONG_VARS, type ProgressEffect } from './progress';
 import type { QmpEffect } from './qmp';
 import type { Run, RunPipeline } from './runner';
+import type { UnixGetEffect } from './unix-http';
 
 /** What a verb's run function returns; the dispatcher maps it to the RexxJS result. */
 export interface VerbOutput {
@@ -45,6 +46,12 @@ export interface Ctx extends Effects {
   qmp: QmpEffect;
   /** Connect to a QEMU guest agent socket and sync (`guest-sync-delimited`), run `fn`, close (under dryrun only reading `guest-*` commands reach the agent). */
   qga: QmpEffect;
+  /**
+   * Read a daemon's REST API over its unix socket (shared/unix-http.ts), for a verb that
+   * would otherwise start the tool's client just to look (`lxc query`). Absent when the
+   * handler was given a fake runner (a unit test): the verb then asks the tool.
+   */
+  get?: UnixGetEffect;
   /**
    * Process-wide facts this handler instance has learnt (which runtime is installed, is
    * KVM usable): kept for the handler's lifetime, so a new handler (a test) starts clean.

@@ -8,10 +8,10 @@
  *   3. 10 clones with count=10 vs 10 clone_from_base calls in a row.
  * Run: npm run bench:lxd  (N via BENCH_N, default 20)
  */
-import * as http from 'node:http';
 import { execa } from 'execa';
 import { createHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/lxd';
+import { unixGet } from '../../shared/unix-http';
 import { fmt, median, ms, ratio, strict } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 20);
@@ -31,15 +31,9 @@ const remove = async (names: string[]) => {
 };
 
 /** Status of one instance straight from the REST API (the watcher's probe, ~2 ms). */
-function status(name: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath: SOCKET, path: `/1.0/instances/${name}` }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve((JSON.parse(body).metadata?.status as string) ?? ''));
-    });
-    req.on('error', reject);
-  });
+async function status(name: string): Promise<string> {
+  const r = await unixGet(SOCKET, `/1.0/instances/${name}`, 5000);
+  return (JSON.parse(r.body).metadata?.status as string) ?? '';
 }
 
 async function benchClone() {

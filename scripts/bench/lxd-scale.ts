@@ -7,7 +7,7 @@
  *   list                         vs  lxc list --format csv
  *   list_bases                   vs  lxc query /1.0/instances?recursion=1 (what it reads)
  *   info NAME                    vs  lxc info NAME
- * and counts the `lxc` calls each verb makes (from trace=true), to show which are one
+ * and counts the calls to LXD each verb makes (`lxc` runs and socket GETs, from trace=true), to show which are one
  * call whatever N is and which are N. Space: the pool's used bytes (GET
  * /1.0/storage-pools/POOL/resources) before and after the clones, per clone, against the
  * base's rootfs size (`du -sb`), which a full copy would add.
@@ -35,12 +35,12 @@ async function lxc(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-/** The `lxc` calls one handler command makes: trace=true prints each as "+ N ms lxc …" on stderr. */
+/** The calls to LXD one handler command makes (`lxc` runs and GETs on its socket): trace=true prints each as "+ Nms lxc …" or "+ Nms GET unix:…" on stderr. */
 async function calls(cmd: string): Promise<number> {
   const write = process.stderr.write.bind(process.stderr);
   let n = 0;
   process.stderr.write = ((chunk: string | Uint8Array) => {
-    n += (String(chunk).match(/^\+ [\d.]+ms lxc /gm) ?? []).length;
+    n += (String(chunk).match(/^\+ [\d.]+ms (?:lxc |GET unix:)/gm) ?? []).length;
     return true;
   }) as typeof process.stderr.write;
   try {
@@ -130,7 +130,7 @@ async function main() {
       made.add(`bscale-${TAG}-calls`);
       await remove([`bscale-${TAG}-calls`]);
       rows.push(
-        `${String(size).padStart(5)}  clone ${fmt(hClone)} / ${fmt(rClone)} = ${ratio(hClone, rClone)}x (${c.clone} lxc)` +
+        `${String(size).padStart(5)}  clone ${fmt(hClone)} / ${fmt(rClone)} = ${ratio(hClone, rClone)}x (${c.clone} calls)` +
           `  list ${fmt(hList)} / ${fmt(rList)} = ${ratio(hList, rList)}x (${c.list})` +
           `  list_bases ${fmt(hBases)} / ${fmt(rBases)} = ${ratio(hBases, rBases)}x (${c.bases})` +
           `  info ${fmt(hInfo)} / ${fmt(rInfo)} = ${ratio(hInfo, rInfo)}x (${c.info})`,
@@ -139,7 +139,7 @@ async function main() {
     }
     const after = await poolUsed(pool);
     const perClone = (after - before) / have;
-    console.log(`\ninstances  handler ms / raw ms = ratio (lxc calls the verb made)`);
+    console.log(`\ninstances  handler ms / raw ms = ratio (calls to LXD the verb made)`);
     for (const r of rows) console.log(r);
     console.log(`\nspace: pool used ${before} -> ${after} bytes for ${have} clones: ${Math.round(perClone)} bytes per clone`);
     if (full) console.log(`a full copy of the base rootfs is ${full} bytes: a clone adds ${((perClone / full) * 100).toFixed(3)}% of it (${(100 - (perClone / full) * 100).toFixed(3)}% saved)`);

@@ -13,7 +13,7 @@ export interface FakeBin {
   log: string;
   /** Every recorded argv, in order (argv[0] is the command's name). */
   calls(): string[][];
-  /** PATH-only environment that finds the fakes first (then the system tools the scripts need). */
+  /** PATH that finds the fakes first (then the system tools the scripts need), and LXD_SOCKET where there is none. */
   env: Record<string, string>;
   cleanup(): void;
 }
@@ -50,7 +50,8 @@ process.exit(a.exit || 0);
     dir,
     log,
     calls: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []),
-    env: { PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+    // No LXD socket there: ADDRESS LXD's reads (tool.ts query) then go to the fake lxc too.
+    env: { PATH: `${dir}:${process.env.PATH ?? '/usr/bin:/bin'}`, LXD_SOCKET: path.join(dir, 'no-lxd.socket') },
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -330,10 +330,10 @@ describe("lxc's error texts → RC (fake binary)", () => {
     expect(r.rexxVariables.CLONES).toEqual({ 0: 0 });
   });
 
-  it('lxc missing from PATH → RC 6', async () => {
+  it('lxc missing from PATH (and no LXD socket to read from) → RC 6', async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-empty-path-'));
     try {
-      const h = createHandler(table, { env: { PATH: empty } });
+      const h = createHandler(table, { env: { PATH: empty, LXD_SOCKET: path.join(empty, 'no-lxd.socket') } });
       for (const cmd of ['create name=x image=tiny', 'info web', 'exec web hostname', 'status']) {
         const r = await h(cmd);
         expect(r.errorCode, cmd).toBe(cmd.startsWith('exec') ? -6 : 6);
