@@ -81,8 +81,8 @@ export async function execInInstance(ctx: Ctx, remote: string | undefined, name:
  * When a local `lxc exec` is cancelled or times out: killing the client, or the SIGINT it forwards,
  * reaches only the command's first process, so what that started runs on in the instance
  * (measured on LXD 5.0: `sleep 9 & sleep 9; wait` left both sleeps running). So this finds
- * the exec's `lxd forkexec NAME … cmd ARGV` helper in /proc and SIGKILLs every process
- * under it (host pids); the helper then ends by itself. When two execs of the same argv run in the instance at
+ * the exec's `lxd forkexec NAME … cmd ARGV` helper in /proc and stops (SIGSTOP), then
+ * SIGKILLs, every process under it (host pids); the helper then ends by itself. When two execs of the same argv run in the instance at
  * once they cannot be told apart, and neither is touched.
  */
 export function endGuestCommand(ctx: Pick<Ctx, 'fs' | 'signal' | 'log'>, name: string, argv: string[]): void {
@@ -95,12 +95,23 @@ export function endGuestCommand(ctx: Pick<Ctx, 'fs' | 'signal' | 'log'>, name: s
     if (helpers.length > 1) ctx.log(`exec in ${name}: ${helpers.length} identical commands run; none is killed`);
     return;
   }
-  // The command and what it started (LXD's helper itself then ends on its own), deepest first.
-  for (const p of processTree(ctx, helpers[0]!).slice(1).reverse()) {
+  // The command and what it started (LXD's helper itself then ends on its own). First
+  // each is stopped, again for what a stopped one forked just before (a busy host may be
+  // in the middle of `sleep 9 &` now), until the tree holds no new process; then all are
+  // killed, deepest first.
+  const send = (p: number, sig: NodeJS.Signals) => {
     try {
-      ctx.signal.kill(p, 'SIGKILL');
+      ctx.signal.kill(p, sig);
     } catch {
       /* gone meanwhile */
     }
+  };
+  const stopped: number[] = [];
+  for (let round = 0; round < 20; round++) {
+    const fresh = processTree(ctx, helpers[0]!).slice(1).filter((p) => !stopped.includes(p));
+    if (!fresh.length) break;
+    for (const p of fresh) send(p, 'SIGSTOP');
+    stopped.push(...fresh);
   }
+  for (const p of [...stopped].reverse()) send(p, 'SIGKILL');
 }
