@@ -22,7 +22,7 @@ import { regexRule } from '../../../shared/names';
 import { defineVerb } from '../../../shared/verb';
 import { chooseAccel } from '../accel';
 import { checkHostFile } from '../hostfiles';
-import { awaitMigration, vmSocket } from '../migration';
+import { awaitMigration, vmSocket, type MigrateInfo } from '../migration';
 import { absPath, NAME, timeout } from '../params';
 import { closeSsh, openSsh, parseSshTarget, runOnPeer, sshTarget, type SshPeer } from '../remote';
 import { isVmProcess, liveness, loadRun, loadVm, vmPaths, withVmLock, type RunInfo } from '../state';
@@ -98,7 +98,7 @@ export const migrate = defineVerb({
       const local: string[] = [];
       if (p.target === 'unix') ctx.fs.remove(uri.slice(5));
       const newPid = () => Number(ctx.fs.readText(beside.pid)?.trim() ?? 0);
-      let info;
+      let info: MigrateInfo;
       let status: string;
       try {
         if (ssh) {
@@ -116,20 +116,24 @@ export const migrate = defineVerb({
         } else {
           await launch(ctx, def, accel, undefined, opts);
         }
-        await ctx.qmp(inQmp, (q) => q.execute('migrate-incoming', { uri: inUri }));
-        info = await ctx.qmp(paths.qmp, async (q) => {
-          const s = await qmpStatus(q);
-          if (guestCannotRun(s)) throw vmDied(ctx, p.name, guestDeadWhy(s));
-          await q.execute('migrate', { uri });
-          return awaitMigration(ctx, q, p.timeout, `migrate ${p.name} to ${p.target === 'unix' ? uri : p.target}`);
-        });
-        status = await ctx.qmp(inQmp, async (q) => {
-          let s = '';
-          const ok = await waitUntil(ctx, async () => (s = await qmpStatus(q)) !== 'inmigrate', { timeoutMs: 30_000, initialMs: 10, maxMs: 100 });
-          if (!ok) throw toolFailed(`migrate ${p.name}: the incoming QEMU stayed in status inmigrate`);
-          if (guestCannotRun(s)) throw vmDied(ctx, p.name, guestDeadWhy(s));
-          return s;
-        });
+        // The QMP steps read back the QEMU just launched: under dryrun there is none, and the plan is a completed move.
+        ({ info, status } = await ctx.effect(async () => {
+          await ctx.qmp(inQmp, (q) => q.execute('migrate-incoming', { uri: inUri }));
+          const done = await ctx.qmp(paths.qmp, async (q) => {
+            const s = await qmpStatus(q);
+            if (guestCannotRun(s)) throw vmDied(ctx, p.name, guestDeadWhy(s));
+            await q.execute('migrate', { uri });
+            return awaitMigration(ctx, q, p.timeout, `migrate ${p.name} to ${p.target === 'unix' ? uri : p.target}`);
+          });
+          const now = await ctx.qmp(inQmp, async (q) => {
+            let s = '';
+            const ok = await waitUntil(ctx, async () => (s = await qmpStatus(q)) !== 'inmigrate', { timeoutMs: 30_000, initialMs: 10, maxMs: 100 });
+            if (!ok) throw toolFailed(`migrate ${p.name}: the incoming QEMU stayed in status inmigrate`);
+            if (guestCannotRun(s)) throw vmDied(ctx, p.name, guestDeadWhy(s));
+            return s;
+          });
+          return { info: done, status: now };
+        }, { info: { status: 'completed' } as MigrateInfo, status: 'running' }));
       } catch (e) {
         // The old QEMU goes on (a failed migration resumes it); the new one goes.
         const pid = newPid();

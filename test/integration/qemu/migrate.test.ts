@@ -87,12 +87,20 @@ describe('migrate', () => {
     for (let i = 1; i < c.length; i++) expect(c[i]).toBe(c[i - 1]! + 1);
   });
 
-  it('a stopped VM is RC 7; ssh: to a host that refuses is RC 6 and the VM runs on; an existing unix path is RC 4; after a move, stop and start work', async () => {
+  it('a stopped VM is RC 7; ssh: to a host that refuses is RC 6 and the VM runs on; dryrun plans and moves nothing; an existing unix path is RC 4; after a move, stop and start work', async () => {
     const pid = (await ok('state m1')).rexxVariables.PID;
     const r6 = await h('migrate m1 target=ssh:127.0.0.1:1');
     expect(r6.errorCode, r6.errorMessage).toBe(6);
     expect((await ok('state m1')).rexxVariables).toMatchObject({ STATUS: 'running', PID: pid });
     expect(qemuProcesses(path.join(dir, 'vms/m1/'))).toEqual([pid]);
+    // dryrun plans the ssh steps and QMP nothing: the same QEMU runs, the folder is as it was.
+    const files = fs.readdirSync(path.join(dir, 'vms/m1')).sort();
+    const d = await ok(`migrate m1 target=ssh:${sshd.peer} dryrun=true`);
+    expect(String(d.output)).toContain(`-f -N ${sshd.peer}`);
+    expect(String(d.output)).toMatch(/qemu-system-x86_64/);
+    expect((await ok('state m1')).rexxVariables).toMatchObject({ STATUS: 'running', PID: pid });
+    expect(qemuProcesses(path.join(dir, 'vms/m1/'))).toEqual([pid]);
+    expect(fs.readdirSync(path.join(dir, 'vms/m1')).sort()).toEqual(files);
     fs.writeFileSync(path.join(dir, 'taken'), 'x');
     expect((await h(`migrate m1 target=unix:${dir}/taken`)).errorCode).toBe(4);
     expect(fs.readFileSync(path.join(dir, 'taken'), 'utf8')).toBe('x');
