@@ -11,7 +11,7 @@ import { poll } from './poll';
 import { createProgress, NO_PROGRESS, RESERVED_VARS, type ProgressSink } from './progress';
 import { fromError, fromOutput, stem, type RexxResult } from './result';
 import { createEffects, type Clock, type Signals } from './effects';
-import { qgaEffect, qmpEffect } from './qmp';
+import { AgentPool, qgaEffect, qmpEffect } from './qmp';
 import { unixGetEffect } from './unix-http';
 import { Runner, type RunnerOptions, type Run, type RunPipeline } from './runner';
 import { findVerb, unavailableVerb, type AnyVerb, type Ctx, type HandlerTable, type VarsSpec, type VerbOutput } from './verb';
@@ -105,6 +105,8 @@ export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): A
   const strict = env.REXX_ADDRESS_STRICT_VARS === '1';
   // What this handler instance learns once (installed runtime, KVM verdict) lives here.
   const cache = new Map<string, unknown>();
+  // Guest agent sessions kept open between this instance's calls (idle-bounded, unref'd).
+  const agents = new AgentPool();
   return async (command, variables, sourceContext) => {
     const shadowed = shadowingVariable(command, variables, sourceContext);
     if (shadowed) return shadowed.value as RexxResult;
@@ -118,7 +120,7 @@ export function createHandler(table: HandlerTable, opts: HandlerOptions = {}): A
       if (typeof command === 'string') verb = findVerb(table, command.trim().split(/\s/, 1)[0] ?? '');
       const parsed = toParsed(table, command, variables, sourceContext);
       verb = findVerb(table, parsed.verb);
-      r = await dispatchParsed(table, parsed, env, opts, cache, sourceContext, call, abort);
+      r = await dispatchParsed(table, parsed, env, opts, { cache, agents }, sourceContext, call, abort);
     } catch (e) {
       r = fromError(e);
       if (verb?.exitStatus && r.errorCode > 0) r = { ...r, errorCode: -r.errorCode };
@@ -217,7 +219,7 @@ async function dispatchParsed(
   parsed: ParsedCommand,
   env: Record<string, string | undefined>,
   opts: HandlerOptions,
-  cache: Map<string, unknown>,
+  instance: { cache: Map<string, unknown>; agents: AgentPool },
   sourceContext: unknown,
   call: CallFacts,
   abort?: AbortSignal,
@@ -284,10 +286,10 @@ async function dispatchParsed(
       }
     },
     qmp: qmpEffect(dryrun, runner.log),
-    qga: qgaEffect(dryrun, runner.log),
+    qga: qgaEffect(dryrun, runner.log, instance.agents),
     // A fake runner means nothing real is asked: then no socket reads either.
     ...(opts.runner ? {} : { get: unixGetEffect(runner.log) }),
-    cache,
+    cache: instance.cache,
     trace,
     env,
     log: runner.log,

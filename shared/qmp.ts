@@ -17,6 +17,7 @@
  * replies to a previous client's requests may still be queued. So the session starts
  * with `guest-sync-delimited` and a fresh random id, and reads until the reply that
  * returns that id (qemu-ga puts a 0xFF byte before it, which the line reader drops).
+ * A handler instance keeps its agent sessions open between calls ({@link AgentPool}).
  */
 import * as net from 'node:net';
 import { AddressError, isReason, timedOut, toolFailed, unavailable } from './errors';
@@ -167,6 +168,12 @@ export class Qmp {
     this.sock.destroy();
   }
 
+  /** Whether an open session keeps the process alive (an idle kept agent session must not: AgentPool). */
+  hold(on: boolean): void {
+    if (on) this.sock.ref();
+    else this.sock.unref();
+  }
+
   /** The next queued message matching `pred`, waiting up to `timeoutMs`. */
   private async next(pred: (m: Msg) => boolean, timeoutMs: number, what: string): Promise<Msg> {
     const deadline = Date.now() + timeoutMs;
@@ -223,18 +230,94 @@ export async function withAgent<T>(path: string, fn: (q: Qmp) => Promise<T>, tim
   }
 }
 
+/** How long a kept guest agent session may sit unused before it is closed, in ms (AgentPool). */
+export const AGENT_IDLE_MS = 2_000;
+
+/**
+ * Guest agent sessions kept open per socket, for one handler instance (createHandler
+ * makes one): back-to-back calls on a VM's agent reuse the synced session instead of
+ * reconnecting, since qemu-ga sleeps ~100 ms after a client hangs up (qga/main.c) and
+ * the next connect waits for it. A session is closed after `idleMs` unused (the
+ * chardev serves one client at a time: another process's agent call waits at most that
+ * long), when a call on it fails with a timeout or the socket closed (the next call
+ * reconnects), and by {@link drop} (stop, delete, shutdown). An idle session never keeps
+ * the process alive (its socket and timer are unref'd). Calls on one socket at the same
+ * time share the session (QMP replies are matched by id).
+ */
+export class AgentPool {
+  private readonly sessions = new Map<string, { q: Promise<Qmp>; users: number; timer?: ReturnType<typeof setTimeout> }>();
+
+  constructor(private readonly idleMs = AGENT_IDLE_MS) {}
+
+  /** Run `fn` on the session of `path` (connected and synced within `timeoutMs` when there is none). */
+  async use<T>(path: string, fn: (q: Qmp) => Promise<T>, timeoutMs = QMP_TIMEOUT_MS): Promise<T> {
+    let s = this.sessions.get(path);
+    if (s && s.users === 0 && (await s.q.catch(() => undefined))?.isClosed) {
+      this.drop(path);
+      s = undefined;
+    }
+    if (!s) {
+      s = { q: Qmp.connectAgent(path, timeoutMs), users: 0 };
+      this.sessions.set(path, s);
+    }
+    const mine = s;
+    clearTimeout(mine.timer);
+    mine.users++;
+    let q: Qmp | undefined;
+    try {
+      q = await mine.q;
+      q.hold(true);
+      return await fn(q);
+    } catch (e) {
+      // A broken or late session is not reused: the next call connects afresh.
+      if (!q || q.isClosed || isReason(e, 'timedOut')) this.forget(path, mine);
+      throw e;
+    } finally {
+      mine.users--;
+      if (mine.users === 0 && this.sessions.get(path) === mine) {
+        q?.hold(false);
+        mine.timer = setTimeout(() => this.forget(path, mine), this.idleMs);
+        mine.timer.unref?.();
+      }
+    }
+  }
+
+  /** Close the kept session of `path`, if any (its QEMU stops or goes away). */
+  drop(path: string): void {
+    const s = this.sessions.get(path);
+    if (s) this.forget(path, s);
+  }
+
+  /** Close every kept session. */
+  dropAll(): void {
+    for (const path of [...this.sessions.keys()]) this.drop(path);
+  }
+
+  private forget(path: string, s: { q: Promise<Qmp>; timer?: ReturnType<typeof setTimeout> }): void {
+    clearTimeout(s.timer);
+    if (this.sessions.get(path) === s) this.sessions.delete(path);
+    s.q.then((q) => q.close(), () => undefined);
+  }
+}
+
 /** Guest agent commands that only read (qga/qapi-schema.json): under dryrun they still reach the agent. */
 export const QGA_READS = /^guest-(?:ping|info|sync|sync-delimited|get-[a-z-]+|network-get-interfaces|exec-status|fsfreeze-status)$/;
 
 /**
- * The guest agent effect a verb gets on its context (`ctx.qga`): {@link withAgent}, and
+ * The guest agent effect a verb gets on its context (`ctx.qga`): {@link withAgent}, or
+ * the handler instance's {@link AgentPool} when given (sessions kept open), and
  * under dryrun a session whose reading commands ({@link QGA_READS}) are real and whose
  * other commands (guest-exec, guest-file-*, guest-shutdown …) do nothing (resolving to
  * `{}`, logged as `# would qga ...`).
  */
-export function qgaEffect(dryrun: boolean, log: (line: string) => void): QmpEffect {
-  return sessionEffect(dryrun, log, withAgent, 'qga', (c) => QGA_READS.test(c));
+export function qgaEffect(dryrun: boolean, log: (line: string) => void, pool?: AgentPool): QgaEffect {
+  const effect: QgaEffect = sessionEffect(dryrun, log, pool ? (sock, fn, t) => pool.use(sock, fn, t) : withAgent, 'qga', (c) => QGA_READS.test(c));
+  effect.drop = (sock) => pool?.drop(sock);
+  return effect;
 }
+
+/** ctx.qga: the agent effect, and `drop(socket)` to close a session the handler keeps ({@link AgentPool}). */
+export type QgaEffect = QmpEffect & { drop?: (socket: string) => void };
 
 function sessionEffect(dryrun: boolean, log: (line: string) => void, connect: QmpEffect, label: string, reads: (command: string) => boolean): QmpEffect {
   if (!dryrun) return connect;

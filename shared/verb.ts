@@ -8,7 +8,7 @@ import type { NameRule } from './names';
 import type { ParamsOf, ParamsSpec } from './params';
 import type { Polled, PollOptions } from './poll';
 import { LONG_PARAMS, LONG_VARS, type ProgressEffect } from './progress';
-import type { QmpEffect } from './qmp';
+import type { QgaEffect, QmpEffect } from './qmp';
 import type { Run, RunPipeline } from './runner';
 import type { UnixGetEffect } from './unix-http';
 
@@ -44,8 +44,13 @@ export interface Ctx extends Effects {
   poll<T>(probe: () => Promise<T | undefined>, o: PollOptions): Promise<Polled<T | undefined>>;
   /** Connect to a QMP socket, run `fn`, close (under dryrun only `query-*` commands reach QEMU). */
   qmp: QmpEffect;
-  /** Connect to a QEMU guest agent socket and sync (`guest-sync-delimited`), run `fn`, close (under dryrun only reading `guest-*` commands reach the agent). */
-  qga: QmpEffect;
+  /**
+   * Run `fn` on a QEMU guest agent session (connected and synced with
+   * `guest-sync-delimited`; the handler instance keeps it open for the next call, a
+   * bounded idle time: shared/qmp.ts AgentPool); `qga.drop(socket)` closes the kept one.
+   * Under dryrun only reading `guest-*` commands reach the agent.
+   */
+  qga: QgaEffect;
   /**
    * Read a daemon's REST API over its unix socket (shared/unix-http.ts), for a verb that
    * would otherwise start the tool's client just to look (`lxc query`). Absent when the

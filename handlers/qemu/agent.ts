@@ -50,6 +50,34 @@ export async function withGuestAgent<T>(ctx: Ctx, name: string, verb: string, fn
   }
 }
 
+/** One interface as guest-network-get-interfaces describes it (qemu-ga 7.2). */
+export interface GuestIface { name: string; 'hardware-address'?: string; 'ip-addresses'?: { 'ip-address-type': string; 'ip-address': string; prefix: number }[] }
+
+/**
+ * The guest's IPv4 from guest-network-get-interfaces: the first address on the interface
+ * whose MAC is `mac` when given, else the first not on loopback; link-local
+ * (169.254.0.0/16) addresses do not count. Undefined when there is none yet.
+ */
+export function ifaceIpv4(ifaces: readonly GuestIface[], mac?: string): string | undefined {
+  const usable = (i: GuestIface) => (i['ip-addresses'] ?? []).find((a) => a['ip-address-type'] === 'ipv4' && !a['ip-address'].startsWith('127.') && !a['ip-address'].startsWith('169.254.'))?.['ip-address'];
+  const mine = mac ? ifaces.filter((i) => i['hardware-address']?.toLowerCase() === mac.toLowerCase()) : ifaces.filter((i) => i.name !== 'lo');
+  return mine.map(usable).find((a) => a !== undefined);
+}
+
+/**
+ * Ask the agent of running VM `name` for its IPv4 ({@link ifaceIpv4} on `mac`) within
+ * `syncMs`: undefined when the agent does not answer (not started yet, or the guest has
+ * none) or the interface has no address yet.
+ */
+export async function agentIpv4(ctx: Ctx, name: string, mac: string | undefined, syncMs: number): Promise<string | undefined> {
+  try {
+    return await ctx.qga(vmPaths(ctx, name).qga, async (q) => ifaceIpv4(await q.execute<GuestIface[]>('guest-network-get-interfaces', undefined, syncMs), mac), syncMs);
+  } catch (e) {
+    if (isReason(e, 'timedOut', 'unavailable', 'toolFailed')) return undefined;
+    throw e;
+  }
+}
+
 /** What a command run through the agent did (guest-exec-status). */
 export interface AgentRun {
   /** Exit status; 128+N when signal N ended it (as a shell reports it). */

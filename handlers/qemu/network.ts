@@ -1,8 +1,8 @@
 /**
  * VM networking: `network=none|user|bridge:BRIDGE`, user-mode port forwards
  * (`forward=tcp:HOSTPORT:GUESTPORT`, QEMU `hostfwd` bound to 127.0.0.1), the VM's
- * stable MAC address, the tap devices a bridged NIC needs, and the guest's IPv4 read
- * from the bridge's DHCP leases.
+ * stable MAC address, the tap devices a bridged NIC needs, and the guest's IPv4 for
+ * wait=ip: from the guest agent when it answers, else from the bridge's DHCP leases.
  *
  * A bridged NIC is a tap device the handler makes before QEMU starts (`ip tuntap add
  * dev TAP mode tap`, `ip link set TAP master BRIDGE up`: iproute2) and removes when
@@ -17,6 +17,7 @@ import { notFound, toolFailed, usageError } from '../../shared/errors';
 import { forwardRule, networkRule } from './names';
 import type { Ctx } from '../../shared/verb';
 import type { VmDef } from './state';
+import { agentIpv4 } from './agent';
 
 /** The network keys create, clone_from_base and nic_add share. */
 export const NETWORK_PARAMS = {
@@ -189,18 +190,13 @@ export function leaseOf(text: string, mac: string): { line: string; ipv4: string
 }
 
 /**
- * Where the guest's IPv4 comes from: the DHCP lease of its bridged MAC (read from the
- * bridge's dnsmasq lease file, {@link leaseFile}). A lease counts once its line differs
- * from the one there when the wait began (`before`: a lease left by the previous run
- * has an older expiry), so a restart waits for the guest's new DHCP request.
- *
- * HOOK for the guest agent: `guest-network-get-interfaces` is the second source (for
- * network=user and guests with a static address); add it here, tried when the VM has no
- * bridged NIC. Until then that is RC 2: the VM has no source.
+ * The guest's DHCP lease on its bridge: a reader of the lease of its bridged MAC (from
+ * the bridge's dnsmasq lease file, {@link leaseFile}), or undefined when the VM has no
+ * bridged NIC of its own.
  */
-export function ipv4Source(ctx: Pick<Ctx, 'env' | 'fs'>, def: VmDef): () => { line: string; ipv4: string } | undefined {
+export function leaseSource(ctx: Pick<Ctx, 'env' | 'fs'>, def: VmDef): (() => { line: string; ipv4: string } | undefined) | undefined {
   const bridge = bridgeOf(def.network);
-  if (!bridge || !def.mac) throw usageError(`wait=ip: VM ${def.name} has network=${def.network}; its address is read from the DHCP lease of a bridged NIC (network=bridge:BRIDGE)`);
+  if (!bridge || !def.mac) return undefined;
   const mac = def.mac;
   return () => {
     const f = leaseFile(ctx, bridge);
@@ -209,21 +205,51 @@ export function ipv4Source(ctx: Pick<Ctx, 'env' | 'fs'>, def: VmDef): () => { li
   };
 }
 
+/** Where wait=ip reads the guest's address: `agent` (the VM has an agent channel), `lease` (a bridged NIC), both, or RC 2 when neither. */
+export function ipv4Sources(ctx: Pick<Ctx, 'env' | 'fs'>, def: VmDef): { agent: boolean; lease?: ReturnType<typeof leaseSource> } {
+  const lease = leaseSource(ctx, def);
+  const agent = def.agent !== false;
+  if (!agent && !lease) throw usageError(`wait=ip: VM ${def.name} has no address source: no guest agent channel (agent=false) and network=${def.network} (a DHCP lease is read for network=bridge:BRIDGE)`);
+  return { agent, lease };
+}
+
+/** How long one agent question of wait=ip may take, in ms (a guest without qemu-ga never answers). */
+const AGENT_IP_MS = 1_000;
+
 /**
- * Wait until the guest of `def` has an IPv4 (see {@link ipv4Source}) and return it; RC
- * 5 at the deadline, RC 1 when QEMU exits first (`alive` says false).
+ * The guest's IPv4 now, and where it came from: the guest agent first
+ * (guest-network-get-interfaces: the address on the VM's own MAC), else the DHCP lease of
+ * its bridged NIC (a lease whose line equals `staleLine`, one left from an earlier run, does
+ * not count). Undefined when neither has one yet.
  */
-export async function waitIpv4(ctx: Ctx, def: VmDef, timeoutMs: number, alive: () => boolean): Promise<string> {
-  const read = ipv4Source(ctx, def);
-  const before = read()?.line;
+export async function readIpv4(ctx: Ctx, def: VmDef, staleLine?: string): Promise<{ ipv4: string; source: 'agent' | 'lease' } | undefined> {
+  const { agent, lease } = ipv4Sources(ctx, def);
+  if (agent) {
+    const ip = await agentIpv4(ctx, def.name, def.mac, AGENT_IP_MS);
+    if (ip) return { ipv4: ip, source: 'agent' };
+  }
+  const l = lease?.();
+  return l && l.line !== staleLine ? { ipv4: l.ipv4, source: 'lease' } : undefined;
+}
+
+/**
+ * Wait until the guest of `def` has an IPv4 ({@link readIpv4}: the agent, else a DHCP
+ * lease newer than the one there when the wait began, so a restart waits for the guest's
+ * new DHCP request) and return it with its source; RC 2 when the VM has neither source,
+ * RC 5 at the deadline, RC 1 when QEMU exits first (`alive` says false).
+ */
+export async function waitIpv4(ctx: Ctx, def: VmDef, timeoutMs: number, alive: () => boolean): Promise<{ ipv4: string; source: 'agent' | 'lease' | '' }> {
+  const { agent, lease } = ipv4Sources(ctx, def);
+  const before = lease?.()?.line;
+  const from = [agent ? 'its guest agent (guest-network-get-interfaces)' : '', lease ? `a DHCP lease for ${def.mac} on ${bridgeOf(def.network)}` : ''].filter(Boolean).join(' or ');
   const r = await ctx.poll(
     async () => {
-      const l = read();
-      if (l && l.line !== before) return l.ipv4;
-      if (!alive()) throw toolFailed(`VM ${def.name}: QEMU exited before the guest got a DHCP lease`);
+      const ip = await readIpv4(ctx, def, before);
+      if (ip) return ip;
+      if (!alive()) throw toolFailed(`VM ${def.name}: QEMU exited before the guest had an IPv4 address`);
       return undefined;
     },
-    { timeoutMs, what: `VM ${def.name} to get a DHCP lease for ${def.mac} on ${bridgeOf(def.network)}`, initialMs: 100, maxMs: 500 },
+    { timeoutMs, what: `VM ${def.name} to have an IPv4 address from ${from}`, initialMs: 100, maxMs: 500 },
   );
-  return r.value ?? '';
+  return r.value ?? { ipv4: '', source: '' };
 }

@@ -10,7 +10,7 @@ import { chooseAccel, QEMU_SYSTEM } from './accel';
 import { waitAgent, waitCloudInit } from './agent';
 import { checkVmFiles } from './hostfiles';
 import { checkDeviceFiles, deviceArgv } from './devices';
-import { dropTaps, ipv4Source, makeTaps, networkArgv, waitIpv4 } from './network';
+import { dropTaps, ipv4Sources, makeTaps, networkArgv, readIpv4, waitIpv4 } from './network';
 import { QEMU_ERRORS } from './errors';
 import type { Qmp } from '../../shared/qmp';
 import { isVmProcess, liveness, loadRun, loadVm, serialNote, vmPaths, withVmLock, type Liveness, type RunInfo, type VmDef } from './state';
@@ -210,10 +210,13 @@ export async function waitSerial(ctx: Ctx, name: string, text: string, timeoutMs
  * Stop a running VM: `system_powerdown` and wait up to `timeoutMs` for QEMU to exit,
  * then `quit`; force=true quits at once. A QEMU that ignores quit is killed (SIGKILL).
  * Returns how it ended: powerdown, quit or kill. What a killed QEMU leaves behind is
- * the caller's to clear (clearStale, under the VM's lock).
+ * the caller's to clear (clearStale, under the VM's lock). The agent session the handler
+ * kept for the VM is closed first (ctx.qga.drop).
  */
 export async function stopVm(ctx: Ctx, name: string, force: boolean, timeoutMs: number): Promise<'powerdown' | 'quit' | 'kill'> {
   const paths = vmPaths(ctx, name);
+  // The guest agent session this handler keeps for the VM goes with its QEMU.
+  ctx.qga.drop?.(paths.qga);
   const l0 = liveness(ctx, name);
   const pid = l0.kind === 'running' ? l0.pid : 0;
   // QEMU removes its pidfile before it has finished exiting (and let go of its disks):
@@ -245,12 +248,13 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
     const l = o.afterStop ? await ctx.effect(() => liveness(ctx, name), { kind: 'stopped' } as Liveness) : liveness(ctx, name);
     if (l.kind === 'running') {
       const accel = loadRun(ctx, name)?.accel ?? '';
-      // wait=ip on a running VM: its current lease, if it has one (RC 2 when it has no bridged NIC).
-      const ip = wait === 'ip' ? { IPV4: ipv4Source(ctx, def)()?.ipv4 ?? '' } : {};
+      // wait=ip on a running VM: its address now, from the agent or its lease (RC 2 when it has neither source).
+      const now = wait === 'ip' ? await readIpv4(ctx, def) : undefined;
+      const ip = wait === 'ip' ? { IPV4: now?.ipv4 ?? '', IP_SOURCE: now?.source ?? '' } : {};
       return { result: 'running', vars: { STATUS: 'running', PID: l.pid, ACCEL: accel, ALREADY: 1, START_MS: 0, QMP_MS: 0, READY_MS: 0, ...ip } };
     }
     if (l.kind === 'crashed') clearStale(ctx, name);
-    if (wait === 'ip') ipv4Source(ctx, def); // RC 2 before launching when the VM has no address source
+    if (wait === 'ip') ipv4Sources(ctx, def); // RC 2 before launching when the VM has no address source
     await checkVmFiles(ctx, def);
     checkDeviceFiles(ctx, def);
     const accel = await chooseAccel(ctx, def.accel);
@@ -287,8 +291,10 @@ async function waitStarted(ctx: Ctx, name: string, wait: string, timeoutMs: numb
     status = liveness(ctx, name).kind === 'running' ? 'running' : 'stopped';
   }
   if (wait === 'ip') {
-    // The guest's DHCP lease on its bridge (network.ts: the agent is the hook for other networks).
-    vars.IPV4 = await waitIpv4(ctx, loadVm(ctx, name), left(), () => liveness(ctx, name).kind === 'running');
+    // The guest agent's answer, else the DHCP lease on its bridge (network.ts).
+    const ip = await waitIpv4(ctx, loadVm(ctx, name), left(), () => liveness(ctx, name).kind === 'running');
+    vars.IPV4 = ip.ipv4;
+    vars.IP_SOURCE = ip.source;
     vars.READY_MS = ms();
   }
   if (wait === 'agent' || wait === 'cloud-init') {

@@ -11,10 +11,10 @@ import { guestPath, hostPath, regexRule } from '../../../shared/names';
 import type { Qmp } from '../../../shared/qmp';
 import { stem } from '../../../shared/result';
 import { defineVerb, type Ctx } from '../../../shared/verb';
-import { agentExec, agentExecOk, withGuestAgent } from '../agent';
+import { agentExec, agentExecOk, ifaceIpv4, withGuestAgent, type GuestIface } from '../agent';
 import { agentErrorReason } from '../errors';
 import { NAME, timeout } from '../params';
-import { isVmProcess, liveness, loadVm, withVmLock } from '../state';
+import { isVmProcess, liveness, loadVm, vmPaths, withVmLock } from '../state';
 import { clearStale, stopVm, waitUntil } from '../vm';
 
 /**
@@ -165,7 +165,7 @@ export const filePull = defineVerb({
 });
 
 interface OsInfo { 'pretty-name'?: string; id?: string; 'version-id'?: string; 'kernel-release'?: string; machine?: string }
-interface Iface { name: string; 'hardware-address'?: string; 'ip-addresses'?: { 'ip-address-type': string; 'ip-address': string; prefix: number }[] }
+type Iface = GuestIface;
 
 export const guestInfo = defineVerb({
   name: 'guest_info',
@@ -184,7 +184,7 @@ export const guestInfo = defineVerb({
     INTERFACES: { stem: 'interface names' },
     MACS: { stem: 'the MAC address of each interface' },
     ADDRESSES: { stem: 'every address as "IFACE ADDRESS/PREFIX"' },
-    IPV4: 'the first IPv4 address not on loopback, or empty',
+    IPV4: 'the first IPv4 address not on loopback (nor link-local 169.254/16), or empty',
   },
   async run(p, ctx) {
     return withGuestAgent(ctx, p.name, 'guest_info', async (q) => {
@@ -194,7 +194,6 @@ export const guestInfo = defineVerb({
       const info = await q.execute<{ version: string }>('guest-info', undefined, t);
       const ifaces = await q.execute<Iface[]>('guest-network-get-interfaces', undefined, t);
       const addrs = ifaces.flatMap((i) => (i['ip-addresses'] ?? []).map((a) => ({ iface: i.name, ...a })));
-      const v4 = addrs.find((a) => a['ip-address-type'] === 'ipv4' && a.iface !== 'lo' && !a['ip-address'].startsWith('127.'));
       return {
         result: os['pretty-name'] ?? '',
         vars: {
@@ -203,7 +202,7 @@ export const guestInfo = defineVerb({
           INTERFACES: stem(ifaces.map((i) => i.name)),
           MACS: stem(ifaces.map((i) => i['hardware-address'] ?? '')),
           ADDRESSES: stem(addrs.map((a) => `${a.iface} ${a['ip-address']}/${a.prefix}`)),
-          IPV4: v4?.['ip-address'] ?? '',
+          IPV4: ifaceIpv4(ifaces) ?? '',
         },
       };
     }, Math.min(p.timeout, 10_000));
@@ -255,6 +254,8 @@ export const shutdown = defineVerb({
     let method: string = '';
     if (def.agent !== false) {
       method = await agentPoweroff(ctx, p.name, Math.min(10_000, p.timeout / 2));
+      // (the agent session kept for the VM: the guest is going away)
+      ctx.qga.drop?.(vmPaths(ctx, p.name).qga);
       if (method) {
         // QEMU removes its pidfile before it has finished exiting: gone is when the process is gone too.
         const gone = await waitUntil(ctx, () => liveness(ctx, p.name).kind !== 'running' && !isVmProcess(ctx, p.name, l.pid), { timeoutMs: Math.max(1000, p.timeout / 2 - (ctx.clock.monotonic() - t0)), initialMs: 20, maxMs: 200 });

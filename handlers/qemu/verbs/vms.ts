@@ -76,6 +76,7 @@ export const del = defineVerb({
         await stopVm(ctx, p.name, true, 0);
       }
       clearStale(ctx, p.name);
+      ctx.qga.drop?.(vmPaths(ctx, p.name).qga);
       if (def) await dropTaps(ctx, def, vmPaths(ctx, p.name).dir);
       const own = Boolean(def?.base && def.disk === diskPath(ctx, p.name, 'qcow2') && !p.keep_disk);
       if (own) ctx.fs.remove(def!.disk);

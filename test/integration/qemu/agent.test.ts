@@ -2,7 +2,9 @@
  * ADDRESS QEMU through the guest agent, on real qemu booting the full Debian guest
  * (scripts/build-qemu-full-guest.sh) once under TCG: start wait=agent, exec (RC = exit
  * status, stdout, stderr, stdin, env, cwd, user, not found → -3, timeout → -5),
- * file_push / file_pull round trip with mode, guest_info, and shutdown through the agent.
+ * file_push / file_pull round trip with mode, guest_info, start wait=ip answered by the
+ * agent (guest-network-get-interfaces on the VM's MAC: on the running VM, and on a second
+ * boot whose NIC takes slirp's DHCP), and shutdown through the agent.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -26,7 +28,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-qga-'));
   h = createHandler(table, { env: { ...process.env, REXX_QEMU_DIR: dir } });
   await fullGuestOverlay(dir, 'ga1');
-  await ok(`create name=ga1 disk=ga1 ${FULL_GUEST_HW}`);
+  await ok(`create name=ga1 disk=ga1 ${FULL_GUEST_HW} network=user`);
   const s = await ok('start ga1 wait=agent timeout=240s');
   expect(s.rexxVariables.AGENT_MS).toBeGreaterThan(0);
 }, 300_000);
@@ -87,6 +89,18 @@ describe('guest_info and shutdown', () => {
     expect(Object.values(r.rexxVariables.INTERFACES as object)).toContain('lo');
   });
 
+  it('start wait=ip on the running VM takes the address the agent reports on its MAC', async () => {
+    // The full guest configures no NIC by itself: give the user-network NIC slirp's address by hand.
+    const mac = JSON.parse(fs.readFileSync(path.join(dir, 'vms/ga1/vm.json'), 'utf8')).mac as string;
+    const dev = (await ok(`exec ga1 command="ip -o link | grep -i ${mac} | cut -d: -f2 | tr -d ' '"`)).output.trim();
+    expect(dev).toMatch(/^[a-z0-9]+$/);
+    expect((await ok('start ga1 wait=ip')).rexxVariables).toMatchObject({ ALREADY: 1, IPV4: '', IP_SOURCE: '' });
+    await ok(`exec ga1 command="ip addr add 10.0.2.15/24 dev ${dev} && ip link set ${dev} up"`);
+    expect((await ok('start ga1 wait=ip')).rexxVariables).toMatchObject({ ALREADY: 1, IPV4: '10.0.2.15', IP_SOURCE: 'agent' });
+    // For the next boot: DHCP on that NIC (ifupdown, isc-dhcp-client; slirp's DHCP gives 10.0.2.15).
+    await ok(`exec ga1 command="printf 'auto ${dev}\\niface ${dev} inet dhcp\\n' > /etc/network/interfaces.d/rexx-nic"`);
+  });
+
   it('shutdown powers the guest off through the agent; then it is stopped', async () => {
     const r = await ok('shutdown ga1 timeout=90s');
     expect(['agent', 'agent-exec']).toContain(r.rexxVariables.METHOD);
@@ -94,4 +108,11 @@ describe('guest_info and shutdown', () => {
     expect((await ok('shutdown ga1')).rexxVariables.METHOD).toBe('none');
     expect((await h('exec ga1 command=true')).errorCode).toBe(-7);
   });
+
+  it('start wait=ip on a boot waits until the agent reports the DHCP address (network=user: no lease file to read)', async () => {
+    const r = await ok('start ga1 wait=ip timeout=240s');
+    expect(r.rexxVariables).toMatchObject({ ALREADY: 0, IPV4: '10.0.2.15', IP_SOURCE: 'agent' });
+    expect(r.rexxVariables.READY_MS).toBeGreaterThan(0);
+    await ok('stop ga1 force=true');
+  }, 300_000);
 });

@@ -72,11 +72,13 @@ describe('network=bridge:rexxbr0', () => {
     const tap = tapName(vmDir('nb1'), 'net0');
     const s = await ok('start nb1 wait=ip timeout=120s');
     expect(s.rexxVariables.IPV4).toMatch(/^10\.231\.7\.\d+$/);
+    // (the busybox guest has an agent channel but no qemu-ga: the lease answers)
+    expect(s.rexxVariables.IP_SOURCE).toBe('lease');
     expect(s.rexxVariables.READY_MS).toBeGreaterThan(0);
     expect(path.basename(fs.readlinkSync(`/sys/class/net/${tap}/master`))).toBe('rexxbr0');
     const leases = fs.readFileSync('/var/lib/lxd/networks/rexxbr0/dnsmasq.leases', 'utf8');
     expect(leases).toContain(`${def.mac} ${s.rexxVariables.IPV4}`);
-    expect((await ok('start nb1 wait=ip')).rexxVariables).toMatchObject({ ALREADY: 1, IPV4: s.rexxVariables.IPV4 });
+    expect((await ok('start nb1 wait=ip')).rexxVariables).toMatchObject({ ALREADY: 1, IPV4: s.rexxVariables.IPV4, IP_SOURCE: 'lease' });
     const ping = await execa('ping', ['-c', '1', '-W', '3', String(s.rexxVariables.IPV4)], { reject: false });
     expect(ping.exitCode, ping.stdout).toBe(0);
 
@@ -101,10 +103,10 @@ describe('network=bridge:rexxbr0', () => {
     expect(fs.existsSync(`/sys/class/net/${tap}`)).toBe(false);
   });
 
-  it('a bridge that does not exist is RC 3; forward= without network=user and wait=ip without a bridge are RC 2; no QEMU runs', async () => {
+  it('a bridge that does not exist is RC 3; forward= without network=user and wait=ip with neither a bridge nor an agent channel are RC 2; no QEMU runs', async () => {
     expect((await h(`create nb2 ${GUEST} network=bridge:rexxnobr${RUN_ID.slice(-4)}`)).errorCode).toBe(3);
     expect((await h(`create nb2 ${GUEST} network=bridge:rexxbr0 forward=tcp:18080:80`)).errorCode).toBe(2);
-    await ok(`create nb3 ${GUEST} network=user`);
+    await ok(`create nb3 ${GUEST} network=user agent=false`);
     const r = await h('start nb3 wait=ip');
     expect(r.errorCode, r.errorMessage).toBe(2);
     expect(qemuProcesses(path.join(vmDir('nb3'), 'qmp.sock'))).toEqual([]);

@@ -15,7 +15,7 @@ import { createHandler } from '../../../shared/dispatch';
 import { AddressError } from '../../../shared/errors';
 import { createEffects } from '../../../shared/effects';
 import { poll } from '../../../shared/poll';
-import { QGA_READS, qgaEffect, withAgent } from '../../../shared/qmp';
+import { AgentPool, QGA_READS, qgaEffect, withAgent } from '../../../shared/qmp';
 import type { Ctx } from '../../../shared/verb';
 import { table } from '../../../handlers/qemu';
 import { agentExec, GUEST_PATH } from '../../../handlers/qemu/agent';
@@ -36,11 +36,12 @@ afterEach(() => {
 });
 
 /** A fake qemu-ga: no greeting; `reply` answers each command (undefined: silence). Sync is answered with 0xFF first, as qemu-ga does. */
-function fakeAgent(reply: (c: Cmd) => unknown, o: { stale?: boolean; silent?: boolean } = {}): string {
+function fakeAgent(reply: (c: Cmd) => unknown, o: { stale?: boolean; silent?: boolean; conns?: net.Socket[] } = {}): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'rexx-qga-'));
   dirs.push(d);
   const sock = path.join(d, 'qga.sock');
   const srv = net.createServer((s) => {
+    o.conns?.push(s);
     let buf = '';
     s.on('data', (b) => {
       buf += b.toString();
@@ -87,6 +88,53 @@ describe('QGA client (fake qemu-ga)', () => {
     expect((e as AddressError).rc).toBe(5);
     expect((e as AddressError).message).toMatch(/qemu-ga/);
     expect(await rcOf(withAgent('/nonexistent/qga.sock', async () => 1, 200))).toBe(6);
+  });
+
+  it('AgentPool keeps one synced session per socket: back-to-back calls and parallel ones share it; idle, it is closed', async () => {
+    const conns: net.Socket[] = [];
+    let syncs = 0;
+    const sock = fakeAgent((c) => ({ return: c.execute }), { conns });
+    const pool = new AgentPool(150);
+    const spy = (q: Parameters<Parameters<AgentPool['use']>[1]>[0]) => q.execute<string>('guest-ping');
+    const orig = conns.length;
+    expect(await pool.use(sock, spy)).toBe('guest-ping');
+    expect(await pool.use(sock, spy)).toBe('guest-ping');
+    expect(await Promise.all([1, 2, 3].map(() => pool.use(sock, spy)))).toEqual(['guest-ping', 'guest-ping', 'guest-ping']);
+    expect(conns.length - orig).toBe(1);
+    syncs = conns.length;
+    // Past the idle time the client hangs up; the next call connects again.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(conns[0]!.destroyed || conns[0]!.readableEnded).toBe(true);
+    await pool.use(sock, spy);
+    expect(conns.length).toBe(syncs + 1);
+    pool.dropAll();
+  });
+
+  it('AgentPool: a timeout or a socket closed under it is not reused (the next call reconnects); drop closes the kept one; a guest error keeps it', async () => {
+    const conns: net.Socket[] = [];
+    let mode = 'ok';
+    const sock = fakeAgent((c) => (mode === 'silent' && c.execute === 'guest-ping' ? undefined : c.execute === 'guest-nope' ? { error: { class: 'CommandNotFound', desc: 'nope' } } : { return: 1 }), { conns });
+    const pool = new AgentPool(10_000);
+    const ping = (t?: number) => pool.use(sock, (q) => q.execute('guest-ping', undefined, t));
+    await ping();
+    expect(await rcOf(pool.use(sock, (q) => q.execute('guest-nope')))).toBe(1);
+    await ping();
+    expect(conns.length).toBe(1);
+    mode = 'silent';
+    expect(await rcOf(ping(100))).toBe(5);
+    mode = 'ok';
+    await ping();
+    expect(conns.length).toBe(2);
+    conns[1]!.destroy(); // QEMU went away (or restarted) between two calls
+    await new Promise((r) => setTimeout(r, 50));
+    await ping();
+    expect(conns.length).toBe(3);
+    pool.drop(sock);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(conns[2]!.destroyed || conns[2]!.readableEnded).toBe(true);
+    await ping();
+    expect(conns.length).toBe(4);
+    pool.dropAll();
   });
 
   it('under dryrun only reading guest-* commands reach the agent', async () => {

@@ -127,6 +127,16 @@ describe('migrate target= and the saved-state ids (fake binary)', () => {
     'tcp:127.0.0.1:99999',
     'tcp:127.0.0.1:0',
     'ssh:-oProxyCommand=touch /tmp/x',
+    'ssh:host;touch /tmp/x',
+    'ssh:host $(id)',
+    'ssh:user@-oProxyCommand=x',
+    'ssh:@host',
+    'ssh:host:0',
+    'ssh:host:99999',
+    'ssh:host:22:33',
+    'ssh:us er@host',
+    'ssh:host`id`',
+    'ssh:',
     `unix:/tmp/${'x'.repeat(120)}`, // longer than a unix socket path can be
   ])('migrate target=%s → RC 2, nothing run', async (v) => {
     const r = await suite.h('migrate', { name: 'vm1', target: v });
