@@ -24,6 +24,10 @@ export const LXC_ERRORS: Classifier = {
     // A cluster member (or a remote) that is down: LXD forwards to it and gives up after
     // about 10 s ("Missing event connection …") or when the connect fails.
     ['unavailable', /Missing event connection with target cluster member|Unable to connect to: |connect: no route to host|i\/o timeout/i],
+    // The daemon that has the data does not listen on the network, so the other one cannot
+    // pull from it (the host's LXD, for a copy, move or create from its image to a remote):
+    // refused, RC 7; copy and move say to give mode=push.
+    ['refused', /source server isn't listening on the network/i],
     ['exists', /already exists|already in use/i],
     ['notFound', /not found|no such object|doesn't exist|does not exist|Remote .* doesn't exist/i],
     ['timedOut', /context deadline exceeded|timed out|timeout/i],
@@ -64,15 +68,6 @@ export const LXC_FILE_DELETE_ERRORS: Classifier = {
 /** What `lxc publish` says beyond {@link LXC_ERRORS}: a running instance needs --force (RC 7, force=true); the same image already there is `exists` (RC 4). */
 export const LXC_PUBLISH_ERRORS: Classifier = {
   patterns: [['refused', /instance is currently running\. Use --force/i], ...LXC_ERRORS.patterns],
-};
-
-/**
- * What `lxc copy|move` between daemons says beyond {@link LXC_ERRORS}: a source that does
- * not listen on the network cannot be pulled from (RC 7; transfer.ts says to give
- * mode=push).
- */
-export const LXC_TRANSFER_ERRORS: Classifier = {
-  patterns: [['refused', /source server isn't listening on the network/i], ...LXC_ERRORS.patterns],
 };
 
 /** The AddressError for a failed `lxc` run, classified by `c` (default {@link LXC_ERRORS}). */

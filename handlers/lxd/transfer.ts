@@ -17,7 +17,6 @@
  */
 import { isReason, refused } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
-import { LXC_TRANSFER_ERRORS } from './errors';
 import { lxdObjectName } from './names';
 import { lxc, ref } from './tool';
 
@@ -72,7 +71,7 @@ export function transferArgs(verb: 'copy' | 'move', o: TransferOptions): string[
  */
 export async function transfer(ctx: Ctx, verb: 'copy' | 'move', o: TransferOptions): Promise<void> {
   try {
-    await lxc(ctx, transferArgs(verb, o), { timeoutMs: o.timeoutMs, errors: LXC_TRANSFER_ERRORS });
+    await lxc(ctx, transferArgs(verb, o), { timeoutMs: o.timeoutMs });
   } catch (e) {
     if (!isReason(e, 'refused')) throw e;
     throw refused(
