@@ -55,6 +55,9 @@ say() {
 die() { printf 'setup-cluster: ERROR: %s\n' "$*" >&2; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (debootstrap chroot, lxc)"
+# `lxc init` (and launch) read a config from stdin when it is not a terminal: a caller's
+# open pipe (a test runner's) would keep it waiting forever. Nothing here reads stdin.
+exec </dev/null
 timeout 10 lxc query /1.0 >/dev/null 2>&1 || die "the host's LXD does not answer: run scripts/setup-host.sh first"
 lxc network show "$BRIDGE" >/dev/null 2>&1 && lxc profile show "$NET_PROFILE" >/dev/null 2>&1 \
   || die "network $BRIDGE or profile $NET_PROFILE missing: run scripts/setup-host.sh first"

@@ -29,15 +29,18 @@ const must = strict(lxd);
 const made: string[] = [];
 
 async function lxc(args: string[]) {
-  const r = await execa('lxc', args, { reject: false });
+  // stdin closed: `lxc init` reads a config from a stdin that is not a terminal, and waits for its end
+  const r = await execa('lxc', args, { reject: false, stdin: 'ignore' });
   if (r.exitCode !== 0) throw new Error(`lxc ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
-const del = (refs: string[]) => Promise.all(refs.map((n) => execa('lxc', ['delete', '--force', n], { reject: false })));
+const del = (refs: string[]) => Promise.all(refs.map((n) => execa('lxc', ['delete', '--force', n], { reject: false, stdin: 'ignore' })));
 const location = async (name: string) => (JSON.parse(await lxc(['query', `${C}:/1.0/instances/${name}`])) as { location: string }).location;
 
+const m = (xs: number[]) => median(xs);
+
 async function main() {
-  const setup = await execa('bash', [path.join(__dirname, '../../../scripts/setup-cluster.sh')], { reject: false, all: true });
+  const setup = await execa('bash', [path.join(__dirname, '../../../scripts/setup-cluster.sh')], { reject: false, all: true, stdin: 'ignore' });
   if (setup.exitCode !== 0) throw new Error(`setup-cluster.sh: ${setup.all}`);
   const hostBase = `bench-hb-${ID}`;
   const clusterBase = `bench-cb-${ID}`;
@@ -73,6 +76,11 @@ async function main() {
     }
   }
 
+  console.log(`clone_from_base count=${COUNT} (median of ${N}, ms)         host     cluster  cluster/host`);
+  console.log(`  host (btrfs snapshots)                     ${fmt(m(runs.host))}`);
+  console.log(`  cluster, placed by LXD (${spreadOver.join(', ')})${' '.repeat(Math.max(0, 18 - spreadOver.join(', ').length))}${fmt(m(runs.spread), 17)}  ${ratio(m(runs.spread), m(runs.host))}x`);
+  console.log(`  cluster, target=${baseAt} (the base's member)  ${fmt(m(runs.pinned), 16)}  ${ratio(m(runs.pinned), m(runs.host))}x`);
+
   // 2. one clone
   const other = baseAt === 'member2' ? 'member3' : 'member2';
   const one: Record<'host' | 'same' | 'other', number[]> = { host: [], same: [], other: [] };
@@ -83,6 +91,9 @@ async function main() {
     one.other.push(await timed(() => lxc(['copy', `${C}:${clusterBase}/rexx-base`, `${C}:${o}`, '--target', other])));
     await del([h, `${C}:${s}`, `${C}:${o}`]);
   }
+
+  console.log(`one clone, raw lxc copy (median of ${ONE}, ms)`);
+  console.log(`  host ${fmt(m(one.host))} | cluster, same member ${fmt(m(one.same))} (${ratio(m(one.same), m(one.host))}x) | cluster, other member ${fmt(m(one.other))} (${ratio(m(one.other), m(one.host))}x)`);
 
   // 3. API round trip and placement
   const q: Record<'host' | 'cluster', number[]> = { host: [], cluster: [] };
@@ -98,23 +109,17 @@ async function main() {
     await del([`${C}:${a}`, `${C}:${b}`]);
   }
 
+  console.log(`API: lxc query /1.0 host ${fmt(m(q.host))} | cluster ${fmt(m(q.cluster))} (${ratio(m(q.cluster), m(q.host))}x)`);
+  console.log(`placement: lxc init placed by LXD ${fmt(m(init.placed))} | --target ${fmt(m(init.targeted))} (${ratio(m(init.placed), m(init.targeted))}x)`);
+
   // 4. image transfer host -> cluster (put back as setup-cluster.sh leaves it)
   const img: number[] = [];
   for (let i = 0; i < 3; i++) {
-    await execa('lxc', ['image', 'delete', `${C}:tiny`], { reject: false });
+    await execa('lxc', ['image', 'delete', `${C}:tiny`], { reject: false, stdin: 'ignore' });
     img.push(await timed(() => lxc(['image', 'copy', 'tiny', `${C}:`, '--alias', 'tiny', '--mode', 'push', '-q'])));
   }
-
-  const m = (xs: number[]) => median(xs);
-  console.log(`clone_from_base count=${COUNT} (median of ${N}, ms)         host     cluster  cluster/host`);
-  console.log(`  host (btrfs snapshots)                     ${fmt(m(runs.host))}`);
-  console.log(`  cluster, placed by LXD (${spreadOver.join(', ')})${' '.repeat(Math.max(0, 18 - spreadOver.join(', ').length))}${fmt(m(runs.spread), 17)}  ${ratio(m(runs.spread), m(runs.host))}x`);
-  console.log(`  cluster, target=${baseAt} (the base's member)  ${fmt(m(runs.pinned), 16)}  ${ratio(m(runs.pinned), m(runs.host))}x`);
-  console.log(`one clone, raw lxc copy (median of ${ONE}, ms)`);
-  console.log(`  host ${fmt(m(one.host))} | cluster, same member ${fmt(m(one.same))} (${ratio(m(one.same), m(one.host))}x) | cluster, other member ${fmt(m(one.other))} (${ratio(m(one.other), m(one.host))}x)`);
-  console.log(`API: lxc query /1.0 host ${fmt(m(q.host))} | cluster ${fmt(m(q.cluster))} (${ratio(m(q.cluster), m(q.host))}x)`);
-  console.log(`placement: lxc init placed by LXD ${fmt(m(init.placed))} | --target ${fmt(m(init.targeted))} (${ratio(m(init.placed), m(init.targeted))}x)`);
   console.log(`image transfer: tiny (1 MB) host -> cluster, --mode push ${fmt(m(img))} ms (median of 3)`);
+
 }
 
 main()

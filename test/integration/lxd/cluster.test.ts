@@ -46,7 +46,7 @@ async function memberStates(): Promise<Record<string, string>> {
 
 beforeAll(async () => {
   await requireLxd();
-  const r = await execa('bash', [path.join(__dirname, '../../../scripts/setup-cluster.sh')], { reject: false, timeout: 170_000, all: true });
+  const r = await execa('bash', [path.join(__dirname, '../../../scripts/setup-cluster.sh')], { reject: false, timeout: 170_000, all: true, stdin: 'ignore' });
   if (r.exitCode !== 0) throw new Error(`scripts/setup-cluster.sh failed (exit ${r.exitCode}):\n${r.all}`);
 }, 180_000);
 
