@@ -21,6 +21,13 @@ export const LXC_ERRORS: Classifier = {
   patterns: [
     ['busy', /is busy running a "[^"]*" operation|snapshot record count doesn't match instance snapshot volume record count/i, 'toolFailed'],
     ['unavailable', /unix\.socket|connect: connection refused|connect: no such file|daemon doesn't appear to be started|LXD unix socket|dial unix|not accessible/i],
+    // A cluster member (or a remote) that is down: LXD forwards to it and gives up after
+    // about 10 s ("Missing event connection …") or when the connect fails.
+    ['unavailable', /Missing event connection with target cluster member|Unable to connect to: |connect: no route to host|i\/o timeout/i],
+    // The daemon that has the data does not listen on the network, so the other one cannot
+    // pull from it (the host's LXD, for a copy, move or create from its image to a remote):
+    // refused, RC 7; copy and move say to give mode=push.
+    ['refused', /source server isn't listening on the network/i],
     ['exists', /already exists|already in use/i],
     ['notFound', /not found|no such object|doesn't exist|does not exist|Remote .* doesn't exist/i],
     ['timedOut', /context deadline exceeded|timed out|timeout/i],

@@ -8,6 +8,7 @@ import { exec } from './verbs/exec';
 import { imageAlias, imageDelete, imageImport, imageList, publish } from './verbs/images';
 import { info, list, status } from './verbs/info';
 import { create, del, restart, start, stop } from './verbs/lifecycle';
+import { move } from './verbs/move';
 import { configGet, configSet, configUnset, deviceAdd, deviceRemove, freeze, rename, unfreeze } from './verbs/live';
 import { copy, deleteSnapshot, fileDelete, filePull, filePush, listSnapshots, restore, snapshot } from './verbs/storage';
 
@@ -17,7 +18,7 @@ export const table: HandlerTable = {
   tools: 'lxc (the LXD 5.x client)',
   verbs: [
     create, start, stop, restart, del, exec,
-    copy, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull, fileDelete,
+    copy, move, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull, fileDelete,
     configSet, configGet, configUnset, freeze, unfreeze, rename, deviceAdd, deviceRemove,
     publish, imageImport, imageList, imageDelete, imageAlias,
     events,

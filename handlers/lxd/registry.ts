@@ -192,6 +192,8 @@ export interface CloneOptions {
   /** KEY=VALUE pairs (checked by config-policy.ts first). */
   config: readonly string[];
   storage?: string;
+  /** Cluster member every clone goes to (lxc --target); else the cluster places each. */
+  target?: string;
   /** Start the clone, and wait as `wait` says (running | ip | none). */
   start: boolean;
   wait: string;
@@ -209,6 +211,7 @@ export async function cloneFromBase(ctx: Ctx, o: CloneOptions, name: string): Pr
   for (const pr of o.profile) args.push('--profile', pr);
   for (const c of o.config) args.push('--config', c);
   if (o.storage) args.push('--storage', o.storage);
+  if (o.target) args.push('--target', o.target);
   try {
     await lxc(ctx, args, { timeoutMs: o.timeoutMs });
   } catch (e) {

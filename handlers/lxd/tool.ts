@@ -120,6 +120,8 @@ export interface Instance {
   profiles: string[];
   created_at: string;
   stateful?: boolean;
+  /** The cluster member it is on (`none` on a daemon that is not clustered). */
+  location?: string;
 }
 
 /** GET /1.0/instances/NAME, or undefined when it does not exist. */

@@ -124,6 +124,8 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
       const rcs = await dryrunAll('lxd', h, {
         name: [A, B, NEW], base: [B], image: ['tiny'], snapshot: ['s1', 'snew'], source: [A], destination: [NEW, `${tmp}/pulled`],
         path: ['/etc/hostname'], command: ['touch /tmp/x'], count: ['2'], content: ['hello'],
+        // copy and move to another remote (under dryrun nothing reaches it, so it need not exist)
+        to_remote: ['rexx-cluster'],
       });
       console.log(`lxd dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
       expect(world()).toEqual(before);

@@ -58,6 +58,7 @@ export const cloneFromBase = defineVerb({
     profile: { type: 'list', rule: lxdObjectName, doc: 'profile for the clones (repeat; default: the base\'s profiles)' },
     config: { type: 'list', rule: configPair, doc: 'config KEY=VALUE for the clones (repeat)' },
     storage: { type: 'string', rule: lxdObjectName, doc: 'storage pool (default: the base\'s pool, where the copy is copy-on-write)' },
+    target: { type: 'string', rule: lxdObjectName, doc: 'cluster member every clone goes to (lxc --target; default: the cluster places each, spreading them over the members)' },
     ...timeout(120_000, 'how long each clone (and its start) may take'),
     ...REMOTE,
   },
@@ -67,7 +68,7 @@ export const cloneFromBase = defineVerb({
   async run(p, ctx) {
     checkConfigPairs(ctx, 'clone_from_base', p.config);
     const names = cloneNames(p.name, p.count, lxdInstanceName);
-    const o = { remote: p.remote, base: p.base, profile: p.profile, config: p.config, storage: p.storage, start: p.start, wait: p.wait, timeoutMs: p.timeout };
+    const o = { remote: p.remote, base: p.base, profile: p.profile, config: p.config, storage: p.storage, target: p.target, start: p.start, wait: p.wait, timeoutMs: p.timeout };
     return cloneAll(ctx, names, p.concurrency, (name) => cloneOne(ctx, o, name));
   },
 });

@@ -27,6 +27,7 @@ export const info = defineVerb({
     IS_BASE: '1 when it is a registered base, else 0',
     CREATED: 'creation time (ISO 8601)',
     PROFILES: { stem: 'its profiles' },
+    LOCATION: 'the cluster member it is on (none when the daemon is not clustered)',
   },
   async run(p, ctx) {
     const inst = await requireInstance(ctx, p.remote, p.name);
@@ -49,6 +50,7 @@ export const info = defineVerb({
         IS_BASE: isBase(inst) ? 1 : 0,
         CREATED: inst.created_at,
         PROFILES: stem(inst.profiles),
+        LOCATION: inst.location ?? 'none',
       },
     };
   },
@@ -56,7 +58,7 @@ export const info = defineVerb({
 
 export const list = defineVerb({
   name: 'list',
-  summary: 'list instances: stem INSTANCES (names) and STATUSES; filter by name substring, status or base',
+  summary: 'list instances: stem INSTANCES (names), STATUSES and LOCATIONS (the cluster member of each); filter by name substring, status or base',
   params: {
     filter: { type: 'string', doc: 'only names containing this text' },
     status: { type: 'enum', values: ['Running', 'Stopped', 'Frozen', 'Error'], doc: 'only instances in this state' },
@@ -64,7 +66,11 @@ export const list = defineVerb({
     ...REMOTE,
   },
   positional: ['filter'],
-  vars: { INSTANCES: { stem: 'instance names' }, STATUSES: { stem: 'the status of each' } },
+  vars: {
+    INSTANCES: { stem: 'instance names' },
+    STATUSES: { stem: 'the status of each' },
+    LOCATIONS: { stem: 'the cluster member each is on (none when the daemon is not clustered)' },
+  },
   async run(p, ctx) {
     const all = await query<Instance[]>(ctx, p.remote, '/1.0/instances?recursion=1');
     const hits = all
@@ -74,7 +80,11 @@ export const list = defineVerb({
       .sort((a, b) => a.name.localeCompare(b.name));
     return {
       result: hits.map((i) => `${i.name} ${i.status}`).join('\n'),
-      vars: { INSTANCES: stem(hits.map((i) => i.name)), STATUSES: stem(hits.map((i) => i.status)) },
+      vars: {
+        INSTANCES: stem(hits.map((i) => i.name)),
+        STATUSES: stem(hits.map((i) => i.status)),
+        LOCATIONS: stem(hits.map((i) => i.location ?? 'none')),
+      },
     };
   },
 });

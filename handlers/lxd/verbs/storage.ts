@@ -13,6 +13,7 @@ import { createUnderFreeName, epochName } from '../../../shared/snapshot-names';
 import { defineVerb } from '../../../shared/verb';
 import { BASE_KEYS, BASE_SNAPSHOT, isBase } from '../registry';
 import { getInstance, lxc, query, ref, requireInstance } from '../tool';
+import { TRANSFER_PARAMS, transfer } from '../transfer';
 import { NAME, REMOTE, SNAPSHOT } from '../params';
 
 /** `instance` or `instance/snapshot`, as `lxc copy` takes a source. */
@@ -25,24 +26,30 @@ const copySource = regexRule(
 export const copy = defineVerb({
   name: 'copy',
   aliases: ['clone'],
-  summary: 'copy an instance or one of its snapshots to a new, stopped instance (lxc copy; copy-on-write on btrfs); a copy of a base is not a base',
+  summary: 'copy an instance or one of its snapshots to a new, stopped instance (lxc copy; copy-on-write on btrfs), on the same daemon or to another remote or cluster member; a running instance is copied from its disk (--stateless: no CRIU here); a copy of a base is not a base',
   params: {
     source: { type: 'string', required: true, rule: copySource, doc: 'instance, or instance/snapshot, to copy' },
     destination: { type: 'string', required: true, rule: lxdInstanceName, doc: 'name of the new instance' },
     instance_only: { type: 'bool', default: false, doc: 'copy without the source\'s snapshots' },
     storage: { type: 'string', rule: lxdObjectName, doc: 'storage pool for the copy' },
+    ...TRANSFER_PARAMS,
     ...REMOTE,
   },
   positional: ['source', 'destination'],
-  examples: ['copy source=web destination=web2', 'copy source=web/before-upgrade destination=web-old'],
+  examples: [
+    'copy source=web destination=web2',
+    'copy source=web/before-upgrade destination=web-old',
+    'copy source=web destination=web to_remote=rexx-cluster mode=push target=member2',
+  ],
   vars: {},
   async run(p, ctx) {
-    const args = ['copy', ref(p.remote, p.source), ref(p.remote, p.destination)];
     // The base keys would make the copy look registered (an empty value removes a key).
-    for (const k of BASE_KEYS) args.push('--config', `${k}=`);
-    if (p.instance_only) args.push('--instance-only');
-    if (p.storage) args.push('--storage', p.storage);
-    await lxc(ctx, args, { timeoutMs: 600_000 });
+    const extra = BASE_KEYS.flatMap((k) => ['--config', `${k}=`]);
+    if (p.instance_only) extra.push('--instance-only');
+    if (p.storage) extra.push('--storage', p.storage);
+    await transfer(ctx, 'copy', {
+      remote: p.remote, source: p.source, toRemote: p.to_remote, destination: p.destination, target: p.target, mode: p.mode, extra, timeoutMs: 600_000,
+    });
     return { result: p.destination };
   },
 });

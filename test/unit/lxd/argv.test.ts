@@ -43,7 +43,16 @@ describe('argv of each verb (fake binary)', () => {
     ['stop web timeout=1500ms', [['stop', 'web', '--timeout', '2']]],
     ['stop web force', [['stop', 'web', '--force']]],
     ['delete web force=true', [['delete', 'web', '--force']]],
-    ['copy source=web destination=web2', [['copy', 'web', 'web2', ...NOT_A_BASE]]],
+    ['copy source=web destination=web2', [['copy', 'web', 'web2', ...NOT_A_BASE, '--stateless']]],
+    [
+      'copy source=web destination=web to_remote=rexx-cluster mode=push target=member2',
+      [['copy', 'web', 'rexx-cluster:web', ...NOT_A_BASE, '--target', 'member2', '--mode', 'push', '--stateless']],
+    ],
+    ['copy web web-back remote=rexx-cluster to_remote=local mode=relay', [['copy', 'rexx-cluster:web', 'local:web-back', ...NOT_A_BASE, '--mode', 'relay', '--stateless']]],
+    ['move name=web to_remote=rexx-cluster mode=push', [['move', 'web', 'rexx-cluster:web', '--mode', 'push', '--stateless']]],
+    ['move web rexx-cluster', [['move', 'web', 'rexx-cluster:web', '--stateless']]],
+    ['move name=web remote=rexx-cluster target=member3', [['move', 'rexx-cluster:web', 'rexx-cluster:web', '--target', 'member3', '--stateless']]],
+    ['move name=web remote=c to_remote=local destination=web2 storage=fast', [['move', 'c:web', 'local:web2', '--storage', 'fast', '--stateless']]],
     ['clone web/snap0 web-old instance_only storage=fast remote=r', [['copy', 'r:web/snap0', 'r:web-old', ...NOT_A_BASE, '--instance-only', '--storage', 'fast']]],
     ['snapshot web s1', [['snapshot', 'web', 's1']]],
     ['snapshot name=web snapshot=s1 stateful=true', [['snapshot', 'web', 's1', '--stateful']]],
@@ -100,6 +109,46 @@ describe('argv of each verb (fake binary)', () => {
     expect(argvs).toEqual(
       ['w-1', 'w-2', 'w-3'].map((n) => ['copy', 'web/rexx-base', n, '--config', 'user.rexx.cloned_from=web', '--profile', 'p1', '--config', 'user.x=1', '--storage', 'fast']),
     );
+  });
+
+  it('clone_from_base target= puts every clone on that cluster member (fake binary)', async () => {
+    const { h, calls } = withLxc();
+    expect((await h('clone_from_base base=web name=w count=2 remote=c target=member2')).success).toBe(true);
+    expect(calls().sort((a, b) => a[2]!.localeCompare(b[2]!))).toEqual(
+      ['w-1', 'w-2'].map((n) => ['copy', 'c:web/rexx-base', `c:${n}`, '--config', 'user.rexx.cloned_from=web', '--target', 'member2']),
+    );
+  });
+
+  it('move without to_remote= or target= is RC 2 (a rename), before anything runs (fake binary)', async () => {
+    const { h, calls } = withLxc();
+    for (const cmd of ['move name=web', 'move name=web destination=web2', 'move name=web remote=c to_remote=c', 'move name=web to_remote=local']) {
+      const r = await h(cmd);
+      expect(r.errorCode, cmd).toBe(2);
+      expect(r.errorMessage).toMatch(/to_remote=.*target=.*rename/);
+    }
+    expect(calls()).toEqual([]);
+  });
+
+  it.each([
+    ['copy source=web destination=web to_remote=c', 'The source server isn\'t listening on the network', 7, /mode=push/],
+    ['move name=web to_remote=c', 'The source server isn\'t listening on the network', 7, /mode=push/],
+    ['move name=web remote=c target=member3', 'Error: Missing event connection with target cluster member', 6, /Missing event connection/],
+    ['copy source=web destination=w2 remote=c', 'Error: Post "https://10.0.0.3:8443/1.0/instances": Unable to connect to: 10.0.0.3:8443 ([dial tcp 10.0.0.3:8443: connect: no route to host])', 6, /Unable to connect/],
+    ['copy source=web destination=w2 to_remote=c mode=push', 'Error: Unable to perform container live migration. CRIU isn\'t installed on the destination server', 1, /CRIU/],
+  ])('%s failing with "%s" is RC %i (fake binary)', async (cmd, stderr, rc, text) => {
+    const { h } = withLxc({ stderr: `Error: ${stderr.replace(/^Error: /, '')}\n`, exit: 1 });
+    const r = await h(cmd);
+    expect(r.errorCode).toBe(rc);
+    expect(r.errorMessage).toMatch(text);
+  });
+
+  it('list gives the LOCATION of each instance; info its LOCATION (fake binary)', async () => {
+    const one = (name: string, location: string) => ({ ...JSON.parse(inst('Stopped')), name, location });
+    const { h } = withLxc({ stdout: JSON.stringify([one('b', 'member2'), one('a', 'member1')]) });
+    const r = await h('list remote=c');
+    expect(r.rexxVariables).toMatchObject({ INSTANCES: { 0: 2, 1: 'a', 2: 'b' }, LOCATIONS: { 0: 2, 1: 'member1', 2: 'member2' } });
+    const { h: h2 } = withLxc({ stdout: JSON.stringify(one('web', 'member3')) });
+    expect((await h2('info web remote=c')).rexxVariables).toMatchObject({ LOCATION: 'member3' });
   });
 
   it('clone_from_base count=1 uses the name as is; start=true starts it (fake binary)', async () => {

@@ -23,6 +23,8 @@ const EXTRA: Record<string, Record<string, string>> = {
   exec: { command: 'true' }, file_push: { content: 'x' },
   // publish needs name= or base=; image_alias's image= and new_alias= go with their action
   publish: { name: 'web' },
+  // move needs somewhere to go: another remote (or target=, when that is the key under test)
+  move: { to_remote: 'other' },
 };
 
 /** device_add: the device type whose key is under test, with that type's required keys. */
