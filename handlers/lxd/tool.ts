@@ -7,6 +7,7 @@
 import { isReason, notFound, type Classifier } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
+import { clientCommand } from './client';
 import { LXC_ERRORS, lxcError } from './errors';
 
 /** `remote:name` when a remote is given, else `name`. */
@@ -27,7 +28,7 @@ export async function lxc(ctx: Ctx, args: string[], opts: RunOptions & { errors?
   const { errors = LXC_ERRORS, ...runOpts } = opts;
   const deadline = ctx.clock.now() + BUSY_WAIT_MS;
   for (let pause = 20; ; pause = Math.min(500, pause * 1.5)) {
-    const r = await ctx.run(['lxc', ...args], runOpts);
+    const r = await ctx.run(clientCommand(ctx, args), runOpts);
     if (r.ok) return r;
     const e = lxcError(r, errors);
     if (!isReason(e, 'busy') || ctx.clock.now() + pause > deadline) throw e;
