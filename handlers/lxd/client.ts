@@ -6,7 +6,7 @@
  *
  * What is the same (checked against LXD 5.0.2 and Incus 6.0.4 on this machine): the REST
  * API under `/1.0` (`query /1.0/instances/NAME`, `/state`, `/files?path=`), `init`,
- * `start`, `stop`, `copy`, `move`, `rename`, `delete NAME/SNAP`, `exec --mode`,
+ * `start`, `stop`, `copy` (also of NAME/SNAP), `move` and `rename` of an instance, `exec --mode`,
  * `file push|pull|delete` with `-p -r --mode --uid`, `config set|unset|device`,
  * `publish`, `image import|list|alias`, `list --format json`, and `monitor
  * --type=lifecycle --format=json`; instance config keys apart from the renames below.
@@ -43,6 +43,12 @@ export interface ClientSpec {
    * `snapshot NAME SNAP` to `snapshot create` and `restore NAME SNAP` to `snapshot restore`.
    */
   subcommands: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Whether `delete INSTANCE/SNAP` and `rename|move INSTANCE/SNAP INSTANCE/NEW` act on a
+   * snapshot (LXD), or only `snapshot delete INSTANCE SNAP` and `snapshot rename INSTANCE
+   * SNAP NEW` do (Incus 6.0 answers the path form with "Invalid instance name").
+   */
+  snapshotPaths: boolean;
   /** Instance config keys renamed from LXD's (LXD name → this client's): Incus calls /dev/lxd the guest API. */
   configKeys: Readonly<Record<string, string>>;
   /** This client's messages for a reason that LXD words otherwise (errors.ts adds them to its classifier). */
@@ -63,6 +69,7 @@ export const CLIENTS: Readonly<Record<ClientName, ClientSpec>> = {
     waitReady: ['lxd', 'waitready'],
     imageRemotes: ['images', 'ubuntu', 'ubuntu-daily'],
     subcommands: {},
+    snapshotPaths: true,
     configKeys: {},
     errors: [],
   },
@@ -77,6 +84,7 @@ export const CLIENTS: Readonly<Record<ClientName, ClientSpec>> = {
     waitReady: ['incus', 'admin', 'waitready'],
     imageRemotes: ['images'],
     subcommands: { snapshot: ['snapshot', 'create'], restore: ['snapshot', 'restore'] },
+    snapshotPaths: false,
     configKeys: { 'security.devlxd': 'security.guestapi', 'security.devlxd.images': 'security.guestapi.images' },
     errors: [
       // Incus 6.0 answers `init` of a name that exists with the database's own words.
@@ -90,12 +98,35 @@ export const CLIENTS: Readonly<Record<ClientName, ClientSpec>> = {
 /** The subcommands (first argv word) whose arguments carry config keys: {@link clientArgv} renames keys there only, never in exec's or file's arguments. */
 const KEYED = new Set(['init', 'launch', 'copy', 'config', 'profile']);
 
+/** `[remote:]instance/snap` split at its last "/": [`[remote:]instance`, `snap`], or undefined when it names no snapshot. */
+function snapshotPath(arg: string | undefined): [string, string] | undefined {
+  const i = arg?.lastIndexOf('/') ?? -1;
+  return arg && i > 0 && !arg.startsWith('-') ? [arg.slice(0, i), arg.slice(i + 1)] : undefined;
+}
+
+/**
+ * A snapshot's delete or rename in `snapshot delete|rename` form, for a client without
+ * {@link ClientSpec.snapshotPaths}; undefined when `args` is not one.
+ */
+function snapshotSubcommand(args: readonly string[]): string[] | undefined {
+  const [verb, first, second] = args;
+  const from = snapshotPath(first);
+  if (!from) return undefined;
+  if (verb === 'delete') return ['snapshot', 'delete', from[0], from[1], ...args.slice(2)];
+  const to = snapshotPath(second);
+  if ((verb === 'rename' || verb === 'move') && to && to[0] === from[0]) return ['snapshot', 'rename', from[0], from[1], to[1], ...args.slice(3)];
+  return undefined;
+}
+
 /**
  * The argv (after the binary) of `args`, written in lxc's words, for client `c`: a renamed
- * subcommand ({@link ClientSpec.subcommands}) and renamed config keys (`KEY=VALUE`, or a
- * bare KEY, in init/copy/config/profile calls; nothing after `--`). Pure.
+ * subcommand ({@link ClientSpec.subcommands}), a snapshot's delete or rename
+ * ({@link ClientSpec.snapshotPaths}) and renamed config keys (`KEY=VALUE`, or a bare KEY,
+ * in init/copy/config/profile calls; nothing after `--`). Pure.
  */
 export function clientArgv(c: ClientSpec, args: readonly string[]): string[] {
+  const snap = c.snapshotPaths ? undefined : snapshotSubcommand(args);
+  if (snap) return snap;
   const head = args[0] !== undefined ? c.subcommands[args[0]] : undefined;
   const out = head ? [...head, ...args.slice(1)] : [...args];
   if (!Object.keys(c.configKeys).length || !KEYED.has(args[0] ?? '')) return out;
