@@ -143,6 +143,32 @@ describe('ADDRESS INCUS on a real Incus daemon', () => {
     expect(vals(r.rexxVariables.SOURCES)).toEqual([`/1.0/instances/${EV}`]);
   });
 
+  it('freeze / unfreeze, device_add / device_remove, restart, rename, publish, image_alias, image_delete', async () => {
+    const live = uniq('inc-live');
+    const img = uniq('inc-img');
+    made.push(live, `${live}-r`);
+    try {
+      await ok(`create name=${live} image=tiny`);
+      await ok(`start name=${live}`);
+      expect((await ok(`freeze name=${live}`)).output).toBe('Frozen');
+      expect((await ok(`unfreeze name=${live}`)).output).toBe('Running');
+      await ok(`device_add name=${live} device=p1 type=proxy listen=tcp:127.0.0.1:18181 connect=tcp:127.0.0.1:80`);
+      expect((await incusQuery(`/1.0/instances/${live}`)).devices.p1).toMatchObject({ type: 'proxy' });
+      await ok(`device_remove name=${live} device=p1`);
+      await ok(`restart name=${live} force=true`);
+      await ok(`stop name=${live} force=true`);
+      await ok(`rename name=${live} new_name=${live}-r`);
+      await ok(`publish name=${live}-r alias=${img}`);
+      expect(vals((await ok('image_list')).rexxVariables.ALIASES)).toContain(img);
+      await ok(`image_alias alias=${img} new_alias=${img}-2 action=rename`);
+      await ok(`image_delete image=${img}-2`);
+      expect((await incus(`image_delete image=${img}-2`)).errorCode).toBe(3);
+    } finally {
+      await execa('incus', ['image', 'delete', img], { reject: false });
+      await execa('incus', ['image', 'delete', `${img}-2`], { reject: false });
+    }
+  });
+
   it('delete: a running instance needs force=true (RC 7); then it is gone (RC 3)', async () => {
     expect((await incus(`delete name=${EV}`)).errorCode).toBe(7);
     await ok(`delete name=${EV} force=true`);
