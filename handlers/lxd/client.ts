@@ -13,7 +13,8 @@
  *
  * Choosing (see {@link resolveClient}): ADDRESS INCUS always drives incus; ADDRESS LXD
  * takes the handler's env `REXX_LXD_CLIENT=lxc|incus|auto` (default auto: the one that is
- * installed; when both are, the one whose daemon's socket is there; when both are, lxc).
+ * installed; when both are, the one whose daemon the env names, else the one whose
+ * daemon's socket is there; when both are, lxc).
  */
 import { usageError } from '../../shared/errors';
 import type { Reason } from '../../shared/errors';
@@ -163,6 +164,9 @@ function onPath(ctx: Pick<Ctx, 'env' | 'fs'>, binary: string): boolean {
   return (ctx.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':').some((d) => d !== '' && ctx.fs.exists(`${d}/${binary}`));
 }
 
+/** True when the env points client `c` at a daemon of its own choosing (its dir or socket variable is set). */
+const namesDaemon = (c: ClientSpec, env: Record<string, string | undefined>): boolean => Boolean(env[c.dirEnv] || (c.socketEnv && env[c.socketEnv]));
+
 /** The unix socket client `c` talks to, as the client itself finds it from the env. */
 export function socketOf(c: ClientSpec, env: Record<string, string | undefined>): string {
   if (c.socketEnv && env[c.socketEnv]) return env[c.socketEnv]!;
@@ -175,8 +179,9 @@ export function socketOf(c: ClientSpec, env: Record<string, string | undefined>)
  * only, so nothing runs for it:
  * - ADDRESS INCUS: incus;
  * - else env `REXX_LXD_CLIENT` = `lxc` or `incus` (RC 2 for any other value but `auto`);
- * - auto: the one on PATH; when both are, the one whose daemon socket exists
- *   ({@link socketOf}); when both or neither do, lxc (the handler's name).
+ * - auto: the one on PATH; when both are, the one whose daemon the env names (LXD_DIR;
+ *   INCUS_DIR or INCUS_SOCKET), else the one whose daemon socket exists ({@link socketOf});
+ *   when both or neither do, lxc (the handler's name).
  * A client that is not installed is then RC 6 at its first command, as before.
  */
 export function resolveClient(ctx: Pick<Ctx, 'env' | 'fs' | 'cache' | 'table'>): ChosenClient {
@@ -196,6 +201,9 @@ function chooseClient(ctx: Pick<Ctx, 'env' | 'fs' | 'table'>): ChosenClient {
   const installed = (['lxc', 'incus'] as const).filter((n) => onPath(ctx, CLIENTS[n].binary));
   if (installed.length === 1) return { spec: CLIENTS[installed[0]!], why: `auto: only ${installed[0]} is installed` };
   if (installed.length === 0) return { spec: CLIENTS.lxc, why: 'auto: neither lxc nor incus is on PATH' };
+  // A daemon named in the env (LXD_DIR, INCUS_DIR, INCUS_SOCKET) is the one meant, answering or not.
+  const named = installed.filter((n) => namesDaemon(CLIENTS[n], ctx.env));
+  if (named.length === 1) return { spec: CLIENTS[named[0]!], why: `auto: both installed, ${CLIENTS[named[0]!].dirEnv}${CLIENTS[named[0]!].socketEnv ? ` or ${CLIENTS[named[0]!].socketEnv}` : ''} is set` };
   const up = installed.filter((n) => ctx.fs.exists(socketOf(CLIENTS[n], ctx.env)));
   if (up.length === 1) return { spec: CLIENTS[up[0]!], why: `auto: both installed, only ${CLIENTS[up[0]!].daemon}'s socket is there` };
   return { spec: CLIENTS.lxc, why: `auto: both installed, ${up.length ? 'both daemons\' sockets are there' : 'no daemon socket'}: lxc` };

@@ -150,11 +150,14 @@ describe('ADDRESS LXD picks its client (fake runner; PATH and sockets are temp f
     expect((await clientOf({ ...host(['incus'], []), REXX_LXD_CLIENT: '' })).client).toBe('incus');
   });
 
-  it('INCUS_SOCKET names Incus\'s socket as the incus client reads it', async () => {
-    const env = host(['lxc', 'incus'], []);
-    const sock = path.join(tmp, 'elsewhere.socket');
-    fs.writeFileSync(sock, '');
-    expect((await clientOf({ ...env, INCUS_SOCKET: sock })).client).toBe('incus');
+  it('a daemon the env names is the one meant, answering or not: LXD_DIR alone → lxc, INCUS_DIR or INCUS_SOCKET alone → incus', async () => {
+    const { PATH, LXD_DIR, INCUS_DIR } = host(['lxc', 'incus'], ['incus']);
+    expect(await clientOf({ PATH, LXD_DIR, INCUS_DIR: '' })).toEqual({ client: 'lxc', line: 'client lxc (auto: both installed, LXD_DIR is set)', ran: 'lxc' });
+    const up = host(['lxc', 'incus'], ['lxd']);
+    expect((await clientOf({ PATH: up.PATH, INCUS_DIR: up.INCUS_DIR })).client).toBe('incus');
+    expect((await clientOf({ PATH: up.PATH, INCUS_SOCKET: path.join(tmp, 'nowhere.socket') })).line).toBe('client incus (auto: both installed, INCUS_DIR or INCUS_SOCKET is set)');
+    // Both named: the sockets decide.
+    expect((await clientOf({ PATH, LXD_DIR, INCUS_DIR })).client).toBe('incus');
   });
 
   it('a hostile or unknown REXX_LXD_CLIENT is RC 2 and nothing runs (fake runner)', async () => {
