@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { table as incusTable } from '../../../handlers/incus';
 import { table as lxdTable } from '../../../handlers/lxd';
 import { createHandler } from '../../../shared/dispatch';
+import { pollUntil } from '../../../shared/poll';
 import { okWith, uniq } from './lxd-test-env';
 
 const incus = createHandler(incusTable);
@@ -56,6 +57,13 @@ describe('ADDRESS INCUS on a real Incus daemon', () => {
     expect(e.errorCode).toBe(3);
     expect(e.output).toBe('hi from incus');
     expect((await ok(`info ${A}`)).rexxVariables).toMatchObject({ STATUS: 'Running', TYPE: 'container', IS_BASE: 0 });
+  });
+
+  it('exec timeout= ends what the command started too (Incus\'s forkexec helper has LXD\'s shape)', async () => {
+    const r = await incus(`exec name=${A} command="sleep 4422 & sleep 4423; wait" timeout=2s`);
+    expect(r.errorCode).toBe(-5);
+    const gone = await pollUntil(async () => !/sleep 442[23]/.test((await incus(`exec name=${A} command=ps`)).output), { timeoutMs: 10_000 });
+    expect(gone).toBe(true);
   });
 
   it('errors keep their RC with Incus\'s words: create of a name that exists RC 4, a missing instance RC 3 (exec -3)', async () => {
