@@ -18,7 +18,7 @@ import { exitCode, printResult } from './output';
 const prompt = () => import('./prompt.js');
 
 /** The ADDRESS targets, known without loading any of them (handlers/index.ts has their tables). */
-export const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri'] as const;
+export const TARGETS = ['lxd', 'zfs', 'qemu', 'lxcri', 'incus'] as const;
 
 /**
  * What the CLI needs of one target, loaded only when that target is asked for: its

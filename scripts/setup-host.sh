@@ -13,6 +13,10 @@
 #        profile       rexx-net  only eth0 (nic on rexxbr0); use "-p default -p rexx-net"
 #        profile       default   root disk on the pool above, and eth0 on rexxbr0 (unless
 #                                REXX_SETUP_DEFAULT_NIC=0 or the user changed it)
+#   Incus (bookworm-backports incus-base + incus-client, incusd started by hand)
+#        storage pool  default   dir;  network rexxincbr0 10.231.17.1/24, no NAT, no IPv6
+#        profile       default   root disk on default, eth0 on rexxincbr0
+#        image alias   tiny      the same tarball as LXD's (lxc image export)
 #   ZFS  zfs-fuse daemon, pool $REXX_ZFS_POOL (default rexxpool) on the sparse file
 #        /var/lib/rexx-address/zfs/<pool>.img (4G)
 #   QEMU /var/lib/rexx-address/qemu-guest/{vmlinuz,initrd.img} (scripts/build-qemu-guest.sh)
@@ -33,6 +37,7 @@
 #   REXX_SETUP_SKIP_QEMU=1         do not build the QEMU guests
 #   REXX_SETUP_SKIP_QEMU_FULL=1    do not build the full QEMU guest (the busybox one still)
 #   REXX_SETUP_SKIP_DEBIAN=1       do not build the Debian rootfs
+#   REXX_SETUP_SKIP_INCUS=1        do not install or start Incus
 #   REXX_REGISTRY=HOST:PORT        where the local OCI registry listens (127.0.0.1:5000)
 #   REXX_SETUP_DEFAULT_NIC=0       do not give the default profile a network device
 set -euo pipefail
@@ -307,8 +312,9 @@ EOF
   tar --numeric-owner --owner=0 --group=0 -C "$d" -czf "$WORK/tiny.tar.gz" metadata.yaml rootfs
 }
 
+# The tiny image's version in CLIENT's image store (lxc, or incus).
 tiny_version() {
-  lxc image show "$IMAGE_ALIAS" 2>/dev/null | sed -n 's/^ *rexx_image_version: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' | head -n1 || true
+  "${1:-lxc}" image show "$IMAGE_ALIAS" 2>/dev/null | sed -n 's/^ *rexx_image_version: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' | head -n1 || true
 }
 image_created=0
 if lxc image alias list --format csv 2>/dev/null | cut -d, -f1 | grep -qx "$IMAGE_ALIAS" \
@@ -332,13 +338,17 @@ inst_ipv4() {
   lxc query "/1.0/instances/$1/state" 2>/dev/null \
     | tr -d ' \t\n' | grep -o '"address":"[0-9.]*","family":"inet"' | cut -d'"' -f4 | grep -v '^127\.' | head -n1 || true
 }
+# init/start/exec/delete of the tiny image through CLIENT (lxc or incus).
+smoke() {
+  local cl="$1" c="rexx-setup-smoke-$1-$$" out
+  "$cl" init "$IMAGE_ALIAS" "$c" >/dev/null 2>&1 || die "smoke: $cl init $IMAGE_ALIAS failed"
+  "$cl" start "$c" >"$WORK/start.log" 2>&1 || { cat "$WORK/start.log" >&2; "$cl" delete -f "$c" >/dev/null 2>&1; die "smoke: $cl start failed"; }
+  out="$("$cl" exec "$c" -- sh -c 'echo hi')" || true
+  "$cl" delete -f "$c" >/dev/null 2>&1 || true
+  [[ "$out" == hi ]] || die "smoke: $cl exec in the $IMAGE_ALIAS image did not answer (got '$out')"
+}
 if ((image_created)) || [[ "${REXX_SETUP_VERIFY:-0}" == 1 ]]; then
-  c="rexx-setup-smoke-$$"
-  lxc init "$IMAGE_ALIAS" "$c" >/dev/null 2>&1 || die "smoke: lxc init $IMAGE_ALIAS failed"
-  lxc start "$c" >"$WORK/start.log" 2>&1 || { cat "$WORK/start.log" >&2; lxc delete -f "$c" >/dev/null 2>&1; die "smoke: lxc start failed"; }
-  out="$(lxc exec "$c" -- sh -c 'echo hi')" || true
-  lxc delete -f "$c" >/dev/null 2>&1 || true
-  [[ "$out" == hi ]] || die "smoke: lxc exec in the $IMAGE_ALIAS image did not answer (got '$out')"
+  smoke lxc
   say "lxd smoke" "ok (init/start/exec/delete on $(profile_root_pool))"
 
   c="rexx-setup-net-$$"
@@ -349,6 +359,90 @@ if ((image_created)) || [[ "${REXX_SETUP_VERIFY:-0}" == 1 ]]; then
   lxc delete -f "$c" >/dev/null 2>&1 || true
   [[ -n "$ip4" ]] || die "smoke: no DHCP IPv4 on $BRIDGE within 10 s (dnsmasq? see $LXD_LOG)"
   say "lxd dhcp smoke" "ok ($ip4 on $BRIDGE)"
+fi
+
+# ---------------------------------------------------------------- Incus (beside LXD)
+# ADDRESS INCUS (and ADDRESS LXD with REXX_LXD_CLIENT=incus) drive Incus, LXD's community
+# fork. Debian 12 has Incus 6.0 only in bookworm-backports: its own sources entry, and
+# only incus-base (the daemon, containers only) and incus-client come from it, with the
+# two libraries they need that only backports has (libraft0, libcowsql0). Not the `incus`
+# package: it wants QEMU >= 8 and would replace Debian's QEMU 7.2 with backports' 10.
+# Its own data (/var/lib/incus), a dir pool "default", and its own bridge, with a subnet
+# distinct from LXD's; the tiny image is LXD's, exported and imported as it is.
+if [[ "${REXX_SETUP_SKIP_INCUS:-0}" != 1 ]]; then
+  INCUS_LOG="/var/log/incus-rexx.log"
+  INCUS_BRIDGE="rexxincbr0"
+  INCUS_BRIDGE_ADDR="10.231.17.1/24"
+  BACKPORTS_SOURCES="/etc/apt/sources.list.d/rexx-bookworm-backports.sources"
+  if [[ ! -x /usr/libexec/incus/incusd || ! -x /usr/bin/incus ]]; then
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >"$BACKPORTS_SOURCES"
+    fi
+    apt-get update -qq || die "apt-get update (with bookworm-backports) failed"
+    own_policy=""
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends \
+      incus-base/bookworm-backports incus-client/bookworm-backports >"$WORK/apt-incus.log" 2>&1 \
+      || { [[ -z "$own_policy" ]] || rm -f /usr/sbin/policy-rc.d; tail -n 30 "$WORK/apt-incus.log" >&2; die "apt-get install incus-base incus-client (bookworm-backports) failed"; }
+    [[ -z "$own_policy" ]] || rm -f /usr/sbin/policy-rc.d
+    say incus-packages "installed ($(dpkg-query -W -f='${Version}' incus-base))"
+  else
+    say incus-packages "ok"
+  fi
+
+  incus_up() { timeout 10 incus query /1.0 >/dev/null 2>&1; }
+  incus_daemon_pids() { pgrep -x incusd || true; }
+  if incus_up; then
+    say incus "ok"
+  else
+    [[ -z "$(incus_daemon_pids)" ]] || timeout 120 incus admin waitready --timeout=120 >/dev/null 2>&1 || true
+    if incus_up; then
+      say incus "ok (was starting)"
+    else
+      [[ -z "$(incus_daemon_pids)" ]] || die "incusd (pid $(incus_daemon_pids | tr '\n' ' ')) runs but does not answer on /var/lib/incus/unix.socket (see $INCUS_LOG)"
+      getent group incus-admin >/dev/null || groupadd --system incus-admin
+      setsid nohup /usr/libexec/incus/incusd --group incus-admin --logfile="$INCUS_LOG" </dev/null >/dev/null 2>&1 9>&- &
+      incus admin waitready --timeout=120 >/dev/null 2>&1 || die "incusd did not become ready in 120 s (see $INCUS_LOG)"
+      say incus "started (log $INCUS_LOG)"
+    fi
+  fi
+
+  # `incus admin init --minimal` would pick a bridge subnet itself: preseed ours instead.
+  if [[ -z "$(incus profile device get default root pool 2>/dev/null || true)" ]]; then
+    preseed="config: {}"$'\n'
+    if incus network show "$INCUS_BRIDGE" >/dev/null 2>&1; then preseed+="networks: []"$'\n'; else
+      preseed+="networks:
+- name: $INCUS_BRIDGE
+  type: bridge
+  config: {ipv4.address: $INCUS_BRIDGE_ADDR, ipv4.nat: \"false\", ipv6.address: none}
+"; fi
+    if incus storage show default >/dev/null 2>&1; then preseed+="storage_pools: []"$'\n'; else
+      preseed+="storage_pools:
+- {name: default, driver: dir, config: {}}
+"; fi
+    preseed+="profiles:
+- name: default
+  devices:
+    root: {type: disk, path: /, pool: default}
+    eth0: {type: nic, network: $INCUS_BRIDGE, name: eth0}
+"
+    incus admin init --preseed <<<"$preseed" || die "incus admin init --preseed failed"
+    say incus-init "initialized (dir pool default, $INCUS_BRIDGE $INCUS_BRIDGE_ADDR, root disk and eth0 in profile default)"
+  else
+    say incus-init "ok"
+  fi
+
+  if [[ "$(tiny_version incus)" == "$IMAGE_VERSION" ]]; then
+    say "incus image $IMAGE_ALIAS" "ok"
+  else
+    incus image delete "$IMAGE_ALIAS" >/dev/null 2>&1 || true   # an older version of this image
+    lxc image export "$IMAGE_ALIAS" "$WORK/incus-tiny" >/dev/null || die "lxc image export $IMAGE_ALIAS failed"
+    incus image import "$WORK"/incus-tiny*.tar.gz --alias "$IMAGE_ALIAS" >/dev/null || die "incus image import of the tiny image failed"
+    smoke incus
+    say "incus image $IMAGE_ALIAS" "imported from LXD (version $IMAGE_VERSION; init/start/exec/delete ok)"
+  fi
 fi
 
 # ---------------------------------------------------------------- ZFS (zfs-fuse)

@@ -26,7 +26,9 @@ export function renderReadme(readme: string, tables: Record<string, HandlerTable
       : '';
     const common = varLines(table.vars ?? {}).map((l) => `\`${l.replace(/:/, '`:')}`);
     const commonVars = common.length ? ` Any verb may also set ${common.join('; ')}.` : '';
-    const body = `${prose}\n\n#### Verbs of ADDRESS ${target.toUpperCase()}\n\n${renderVerbTable(table)}\n\nEvery verb also takes \`dryrun=true\` and \`trace=true\`.${commonVars}${compatBlock}`;
+    const body = table.sameAs
+      ? `${prose}\n\nThe verbs, parameters, variables and RCs are those of ADDRESS ${table.sameAs.toUpperCase()} (its table above).`
+      : `${prose}\n\n#### Verbs of ADDRESS ${target.toUpperCase()}\n\n${renderVerbTable(table)}\n\nEvery verb also takes \`dryrun=true\` and \`trace=true\`.${commonVars}${compatBlock}`;
     out = re.test(out) ? out.replace(re, () => block(name, body)) : out;
   }
   return out;

@@ -163,6 +163,12 @@ export interface HandlerTable {
    * `complete` names it, or when its naming rule is one of the kind's `rules`.
    */
   completers?: Record<string, { verb: string; stem: string; rules?: NameRule[] }>;
+  /**
+   * Another target whose handler this one is, registered under a second name (ADDRESS
+   * INCUS is ADDRESS LXD driving incus): the README names it instead of repeating the verb
+   * table, and it has no handlers/<target>/ modules of its own beyond index.ts and README.md.
+   */
+  sameAs?: string;
 }
 
 /** The compatibility row of an original verb that has no real implementation here, if `name` is one. */

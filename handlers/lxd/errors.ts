@@ -1,10 +1,12 @@
 /**
- * What a failed `lxc` call means, decided here once: the messages of the lxc client
- * (LXD 5.0) mapped to a reason (shared/errors.ts). Verbs and libraries branch on
+ * What a failed `lxc` (or `incus`) call means, decided here once: the messages of the lxc
+ * client (LXD 5.0) mapped to a reason (shared/errors.ts), with the texts Incus words
+ * otherwise taken from the client table (client.ts: CLIENTS[…].errors, execOwn). Verbs and libraries branch on
  * `e.reason` with `isReason`; no other file of this handler reads lxc's message text.
  */
 import { AddressError, classify, type Classifier } from '../../shared/errors';
 import type { RunResult } from '../../shared/runner';
+import { CLIENTS } from './client';
 
 /**
  * lxc's messages mapped to reasons, first match wins. `busy`: LXD runs one operation
@@ -28,6 +30,8 @@ export const LXC_ERRORS: Classifier = {
     // pull from it (the host's LXD, for a copy, move or create from its image to a remote):
     // refused, RC 7; copy and move say to give mode=push.
     ['refused', /source server isn't listening on the network/i],
+    // What only one client says (Incus's words for the same reasons): client.ts.
+    ...Object.values(CLIENTS).flatMap((c) => c.errors),
     ['exists', /already exists|already in use/i],
     ['notFound', /not found|no such object|doesn't exist|does not exist|Remote .* doesn't exist/i],
     ['timedOut', /context deadline exceeded|timed out|timeout/i],
@@ -78,9 +82,12 @@ const lastLine = (s: string) => s.trimEnd().split('\n').pop() ?? '';
 /** lxc's own failures of `lxc exec` exit 1 with one of these as the last stderr line (anything else with exit 1 is the command's own). */
 const LXC_EXEC_OWN = /^Error: (?:Instance not found|Instance is not running|Failed checking instance|Failed to retrieve PID|Get "http[^"]*"|LXD unix socket|The remote "[^"]*" doesn't exist|Remote [^ ]+ doesn't exist)/;
 
+/** LXD's and every other client's own exec failures (client.ts: execOwn). */
+const EXEC_OWN = [LXC_EXEC_OWN, ...Object.values(CLIENTS).flatMap((c) => (c.execOwn ? [c.execOwn] : []))];
+
 /** True when an `lxc exec` run failed before the command ran (lxc's own failure, a timeout, a signal, no lxc): classify it with {@link lxcError}. */
 export const execNeverRan = (r: RunResult): boolean =>
-  r.missing || r.timedOut || r.exitCode === null || (r.exitCode === 1 && LXC_EXEC_OWN.test(lastLine(r.stderr)));
+  r.missing || r.timedOut || r.exitCode === null || (r.exitCode === 1 && EXEC_OWN.some((re) => re.test(lastLine(r.stderr))));
 
 /**
  * True when `lxc exec` exited 127 with LXD's own "Error: Command not found" (LXD could

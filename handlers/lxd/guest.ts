@@ -6,6 +6,7 @@
 import { commandNotFound, cwdNotFound, execOutput, GUEST_SHELL, type GuestArgv } from '../../shared/guest-exec';
 import { allPids, procArgv, processTree } from '../../shared/proc-tree';
 import type { Ctx, VerbOutput } from '../../shared/verb';
+import { clientCommand } from './client';
 import { execNeverRan, execProgramMissing, guestFileContentNotJson, guestPathMissing, lxcError } from './errors';
 import { ref } from './tool';
 
@@ -17,7 +18,7 @@ import { ref } from './tool';
  */
 export async function guestEntries(ctx: Ctx, remote: string | undefined, name: string, path: string): Promise<string[] | 'file' | undefined> {
   const api = `/1.0/instances/${encodeURIComponent(name)}/files?path=${path.split('/').map(encodeURIComponent).join('/')}`;
-  const r = await ctx.run(['lxc', 'query', ref(remote, api)], { readOnly: true, timeoutMs: 30_000 });
+  const r = await ctx.run(clientCommand(ctx, ['query', ref(remote, api)]), { readOnly: true, timeoutMs: 30_000 });
   if (!r.ok) {
     if (guestPathMissing(r)) return undefined;
     if (guestFileContentNotJson(r)) return 'file';
@@ -67,7 +68,7 @@ export async function execInInstance(ctx: Ctx, remote: string | undefined, name:
   // A cancel (Ctrl-C at the prompt) or timeout= ends the command's whole process tree in
   // the instance, not only the first process, which is all LXD ends with the exec session.
   const end = remote ? undefined : () => endGuestCommand(ctx, name, g.argv);
-  const r = await ctx.run(['lxc', ...args], { timeoutMs: o.timeoutMs, input: o.input, onCancel: end, onTimeout: end });
+  const r = await ctx.run(clientCommand(ctx, args), { timeoutMs: o.timeoutMs, input: o.input, onCancel: end, onTimeout: end });
   if (execNeverRan(r)) throw lxcError(r);
   if (execProgramMissing(r)) {
     // LXD's own answer, not a shell's "sh: x: not found": the program itself is missing.

@@ -5,6 +5,7 @@
  */
 import { AddressError, isReason, toolFailed, unavailable, usageError } from '../../shared/errors';
 import type { Ctx } from '../../shared/verb';
+import { clientCommand } from './client';
 import { execInInstance, guestPathKind } from './guest';
 import { getInstance, lxc, query, ref, requireInstance, waitIpv4, waitStatus, type InstanceState } from './tool';
 
@@ -157,7 +158,7 @@ async function settledStatus(ctx: Ctx, remote: string | undefined, name: string,
 async function undoStart(ctx: Ctx, remote: string | undefined, name: string, e: AddressError): Promise<AddressError> {
   let status = await settledStatus(ctx, remote, name);
   if (status === 'Running' || status === 'Frozen') {
-    const stopped = await ctx.run(['lxc', 'stop', ref(remote, name), '--force'], { timeoutMs: 60_000 });
+    const stopped = await ctx.run(clientCommand(ctx, ['stop', ref(remote, name), '--force']), { timeoutMs: 60_000 });
     status = await settledStatus(ctx, remote, name);
     if (!stopped.ok || status !== 'Stopped') {
       const why = stopped.ok ? '' : ` (stopping it failed: ${stopped.stderr.trim()})`;

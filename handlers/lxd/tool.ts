@@ -7,6 +7,7 @@
 import { isReason, notFound, type Classifier } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
 import type { Ctx } from '../../shared/verb';
+import { clientCommand, resolveClient, socketOf, type ClientSpec } from './client';
 import { LXC_ERRORS, lxcError } from './errors';
 
 /** `remote:name` when a remote is given, else `name`. */
@@ -27,7 +28,7 @@ export async function lxc(ctx: Ctx, args: string[], opts: RunOptions & { errors?
   const { errors = LXC_ERRORS, ...runOpts } = opts;
   const deadline = ctx.clock.now() + BUSY_WAIT_MS;
   for (let pause = 20; ; pause = Math.min(500, pause * 1.5)) {
-    const r = await ctx.run(['lxc', ...args], runOpts);
+    const r = await ctx.run(clientCommand(ctx, args), runOpts);
     if (r.ok) return r;
     const e = lxcError(r, errors);
     if (!isReason(e, 'busy') || ctx.clock.now() + pause > deadline) throw e;
@@ -39,7 +40,8 @@ export async function lxc(ctx: Ctx, args: string[], opts: RunOptions & { errors?
 /**
  * GET PATH of the LXD API, parsed as JSON: what `lxc query [remote:]PATH` prints (the
  * answer's metadata). A read: it runs under dryrun too. The local daemon is asked on its
- * unix socket ({@link lxdSocket}) when the handler can (ctx.get) and the lxc client's
+ * unix socket (the client's, client.ts socketOf: $LXD_SOCKET, $LXD_DIR/unix.socket or
+ * /var/lib/lxd/unix.socket for lxc) when the handler can (ctx.get) and the client's
  * default remote is that daemon (~2 ms, where starting `lxc query` takes ~40 ms);
  * otherwise, for `remote=`, and when there is no socket file there (lxc may know where
  * it is, as for a snap's LXD: asked no more by this handler), through `lxc query`. Failures are classified as lxc's
@@ -47,8 +49,9 @@ export async function lxc(ctx: Ctx, args: string[], opts: RunOptions & { errors?
  * answer within `timeoutMs` RC 5.
  */
 export async function query<T>(ctx: Ctx, remote: string | undefined, path: string, timeoutMs = 30_000): Promise<T> {
-  if (!remote && ctx.get && localIsDefault(ctx) && ctx.cache.get(NO_SOCKET) !== true) {
-    const got = await apiGet<T>(ctx, ctx.get, path, timeoutMs);
+  const client = resolveClient(ctx).spec;
+  if (!remote && ctx.get && localIsDefault(ctx, client) && ctx.cache.get(NO_SOCKET) !== true) {
+    const got = await apiGet<T>(ctx, ctx.get, socketOf(client, ctx.env), path, timeoutMs);
     if (got !== NO_SOCKET) return got;
     ctx.cache.set(NO_SOCKET, true);
   }
@@ -56,19 +59,17 @@ export async function query<T>(ctx: Ctx, remote: string | undefined, path: strin
   return JSON.parse(r.stdout) as T;
 }
 
-/** The local LXD's unix socket: $LXD_SOCKET, else $LXD_DIR/unix.socket, else /var/lib/lxd/unix.socket (where lxc looks too). */
-export const lxdSocket = (env: Record<string, string | undefined>): string => env.LXD_SOCKET || `${env.LXD_DIR || '/var/lib/lxd'}/unix.socket`;
-
 /**
- * Is the lxc client's default remote the local daemon (`default-remote: local`, or no
- * config at all, in $LXD_CONF/config.yml or ~/.config/lxc/config.yml)? Only then is
- * "no remote=" the unix socket. Read once per handler.
+ * Is the client's default remote the local daemon (`default-remote: local`, or no config
+ * at all, in its config.yml: $LXD_CONF or ~/.config/lxc for lxc, $INCUS_CONF or
+ * ~/.config/incus for incus)? Only then is "no remote=" the unix socket. Read once per
+ * handler.
  */
-function localIsDefault(ctx: Ctx): boolean {
+function localIsDefault(ctx: Ctx, c: ClientSpec): boolean {
   const key = 'lxd.localIsDefault';
   let yes = ctx.cache.get(key) as boolean | undefined;
   if (yes === undefined) {
-    const dir = ctx.env.LXD_CONF || `${ctx.env.HOME || '/root'}/.config/lxc`;
+    const dir = ctx.env[c.confEnv] || `${ctx.env.HOME || '/root'}/${c.confDir}`;
     const text = ctx.fs.readText(`${dir}/config.yml`);
     const m = text === undefined ? undefined : /^default-remote:\s*"?([^"\s]+)"?\s*$/m.exec(text);
     yes = !m || m[1] === 'local';
@@ -81,8 +82,7 @@ function localIsDefault(ctx: Ctx): boolean {
 const NO_SOCKET = 'lxd.noSocket';
 
 /** GET PATH on the local socket: its metadata, NO_SOCKET when there is no socket file, or the AddressError lxc would have given (see {@link query}). */
-async function apiGet<T>(ctx: Ctx, get: NonNullable<Ctx['get']>, path: string, timeoutMs: number): Promise<T | typeof NO_SOCKET> {
-  const socket = lxdSocket(ctx.env);
+async function apiGet<T>(ctx: Ctx, get: NonNullable<Ctx['get']>, socket: string, path: string, timeoutMs: number): Promise<T | typeof NO_SOCKET> {
   // What lxc prints for the same failure, so that one classifier (errors.ts) decides.
   const failed = (stderr: string) => lxcError({ argv: ['GET', path], ok: false, exitCode: 1, signal: null, timedOut: false, missing: false, stdout: '', stderr, durationMs: 0 });
   let answer;

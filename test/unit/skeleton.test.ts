@@ -22,7 +22,8 @@ const importsOf = (f: string) => [...code(f).replace(/^import type [^;]*;/gm, ''
 const offenders = (files: string[], bad: (f: string) => string | undefined) => files.flatMap((f) => (bad(f) ? [`${f}: ${bad(f)}`] : []));
 
 const handlerFiles = ts('handlers');
-const TARGETS = Object.keys(TABLES);
+// A target that is another's handler under a second name (sameAs: ADDRESS INCUS) has only index.ts.
+const TARGETS = Object.keys(TABLES).filter((t) => !TABLES[t]!.sameAs);
 
 describe('the handler skeleton', () => {
   it.each(TARGETS)('handlers/%s has index, params, names, errors, tool and verbs/', (t) => {

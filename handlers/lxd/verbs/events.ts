@@ -8,6 +8,7 @@ import { timedOut, toolFailed, usageError } from '../../../shared/errors';
 import { regexRule } from '../../../shared/names';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
+import { clientCommand } from '../client';
 import { lxcError } from '../errors';
 import { lxdInstanceName } from '../names';
 import { REMOTE } from '../params';
@@ -65,7 +66,7 @@ export const events = defineVerb({
       const es = lifecycleEvents(stdout, p.name);
       return (p.until !== undefined && es.some((e) => e.action === p.until)) || (p.count !== undefined && es.length >= p.count);
     };
-    const args = ['lxc', 'monitor', ...(p.remote ? [`${p.remote}:`] : []), '--type=lifecycle', '--format=json'];
+    const args = clientCommand(ctx, ['monitor', ...(p.remote ? [`${p.remote}:`] : []), '--type=lifecycle', '--format=json']);
     // Not a read that later steps need but a wait: under dryrun it does not listen and has seen nothing.
     const r = await ctx.effect(() => ctx.run(args, { readOnly: true, timeoutMs: p.duration, stopWhen: p.until || p.count ? enough : undefined }), undefined);
     if (!r) return { result: '', vars: { ACTIONS: stem([]), SOURCES: stem([]), TIMES: stem([]), MATCHED: 0 } };

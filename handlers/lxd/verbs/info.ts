@@ -7,6 +7,7 @@ import { lxdInstanceName } from '../names';
 import { stem } from '../../../shared/result';
 import { statusOutput, statusVars, unreachable } from '../../../shared/status';
 import { defineVerb } from '../../../shared/verb';
+import { resolveClient } from '../client';
 import { isBase, KEYS } from '../registry';
 import { ipv4Of, query, requireInstance, type Instance, type InstanceState } from '../tool';
 import { NAME, REMOTE } from '../params';
@@ -100,26 +101,30 @@ interface Server {
 
 export const status = defineVerb({
   name: 'status',
-  summary: 'handler version, LXD server version, storage drivers; RC 6 (with REACHABLE=0) when the daemon does not answer',
+  summary: 'handler version, the client it drives (lxc or incus, and why), server version, storage drivers; RC 6 (with REACHABLE=0) when the daemon does not answer',
   params: { ...REMOTE },
   vars: {
     ...statusVars('1 when the daemon answers, else 0'),
-    SERVER_VERSION: 'LXD server version',
+    CLIENT: 'the client this handler drives: lxc (LXD) or incus (Incus)',
+    SERVER_VERSION: 'LXD or Incus server version',
     STORAGE_DRIVERS: 'storage drivers the server supports, space-separated',
     STORAGE: 'the server storage driver in use',
     KERNEL: 'host kernel version',
   },
   async run(p, ctx) {
+    const client = resolveClient(ctx);
+    const clientLine = `client ${client.spec.binary} (${client.why})`;
     let server: Server;
     try {
       server = await query<Server>(ctx, p.remote, '/1.0', 10_000);
     } catch (e) {
       if (!isReason(e, 'unavailable')) throw e;
-      throw unreachable(`LXD is not reachable: ${e.message}`, { cause: e });
+      throw unreachable(`${client.spec.daemon} is not reachable: ${e.message}`, { cause: e, lines: [clientLine], vars: { CLIENT: client.spec.binary } });
     }
     const env = server.environment;
     const drivers = (env.storage_supported_drivers ?? []).map((d) => d.Name ?? d.name ?? '').filter(Boolean).join(' ');
-    return statusOutput(['reachable yes', `server ${env.server_version}`, `storage ${env.storage}`, `drivers ${drivers}`], {
+    return statusOutput([clientLine, 'reachable yes', `server ${env.server_version}`, `storage ${env.storage}`, `drivers ${drivers}`], {
+      CLIENT: client.spec.binary,
       SERVER_VERSION: env.server_version,
       STORAGE_DRIVERS: drivers,
       STORAGE: env.storage,

@@ -6,6 +6,7 @@
 import { isReason, refused, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
+import { clientConfigKey, resolveClient } from '../client';
 import { checkConfigPairs } from '../config-policy';
 import { DEVICE_PARAMS, DEVICE_TYPES, deviceArgs, lxdDeviceName } from '../devices';
 import { LXC_FREEZE_ERRORS, LXC_RENAME_ERRORS } from '../errors';
@@ -53,7 +54,8 @@ export const configGet = defineVerb({
     const inst = await requireInstance(ctx, p.remote, p.name);
     const config = (p.expanded ? inst.expanded_config : inst.config) ?? {};
     if (p.key !== undefined) {
-      const v = config[p.key] ?? '';
+      // A key LXD and Incus name otherwise (security.devlxd / security.guestapi) is read under the client's name.
+      const v = config[clientConfigKey(resolveClient(ctx).spec, p.key)] ?? '';
       return { result: v, vars: { VALUE: v } };
     }
     const keys = Object.keys(config).sort();

@@ -52,7 +52,7 @@ afterEach(() => {
 describe.skipIf(!home)('rexx-address rexx through a pseudo-terminal (REXXJS_HOME)', () => {
   it('variables persist across lines, a DO block runs, SAY prints, Ctrl-D exits 0 with a newline', async () => {
     const s = start();
-    await s.until(/ADDRESS LXD, ZFS, QEMU, LXCRI are ready[\s\S]*rexx> $/);
+    await s.until(/ADDRESS LXD, ZFS, QEMU, LXCRI, INCUS are ready[\s\S]*rexx> $/);
     await s.line('n = 3');
     expect(await s.line('SAY "n is" n')).toContain('n is 3');
     // A block: continuation prompts until END, then it runs as one input.

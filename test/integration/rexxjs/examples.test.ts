@@ -23,6 +23,16 @@ describe.skipIf(!home)('examples/*.rexx in RexxJS (REXXJS_HOME)', () => {
     expect(r.stdout).not.toMatch(/Could not pre-fetch/);
   });
 
+  it('incus-provision.rexx: ADDRESS INCUS (REQUIRE dist/address-incus.js): an IPv4 on the bridge of Incus, snapshot/restore, security.devlxd read back, clean up', async () => {
+    const r = await execa('node', [cli, 'examples/incus-provision.rexx'], { cwd: root, reject: false, timeout: 120_000 });
+    expect(r.stdout).toMatch(/status RC=0 CLIENT=incus SERVER_VERSION=6\./);
+    expect(r.stdout).toMatch(/start RC=0 IPV4=10\.231\.17\.\d+/);
+    expect(r.stdout).toContain('after restore RC=0 RESULT=v1');
+    expect(r.stdout).toContain('security.devlxd RESULT=false');
+    expect(r.stdout).toMatch(/cleaned up, RC=0/);
+    expect(r.stdout).not.toMatch(/Could not pre-fetch/);
+  });
+
   it('zfs-checkpoint.rexx: checkpoint, roll back on failure, clean up', async () => {
     const r = await execa('node', [cli, 'examples/zfs-checkpoint.rexx'], { cwd: root, reject: false, timeout: 120_000 });
     expect(r.stdout).toMatch(/checkpoint checkpoint-\d+ RC=0/);
