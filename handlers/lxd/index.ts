@@ -5,11 +5,15 @@ import { lxdInstanceName } from './names';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
 import { events } from './verbs/events';
 import { exec } from './verbs/exec';
+import { fileMkdir } from './verbs/files';
 import { imageAlias, imageDelete, imageImport, imageList, publish } from './verbs/images';
 import { info, list, status } from './verbs/info';
 import { create, del, restart, start, stop } from './verbs/lifecycle';
 import { configGet, configSet, configUnset, deviceAdd, deviceRemove, freeze, rename, unfreeze } from './verbs/live';
+import { networkCreate, networkDelete, networkList } from './verbs/networks';
+import { profileCreate, profileDelete, profileList, profileSet } from './verbs/profiles';
 import { copy, deleteSnapshot, fileDelete, filePull, filePush, listSnapshots, restore, snapshot } from './verbs/storage';
+import { volumeAttach, volumeCreate, volumeDelete, volumeDetach, volumeSnapshot } from './verbs/volumes';
 
 export const table: HandlerTable = {
   target: 'lxd',
@@ -17,9 +21,12 @@ export const table: HandlerTable = {
   tools: 'lxc (the LXD 5.x client)',
   verbs: [
     create, start, stop, restart, del, exec,
-    copy, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull, fileDelete,
+    copy, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull, fileDelete, fileMkdir,
     configSet, configGet, configUnset, freeze, unfreeze, rename, deviceAdd, deviceRemove,
     publish, imageImport, imageList, imageDelete, imageAlias,
+    profileCreate, profileSet, profileDelete, profileList,
+    networkCreate, networkDelete, networkList,
+    volumeCreate, volumeAttach, volumeDetach, volumeDelete, volumeSnapshot,
     events,
     info, list,
     registerBase, cloneFromBase, listBases, unregisterBase,
