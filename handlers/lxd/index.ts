@@ -2,6 +2,7 @@
 import type { HandlerTable } from '../../shared/verb';
 import { COMPAT } from './compat';
 import { lxdInstanceName } from './names';
+import { withProject } from './tool';
 import { cloneFromBase, listBases, registerBase, unregisterBase } from './verbs/bases';
 import { events } from './verbs/events';
 import { exec } from './verbs/exec';
@@ -19,6 +20,7 @@ export const table: HandlerTable = {
   target: 'lxd',
   summary: 'LXD system containers: create, start, exec, copy, snapshots, and copy-on-write clones of registered bases',
   tools: 'lxc (the LXD 5.x client)',
+  // Every verb takes project= (tool.ts withProject: the one place a project is applied).
   verbs: [
     create, start, stop, restart, del, exec,
     copy, snapshot, restore, deleteSnapshot, listSnapshots, filePush, filePull, fileDelete, fileMkdir,
@@ -31,7 +33,7 @@ export const table: HandlerTable = {
     info, list,
     registerBase, cloneFromBase, listBases, unregisterBase,
     status,
-  ],
+  ].map(withProject),
   compat: COMPAT,
   completers: { instances: { verb: 'list', stem: 'INSTANCES', rules: [lxdInstanceName] }, bases: { verb: 'list_bases', stem: 'BASES' } },
 };
