@@ -7,10 +7,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { parse } from 'shell-quote';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { table } from '../../../handlers/lxd';
 import { createHandler } from '../../../shared/dispatch';
+import { dropFirewallLeftovers } from '../../helpers/lxd-firewall';
 import { cleanupInstances, okWith, requireLxd, uniq } from './lxd-test-env';
 
 const h = createHandler(table);
@@ -28,21 +28,6 @@ let nets = 0;
 const netName = () => `rxo${tag}${++nets}`;
 /** A private /24 for this run (10.249.X.0/24), away from the project bridge's 10.231.7.0/24. */
 const subnet = `10.249.${randomBytes(1)[0]}`;
-
-/**
- * LXD 5.0.2 with the xtables firewall on this host deletes a bridge but leaves its
- * iptables rules ("generated for LXD network N") and, for IPv6, its lxd_nic_N chain
- * behind: the test drops those of its own networks so runs do not pile them up.
- */
-async function dropFirewallLeftovers(n: string) {
-  for (const tool of ['iptables', 'ip6tables']) {
-    const rules = (await execa(tool, ['-S'], { reject: false })).stdout.split('\n');
-    for (const line of rules.filter((l) => l.startsWith('-A ') && l.includes(`generated for LXD network ${n}"`))) {
-      await execa(tool, ['-D', ...(parse(line.slice(3)) as string[])], { reject: false });
-    }
-    if (rules.includes(`-N lxd_nic_${n}`)) await execa(tool, ['-X', `lxd_nic_${n}`], { reject: false });
-  }
-}
 
 const lxcJson = async <T>(api: string): Promise<T> => JSON.parse((await execa('lxc', ['query', api])).stdout) as T;
 
