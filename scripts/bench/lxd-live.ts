@@ -13,7 +13,7 @@
  *   volume_create / _attach / _detach /      lxc storage volume create / attach / detach /
  *     _delete / _snapshot                      delete / snapshot (on the rexxbt pool)
  *   file_mkdir                               lxc file push -r -p of an empty host directory
- * Run: npm run bench:lxd-live  (N via BENCH_N, default 15)
+ * Run: npm run bench:lxd-live  (N via BENCH_N, default 15; BENCH_ONLY=REGEX measures only the verbs it matches)
  */
 import { execa } from 'execa';
 import { table } from '../../handlers/lxd';
@@ -22,6 +22,7 @@ import { dropFirewallLeftovers } from '../../test/helpers/lxd-firewall';
 import { fmt, median, ratio, strict, timed } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 15);
+const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 const must = strict(createHandler(table));
 const RUN = `bench-live-${process.pid}`;
 const STOPPED = `${RUN}-s`;
@@ -208,7 +209,7 @@ async function main() {
     await execa('install', ['-d', '-m', '0750', MKDIR_SRC]);
     console.log(`instance ${RUN} (running) and ${STOPPED} (stopped), N=${N}\n`);
     console.log('verb                 handler ms   raw ms   ratio   raw command');
-    for (const p of PAIRS) {
+    for (const p of PAIRS.filter((x) => !ONLY || ONLY.test(x.what))) {
       const r = await measure(p);
       console.log(`${p.what.padEnd(20)} ${fmt(r.handler, 10)} ${fmt(r.raw)}   ${ratio(r.handler, r.raw)}x  ${p.raw}`);
     }
