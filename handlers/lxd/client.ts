@@ -43,8 +43,10 @@ export interface ClientSpec {
   /** The built-in image remotes the client knows (no image server is reached on this machine: images are imported). */
   imageRemotes: readonly string[];
   /**
-   * Subcommands the verbs say in lxc's words that this client spells otherwise. Incus moved
-   * `snapshot NAME SNAP` to `snapshot create` and `restore NAME SNAP` to `snapshot restore`.
+   * Subcommands (one word, or several separated by spaces) the verbs say in lxc's words
+   * that this client spells otherwise. Incus moved `snapshot NAME SNAP` to `snapshot
+   * create`, `restore NAME SNAP` to `snapshot restore`, and `storage volume snapshot POOL
+   * VOL SNAP` to `storage volume snapshot create` (checked on Incus 6.0.4).
    */
   subcommands: Readonly<Record<string, readonly string[]>>;
   /**
@@ -92,7 +94,11 @@ export const CLIENTS: Readonly<Record<ClientName, ClientSpec>> = {
     adminInit: ['incus', 'admin', 'init'],
     waitReady: ['incus', 'admin', 'waitready'],
     imageRemotes: ['images'],
-    subcommands: { snapshot: ['snapshot', 'create'], restore: ['snapshot', 'restore'] },
+    subcommands: {
+      snapshot: ['snapshot', 'create'],
+      restore: ['snapshot', 'restore'],
+      'storage volume snapshot': ['storage', 'volume', 'snapshot', 'create'],
+    },
     snapshotPaths: false,
     configKeys: { 'security.devlxd': 'security.guestapi', 'security.devlxd.images': 'security.guestapi.images' },
     errors: [
@@ -136,8 +142,12 @@ function snapshotSubcommand(args: readonly string[]): string[] | undefined {
 export function clientArgv(c: ClientSpec, args: readonly string[]): string[] {
   const snap = c.snapshotPaths ? undefined : snapshotSubcommand(args);
   if (snap) return snap;
-  const head = args[0] !== undefined ? c.subcommands[args[0]] : undefined;
-  const out = head ? [...head, ...args.slice(1)] : [...args];
+  // The longest renamed subcommand the argv starts with (one word, or several: "storage volume snapshot").
+  const said = Object.keys(c.subcommands)
+    .map((k) => k.split(' '))
+    .filter((w) => w.every((x, i) => args[i] === x))
+    .sort((a, b) => b.length - a.length)[0];
+  const out = said ? [...c.subcommands[said.join(' ')]!, ...args.slice(said.length)] : [...args];
   if (!Object.keys(c.configKeys).length || !KEYED.has(args[0] ?? '')) return out;
   const end = out.indexOf('--');
   return out.map((a, i) => {

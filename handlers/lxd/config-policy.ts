@@ -38,3 +38,15 @@ export function checkConfigPairs(ctx: Pick<Ctx, 'env' | 'table'>, verb: string, 
     if (hit) requireUnsafeAllowed(ctx, `${verb}: config ${key}`, hit[1]);
   }
 }
+
+/**
+ * The pairs of a verb that takes both `config=KEY=VALUE` (repeated) and one `key=` with
+ * `value=` (config_set, profile_set), checked by {@link checkConfigPairs}: RC 2 when only
+ * one of key= and value= is given.
+ */
+export function configPairsOf(ctx: Pick<Ctx, 'env' | 'table'>, verb: string, p: { config: readonly string[]; key?: string; value?: string }): string[] {
+  if ((p.key === undefined) !== (p.value === undefined)) throw usageError(`${verb}: key= and value= go together`);
+  const pairs = [...p.config, ...(p.key !== undefined ? [`${p.key}=${p.value}`] : [])];
+  checkConfigPairs(ctx, verb, pairs);
+  return pairs;
+}

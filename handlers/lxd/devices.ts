@@ -89,20 +89,20 @@ const REQUIRED: Record<DeviceType, ReadonlyArray<readonly DeviceKey[]>> = {
 
 /**
  * The `KEY=VALUE` arguments of `lxc config device add` for `type` from the verb's params,
- * after the checks: RC 2 for a key of another device type or a missing one, RC 7 for a
+ * after the checks (`verb` names the verb in messages: device_add, profile_set): RC 2 for a key of another device type or a missing one, RC 7 for a
  * setting that hands the host to the instance (see the module comment) unless allowed.
  */
-export function deviceArgs(ctx: Pick<Ctx, 'env' | 'table'>, type: DeviceType, p: Partial<Record<DeviceKey, string | number | boolean | undefined>>): string[] {
+export function deviceArgs(ctx: Pick<Ctx, 'env' | 'table'>, type: DeviceType, p: Partial<Record<DeviceKey, string | number | boolean | undefined>>, verb = 'device_add'): string[] {
   const given = (Object.keys(DEVICE_KEYS) as DeviceKey[]).filter((k) => p[k] !== undefined);
   const foreign = given.filter((k) => !(DEVICE_KEYS[k].types as readonly string[]).includes(type));
-  if (foreign.length) throw usageError(`device_add: ${foreign.map((k) => `${k}=`).join(', ')} ${foreign.length > 1 ? 'are not keys' : 'is not a key'} of a ${type} device (its keys: ${keysOf(type).join(', ')})`);
+  if (foreign.length) throw usageError(`${verb}: ${foreign.map((k) => `${k}=`).join(', ')} ${foreign.length > 1 ? 'are not keys' : 'is not a key'} of a ${type} device (its keys: ${keysOf(type).join(', ')})`);
   for (const oneOf of REQUIRED[type]) {
-    if (!oneOf.some((k) => p[k] !== undefined)) throw usageError(`device_add: a ${type} device needs ${oneOf.map((k) => `${k}=`).join(' or ')}`);
+    if (!oneOf.some((k) => p[k] !== undefined)) throw usageError(`${verb}: a ${type} device needs ${oneOf.map((k) => `${k}=`).join(' or ')}`);
   }
-  if (type === 'nic' && p.network !== undefined && p.nictype !== undefined) throw usageError('device_add: give network= or nictype= (with parent=), not both');
-  const what = `device_add type=${type}`;
+  if (type === 'nic' && p.network !== undefined && p.nictype !== undefined) throw usageError(`${verb}: give network= or nictype= (with parent=), not both`);
+  const what = `${verb} type=${type}`;
   if (type === 'disk' && String(p.source).startsWith('/')) {
-    if (p.pool !== undefined) throw usageError('device_add: with pool=, source= is a volume name, not a path');
+    if (p.pool !== undefined) throw usageError(`${verb}: with pool=, source= is a volume name, not a path`);
     requireUnsafeAllowed(ctx, `${what} source=${p.source}`, 'a disk from a host path shares host files with the instance');
   }
   if (type === 'proxy') {

@@ -74,6 +74,22 @@ export const LXC_PUBLISH_ERRORS: Classifier = {
   patterns: [['refused', /instance is currently running\. Use --force/i], ...LXC_ERRORS.patterns],
 };
 
+/**
+ * What LXD says when a profile, network or storage volume cannot go because something
+ * uses it, beyond {@link LXC_ERRORS}: "Profile is currently in use", "The network is
+ * currently in use", "The storage volume is still in use" (LXD 5.0), and the default
+ * profile, which LXD never deletes, are `refused` (RC 7: detach or delete the users
+ * first); `lxc storage volume detach` / `lxc network detach` of something not attached
+ * ("No device found for this storage volume") is `notFound` (RC 3).
+ */
+export const LXC_IN_USE_ERRORS: Classifier = {
+  patterns: [
+    ['refused', /is currently in use|is still in use|profile cannot be deleted/i],
+    ['notFound', /No device found for this/i],
+    ...LXC_ERRORS.patterns,
+  ],
+};
+
 /** The AddressError for a failed `lxc` run, classified by `c` (default {@link LXC_ERRORS}). */
 export const lxcError = (r: RunResult, c: Classifier = LXC_ERRORS): AddressError => classify(r, c);
 

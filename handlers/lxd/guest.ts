@@ -82,7 +82,8 @@ export async function execInInstance(ctx: Ctx, remote: string | undefined, name:
  * When a local `lxc exec` is cancelled or times out: killing the client, or the SIGINT it forwards,
  * reaches only the command's first process, so what that started runs on in the instance
  * (measured on LXD 5.0: `sleep 9 & sleep 9; wait` left both sleeps running). So this finds
- * the exec's `lxd forkexec NAME … cmd ARGV` helper in /proc and stops (SIGSTOP), then
+ * the exec's `lxd forkexec NAME … cmd ARGV` helper in /proc (PROJECT_NAME for an instance
+ * of another project than default, as LXD names it on the host) and stops (SIGSTOP), then
  * SIGKILLs, every process under it (host pids); the helper then ends by itself. When two execs of the same argv run in the instance at
  * once they cannot be told apart, and neither is touched.
  */
@@ -90,7 +91,7 @@ export function endGuestCommand(ctx: Pick<Ctx, 'fs' | 'signal' | 'log'>, name: s
   const tail = ['cmd', ...argv];
   const helpers = allPids(ctx).filter((p) => {
     const a = procArgv(ctx, p);
-    return a[1] === 'forkexec' && a[2] === name && a.length > tail.length && a.slice(-tail.length).every((w, i) => w === tail[i]);
+    return a[1] === 'forkexec' && (a[2] === name || a[2]?.endsWith(`_${name}`)) && a.length > tail.length && a.slice(-tail.length).every((w, i) => w === tail[i]);
   });
   if (helpers.length !== 1) {
     if (helpers.length > 1) ctx.log(`exec in ${name}: ${helpers.length} identical commands run; none is killed`);

@@ -5,6 +5,14 @@ export const REMOTE = {
   remote: { type: 'string', rule: lxdObjectName, doc: 'LXD remote: the verb acts on REMOTE:NAME (default: the local daemon)' },
 } as const;
 
+/**
+ * project= of every LXD verb (added to each in index.ts by `withProject`, tool.ts): the
+ * verb acts inside that LXD project, as `lxc --project NAME` does.
+ */
+export const PROJECT = {
+  project: { type: 'string', rule: lxdObjectName, doc: 'LXD project the verb acts in (lxc --project NAME; default: the client\'s current project, normally default)' },
+} as const;
+
 export const NAME = {
   name: { type: 'string', required: true, rule: lxdInstanceName, doc: 'instance name' },
 } as const;

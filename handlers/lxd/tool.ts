@@ -6,9 +6,10 @@
  */
 import { isReason, notFound, type Classifier } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
-import type { Ctx } from '../../shared/verb';
+import type { AnyVerb, Ctx } from '../../shared/verb';
 import { clientCommand, resolveClient, socketOf, type ClientSpec } from './client';
 import { LXC_ERRORS, lxcError } from './errors';
+import { PROJECT } from './params';
 
 /** `remote:name` when a remote is given, else `name`. */
 export const ref = (remote: string | undefined, name: string) => (remote ? `${remote}:${name}` : name);
@@ -209,3 +210,56 @@ export function initArgs(image: string, target: string, o: InitOptions): string[
 /** `lxc stop|restart` flags: `--force` stops at once, else `--timeout S` allows a clean shutdown of `timeoutMs` (whole seconds, at least 1). */
 export const shutdownFlags = (force: boolean, timeoutMs: number): string[] =>
   force ? ['--force'] : ['--timeout', String(Math.max(1, Math.ceil(timeoutMs / 1000)))];
+
+// ---- project=: the one place an LXD project is applied
+
+/** The client commands project= applies to (argv[0]); anything else a verb runs (install, tar) is left as it is. */
+const PROJECT_CLIENTS = /(?:^|\/)(?:lxc|incus)$/;
+
+/** An API path as `lxc query` takes it: `[remote:]/1.0…`. */
+const API_PATH = /^(?:[A-Za-z0-9][A-Za-z0-9._-]*:)?\/1\.0(?:[/?]|$)/;
+
+/**
+ * The command `argv` inside LXD project `project`: `--project NAME` right after the
+ * client (`lxc --project P init …`, as every lxc subcommand takes it), except for `lxc
+ * query`, which refuses the flag ("--project cannot be used with the query command",
+ * LXD 5.0): there the API path gets `project=NAME` in its query string, which is how
+ * the REST API takes a project. Without a project, or for another program, argv as it is.
+ */
+export function inProjectArgv(argv: readonly string[], project: string | undefined): string[] {
+  if (!project || !PROJECT_CLIENTS.test(argv[0] ?? '')) return [...argv];
+  if (argv[1] !== 'query') return [argv[0]!, '--project', project, ...argv.slice(1)];
+  return argv.map((a, i) => (i > 1 && API_PATH.test(a) ? pathInProject(a, project) : a));
+}
+
+/** An API path (`/1.0/…`) with `project=NAME` in its query string, as the REST API takes a project (unless it has one). */
+const pathInProject = (p: string, project: string) =>
+  /[?&]project=/.test(p) ? p : `${p}${p.includes('?') ? '&' : '?'}project=${encodeURIComponent(project)}`;
+
+/**
+ * `ctx` whose commands run inside `project` ({@link inProjectArgv}): every `lxc` call a
+ * verb makes, through `lxc()`, `query()` (its socket reads too) or its own `ctx.run`, is in the project, so no
+ * verb or library passes the project along. The same ctx without a project.
+ */
+export function inProject(ctx: Ctx, project: string | undefined): Ctx {
+  if (!project) return ctx;
+  return {
+    ...ctx,
+    run: (argv, o) => ctx.run(inProjectArgv(argv, project), o),
+    runPipeline: (argvs, o) => ctx.runPipeline(argvs.map((a) => inProjectArgv(a, project)), o),
+    // The reads query() makes on the daemon's socket.
+    ...(ctx.get ? { get: (socket: string, p: string, t: number) => ctx.get!(socket, pathInProject(p, project), t) } : {}),
+  };
+}
+
+/** `v` with the project= param (params.ts PROJECT), run inside that project ({@link inProject}). */
+export function withProject(v: AnyVerb): AnyVerb {
+  return {
+    ...v,
+    params: { ...v.params, ...PROJECT },
+    run: (p, ctx) => {
+      const { project, ...rest } = p as { project?: string };
+      return v.run(rest, inProject(ctx, project));
+    },
+  };
+}

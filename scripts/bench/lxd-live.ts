@@ -8,14 +8,21 @@
  *   rename                                   lxc move OLD NEW
  *   publish / image_import                   lxc publish --quiet --alias / lxc image import --alias
  *   image_list / image_alias / image_delete  lxc image list --format json / alias create / delete
- * Run: npm run bench:lxd-live  (N via BENCH_N, default 15)
+ *   profile_create / _set / _delete / _list  lxc profile create / set / delete / list --format json
+ *   network_create / _delete / _list         lxc network create (a bridge, NAT off) / delete / list --format json
+ *   volume_create / _attach / _detach /      lxc storage volume create / attach / detach /
+ *     _delete / _snapshot                      delete / snapshot (on the rexxbt pool)
+ *   file_mkdir                               lxc file push -r -p of an empty host directory
+ * Run: npm run bench:lxd-live  (N via BENCH_N, default 15; BENCH_ONLY=REGEX measures only the verbs it matches)
  */
 import { execa } from 'execa';
 import { table } from '../../handlers/lxd';
 import { createHandler } from '../../shared/dispatch';
+import { dropFirewallLeftovers } from '../../test/helpers/lxd-firewall';
 import { fmt, median, ratio, strict, timed } from './stats';
 
 const N = Number(process.env.BENCH_N ?? 15);
+const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : undefined;
 const must = strict(createHandler(table));
 const RUN = `bench-live-${process.pid}`;
 const STOPPED = `${RUN}-s`;
@@ -24,6 +31,15 @@ const IMG = `${RUN}-img`;
 const TARBALL = `/tmp/${RUN}-image`;
 /** The fingerprint of the tiny image (lxc image alias create takes a fingerprint, not an alias). */
 let TINY_FP = '';
+const PROF = `${RUN}-prof`;
+/** Bridge names are at most 15 characters. */
+const NET = `rxb${process.pid % 100_000}`;
+/** A private /24 for the bench bridges, away from the project bridge. */
+const NET_V4 = `10.248.${process.pid % 250}.1/24`;
+const POOL = 'rexxbt';
+const VOL = `${RUN}-vol`;
+/** An empty host directory (mode 0750) for the raw side of file_mkdir. */
+const MKDIR_SRC = `/tmp/${RUN}-mkdir`;
 
 async function lxc(args: string[]) {
   // stdin closed: lxc init reads a config from a stdin that is not a terminal
@@ -117,6 +133,66 @@ const PAIRS: Pair[] = [
     before: () => lxc(['image', 'import', `${TARBALL}.tar.gz`, '--alias', IMG]),
     rawRun: () => lxc(['image', 'delete', IMG]), handlerRun: () => must(`image_delete image=${IMG}`),
   },
+  // profiles
+  {
+    what: 'profile_create', raw: 'lxc profile create',
+    rawRun: () => lxc(['profile', 'create', `${PROF}-n`]), handlerRun: () => must(`profile_create name=${PROF}-n`),
+    after: () => lxc(['profile', 'delete', `${PROF}-n`]),
+  },
+  { what: 'profile_set', raw: 'lxc profile set', rawRun: () => lxc(['profile', 'set', PROF, 'user.bench=1']), handlerRun: () => must(`profile_set name=${PROF} config=user.bench=1`) },
+  {
+    what: 'profile_delete', raw: 'lxc profile delete',
+    before: () => lxc(['profile', 'create', `${PROF}-n`]),
+    rawRun: () => lxc(['profile', 'delete', `${PROF}-n`]), handlerRun: () => must(`profile_delete name=${PROF}-n`),
+  },
+  { what: 'profile_list', raw: 'lxc profile list --format json', rawRun: () => lxc(['profile', 'list', '--format', 'json']), handlerRun: () => must('profile_list') },
+  // networks
+  {
+    what: 'network_create', raw: 'lxc network create (bridge)',
+    rawRun: () => lxc(['network', 'create', NET, `ipv4.address=${NET_V4}`, 'ipv4.nat=false', 'ipv6.address=none']),
+    handlerRun: () => must(`network_create name=${NET} ipv4=${NET_V4}`),
+    after: async () => (await lxc(['network', 'delete', NET]), await dropFirewallLeftovers(NET)),
+  },
+  {
+    what: 'network_delete', raw: 'lxc network delete',
+    before: () => lxc(['network', 'create', NET, `ipv4.address=${NET_V4}`, 'ipv4.nat=false', 'ipv6.address=none']),
+    rawRun: () => lxc(['network', 'delete', NET]), handlerRun: () => must(`network_delete name=${NET}`),
+    after: () => dropFirewallLeftovers(NET),
+  },
+  { what: 'network_list', raw: 'lxc network list --format json', rawRun: () => lxc(['network', 'list', '--format', 'json']), handlerRun: () => must('network_list') },
+  // storage volumes
+  {
+    what: 'volume_create', raw: 'lxc storage volume create',
+    rawRun: () => lxc(['storage', 'volume', 'create', POOL, `${VOL}-n`]), handlerRun: () => must(`volume_create pool=${POOL} volume=${VOL}-n`),
+    after: () => lxc(['storage', 'volume', 'delete', POOL, `${VOL}-n`]),
+  },
+  {
+    what: 'volume_attach', raw: 'lxc storage volume attach',
+    rawRun: () => lxc(['storage', 'volume', 'attach', POOL, VOL, STOPPED, VOL, '/mnt/v']),
+    handlerRun: () => must(`volume_attach pool=${POOL} volume=${VOL} name=${STOPPED} path=/mnt/v`),
+    after: () => lxc(['storage', 'volume', 'detach', POOL, VOL, STOPPED]),
+  },
+  {
+    what: 'volume_detach', raw: 'lxc storage volume detach',
+    before: () => lxc(['storage', 'volume', 'attach', POOL, VOL, STOPPED, VOL, '/mnt/v']),
+    rawRun: () => lxc(['storage', 'volume', 'detach', POOL, VOL, STOPPED]), handlerRun: () => must(`volume_detach pool=${POOL} volume=${VOL} name=${STOPPED}`),
+  },
+  {
+    what: 'volume_delete', raw: 'lxc storage volume delete',
+    before: () => lxc(['storage', 'volume', 'create', POOL, `${VOL}-n`]),
+    rawRun: () => lxc(['storage', 'volume', 'delete', POOL, `${VOL}-n`]), handlerRun: () => must(`volume_delete pool=${POOL} volume=${VOL}-n`),
+  },
+  {
+    what: 'volume_snapshot', raw: 'lxc storage volume snapshot',
+    rawRun: () => lxc(['storage', 'volume', 'snapshot', POOL, VOL, 's']), handlerRun: () => must(`volume_snapshot pool=${POOL} volume=${VOL} snapshot=s`),
+    after: () => lxc(['storage', 'volume', 'delete', POOL, `${VOL}/s`]),
+  },
+  // files
+  {
+    what: 'file_mkdir', raw: 'lxc file push -r -p (empty dir)',
+    rawRun: (i) => lxc(['file', 'push', '-r', '-p', MKDIR_SRC, `${RUN}/tmp/raw${i}/`]),
+    handlerRun: (i) => must(`file_mkdir name=${RUN} path=/tmp/h${i}/d parents=true mode=0750`),
+  },
 ];
 
 async function main() {
@@ -128,9 +204,12 @@ async function main() {
     await lxc(['publish', STOPPED, '--quiet', '--alias', IMG, 'description=import-source']);
     await lxc(['image', 'export', IMG, TARBALL]);
     await lxc(['image', 'delete', IMG]);
+    await lxc(['profile', 'create', PROF]);
+    await lxc(['storage', 'volume', 'create', POOL, VOL]);
+    await execa('install', ['-d', '-m', '0750', MKDIR_SRC]);
     console.log(`instance ${RUN} (running) and ${STOPPED} (stopped), N=${N}\n`);
     console.log('verb                 handler ms   raw ms   ratio   raw command');
-    for (const p of PAIRS) {
+    for (const p of PAIRS.filter((x) => !ONLY || ONLY.test(x.what))) {
       const r = await measure(p);
       console.log(`${p.what.padEnd(20)} ${fmt(r.handler, 10)} ${fmt(r.raw)}   ${ratio(r.handler, r.raw)}x  ${p.raw}`);
     }
@@ -139,6 +218,11 @@ async function main() {
     await execa('lxc', ['delete', '--force', STOPPED], { reject: false });
     await execa('lxc', ['image', 'delete', IMG], { reject: false });
     await execa('rm', ['-f', `${TARBALL}.tar.gz`], { reject: false });
+    await execa('rm', ['-rf', MKDIR_SRC], { reject: false });
+    for (const v of [VOL, `${VOL}-n`]) await execa('lxc', ['storage', 'volume', 'delete', POOL, v], { reject: false });
+    for (const pr of [PROF, `${PROF}-n`]) await execa('lxc', ['profile', 'delete', pr], { reject: false });
+    await execa('lxc', ['network', 'delete', NET], { reject: false });
+    await dropFirewallLeftovers(NET);
   }
 }
 

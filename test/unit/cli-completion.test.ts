@@ -139,7 +139,7 @@ describe("the prompt's Tab (completeLine; fake name lister)", () => {
     expect((await completeLine(lxd, 'help res'))[0]).toEqual(['restart ', 'restore ', 'resume ']);
   });
   it('keys of the verb, less those given', async () => {
-    expect((await completeLine(lxd, 'start wait=ip '))[0]).toEqual(['dryrun=', 'name=', 'progress=', 'remote=', 'timeout=', 'trace=']);
+    expect((await completeLine(lxd, 'start wait=ip '))[0]).toEqual(['dryrun=', 'name=', 'progress=', 'project=', 'remote=', 'timeout=', 'trace=']);
     expect((await completeLine(lxd, 'nosuch '))[0]).toEqual([]);
   });
   it('values: booleans, enums, names listed by the backend', async () => {

@@ -7,7 +7,7 @@ import { isReason, refused, usageError } from '../../../shared/errors';
 import { stem } from '../../../shared/result';
 import { defineVerb } from '../../../shared/verb';
 import { clientConfigKey, resolveClient } from '../client';
-import { checkConfigPairs } from '../config-policy';
+import { checkConfigPairs, configPairsOf } from '../config-policy';
 import { DEVICE_PARAMS, DEVICE_TYPES, deviceArgs, lxdDeviceName } from '../devices';
 import { LXC_FREEZE_ERRORS, LXC_RENAME_ERRORS } from '../errors';
 import { configKey, configPair, configValue, lxdInstanceName } from '../names';
@@ -29,10 +29,8 @@ export const configSet = defineVerb({
   examples: ['config_set name=web config=limits.memory=512MiB config=user.role=web', 'config_set web limits.cpu 2'],
   vars: {},
   async run(p, ctx) {
-    if ((p.key === undefined) !== (p.value === undefined)) throw usageError('config_set: key= and value= go together');
-    const pairs = [...p.config, ...(p.key !== undefined ? [`${p.key}=${p.value}`] : [])];
+    const pairs = configPairsOf(ctx, 'config_set', p);
     if (!pairs.length) throw usageError('config_set: give config=KEY=VALUE, or key= and value=');
-    checkConfigPairs(ctx, 'config_set', pairs);
     await lxc(ctx, ['config', 'set', ref(p.remote, p.name), ...pairs]);
     return { result: pairs.map((v) => v.slice(0, v.indexOf('='))).join(' ') };
   },

@@ -86,6 +86,8 @@ describe('ADDRESS INCUS runs incus (fake runner)', () => {
     const { h } = handler(incusTable, {});
     const r = await h('snapshot name=web snapshot=s1 dryrun=true');
     expect(r.output).toBe('incus snapshot create web s1');
+    const v = await h('volume_snapshot pool=default volume=data snapshot=s1 dryrun=true');
+    expect(v.output).toBe('incus storage volume snapshot create default data s1');
   });
 
   it('status: CLIENT incus, and the line says why (fake runner)', async () => {

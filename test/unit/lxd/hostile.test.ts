@@ -17,6 +17,7 @@ const VALID: Record<string, string> = {
   device: 'http', new_name: 'web3', type: 'proxy', key: 'user.a',
   // image_import reads the file before anything runs (RC 3 when it is not one): a file that exists
   file: '/etc/hostname', rootfs: '/etc/hostname', alias: 'web-img', new_alias: 'web-img2', until: 'instance-started',
+  pool: 'default', volume: 'vol1', ipv4: '10.250.7.1/24',
 };
 /** A verb that needs one of two keys gets one that is not the one under test. */
 const EXTRA: Record<string, Record<string, string>> = {
@@ -67,6 +68,15 @@ const suite = hostileSuite({
     if (c.verb === 'device_add') return c.key === 'source' ? { type: 'disk', path: '/srv' } : DEVICE_EXTRA[DEVICE_KEY_TYPE[c.key] ?? 'proxy'];
     if (c.verb === 'publish' && c.key === 'base') return {};
     if (c.verb === 'image_alias') return c.key === 'new_alias' ? { action: 'rename' } : { image: 'abc123' };
+    if (c.verb === 'profile_set') {
+      // device keys go with device= and type= (the device type of the key under test); config keys alone
+      if (c.key === 'device') return { type: 'proxy', listen: 'tcp:127.0.0.1:8080', connect: 'tcp:127.0.0.1:80' };
+      if (c.key === 'source') return { device: 'd', type: 'disk', path: '/srv' };
+      if (Object.hasOwn(DEVICE_KEY_TYPE, c.key)) return { device: 'd', ...DEVICE_EXTRA[DEVICE_KEY_TYPE[c.key]!] };
+      return c.key === 'key' ? { value: '1' } : c.key === 'value' ? { key: 'user.a' } : c.key === 'config' ? undefined : { config: 'user.a=1' };
+    }
+    // volume_attach: device= goes with path=
+    if (c.verb === 'volume_attach' && c.key === 'device') return { path: '/srv' };
     if (c.verb === 'config_set') return c.key === 'key' ? { value: '1' } : c.key === 'value' ? { key: 'user.a' } : { config: 'user.a=1' };
     // register_base's memory=, cpus=, storage=, profile= and config= apply to the instance image= creates
     if (c.verb === 'register_base' && ['memory', 'cpus', 'storage', 'profile', 'config'].includes(c.key)) return { image: 'tiny' };
@@ -90,12 +100,16 @@ const suite = hostileSuite({
     expect(r.errorCode, r.errorMessage).not.toBe(2);
     expect(r.errorCode, r.errorMessage).not.toBe(-2);
     expect(calls.length).toBeGreaterThan(0);
-    expect(calls.some((argv) => argv.some((a) => a.includes(value)))).toBe(true);
+    // as it is, or JSON-encoded inside a request body (profile_create's POST /1.0/profiles)
+    // (a KEY=VALUE pair there as the member "KEY":"VALUE")
+    const eq = value.indexOf('=');
+    const forms = [value, JSON.stringify(value).slice(1, -1), ...(eq > 0 ? [JSON.stringify({ [value.slice(0, eq)]: value.slice(eq + 1) }).slice(1, -1)] : [])];
+    expect(calls.some((argv) => argv.some((a) => forms.some((f) => a.includes(f))))).toBe(true);
   },
   perCase: (c, s) => {
     it('control: valid values do reach lxc (fake binary)', async () => {
       const before = s.fake.calls().length;
-      if (c.verb === 'device_add' && c.key === 'mode') {
+      if ((c.verb === 'device_add' || c.verb === 'profile_set') && c.key === 'mode') {
         // a unix-char device passes a host device node: the unsafe policy refuses it (RC 7) whatever its mode
         const r = await s.h(c.verb, s.argsFor(c, '0660'));
         expect(r.errorCode, r.errorMessage).toBe(7);
@@ -133,6 +147,7 @@ function validFor(c: HostileCase): string {
     'REXX variable name': 'pct',
     'config key': 'user.a', 'config value': '1', 'device name': 'http', 'proxy address': 'tcp:127.0.0.1:8080',
     'interface name': 'eth1', 'MAC address': '00:16:3e:00:00:01', 'disk source': 'vol1', mode: '0660',
+    'directory mode': '0750', 'network name': 'rexxtest0', 'IPv4 address/prefix': '10.250.7.1/24', 'IPv6 address/prefix': 'fd42:1::1/64', size: '1GiB',
   };
   const v = byRule[c.spec.rule!.label];
   if (v === undefined) throw new Error(`no valid example for ${c.verb} ${c.key} (${c.spec.rule!.label})`);
