@@ -9,10 +9,11 @@
 import * as http from 'node:http';
 import { timedOut } from './errors';
 
-/** The answer of {@link unixGet}: the HTTP status and the body as text (utf8). */
+/** The answer of {@link unixGet}: the HTTP status, the body as text (utf8), and the headers (names in lower case). */
 export interface UnixGetAnswer {
   status: number;
   body: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /**
@@ -25,7 +26,7 @@ export function unixGet(socket: string, urlPath: string, timeoutMs: number): Pro
     const req = http.get({ socketPath: socket, path: urlPath, agent: false, headers: { host: 'unix.socket' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
       res.on('error', reject);
     });
     req.setTimeout(timeoutMs, () => req.destroy(timedOut(`GET ${urlPath} on ${socket} took over ${timeoutMs} ms`)));

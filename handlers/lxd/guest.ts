@@ -8,7 +8,7 @@ import { allPids, procArgv, processTree } from '../../shared/proc-tree';
 import type { Ctx, VerbOutput } from '../../shared/verb';
 import { clientCommand } from './client';
 import { execNeverRan, execProgramMissing, guestFileContentNotJson, guestPathMissing, lxcError } from './errors';
-import { ref } from './tool';
+import { envelope, ref, socketGet } from './tool';
 
 /**
  * What LXD's file API says of `path` in the instance (`GET /1.0/instances/NAME/files?path=`,
@@ -18,6 +18,17 @@ import { ref } from './tool';
  */
 export async function guestEntries(ctx: Ctx, remote: string | undefined, name: string, path: string): Promise<string[] | 'file' | undefined> {
   const api = `/1.0/instances/${encodeURIComponent(name)}/files?path=${path.split('/').map(encodeURIComponent).join('/')}`;
+  // On the local socket the answer says what the path is (header X-LXD-type); a file's content is not read as JSON.
+  const answer = await socketGet(ctx, remote, api, 30_000);
+  if (answer) {
+    // LXD's "Not Found" for the path ("Instance not found" for the instance: RC 3 below).
+    if (answer.status === 404 && /"error":"Not Found"/.test(answer.body)) return undefined;
+    if (answer.status === 200 && answer.headers['x-lxd-type'] !== undefined) {
+      return answer.headers['x-lxd-type'] === 'directory' ? envelope<string[]>(answer, api) : 'file';
+    }
+    envelope(answer, api); // (throws the error LXD answered: a missing instance is RC 3)
+    return 'file';
+  }
   const r = await ctx.run(clientCommand(ctx, ['query', ref(remote, api)]), { readOnly: true, timeoutMs: 30_000 });
   if (!r.ok) {
     if (guestPathMissing(r)) return undefined;

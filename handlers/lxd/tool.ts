@@ -6,6 +6,7 @@
  */
 import { isReason, notFound, type Classifier } from '../../shared/errors';
 import type { RunOptions, RunResult } from '../../shared/runner';
+import type { UnixGetAnswer } from '../../shared/unix-http';
 import type { AnyVerb, Ctx } from '../../shared/verb';
 import { clientCommand, resolveClient, socketOf, type ClientSpec } from './client';
 import { LXC_ERRORS, lxcError } from './errors';
@@ -50,14 +51,49 @@ export async function lxc(ctx: Ctx, args: string[], opts: RunOptions & { errors?
  * answer within `timeoutMs` RC 5.
  */
 export async function query<T>(ctx: Ctx, remote: string | undefined, path: string, timeoutMs = 30_000): Promise<T> {
-  const client = resolveClient(ctx).spec;
-  if (!remote && ctx.get && localIsDefault(ctx, client) && ctx.cache.get(NO_SOCKET) !== true) {
-    const got = await apiGet<T>(ctx, ctx.get, socketOf(client, ctx.env), path, timeoutMs);
-    if (got !== NO_SOCKET) return got;
-    ctx.cache.set(NO_SOCKET, true);
-  }
+  const answer = await socketGet(ctx, remote, path, timeoutMs);
+  if (answer) return envelope<T>(answer, path);
   const r = await lxc(ctx, ['query', ref(remote, path)], { readOnly: true, timeoutMs });
   return JSON.parse(r.stdout) as T;
+}
+
+/**
+ * GET PATH on the local daemon's unix socket, as {@link query} decides: the raw answer
+ * (status, body, headers), or undefined when this call must ask the client instead
+ * (`remote=`, a fake runner, a default remote that is not local, no socket file).
+ * A socket nobody answers is RC 6 (as lxc says it); no answer within `timeoutMs` RC 5.
+ */
+export async function socketGet(ctx: Ctx, remote: string | undefined, path: string, timeoutMs: number): Promise<UnixGetAnswer | undefined> {
+  const client = resolveClient(ctx).spec;
+  if (remote || !ctx.get || !localIsDefault(ctx, client) || ctx.cache.get(NO_SOCKET) === true) return undefined;
+  const socket = socketOf(client, ctx.env);
+  try {
+    return await ctx.get(socket, path, timeoutMs);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!code) throw e; // (RC 5 from the deadline)
+    if (code === 'ENOENT') {
+      ctx.cache.set(NO_SOCKET, true);
+      return undefined;
+    }
+    throw apiFailed(path, `Error: Get "http://unix.socket${path}": dial unix ${socket}: connect: ${code}`);
+  }
+}
+
+/** The AddressError of a failed read of `path`, from the words lxc prints for it, so that one classifier (errors.ts LXC_ERRORS) decides. */
+const apiFailed = (path: string, stderr: string) =>
+  lxcError({ argv: ['GET', path], ok: false, exitCode: 1, signal: null, timedOut: false, missing: false, stdout: '', stderr, durationMs: 0 });
+
+/** The metadata of an LXD API answer (what `lxc query` prints), or its error as lxc gives it: "Instance not found" is RC 3. */
+export function envelope<T>(answer: UnixGetAnswer, path: string): T {
+  let body: { type?: string; error?: string; metadata?: unknown };
+  try {
+    body = JSON.parse(answer.body);
+  } catch {
+    throw apiFailed(path, `Error: LXD answered GET ${path} with HTTP ${answer.status} and no JSON: ${answer.body.slice(0, 200)}`);
+  }
+  if (body.type === 'error' || answer.status >= 400) throw apiFailed(path, `Error: ${body.error || `HTTP ${answer.status}`}`);
+  return body.metadata as T;
 }
 
 /**
@@ -79,31 +115,8 @@ function localIsDefault(ctx: Ctx, c: ClientSpec): boolean {
   return yes;
 }
 
-/** ctx.cache key and apiGet's answer: the local socket is not where lxdSocket says. */
+/** ctx.cache key: this handler found no socket file where the client's socket should be (then lxc is asked). */
 const NO_SOCKET = 'lxd.noSocket';
-
-/** GET PATH on the local socket: its metadata, NO_SOCKET when there is no socket file, or the AddressError lxc would have given (see {@link query}). */
-async function apiGet<T>(ctx: Ctx, get: NonNullable<Ctx['get']>, socket: string, path: string, timeoutMs: number): Promise<T | typeof NO_SOCKET> {
-  // What lxc prints for the same failure, so that one classifier (errors.ts) decides.
-  const failed = (stderr: string) => lxcError({ argv: ['GET', path], ok: false, exitCode: 1, signal: null, timedOut: false, missing: false, stdout: '', stderr, durationMs: 0 });
-  let answer;
-  try {
-    answer = await get(socket, path, timeoutMs);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (!code) throw e; // (RC 5 from the deadline)
-    if (code === 'ENOENT') return NO_SOCKET;
-    throw failed(`Error: Get "http://unix.socket${path}": dial unix ${socket}: connect: ${code}`);
-  }
-  let body: { type?: string; error?: string; metadata?: unknown };
-  try {
-    body = JSON.parse(answer.body);
-  } catch {
-    throw failed(`Error: LXD answered GET ${path} with HTTP ${answer.status} and no JSON: ${answer.body.slice(0, 200)}`);
-  }
-  if (body.type === 'error' || answer.status >= 400) throw failed(`Error: ${body.error || `HTTP ${answer.status}`}`);
-  return body.metadata as T;
-}
 
 /** The fields of GET /1.0/instances/NAME that the verbs read. */
 export interface Instance {
