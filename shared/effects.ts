@@ -44,8 +44,8 @@ export interface Files {
    * Returns true when written (under dryrun: true).
    */
   writeText(p: string, text: string | Buffer, o?: { atomic?: boolean; exclusive?: boolean; mode?: number }): boolean;
-  /** mkdir -p. */
-  mkdir(p: string): void;
+  /** mkdir -p; with `mode` (chmod(2), so the umask does not narrow it) and `uid`/`gid` (chown(2): EPERM when not root) on `p` itself. */
+  mkdir(p: string, o?: { mode?: number; uid?: number; gid?: number }): void;
   /** rm -rf: no error when nothing is there. */
   remove(p: string): void;
   /** rename(2). */
@@ -208,7 +208,11 @@ export function createEffects(o: { dryrun: boolean; log: (line: string) => void;
       fs: {
         ...reads,
         writeText,
-        mkdir: (p) => void fs.mkdirSync(p, { recursive: true }),
+        mkdir: (p, m) => {
+          fs.mkdirSync(p, { recursive: true });
+          if (m?.mode !== undefined) fs.chmodSync(p, m.mode);
+          if (m?.uid !== undefined || m?.gid !== undefined) fs.chownSync(p, m.uid ?? -1, m.gid ?? -1);
+        },
         remove: (p) => fs.rmSync(p, { recursive: true, force: true }),
         rename: (a, b) => fs.renameSync(a, b),
         link: linkNew,

@@ -4,7 +4,7 @@
  * --mode says, while `lxc file push -r` refuses --mode/--uid/--gid. What `push -r` does
  * keep is the mode and owner of each host directory it sends (measured on LXD 5.0.2), so
  * file_mkdir makes an empty directory of the wanted mode and owner in a private host
- * folder under $TMPDIR (`install -d`; mode 0700 folder from mkdtemp) and pushes it. That works on a stopped instance too and needs no
+ * folder under $TMPDIR (mkdir, chmod and chown through ctx.fs; inside a mode 0700 folder from mkdtemp) and pushes it. That works on a stopped instance too and needs no
  * program in the guest.
  */
 import * as path from 'node:path';
@@ -43,8 +43,11 @@ export const fileMkdir = defineVerb({
     const stage = ctx.fs.mkdtemp(path.join(ctx.env.TMPDIR || '/tmp', 'rexx-mkdir-'));
     try {
       const local = path.join(stage, path.posix.basename(dir));
-      const made = await ctx.run(['install', '-d', '-m', p.mode, '-o', String(p.uid), '-g', String(p.gid), '--', local], { timeoutMs: 10_000 });
-      if (!made.ok) throw refused(`file_mkdir: could not make a directory owned by ${p.uid}:${p.gid} to push (a handler that is not root may not chown): ${made.stderr.trim()}`);
+      try {
+        ctx.fs.mkdir(local, { mode: parseInt(p.mode, 8), uid: p.uid, gid: p.gid });
+      } catch (e) {
+        throw refused(`file_mkdir: could not make a directory owned by ${p.uid}:${p.gid} to push (a handler that is not root may not chown): ${(e as Error).message}`);
+      }
       const parent = path.posix.dirname(dir);
       try {
         await lxc(ctx, ['file', 'push', '-r', ...(p.parents ? ['-p'] : []), local, ref(p.remote, `${p.name}${parent.replace(/\/*$/, '/')}`)], { timeoutMs: 120_000 });
