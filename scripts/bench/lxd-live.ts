@@ -13,6 +13,12 @@
  *   volume_create / _attach / _detach /      lxc storage volume create / attach / detach /
  *     _delete / _snapshot                      delete / snapshot (on the rexxbt pool)
  *   file_mkdir                               lxc file push -r -p of an empty host directory
+ *   events until=instance-updated            lxc monitor --type=lifecycle --format=json read until that
+ *                                              event comes (a config change made 300 ms into each call;
+ *                                              both times are from the call to its return)
+ *   copy to_remote= mode=push, move target=  lxc copy … REMOTE:X --mode push --stateless, lxc move
+ *                                              REMOTE:X REMOTE:X --target M --stateless (only when the
+ *                                              cluster of scripts/setup-cluster.sh is up: remote rexx-cluster)
  * Run: npm run bench:lxd-live  (N via BENCH_N, default 15; BENCH_ONLY=REGEX measures only the verbs it matches)
  */
 import { execa } from 'execa';
@@ -195,6 +201,53 @@ const PAIRS: Pair[] = [
   },
 ];
 
+const CLUSTER = 'rexx-cluster';
+/** Is the cluster of scripts/setup-cluster.sh a remote here (then the cross-remote pairs run)? */
+let clusterUp = false;
+
+/** `lxc monitor` until an `action` lifecycle event of `name` comes, then it is ended: the raw side of events. */
+function rawMonitor(name: string, action: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const m = execa('lxc', ['monitor', '--type=lifecycle', '--format=json'], { reject: false, stdin: 'ignore', buffer: false });
+    let text = '';
+    m.stdout!.on('data', (c: Buffer) => {
+      text += String(c);
+      if (text.includes(`"action":"${action}"`) && text.includes(`"/1.0/instances/${name}"`)) {
+        m.kill('SIGTERM');
+        resolve();
+      }
+    });
+    m.catch(reject);
+  });
+}
+
+/** Run `listen` and, 300 ms after it started, a config change of STOPPED (the event it waits for). */
+async function withChange(listen: () => Promise<unknown>, i: number) {
+  const change = new Promise((ok) => setTimeout(ok, 300)).then(() => lxc(['config', 'set', STOPPED, `user.ev=${i}`]));
+  await Promise.all([listen(), change]);
+}
+
+PAIRS.push(
+  {
+    what: 'events (until=)', raw: 'lxc monitor until the event',
+    rawRun: (i) => withChange(() => rawMonitor(STOPPED, 'instance-updated'), i),
+    handlerRun: (i) => withChange(() => must(`events name=${STOPPED} until=instance-updated duration=30s`), i),
+  },
+  {
+    what: 'copy to_remote= (push)', raw: 'lxc copy X REMOTE:Y --mode push',
+    rawRun: (i) => lxc(['copy', STOPPED, `${CLUSTER}:${RUN}-c${i}r`, '--mode', 'push', '--stateless']),
+    handlerRun: (i) => must(`copy source=${STOPPED} destination=${RUN}-c${i}h to_remote=${CLUSTER} mode=push`),
+    after: (i) => Promise.all([`${RUN}-c${i}r`, `${RUN}-c${i}h`].map((n) => execa('lxc', ['delete', '--force', `${CLUSTER}:${n}`], { reject: false }))),
+  },
+  {
+    what: 'move target= (member)', raw: 'lxc move R:X R:X --target M',
+    before: () => lxc(['init', `${CLUSTER}:tiny`, `${CLUSTER}:${RUN}-mv`, '--target', 'member1']),
+    rawRun: () => lxc(['move', `${CLUSTER}:${RUN}-mv`, `${CLUSTER}:${RUN}-mv`, '--target', 'member2', '--stateless']),
+    handlerRun: () => must(`move name=${RUN}-mv remote=${CLUSTER} target=member2`),
+    after: () => execa('lxc', ['delete', '--force', `${CLUSTER}:${RUN}-mv`], { reject: false }),
+  },
+);
+
 async function main() {
   try {
     await lxc(['init', 'tiny', RUN]);
@@ -207,9 +260,10 @@ async function main() {
     await lxc(['profile', 'create', PROF]);
     await lxc(['storage', 'volume', 'create', POOL, VOL]);
     await execa('install', ['-d', '-m', '0750', MKDIR_SRC]);
-    console.log(`instance ${RUN} (running) and ${STOPPED} (stopped), N=${N}\n`);
+    clusterUp = (await execa('lxc', ['query', `${CLUSTER}:/1.0`], { reject: false, stdin: 'ignore', timeout: 10_000 })).exitCode === 0;
+    console.log(`instance ${RUN} (running) and ${STOPPED} (stopped), N=${N}; cluster ${clusterUp ? 'up' : 'not up: no cross-remote pairs'}\n`);
     console.log('verb                 handler ms   raw ms   ratio   raw command');
-    for (const p of PAIRS.filter((x) => !ONLY || ONLY.test(x.what))) {
+    for (const p of PAIRS.filter((x) => (!ONLY || ONLY.test(x.what)) && (clusterUp || !/remote|member/.test(x.what)))) {
       const r = await measure(p);
       console.log(`${p.what.padEnd(20)} ${fmt(r.handler, 10)} ${fmt(r.raw)}   ${ratio(r.handler, r.raw)}x  ${p.raw}`);
     }
