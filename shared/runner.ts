@@ -263,127 +263,151 @@ export class Runner {
     const counter = counting ? this.byteCounter() : undefined;
     type Stage = ReturnType<typeof execa>;
     const stages: Stage[] = [];
-    // Each stage's end (its process group tracked for a cancel from the moment it starts),
-    // in pipeline order, with the counter in it when there is one.
-    const ends: Array<Promise<any>> = [];
-    const stoppedByUs = new Set<Stage>();
-    const watched = new Set<Stage>();
-    const settled: Array<Promise<unknown>> = [];
-    let tailFailed = false;
-    let bytes = 0;
-    /**
-     * Start `a` at index `at` of the pipeline. `from`: the stdout of the stage before,
-     * handed over as this one's stdin, or 'pipe' (this process writes it); `to`: the stdin
-     * of a stage started earlier, handed over as this one's stdout. What is handed over is
-     * closed here at once (the child has its own copy); execa calls that a premature close
-     * of the stages on either side, which is no failure of theirs (see handedOver).
-     */
-    const start = (a: string[], at: number, o: { from?: Stage['stdout'] | 'pipe'; to?: Stage['stdin']; last?: boolean } = {}) => {
-      const s = execa(a[0]!, a.slice(1), {
-        ...(o.last ? base : { ...base, buffer: { stdout: false } }),
-        ...(o.from !== undefined ? { input: undefined, inputFile: undefined, stdin: o.from as 'pipe' } : {}),
-        ...(o.to ? { stdout: o.to as unknown as 'pipe' } : {}),
-      });
-      stages.splice(at, 0, s);
-      ends.splice(at, 0, this.tracked(s).then(handedOver));
-      if (o.from && o.from !== 'pipe') o.from.destroy();
-      o.to?.destroy();
-      return s;
-    };
-    // A stage that fails reads nothing more, and a stage before it might wait on a full
-    // pipe (a tool that stops writing but does not exit): kill those, as a shell's SIGPIPE would.
-    const watch = (s: Stage) => {
-      if (watched.has(s)) return;
-      watched.add(s);
-      settled.push(
-        ends[stages.indexOf(s)]!.then((r) => {
-          if (!r.failed) return;
-          tailFailed = true;
-          for (const up of stages.slice(0, stages.indexOf(s))) {
-            if (up.exitCode === null && up.signalCode === null) {
-              stoppedByUs.add(up);
-              up.kill('SIGKILL');
+    // One deadline for the whole pipeline (each stage's own execa timeout starts with the
+    // stage, and execa does not call a stage whose stdin was handed over timed out): when it
+    // passes, every stage is killed and the result says timedOut.
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    let expired = false;
+    const deadline = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+          for (const s of stages) {
+            if (s.exitCode === null && s.signalCode === null) {
+              expired = true;
+              s.kill('SIGKILL');
             }
           }
-        }),
-      );
-    };
-    const relayInto = (s: Stage, into: NonNullable<Stage['stdin']>) => {
-      s.stdout!.pipe(into);
-      s.stdout!.on('data', (c: Buffer) => {
-        bytes += c.length;
-        opts.onBytes?.(bytes);
-      });
-    };
-    let head: string[] | undefined;
-    let pv: Stage | undefined;
-    const tail = () => stages[stages.length - 1]!;
-    if (decided) {
-      // The later stages first; the first joins them once it is known. The one right
-      // after it reads from this process until then (it may be given a lead line).
-      argvs.forEach((a, k) => start(a, k, { from: k === 0 ? 'pipe' : stages[k - 1]!.stdout, last: k === argvs.length - 1 }));
-      stages.forEach(watch);
-      if (opts.onStdout) tail().stdout?.on('data', (chunk: Buffer | string) => opts.onStdout!(String(chunk)));
-      // Until the first stage is known, or an early stage ends by itself (then nothing more can be decided).
-      const early = [...ends];
-      const first = await Promise.race([decided, Promise.race(early).then(() => 'ended' as const)]);
-      const lead = first === 'ended' ? undefined : first?.lead;
-      head = first === 'ended' ? undefined : first?.argv;
-      if (first === 'ended') {
-        for (const s of stages) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
-        const ended = await Promise.all(early);
-        await Promise.all(settled);
-        const failed = ended.find((r) => r.failed) ?? ended[ended.length - 1]!;
-        return { ...this.finish(flat(argvs), failed, started), stdout: String(ended[ended.length - 1]!.stdout ?? ''), bytes: 0 };
+        }, timeoutMs)
+      : undefined;
+    // A stage still running at the deadline was killed: the pipeline did not complete, whatever its stages' results say.
+    const timedOutIfExpired = (res: RunResult): RunResult => (expired && !res.timedOut ? { ...res, ok: false, timedOut: true } : res);
+    const go = async (): Promise<RunResult> => {
+      // Each stage's end (its process group tracked for a cancel from the moment it starts),
+      // in pipeline order, with the counter in it when there is one.
+      const ends: Array<Promise<any>> = [];
+      const stoppedByUs = new Set<Stage>();
+      const watched = new Set<Stage>();
+      const settled: Array<Promise<unknown>> = [];
+      let tailFailed = false;
+      let bytes = 0;
+      /**
+       * Start `a` at index `at` of the pipeline. `from`: the stdout of the stage before,
+       * handed over as this one's stdin, or 'pipe' (this process writes it); `to`: the stdin
+       * of a stage started earlier, handed over as this one's stdout. What is handed over is
+       * closed here at once (the child has its own copy); execa calls that a premature close
+       * of the stages on either side, which is no failure of theirs (see handedOver).
+       */
+      const start = (a: string[], at: number, o: { from?: Stage['stdout'] | 'pipe'; to?: Stage['stdin']; last?: boolean } = {}) => {
+        const s = execa(a[0]!, a.slice(1), {
+          ...(o.last ? base : { ...base, buffer: { stdout: false } }),
+          ...(o.from !== undefined ? { input: undefined, inputFile: undefined, stdin: o.from as 'pipe' } : {}),
+          ...(o.to ? { stdout: o.to as unknown as 'pipe' } : {}),
+        });
+        stages.splice(at, 0, s);
+        ends.splice(at, 0, this.tracked(s).then(handedOver));
+        if (o.from && o.from !== 'pipe') o.from.destroy();
+        o.to?.destroy();
+        return s;
+      };
+      // A stage that fails reads nothing more, and a stage before it might wait on a full
+      // pipe (a tool that stops writing but does not exit): kill those, as a shell's SIGPIPE would.
+      const watch = (s: Stage) => {
+        if (watched.has(s)) return;
+        watched.add(s);
+        settled.push(
+          ends[stages.indexOf(s)]!.then((r) => {
+            if (!r.failed) return;
+            tailFailed = true;
+            for (const up of stages.slice(0, stages.indexOf(s))) {
+              if (up.exitCode === null && up.signalCode === null) {
+                stoppedByUs.add(up);
+                up.kill('SIGKILL');
+              }
+            }
+          }),
+        );
+      };
+      const relayInto = (s: Stage, into: NonNullable<Stage['stdin']>) => {
+        s.stdout!.pipe(into);
+        s.stdout!.on('data', (c: Buffer) => {
+          bytes += c.length;
+          opts.onBytes?.(bytes);
+        });
+      };
+      let head: string[] | undefined;
+      let pv: Stage | undefined;
+      const tail = () => stages[stages.length - 1]!;
+      if (decided) {
+        // The later stages first; the first joins them once it is known. The one right
+        // after it reads from this process until then (it may be given a lead line).
+        argvs.forEach((a, k) => start(a, k, { from: k === 0 ? 'pipe' : stages[k - 1]!.stdout, last: k === argvs.length - 1 }));
+        stages.forEach(watch);
+        if (opts.onStdout) tail().stdout?.on('data', (chunk: Buffer | string) => opts.onStdout!(String(chunk)));
+        // Until the first stage is known, or an early stage ends by itself (then nothing more can be decided).
+        const early = [...ends];
+        const first = await Promise.race([decided, Promise.race(early).then(() => 'ended' as const)]);
+        const lead = first === 'ended' ? undefined : first?.lead;
+        head = first === 'ended' ? undefined : first?.argv;
+        if (first === 'ended') {
+          for (const s of stages) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+          const ended = await Promise.all(early);
+          await Promise.all(settled);
+          const failed = ended.find((r) => r.failed) ?? ended[ended.length - 1]!;
+          return { ...this.finish(flat(argvs), failed, started), stdout: String(ended[ended.length - 1]!.stdout ?? ''), bytes: 0 };
+        }
+        if (head) checkArgv(head);
+        if (!head || tailFailed || this.signal?.aborted) {
+          // End of file for the receiving stage (and anything it started), and the stages killed.
+          stages[0]!.stdin?.destroy();
+          for (const s of stages) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
+          const ended = await Promise.all(early);
+          await Promise.all(settled);
+          const failed = head ? ended.find((r) => r.failed) : undefined;
+          if (failed) return { ...this.finish(flat([head!, ...argvs]), failed, started), bytes: 0 };
+          return this.skip(argvs);
+        }
+        const into = stages[0]!.stdin!;
+        // The lead is in the pipe before any byte of the stream can be.
+        if (lead) await new Promise<void>((ok) => into.write(lead, () => ok()));
+        if (counting && !counter) relayInto(start(head, 0), into);
+        else if (counter) pv = start(counter, 1, { from: start(head, 0).stdout, to: into });
+        else start(head, 0, { to: into });
+      } else {
+        argvs.forEach((a, i) => {
+          const last = i === argvs.length - 1;
+          if (i === 0) return void start(a, 0, { last });
+          if (i === 1 && counting && !counter) return void relayInto(stages[0]!, start(a, stages.length, { from: 'pipe', last }).stdin!);
+          if (i === 1 && counter) pv = start(counter, stages.length, { from: stages[0]!.stdout });
+          start(a, stages.length, { from: tail().stdout, last });
+        });
+        if (opts.onStdout) tail().stdout?.on('data', (chunk: Buffer | string) => opts.onStdout!(String(chunk)));
       }
-      if (head) checkArgv(head);
-      if (!head || tailFailed || this.signal?.aborted) {
-        // End of file for the receiving stage (and anything it started), and the stages killed.
-        stages[0]!.stdin?.destroy();
-        for (const s of stages) if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL');
-        const ended = await Promise.all(early);
-        await Promise.all(settled);
-        const failed = head ? ended.find((r) => r.failed) : undefined;
-        if (failed) return { ...this.finish(flat([head!, ...argvs]), failed, started), bytes: 0 };
-        return this.skip(argvs);
+      if (pv) {
+        let text = '';
+        pv.stderr?.on('data', (c: Buffer | string) => {
+          text = (text + String(c)).slice(-100);
+          const n = lastCount(text);
+          if (n !== undefined && n !== bytes) opts.onBytes?.((bytes = n));
+        });
       }
-      const into = stages[0]!.stdin!;
-      // The lead is in the pipe before any byte of the stream can be.
-      if (lead) await new Promise<void>((ok) => into.write(lead, () => ok()));
-      if (counting && !counter) relayInto(start(head, 0), into);
-      else if (counter) pv = start(counter, 1, { from: start(head, 0).stdout, to: into });
-      else start(head, 0, { to: into });
-    } else {
-      argvs.forEach((a, i) => {
-        const last = i === argvs.length - 1;
-        if (i === 0) return void start(a, 0, { last });
-        if (i === 1 && counting && !counter) return void relayInto(stages[0]!, start(a, stages.length, { from: 'pipe', last }).stdin!);
-        if (i === 1 && counter) pv = start(counter, stages.length, { from: stages[0]!.stdout });
-        start(a, stages.length, { from: tail().stdout, last });
-      });
-      if (opts.onStdout) tail().stdout?.on('data', (chunk: Buffer | string) => opts.onStdout!(String(chunk)));
+      stages.slice(1).forEach(watch);
+      const all = await Promise.all(ends);
+      await Promise.all(settled);
+      const last = all[all.length - 1]!;
+      // (execa strips the final newline)
+      if (pv) bytes = lastCount(`${String(all[stages.indexOf(pv)]!.stderr ?? '')}\n`) ?? bytes;
+      // With reject:false every stage resolves; the first stage that failed by itself (not
+      // one killed above because a later one failed) is the one to report.
+      // A writer whose reader ended gets a broken pipe; that reader's failure is the one to report.
+      const own = all.filter((r, i) => r.failed && !stoppedByUs.has(stages[i]!));
+      const failed = own.find((r) => !brokenPipe(r)) ?? own[0] ?? all.find((r) => r.failed) ?? last;
+      const res = this.finish(flat(head ? [head, ...argvs] : argvs), failed, started);
+      return { ...res, stdout: String(last.stdout ?? ''), ...(counting ? { bytes } : {}) };
+    };
+    try {
+      return timedOutIfExpired(await go());
+    } finally {
+      clearTimeout(deadline);
     }
-    if (pv) {
-      let text = '';
-      pv.stderr?.on('data', (c: Buffer | string) => {
-        text = (text + String(c)).slice(-100);
-        const n = lastCount(text);
-        if (n !== undefined && n !== bytes) opts.onBytes?.((bytes = n));
-      });
-    }
-    stages.slice(1).forEach(watch);
-    const all = await Promise.all(ends);
-    await Promise.all(settled);
-    const last = all[all.length - 1]!;
-    // (execa strips the final newline)
-    if (pv) bytes = lastCount(`${String(all[stages.indexOf(pv)]!.stderr ?? '')}\n`) ?? bytes;
-    // With reject:false every stage resolves; the first stage that failed by itself (not
-    // one killed above because a later one failed) is the one to report.
-    // A writer whose reader ended gets a broken pipe; that reader's failure is the one to report.
-    const own = all.filter((r, i) => r.failed && !stoppedByUs.has(stages[i]!));
-    const failed = own.find((r) => !brokenPipe(r)) ?? own[0] ?? all.find((r) => r.failed) ?? last;
-    const res = this.finish(flat(head ? [head, ...argvs] : argvs), failed, started);
-    return { ...res, stdout: String(last.stdout ?? ''), ...(counting ? { bytes } : {}) };
   };
 
   /** `pv -n -b` (the stream's size in bytes on stderr: every 0.5 s and at its end) when pv is on PATH, else undefined; looked up once per runner. */

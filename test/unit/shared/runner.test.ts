@@ -299,6 +299,16 @@ describe('Runner.runPipeline with a deferred first stage (first=)', () => {
     expect(res.stdout.split('\n').map((l) => l.trim())).toEqual(['ready', 'chose incremental', '1000']);
   });
 
+  it('past timeoutMs the whole pipeline is killed and the result says timedOut, also for a stage started early whose stdin was handed over', async () => {
+    const first = sleep(300).then(() => ({ argv: ['head', '-c', '10000000', '/dev/zero'], lead: 'go\n' }));
+    const t0 = performance.now();
+    const res = await r.runPipeline([['sh', '-c', 'echo ready; read l; exec sleep 30']], { first, countBytes: true, timeoutMs: 1500 });
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(res).toMatchObject({ ok: false, timedOut: true });
+    const plain = await r.runPipeline([['head', '-c', '10000000', '/dev/zero'], ['sh', '-c', 'read l; exec sleep 30']], { timeoutMs: 1000 });
+    expect(plain).toMatchObject({ ok: false, timedOut: true });
+  });
+
   it('dryrun starts nothing early and records the whole line once the first stage is known (nothing when called off)', async () => {
     const d = new Runner({ dryrun: true });
     await d.runPipeline([['zfs', 'recv', 'c']], { first: Promise.resolve(['zfs', 'send', 'a@b']) });
