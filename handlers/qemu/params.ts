@@ -34,7 +34,7 @@ export const snapshotTag = regexRule(
 const waitRule = regexRule('wait', /^(?:running|none|ip|agent|cloud-init|serial:.+)$/s, 'running, none, ip, agent, cloud-init, or serial:TEXT');
 
 export const WAIT = {
-  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), ip (the guest has an IPv4: asked of its guest agent, guest-network-get-interfaces on its MAC, else its DHCP lease on a bridge; sets IPV4 and IP_SOURCE), agent (the guest agent answers guest-ping), cloud-init (the agent answers and `cloud-init status --wait` says done; RC 1 when cloud-init reports errors), or none' },
+  wait: { type: 'string', default: 'running', rule: waitRule, doc: 'after start: running (QMP query-status), serial:TEXT (the guest printed TEXT on its serial console), ip (the guest has an IPv4: asked of its guest agent, guest-network-get-interfaces on its MAC, else its DHCP lease on a bridge; sets IPV4 and IP_SOURCE), agent (the guest agent answers guest-ping), cloud-init (the agent answers and `cloud-init status --wait` says done; RC 1 when cloud-init reports errors), or none. On a VM already running (ALREADY=1) serial:, agent and cloud-init are still waited for (serial text printed since its start counts); ip reads the address it has now' },
 } as const;
 
 export const NAME = { name: { type: 'string', required: true, rule: qemuName, complete: 'vms', doc: 'VM name' } } as const;

@@ -262,7 +262,12 @@ export async function startVm(ctx: Ctx, name: string, wait: string, timeoutMs: n
     await launch(ctx, def, accel.accel, o.loadvm);
     return accel;
   });
-  if ('result' in launched) return launched;
+  if ('result' in launched) {
+    // Already running: what wait= asks of the guest (its serial text, its agent, cloud-init) is still waited for.
+    if (!(wait.startsWith('serial:') || wait === 'agent' || wait === 'cloud-init')) return launched;
+    const vars = { ...launched.vars };
+    return ctx.effect(() => waitGuest(ctx, name, wait, timeoutMs, vars, t0), launched);
+  }
   const accel = launched;
   const vars: Record<string, unknown> = { ACCEL: accel.accel, ACCEL_REASON: accel.why, ALREADY: 0, QMP_MS: 0, READY_MS: 0 };
   // The waits read back the QEMU just launched: under dryrun there is none, and the plan is 'started'.
@@ -285,7 +290,18 @@ async function waitStarted(ctx: Ctx, name: string, wait: string, timeoutMs: numb
       if (!wait.startsWith('serial:')) throw e;
     }
   }
+  return waitGuest(ctx, name, wait, timeoutMs, vars, t0, status);
+}
+
+/**
+ * The waits on the guest itself (wait=serial:TEXT, wait=ip, wait=agent, wait=cloud-init),
+ * for a VM just launched or already running; READY_MS / AGENT_MS / CLOUD_INIT_MS are ms since `t0`.
+ */
+async function waitGuest(ctx: Ctx, name: string, wait: string, timeoutMs: number, vars: Record<string, unknown>, t0: number, status = 'running'): Promise<VerbOutput> {
+  const ms = () => Math.round(ctx.clock.monotonic() - t0);
+  const left = () => Math.max(1000, timeoutMs - ms());
   if (wait.startsWith('serial:')) {
+    // The serial log holds this run's output from its start: text printed before the call counts.
     await waitSerial(ctx, name, wait.slice('serial:'.length), left());
     vars.READY_MS = ms();
     status = liveness(ctx, name).kind === 'running' ? 'running' : 'stopped';

@@ -56,6 +56,9 @@ describe('a booted VM', () => {
     // is still being loaded through fw_cfg does not resume usefully)
     for (let i = 0; i < 200 && !(await h('console vm1')).output.includes(MARKER); i++) await sleep(100);
     expect((await ok('console vm1 lines=50')).output).toContain(MARKER);
+    // start of a running VM still waits for what wait= asks: text already printed counts, text never printed is RC 5.
+    expect((await ok(`start vm1 wait=serial:${MARKER}`)).rexxVariables).toMatchObject({ ALREADY: 1, STATUS: 'running' });
+    expect((await h('start vm1 wait=serial:NEVER-PRINTED timeout=1s')).errorCode).toBe(5);
     expect((await ok('snapshot vm1 snapshot=live')).rexxVariables.METHOD).toBe('qmp');
     expect((await ok('list_snapshots vm1')).rexxVariables.SNAPSHOTS).toEqual({ 0: 1, 1: 'live' });
     expect((await ok('restore vm1 snapshot=live')).rexxVariables.METHOD).toBe('qmp');
