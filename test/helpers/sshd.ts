@@ -9,7 +9,12 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createEffects } from '../../shared/effects';
+import { processTree } from '../../shared/proc-tree';
 import { execa, type ResultPromise } from 'execa';
+
+/** Host reads (/proc) for ending sshd's process tree. */
+const hostFx = createEffects({ dryrun: false, log: () => undefined });
 
 export interface TestSshd {
   /** ssh_config for clients: host aliases below, each with its port, key and known_hosts. */
@@ -101,7 +106,15 @@ export async function startSshd(): Promise<TestSshd> {
     stuck: 'rexx-stuck',
     silent: 'rexx-silent',
     async stop() {
-      sshd.kill('SIGTERM');
+      // sshd's per-connection children outlive the master's SIGTERM (a stuck receiver's
+      // `sleep 20` holds them), and they hold its stderr: end the whole tree.
+      for (const pid of sshd.pid ? processTree(hostFx, sshd.pid).reverse() : []) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone meanwhile */
+        }
+      }
       await sshd;
       for (const s of held) s.destroy();
       await new Promise((r) => silentServer.close(r));
