@@ -32,7 +32,8 @@ const trySh = (cmd: string, args: string[]) => {
     return '';
   }
 };
-const mine = (text: string) => text.split('\n').filter((l) => l.includes(TAG)).sort().join('\n');
+/** The lines of `text` that name something of one part (its tag). */
+const mine = (text: string, tag = TAG) => text.split('\n').filter((l) => l.includes(tag)).sort().join('\n');
 
 /**
  * Every file and folder under `dir`: path, type, mode, size, mtime, and a hash of each
@@ -96,10 +97,19 @@ beforeAll(() => {
 afterAll(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
+/** One part's own folder under the test's temporary folder. */
+const partDir = (part: string) => {
+  const d = path.join(tmp, part);
+  fs.mkdirSync(d, { recursive: true });
+  return d;
+};
 
-describe('dryrun=true changes nothing: every verb of every handler, from the tables', () => {
-  it('LXD: instances, snapshots, config, images, volumes and files unchanged', async () => {
+// The four parts run at once (their backends are independent; much of each is waiting on
+// a daemon or a guest agent's timeout): each has its own folder and its own tag in names.
+describe.concurrent('dryrun=true changes nothing: every verb of every handler, from the tables', () => {
+  it('LXD: instances, snapshots, config, images, volumes and files unchanged', async ({ expect }) => {
     const h = createHandler(TABLES.lxd!);
+    const dir = partDir('lxd');
     const A = `${TAG}-a`, B = `${TAG}-b`, NEW = `${TAG}-new`;
     const must = async (c: string) => {
       const r = await h(c);
@@ -110,7 +120,7 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
       await must(`snapshot name=${A} snapshot=s1`);
       await must(`create name=${B} image=tiny`);
       await must(`register_base name=${B}`);
-      fs.writeFileSync(`${tmp}/push.txt`, 'x\n');
+      fs.writeFileSync(`${dir}/push.txt`, 'x\n');
       const world = () =>
         [
           mine(trySh('lxc', ['list', '-f', 'csv', '-c', 'ns'])),
@@ -124,11 +134,11 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
           mine(trySh('lxc', ['profile', 'list', '-f', 'csv'])),
           mine(trySh('lxc', ['network', 'list', '-f', 'csv'])),
           mine(trySh('lxc', ['project', 'list', '-f', 'csv'])),
-          tree(tmp),
+          tree(dir),
         ].join('\n---\n');
       const before = world();
       const rcs = await dryrunAll('lxd', h, {
-        name: [A, B, NEW], base: [B], image: ['tiny'], snapshot: ['s1', 'snew'], source: [A], destination: [NEW, `${tmp}/pulled`],
+        name: [A, B, NEW], base: [B], image: ['tiny'], snapshot: ['s1', 'snew'], source: [A], destination: [NEW, `${dir}/pulled`],
         path: ['/etc/hostname'], command: ['touch /tmp/x'], count: ['2'], content: ['hello'],
         // copy and move to another remote (under dryrun nothing reaches it, so it need not exist)
         to_remote: ['rexx-cluster'],
@@ -144,10 +154,12 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
     }
   });
 
-  it('ZFS: datasets, snapshots, user properties, holds, pools and files unchanged', async () => {
+  it('ZFS: datasets, snapshots, user properties, holds, pools and files unchanged', async ({ expect }) => {
     const pool = process.env.REXX_ZFS_POOL || 'rexxpool';
+    const dir = partDir('zfs');
+    const T = `${TAG}z`;
     const h = createHandler(TABLES.zfs!, { env: { ...process.env, REXX_ZFS_POOL: pool } });
-    const D = `${pool}/${TAG}-d`, E = `${pool}/${TAG}-e`, B = `${pool}/${TAG}-b`, NEW = `${pool}/${TAG}-new`, P = `${TAG}p`;
+    const D = `${pool}/${T}-d`, E = `${pool}/${T}-e`, B = `${pool}/${T}-b`, NEW = `${pool}/${T}-new`, P = `${T}p`;
     const must = async (c: string) => {
       const r = await h(c);
       if (!r.success) throw new Error(`${c}: RC ${r.errorCode} ${r.errorMessage}`);
@@ -165,20 +177,20 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
       await must(`snapshot name=${E} snapshot=autosnap_2026-01-01_01:00:00_hourly`);
       await must(`create name=${B}`);
       await must(`register_base name=${B}`);
-      await must(`send name=${D} snapshot=s1 file=${tmp}/stream`);
-      await must(`pool_create pool=${P} vdev=${tmp}/p.img size=64M`);
+      await must(`send name=${D} snapshot=s1 file=${dir}/stream`);
+      await must(`pool_create pool=${P} vdev=${dir}/p.img size=64M`);
       const world = () =>
         [
-          mine(trySh('zfs', ['list', '-H', '-p', '-t', 'all', '-o', 'name,type,origin,mountpoint,mounted,canmount,readonly'])),
-          mine(trySh('zfs', ['get', '-H', '-o', 'name,property,value,source', '-s', 'local', 'all'])),
+          mine(trySh('zfs', ['list', '-H', '-p', '-t', 'all', '-o', 'name,type,origin,mountpoint,mounted,canmount,readonly']), T),
+          mine(trySh('zfs', ['get', '-H', '-o', 'name,property,value,source', '-s', 'local', 'all']), T),
           trySh('zfs', ['holds', '-H', `${D}@s1`]),
           trySh('zpool', ['list', '-H', '-o', 'name']).split('\n').sort().join('\n'),
-          tree(tmp),
+          tree(dir),
         ].join('\n---\n');
       const before = world();
       const rcs = await dryrunAll('zfs', h, {
-        name: [D, E, B, NEW], pool: [pool, P, `${TAG}q`], vdev: [`${tmp}/vdev.img`], size: ['64M'], snapshot: ['s1', 'snew'],
-        to: [`${NEW}2`], target: [`${NEW}2`], base: [B], file: [`${tmp}/stream`, `${tmp}/out.stream`], tag: ['keep'],
+        name: [D, E, B, NEW], pool: [pool, P, `${T}q`], vdev: [`${dir}/vdev.img`], size: ['64M'], snapshot: ['s1', 'snew'],
+        to: [`${NEW}2`], target: [`${NEW}2`], base: [B], file: [`${dir}/stream`, `${dir}/out.stream`], tag: ['keep'],
         keep: ['0'], count: ['2'], force: ['true'], recursive: ['true'], property: ['compression', 'atime=off'],
       });
       console.log(`zfs dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
@@ -196,8 +208,8 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
     }
   });
 
-  it('QEMU: disks, bases, VM definitions, the state folder and processes unchanged', async () => {
-    const dir = `${tmp}/qemu`;
+  it('QEMU: disks, bases, VM definitions, the state folder and processes unchanged', async ({ expect }) => {
+    const dir = partDir('qemu');
     const h = createHandler(TABLES.qemu!, { env: { ...process.env, REXX_QEMU_DIR: dir } });
     const A = `${TAG}-a`, B = `${TAG}-b`, V = `${TAG}-v`, R = `${TAG}-r`, NEW = `${TAG}-new`;
     const G = '/var/lib/rexx-address/qemu-guest';
@@ -213,10 +225,10 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
       // A running guest (the cached test kernel; setup-host builds it), for the QMP verbs.
       await must(`create name=${R} kernel=${G}/vmlinuz initrd=${G}/initrd.img append="console=ttyS0 quiet" accel=tcg memory=192`);
       await must(`start ${R}`);
-      const world = () => [tree(tmp), trySh('pgrep', ['-af', 'qemu-system']).split('\n').filter((l) => l.includes(dir)).join('\n')].join('\n---\n');
+      const world = () => [tree(dir), trySh('pgrep', ['-af', 'qemu-system']).split('\n').filter((l) => l.includes(dir)).join('\n')].join('\n---\n');
       const before = world();
       const rcs = await dryrunAll('qemu', h, {
-        name: [A, B, V, R, NEW], disk: [`${dir}/images/${A}.qcow2`], size: ['32M'], target: [`${tmp}/out.qcow2`], base: [B],
+        name: [A, B, V, R, NEW], disk: [`${dir}/images/${A}.qcow2`], size: ['32M'], target: [`${dir}/out.qcow2`], base: [B],
         snapshot: ['s1'], backing: [`${dir}/images/${B}.qcow2`], count: ['2'], force: ['true'], keep: ['1'],
       });
       console.log(`qemu dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
@@ -227,12 +239,14 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
     }
   });
 
-  it('LXCRI: containers, bundles, images, checkpoints, datasets and the state folders unchanged', async () => {
+  it('LXCRI: containers, bundles, images, checkpoints, datasets and the state folders unchanged', async ({ expect }) => {
     const pool = process.env.REXX_ZFS_POOL || 'rexxpool';
-    const C = `${TAG}-c`, Z = `${TAG}-z`, BASE = `${TAG}-base`, IMG = `${TAG}/tiny:1`;
+    const dir = partDir('lxcri');
+    const T = `${TAG}c`;
+    const C = `${T}-c`, Z = `${T}-z`, BASE = `${T}-base`, IMG = `${T}/tiny:1`;
     // A container on a plain bundle, one on a ZFS clone of an imported image (with a
     // checkpoint), and a registered base: so the image, checkpoint and base verbs get past their checks.
-    const made = await busyboxContainer(`rexx-${TAG}-lxcri-`, C, '1000');
+    const made = await busyboxContainer(`rexx-${T}-lxcri-`, C, '1000');
     const { h } = made;
     const must = async (c: string) => {
       const r = await h(c);
@@ -249,14 +263,14 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
         [
           tree(made.tmp),
           trySh('runc', ['--root', `${made.tmp}/run/runc`, 'list', '-q']),
-          mine(trySh('zfs', ['list', '-H', '-t', 'all', '-o', 'name,origin,mounted'])),
+          mine(trySh('zfs', ['list', '-H', '-t', 'all', '-o', 'name,origin,mounted']), T),
           trySh('zfs', ['list', '-H', '-r', '-t', 'all', '-o', 'name,origin', `${pool}/images`]),
-          tree(tmp),
+          tree(dir),
         ].join('\n---\n');
       const before = world();
       const rcs = await dryrunAll('lxcri', h, {
-        name: [C, Z, BASE, `${TAG}-new`], bundle: [`${made.tmp}/b`, `${made.tmp}/bz`, `${tmp}/newbundle`], runtime: ['runc'], pool: [pool],
-        source: [`${made.tmp}/layout`], image: [IMG], base: [BASE], count: ['2'], keep: ['0'], bundle_dir: [`${tmp}/clones`],
+        name: [C, Z, BASE, `${T}-new`], bundle: [`${made.tmp}/b`, `${made.tmp}/bz`, `${dir}/newbundle`], runtime: ['runc'], pool: [pool],
+        source: [`${made.tmp}/layout`], image: [IMG], base: [BASE], count: ['2'], keep: ['0'], bundle_dir: [`${dir}/clones`],
         command: ['touch /tmp/x'], signal: ['TERM'], force: ['true'],
       });
       console.log(`lxcri dryrun: ${Object.values(rcs).flat().length} calls; never RC 0: ${neverOk(rcs).join(' ') || 'none'}`);
@@ -265,7 +279,7 @@ describe('dryrun=true changes nothing: every verb of every handler, from the tab
     } finally {
       deleteAllRunc(`${made.tmp}/run/runc`);
       await h(`unregister_base ${BASE}`);
-      destroyOurDatasets((d) => d.includes(TAG));
+      destroyOurDatasets((d) => d.includes(T));
       await h(`image_delete ${IMG}`);
       removeBusyboxContainer(made.tmp);
     }
