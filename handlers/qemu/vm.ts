@@ -13,7 +13,7 @@ import { checkDeviceFiles, deviceArgv } from './devices';
 import { dropTaps, ipv4Sources, makeTaps, networkArgv, readIpv4, waitIpv4 } from './network';
 import { QEMU_ERRORS } from './errors';
 import type { Qmp } from '../../shared/qmp';
-import { isVmProcess, liveness, loadRun, loadVm, serialNote, vmPaths, withVmLock, type Liveness, type RunInfo, type VmDef } from './state';
+import { isVmProcess, liveness, loadRun, loadVm, serialNote, serialTail, vmPaths, withVmLock, type Liveness, type RunInfo, type VmDef } from './state';
 
 /** QMP statuses of a guest that can no longer run while QEMU stays up (qapi/run-state.json): RC 1. */
 export const GUEST_DEAD = new Set(['internal-error', 'guest-panicked', 'io-error']);
@@ -113,7 +113,40 @@ export const vmCrashed = (ctx: Ctx, name: string, pid: number): AddressError => 
  */
 export async function settle(ctx: Ctx, name: string, ms = 2000): Promise<Liveness['kind']> {
   await waitUntil(ctx, () => liveness(ctx, name).kind !== 'running', { timeoutMs: ms, initialMs: 10, maxMs: 50 });
-  return liveness(ctx, name).kind;
+  const l = liveness(ctx, name);
+  if (l.kind === 'running' && stuckInExit(ctx, name, l.pid)) {
+    ctx.log(`qemu ${name}: QEMU (pid ${l.pid}) is stuck in its own exit after the guest powered off (QMP does not answer; its disks are closed): ending it with SIGKILL`);
+    ctx.signal.kill(l.pid, 'SIGKILL');
+    await waitUntil(ctx, () => !isVmProcess(ctx, name, l.pid), { timeoutMs: 5000, initialMs: 10, maxMs: 50 });
+    await withVmLock(ctx, name, async () => clearStale(ctx, name));
+    return ctx.effect(() => liveness(ctx, name).kind, 'stopped' as Liveness['kind']);
+  }
+  return l.kind;
+}
+
+/** The kernel's last line when a Linux guest powers off, halts or reboots (kernel/reboot.c; QEMU runs with -no-reboot, so each ends QEMU). */
+const GUEST_OFF_LINE = /reboot: (Power down|System halted|Restarting system)\s*$/;
+
+/**
+ * True when VM `name`'s QEMU (`pid`, alive, its QMP not answering) is stuck in its own
+ * exit: the guest's last serial line is the kernel's power-off line, and QEMU holds no
+ * regular file open but its serial log and pidfile — its disks are closed, which QEMU
+ * does in qemu_cleanup() before monitor_cleanup(). QEMU 7.2 can hang there for good
+ * when a QMP client sends a command while it shuts down (gdb: qemu_cleanup →
+ * monitor_cleanup → aio_poll); measured here with a `state` poll racing a guest's
+ * poweroff under heavy page-cache writeback. Killing it then loses nothing.
+ */
+function stuckInExit(ctx: Ctx, name: string, pid: number): boolean {
+  const tail = serialTail(ctx, name, 1)[0] ?? '';
+  if (!GUEST_OFF_LINE.test(tail)) return false;
+  const p = vmPaths(ctx, name);
+  const fdDir = `/proc/${pid}/fd`;
+  for (const fd of ctx.fs.list(fdDir)) {
+    const target = ctx.fs.readlink(`${fdDir}/${fd}`);
+    if (target === undefined || !target.startsWith('/') || target === p.serial || target === p.pid) continue;
+    if (ctx.fs.stat(`${fdDir}/${fd}`)?.isFile()) return false; // a disk or other file still open: not that far in its exit
+  }
+  return true;
 }
 
 /**
@@ -197,7 +230,8 @@ export async function waitSerial(ctx: Ctx, name: string, text: string, timeoutMs
         throw vmDied(ctx, name, `QEMU exited before the guest printed ${JSON.stringify(text)}`);
       }
       if (++checks % 25 === 0) {
-        const s = await ctx.qmp(paths.qmp, qmpStatus, 5_000).catch(() => 'running');
+        // No answer: QEMU may be exiting (or stuck in its exit: settle ends that); the next probe sees it gone.
+        const s = await ctx.qmp(paths.qmp, qmpStatus, 5_000).catch(async () => ((await settle(ctx, name)) === 'running' ? 'running' : 'gone'));
         if (guestCannotRun(s)) throw vmDied(ctx, name, `the guest stopped with QMP status ${s}`);
       }
       return undefined;

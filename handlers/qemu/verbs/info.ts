@@ -10,7 +10,7 @@ import { GUEST_DEAD, guestDeadWhy, qmpStatus, settle, vmCrashed, vmDied } from '
 
 export const state = defineVerb({
   name: 'state',
-  summary: 'one VM: RESULT its status (QMP query-status: running, paused, …; or stopped); PID, ACCEL, UPTIME (s), BASE, DISK; a killed or crashed QEMU, or a guest in internal-error / guest-panicked / io-error, is RC 1',
+  summary: 'one VM: RESULT its status (QMP query-status: running, paused, …; or stopped); PID, ACCEL, UPTIME (s), BASE, DISK; a killed or crashed QEMU, or a guest in internal-error / guest-panicked / io-error, is RC 1; a QEMU stuck in its own exit after its guest powered off (QMP silent, disks closed) is ended (SIGKILL) and stopped',
   params: { ...NAME },
   positional: ['name'],
   vars: {
