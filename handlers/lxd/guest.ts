@@ -8,7 +8,7 @@ import { allPids, procArgv, processTree } from '../../shared/proc-tree';
 import type { Ctx, VerbOutput } from '../../shared/verb';
 import { clientCommand } from './client';
 import { execNeverRan, execProgramMissing, guestFileContentNotJson, guestPathMissing, lxcError } from './errors';
-import { envelope, ref, socketGet } from './tool';
+import { envelope, envelopeError, ref, socketGet } from './tool';
 
 /**
  * What LXD's file API says of `path` in the instance (`GET /1.0/instances/NAME/files?path=`,
@@ -22,7 +22,7 @@ export async function guestEntries(ctx: Ctx, remote: string | undefined, name: s
   const answer = await socketGet(ctx, remote, api, 30_000);
   if (answer) {
     // LXD's "Not Found" for the path ("Instance not found" for the instance: RC 3 below).
-    if (answer.status === 404 && /"error":"Not Found"/.test(answer.body)) return undefined;
+    if (answer.status === 404 && envelopeError(answer) === 'Not Found') return undefined;
     if (answer.status === 200 && answer.headers['x-lxd-type'] !== undefined) {
       return answer.headers['x-lxd-type'] === 'directory' ? envelope<string[]>(answer, api) : 'file';
     }

@@ -84,6 +84,16 @@ export async function socketGet(ctx: Ctx, remote: string | undefined, path: stri
 const apiFailed = (path: string, stderr: string) =>
   lxcError({ argv: ['GET', path], ok: false, exitCode: 1, signal: null, timedOut: false, missing: false, stdout: '', stderr, durationMs: 0 });
 
+/** The error text of an answer whose body is LXD's error envelope (`{"type":"error","error":"Not Found",…}`), else undefined. */
+export function envelopeError(answer: UnixGetAnswer): string | undefined {
+  try {
+    const body = JSON.parse(answer.body) as { type?: string; error?: string };
+    return body.type === 'error' ? String(body.error ?? '') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The metadata of an LXD API answer (what `lxc query` prints), or its error as lxc gives it: "Instance not found" is RC 3. */
 export function envelope<T>(answer: UnixGetAnswer, path: string): T {
   let body: { type?: string; error?: string; metadata?: unknown };
