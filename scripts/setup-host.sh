@@ -83,7 +83,9 @@ elapsed() { echo $(( ($(date +%s%N) - T0) / 1000000 )); }
 [[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages and starts lxd / zfs-fuse)"
 
 # One setup at a time (parallel test runners may all call this). fd 9 holds the lock;
-# every daemon we start gets 9>&- so it does not inherit (and keep) the lock.
+# every daemon we start gets 9>&- so it does not inherit (and keep) the lock, and starts in /
+# (env -C /): a daemon left in the caller's folder breaks when that folder goes (a CI
+# clone removed: LXD's and Incus's rsync then fail with "getcwd(): No such file or directory").
 mkdir -p "$STATE_DIR"
 exec 9>"$STATE_DIR/setup-host.lock"
 flock -w 900 9 || die "another setup-host.sh holds $STATE_DIR/setup-host.lock"
@@ -119,8 +121,15 @@ getent group lxd >/dev/null || groupadd --system lxd
 lxd_up() { timeout 10 lxc query /1.0 >/dev/null 2>&1; }
 # The daemon itself: "[lxc monitor] ..." and "lxd forkexec ..." helpers also have comm
 # "lxd" (and outlive a killed daemon), so look at the arguments too.
+# Only this machine's own: the LXD daemons of nested cluster members (setup-cluster.sh)
+# show in ps too, and one of them must not pass for the host's daemon.
+in_our_pid_ns() {
+  local ns p; ns="$(readlink /proc/self/ns/pid)"
+  while read -r p; do [[ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" == "$ns" ]] && printf '%s\n' "$p"; done
+  return 0
+}
 lxd_daemon_pids() {
-  ps -eo pid=,comm=,args= | awk '$2 == "lxd" && $3 ~ /(^|\/)lxd$/ && ($4 == "" || $4 ~ /^--/) { print $1 }'
+  ps -eo pid=,comm=,args= | awk '$2 == "lxd" && $3 ~ /(^|\/)lxd$/ && ($4 == "" || $4 ~ /^--/) { print $1 }' | in_our_pid_ns
 }
 if lxd_up; then
   say lxd "ok"
@@ -135,7 +144,7 @@ else
     say lxd "ok (was starting)"
   else
     [[ -z "$(lxd_daemon_pids)" ]] || die "lxd (pid $(lxd_daemon_pids | tr '\n' ' ')) runs but does not answer on /var/lib/lxd/unix.socket after 120 s (see $LXD_LOG)"
-    setsid nohup /usr/bin/lxd --group lxd --logfile="$LXD_LOG" </dev/null >/dev/null 2>&1 9>&- &
+    setsid nohup env -C / /usr/bin/lxd --group lxd --logfile="$LXD_LOG" </dev/null >/dev/null 2>&1 9>&- &
     lxd waitready --timeout=120 >/dev/null 2>&1 || die "lxd did not become ready in 120 s (see $LXD_LOG)"
     say lxd "started (log $LXD_LOG)"
   fi
@@ -393,7 +402,7 @@ if [[ "${REXX_SETUP_SKIP_INCUS:-0}" != 1 ]]; then
   fi
 
   incus_up() { timeout 10 incus query /1.0 >/dev/null 2>&1; }
-  incus_daemon_pids() { pgrep -x incusd || true; }
+  incus_daemon_pids() { { pgrep -x incusd || true; } | in_our_pid_ns; }
   if incus_up; then
     say incus "ok"
   else
@@ -403,7 +412,7 @@ if [[ "${REXX_SETUP_SKIP_INCUS:-0}" != 1 ]]; then
     else
       [[ -z "$(incus_daemon_pids)" ]] || die "incusd (pid $(incus_daemon_pids | tr '\n' ' ')) runs but does not answer on /var/lib/incus/unix.socket (see $INCUS_LOG)"
       getent group incus-admin >/dev/null || groupadd --system incus-admin
-      setsid nohup /usr/libexec/incus/incusd --group incus-admin --logfile="$INCUS_LOG" </dev/null >/dev/null 2>&1 9>&- &
+      setsid nohup env -C / /usr/libexec/incus/incusd --group incus-admin --logfile="$INCUS_LOG" </dev/null >/dev/null 2>&1 9>&- &
       incus admin waitready --timeout=120 >/dev/null 2>&1 || die "incusd did not become ready in 120 s (see $INCUS_LOG)"
       say incus "started (log $INCUS_LOG)"
     fi
@@ -589,7 +598,7 @@ else
     "    rootdirectory: $REGISTRY_DIR/data" '  delete:' '    enabled: true' 'http:' \
     "  addr: $REGISTRY_ADDR" '  secret: rexx-address-local-registry' >"$REGISTRY_DIR/config.yml.new"
   mv "$REGISTRY_DIR/config.yml.new" "$REGISTRY_DIR/config.yml"
-  setsid nohup docker-registry serve "$REGISTRY_DIR/config.yml" </dev/null >>"$REGISTRY_LOG" 2>&1 9>&- &
+  setsid nohup env -C / docker-registry serve "$REGISTRY_DIR/config.yml" </dev/null >>"$REGISTRY_LOG" 2>&1 9>&- &
   for _ in $(seq 1 100); do registry_up && break; sleep 0.1; done
   registry_up || die "docker-registry did not answer on http://$REGISTRY_ADDR/v2/ within 10 s (see $REGISTRY_LOG)"
   say registry "started on $REGISTRY_ADDR (log $REGISTRY_LOG)"

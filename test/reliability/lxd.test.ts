@@ -186,3 +186,31 @@ describe('config= keys that hand over the host', () => {
     expect((await lxd(`create name=${uniq('x')} image=tiny config=security.nesting=true REXX_LXD_ALLOW_UNSAFE=1`)).errorCode).toBe(2);
   });
 });
+
+describe('a dead host daemon', () => {
+  it('setup-host restarts a killed host LXD (nested cluster members run LXD daemons of their own), in /, and the handler works again', async () => {
+    const ourNs = fs.readlinkSync('/proc/self/ns/pid');
+    const hostLxd = () =>
+      fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+        try {
+          const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+          return argv[0] === '/usr/bin/lxd' && argv[1] === '--group' && fs.readlinkSync(`/proc/${d}/ns/pid`) === ourNs;
+        } catch {
+          return false; // gone meanwhile
+        }
+      }).map(Number);
+    const [pid] = hostLxd();
+    expect(pid, 'the host LXD daemon').toBeGreaterThan(0);
+    process.kill(pid!, 'SIGTERM'); // the daemon stops; its containers run on
+    for (let i = 0; i < 300 && hostLxd().includes(pid!); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(hostLxd()).not.toContain(pid);
+    expect((await lxd('list')).errorCode).not.toBe(0);
+    const r = await execa('bash', ['scripts/setup-host.sh'], { reject: false, all: true, stdin: 'ignore', timeout: 240_000 });
+    expect(r.exitCode, r.all).toBe(0);
+    const [again] = hostLxd();
+    expect(again).toBeGreaterThan(0);
+    expect(fs.readlinkSync(`/proc/${again}/cwd`)).toBe('/');
+    expect((await lxd('list')).errorCode).toBe(0);
+    expect((await lxd(`info ${base}`)).errorCode).toBe(0);
+  });
+});
