@@ -72,8 +72,12 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Counts in a file of the rootfs, going on from the value in it. */
-const COUNT_TO_FILE = 'i=$(cat /counter 2>/dev/null || echo 0); while true; do i=$((i+1)); echo $i > /counter; sleep 0.05; done';
+/**
+ * Counts in a file of the rootfs, going on from the value in it. Each value is written
+ * aside and renamed into place: with `echo $i > /counter` a read (or a checkpoint's
+ * snapshot) between the truncation and the write saw an empty file.
+ */
+const COUNT_TO_FILE = 'i=$(cat /counter 2>/dev/null || echo 0); while true; do i=$((i+1)); echo $i > /counter.new; busybox mv /counter.new /counter; sleep 0.05; done';
 
 describe('ZFS checkpoint export= → restore import= on another host', () => {
   it('the counter file comes back in a different dataset under a fresh state directory, and the container counts on from it', async () => {
