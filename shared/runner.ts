@@ -258,14 +258,15 @@ export class Runner {
     }
     if (this.signal?.aborted) return this.refused(flat(argvs));
     const started = performance.now();
-    const base = this.execaOptions(opts);
+    // (no execa timeout per stage: the deadline below is the pipeline's one timeout)
+    const base: Options = { ...this.execaOptions(opts), timeout: undefined };
     const counting = opts.countBytes === true || opts.onBytes !== undefined;
     const counter = counting ? this.byteCounter() : undefined;
     type Stage = ReturnType<typeof execa>;
     const stages: Stage[] = [];
-    // One deadline for the whole pipeline (each stage's own execa timeout starts with the
+    // One deadline for the whole pipeline, not execa's per stage (that one starts with each
     // stage, and execa does not call a stage whose stdin was handed over timed out): when it
-    // passes, every stage is killed and the result says timedOut.
+    // passes, every stage still running is killed and the result says timedOut.
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
     let expired = false;
     const deadline = Number.isFinite(timeoutMs)
