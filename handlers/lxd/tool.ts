@@ -46,7 +46,7 @@ export async function lxc(ctx: Ctx, args: string[], opts: RunOptions & { errors?
  * /var/lib/lxd/unix.socket for lxc) when the handler can (ctx.get) and the client's
  * default remote is that daemon (~2 ms, where starting `lxc query` takes ~40 ms);
  * otherwise, for `remote=`, and when there is no socket file there (lxc may know where
- * it is, as for a snap's LXD: asked no more by this handler), through `lxc query`. Failures are classified as lxc's
+ * it is, as for a snap's LXD; the socket is tried again on the next read), through `lxc query`. Failures are classified as lxc's
  * (LXC_ERRORS): LXD's "Instance not found" is RC 3, a socket nobody answers RC 6, no
  * answer within `timeoutMs` RC 5.
  */
@@ -65,17 +65,17 @@ export async function query<T>(ctx: Ctx, remote: string | undefined, path: strin
  */
 export async function socketGet(ctx: Ctx, remote: string | undefined, path: string, timeoutMs: number): Promise<UnixGetAnswer | undefined> {
   const client = resolveClient(ctx).spec;
-  if (remote || !ctx.get || !localIsDefault(ctx, client) || ctx.cache.get(NO_SOCKET) === true) return undefined;
+  if (remote || !ctx.get || !localIsDefault(ctx, client)) return undefined;
   const socket = socketOf(client, ctx.env);
   try {
     return await ctx.get(socket, path, timeoutMs);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (!code) throw e; // (RC 5 from the deadline)
-    if (code === 'ENOENT') {
-      ctx.cache.set(NO_SOCKET, true);
-      return undefined;
-    }
+    // No socket file (the daemon is down, or lxc knows another place): ask lxc this time.
+    // Not remembered: a failed connect costs well under a millisecond, and a daemon that
+    // comes back is read on its socket again for the rest of a long script.
+    if (code === 'ENOENT') return undefined;
     throw apiFailed(path, `Error: Get "http://unix.socket${path}": dial unix ${socket}: connect: ${code}`);
   }
 }
@@ -124,9 +124,6 @@ function localIsDefault(ctx: Ctx, c: ClientSpec): boolean {
   }
   return yes;
 }
-
-/** ctx.cache key: this handler found no socket file where the client's socket should be (then lxc is asked). */
-const NO_SOCKET = 'lxd.noSocket';
 
 /** The fields of GET /1.0/instances/NAME that the verbs read. */
 export interface Instance {

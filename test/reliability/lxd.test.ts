@@ -188,7 +188,7 @@ describe('config= keys that hand over the host', () => {
 });
 
 describe('a dead host daemon', () => {
-  it('setup-host restarts a killed host LXD (nested cluster members run LXD daemons of their own), in /, and the handler works again', async () => {
+  it('setup-host restarts a killed host LXD (nested cluster members run LXD daemons of their own), in /, and the handler works again on its socket', async () => {
     const ourNs = fs.readlinkSync('/proc/self/ns/pid');
     const hostLxd = () =>
       fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
@@ -199,18 +199,24 @@ describe('a dead host daemon', () => {
           return false; // gone meanwhile
         }
       }).map(Number);
+    // One handler through it all (as a long script), with its trace lines.
+    const lines: string[] = [];
+    const h = createHandler(table, { traceSink: (l) => lines.push(l) });
+    expect((await h('list')).errorCode).toBe(0);
     const [pid] = hostLxd();
     expect(pid, 'the host LXD daemon').toBeGreaterThan(0);
     process.kill(pid!, 'SIGTERM'); // the daemon stops; its containers run on
     for (let i = 0; i < 300 && hostLxd().includes(pid!); i++) await new Promise((r) => setTimeout(r, 100));
     expect(hostLxd()).not.toContain(pid);
-    expect((await lxd('list')).errorCode).not.toBe(0);
+    expect((await h('list')).errorCode).not.toBe(0);
     const r = await execa('bash', ['scripts/setup-host.sh'], { reject: false, all: true, stdin: 'ignore', timeout: 240_000 });
     expect(r.exitCode, r.all).toBe(0);
     const [again] = hostLxd();
     expect(again).toBeGreaterThan(0);
     expect(fs.readlinkSync(`/proc/${again}/cwd`)).toBe('/');
-    expect((await lxd('list')).errorCode).toBe(0);
-    expect((await lxd(`info ${base}`)).errorCode).toBe(0);
+    expect((await h('list')).errorCode).toBe(0);
+    lines.length = 0;
+    expect((await h(`info ${base} trace=true`)).errorCode).toBe(0);
+    expect(lines.some((l) => l.includes(`GET unix:/var/lib/lxd/unix.socket /1.0/instances/${base}`)), lines.join('\n')).toBe(true);
   });
 });
