@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { quote } from 'shell-quote';
 
 export interface FakeBin {
   dir: string;
@@ -30,8 +31,8 @@ export interface FakeSpec extends FakeAnswer {
   when?: Array<FakeAnswer & { match: string }>;
 }
 
-/** `s` as one single-quoted sh word. */
-const shWord = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** `s` as one sh word (shell-quote, as the handlers quote ssh command lines). */
+const shWord = (s: string) => quote([s]);
 
 /** sh lines that print an answer and exit with its code. */
 const answerLines = (a: FakeAnswer) =>
