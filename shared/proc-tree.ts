@@ -60,3 +60,15 @@ export function procArgv(ctx: Fs, pid: number): string[] {
     return [];
   }
 }
+
+/**
+ * The regular files process `pid` holds open (their paths, from /proc/PID/fd; sockets,
+ * pipes and devices left out); [] when it is gone.
+ */
+export function openFiles(ctx: Fs, pid: number): string[] {
+  const dir = `/proc/${pid}/fd`;
+  return ctx.fs.list(dir).flatMap((fd) => {
+    const target = ctx.fs.readlink(`${dir}/${fd}`);
+    return target?.startsWith('/') && ctx.fs.stat(`${dir}/${fd}`)?.isFile() ? [target] : [];
+  });
+}

@@ -12,6 +12,7 @@ import { checkVmFiles } from './hostfiles';
 import { checkDeviceFiles, deviceArgv } from './devices';
 import { dropTaps, ipv4Sources, makeTaps, networkArgv, readIpv4, waitIpv4 } from './network';
 import { QEMU_ERRORS } from './errors';
+import { openFiles } from '../../shared/proc-tree';
 import type { Qmp } from '../../shared/qmp';
 import { isVmProcess, liveness, loadRun, loadVm, serialNote, serialTail, vmPaths, withVmLock, type Liveness, type RunInfo, type VmDef } from './state';
 
@@ -140,13 +141,8 @@ function stuckInExit(ctx: Ctx, name: string, pid: number): boolean {
   const tail = serialTail(ctx, name, 1)[0] ?? '';
   if (!GUEST_OFF_LINE.test(tail)) return false;
   const p = vmPaths(ctx, name);
-  const fdDir = `/proc/${pid}/fd`;
-  for (const fd of ctx.fs.list(fdDir)) {
-    const target = ctx.fs.readlink(`${fdDir}/${fd}`);
-    if (target === undefined || !target.startsWith('/') || target === p.serial || target === p.pid) continue;
-    if (ctx.fs.stat(`${fdDir}/${fd}`)?.isFile()) return false; // a disk or other file still open: not that far in its exit
-  }
-  return true;
+  // a disk or any other file still open: not that far in its exit
+  return openFiles(ctx, pid).every((f) => f === p.serial || f === p.pid);
 }
 
 /**
