@@ -12,6 +12,11 @@ import { createHandler } from '../../shared/dispatch';
 import { table } from '../../handlers/lxd';
 import { cleanupInstances, requireLxd, uniq } from '../integration/lxd/lxd-test-env';
 import { recordCounts } from '../helpers/reliability';
+import { createEffects } from '../../shared/effects';
+import { allPids, procArgv } from '../../shared/proc-tree';
+
+/** Host reads (/proc) for finding the host's LXD daemon. */
+const hostFx = createEffects({ dryrun: false, log: () => undefined });
 
 const lxd = createHandler(table);
 const made: string[] = [];
@@ -191,14 +196,10 @@ describe('a dead host daemon', () => {
   it('setup-host restarts a killed host LXD (nested cluster members run LXD daemons of their own), in /, and the handler works again on its socket', async () => {
     const ourNs = fs.readlinkSync('/proc/self/ns/pid');
     const hostLxd = () =>
-      fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-        try {
-          const argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-          return argv[0] === '/usr/bin/lxd' && argv[1] === '--group' && fs.readlinkSync(`/proc/${d}/ns/pid`) === ourNs;
-        } catch {
-          return false; // gone meanwhile
-        }
-      }).map(Number);
+      allPids(hostFx).filter((p) => {
+        const argv = procArgv(hostFx, p);
+        return argv[0] === '/usr/bin/lxd' && argv[1] === '--group' && hostFx.fs.readlink(`/proc/${p}/ns/pid`) === ourNs;
+      });
     // One handler through it all (as a long script), with its trace lines.
     const lines: string[] = [];
     const h = createHandler(table, { traceSink: (l) => lines.push(l) });
