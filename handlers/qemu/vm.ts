@@ -93,6 +93,11 @@ export function qemuArgv(def: VmDef, paths: Pick<ReturnType<typeof vmPaths>, 'di
  */
 export function clearStale(ctx: Ctx, name: string): void {
   if (liveness(ctx, name).kind === 'running') return;
+  removeRunFiles(ctx, name);
+}
+
+/** Remove what a run of VM `name` leaves (pidfile, QMP and agent sockets, migrate's numbered ones), whether or not its QEMU is still there. */
+function removeRunFiles(ctx: Ctx, name: string): void {
   const p = vmPaths(ctx, name);
   for (const f of [p.pid, p.qmp, p.qga]) ctx.fs.remove(f);
   // What a killed QEMU started by migrate left (qemu.pid.K, qmp.sock.K: its own names).
@@ -116,10 +121,16 @@ export async function settle(ctx: Ctx, name: string, ms = 2000): Promise<Livenes
   await waitUntil(ctx, () => liveness(ctx, name).kind !== 'running', { timeoutMs: ms, initialMs: 10, maxMs: 50 });
   const l = liveness(ctx, name);
   if (l.kind === 'running' && stuckInExit(ctx, name, l.pid)) {
-    ctx.log(`qemu ${name}: QEMU (pid ${l.pid}) is stuck in its own exit after the guest powered off (QMP does not answer; its disks are closed): ending it with SIGKILL`);
-    ctx.signal.kill(l.pid, 'SIGKILL');
+    await withVmLock(ctx, name, async () => {
+      // (a parallel call may have ended it meanwhile)
+      const now = liveness(ctx, name);
+      if (now.kind !== 'running' || now.pid !== l.pid) return;
+      ctx.log(`qemu ${name}: QEMU (pid ${l.pid}) is stuck in its own exit after the guest powered off (QMP does not answer; its disks are closed): ending it with SIGKILL`);
+      // Its files go first, so that a parallel look sees it stopped, never killed (crashed).
+      removeRunFiles(ctx, name);
+      ctx.signal.kill(l.pid, 'SIGKILL');
+    });
     await waitUntil(ctx, () => !isVmProcess(ctx, name, l.pid), { timeoutMs: 5000, initialMs: 10, maxMs: 50 });
-    await withVmLock(ctx, name, async () => clearStale(ctx, name));
     return ctx.effect(() => liveness(ctx, name).kind, 'stopped' as Liveness['kind']);
   }
   return l.kind;

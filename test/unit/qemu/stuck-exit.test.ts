@@ -66,6 +66,13 @@ describe.concurrent('a QEMU stuck in its exit after the guest powered off (fake 
     expect((await h('state s1')).output).toBe('stopped');
   });
 
+  it('8 state calls at once: all RC 0 and stopped (none sees it killed, as a crash)', async ({ expect }) => {
+    const { h, fake } = await stuckVm(POWERED_OFF);
+    const rs = await Promise.all(Array.from({ length: 8 }, () => h('state s1')));
+    expect(rs.map((r) => [r.errorCode, r.output])).toEqual(Array.from({ length: 8 }, () => [0, 'stopped']));
+    expect(alive(fake)).toBe(false);
+  });
+
   it('a disk still open (QEMU not yet past closing its block devices): RC 5, never killed', async ({ expect }) => {
     const disk = path.join(os.tmpdir(), `rexx-qstuck-disk-${process.pid}.qcow2`);
     fs.writeFileSync(disk, 'x');
